@@ -1,0 +1,99 @@
+"""The 43 territorial police forces of England and Wales and the names people use for them."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+# Official name -> extra short forms (the name without "Police"/"Constabulary" is always added).
+FORCES: dict[str, tuple[str, ...]] = {
+    "Avon and Somerset Constabulary": ("Avon & Somerset", "A&S"),
+    "Bedfordshire Police": ("Beds",),
+    "Cambridgeshire Constabulary": ("Cambs",),
+    "Cheshire Constabulary": (),
+    "City of London Police": ("City of London",),
+    "Cleveland Police": (),
+    "Cumbria Constabulary": (),
+    "Derbyshire Constabulary": ("Derbys",),
+    "Devon and Cornwall Police": ("Devon & Cornwall",),
+    "Dorset Police": (),
+    "Durham Constabulary": (),
+    "Dyfed-Powys Police": ("Dyfed Powys",),
+    "Essex Police": (),
+    "Gloucestershire Constabulary": ("Glos", "Gloucs"),
+    "Greater Manchester Police": ("GMP", "Manchester"),
+    "Gwent Police": (),
+    "Hampshire and Isle of Wight Constabulary": ("Hampshire Constabulary", "Hampshire", "Hants"),
+    "Hertfordshire Constabulary": ("Herts",),
+    "Humberside Police": (),
+    "Kent Police": (),
+    "Lancashire Constabulary": ("Lancs",),
+    "Leicestershire Police": ("Leics",),
+    "Lincolnshire Police": ("Lincs",),
+    "Merseyside Police": (),
+    "Metropolitan Police Service": (
+        "Metropolitan Police",
+        "the Met",
+        "Met Police",
+        "MPS",
+    ),
+    "Norfolk Constabulary": (),
+    "North Wales Police": (),
+    "North Yorkshire Police": ("North Yorks",),
+    "Northamptonshire Police": ("Northants",),
+    "Northumbria Police": (),
+    "Nottinghamshire Police": ("Notts",),
+    "South Wales Police": (),
+    "South Yorkshire Police": ("South Yorks",),
+    "Staffordshire Police": ("Staffs",),
+    "Suffolk Constabulary": (),
+    "Surrey Police": (),
+    "Sussex Police": (),
+    "Thames Valley Police": ("TVP",),
+    "Warwickshire Police": (),
+    "West Mercia Police": (),
+    "West Midlands Police": ("WMP",),
+    "West Yorkshire Police": ("West Yorks",),
+    "Wiltshire Police": ("Wilts",),
+}
+
+_SUFFIX = re.compile(r"\s+(?:Police(?: Service)?|Constabulary)$")
+
+
+def short_name(force: str) -> str:
+    """``Kent Police`` -> ``Kent``."""
+    return _SUFFIX.sub("", force)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    names: list[tuple[str, str]] = []
+    for force, extra in FORCES.items():
+        for name in {force, short_name(force), *extra}:
+            names.append((name, force))
+    # Longest first so "West Yorkshire" wins over "Yorkshire"-like prefixes.
+    names.sort(key=lambda p: -len(p[0]))
+    out = []
+    for name, force in names:
+        flags = 0 if name.isupper() or name.startswith("the ") else re.IGNORECASE
+        words = [r"(?:and|&)" if w == "and" else re.escape(w) for w in re.split(r"[\s-]+", name)]
+        body = r"[\s-]+".join(words)
+        out.append((re.compile(rf"(?<![\w-]){body}(?![\w-])", flags), force))
+    return out
+
+
+def find_forces(text: str) -> list[str]:
+    """Forces named in ``text``, most mentioned first (ties in order of first mention)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    taken: list[tuple[int, int]] = []
+    for pattern, force in _patterns():
+        for m in pattern.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            counts[force] += 1
+            first.setdefault(force, m.start())
+            first[force] = min(first[force], m.start())
+    return sorted(counts, key=lambda f: (-counts[f], first[f]))
