@@ -374,10 +374,9 @@ def _make_blocks(
             and blocks[last_body].section == section
         ):
             prev = blocks[last_body]
+            # The footnote stays in ``footnotes``; inside the paragraph it is a gap.
             del blocks[last_body + 1 :]
-            blocks.append(
-                Block(prev.type, prev.start, it.end, section, (*prev.gaps, *gaps))
-            )
+            blocks[last_body] = Block(prev.type, prev.start, it.end, section, (*prev.gaps, *gaps))
             gaps = []
             continue
         if it.role == "caption":
@@ -389,11 +388,12 @@ def _make_blocks(
         start = it.start
         if it.role == "table":
             btype = "table"
+            captioned = pending_caption is not None
             if pending_caption is not None:
                 start = pending_caption.start
             pending_caption = None
             prev = blocks[-1] if blocks else None
-            if prev is not None and prev.type == "table" and prev.section == section:
+            if not captioned and prev is not None and prev.type == "table" and prev.section == section:
                 blocks[-1] = Block("table", prev.start, it.end, section)
                 continue
         elif pending_caption is not None:  # a caption with no table under it

@@ -1,0 +1,156 @@
+"""The ``qa`` command: parse arguments, make one library call, print.
+
+Library errors become one-line messages on stderr with exit code 2, never tracebacks.
+Options can also come from ``QA_*`` environment variables (see ``Settings``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .embedding import ModelError
+from .indexer import BuildError, build_index
+from .settings import Settings
+from .store import IndexStoreError, load
+from .tokens import TokenizerError
+
+_EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    BuildError,
+    IndexStoreError,
+    ModelError,
+    TokenizerError,
+    OSError,
+)
+
+
+def fail(message: str) -> NoReturn:
+    """Print an error message and exit with status 2."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Turn the library's expected failures into ``fail`` messages."""
+    try:
+        yield
+    except _EXPECTED_ERRORS as exc:
+        fail(str(exc))
+
+
+def _settings(**overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**values)
+    except Exception as exc:  # pydantic.ValidationError: bad QA_* value
+        fail(f"invalid setting: {exc}")
+
+
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), default=None,
+    help="Index directory (default: index/, or $QA_INDEX_DIR).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ncpi-qa")
+def cli() -> None:
+    """Cited-passage search over HMICFRS child protection inspection reports."""
+
+
+@cli.command("index")
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of reports (default: corpus/, or $QA_CORPUS_DIR).")
+@index_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool) -> None:
+    """Build the index from every report in the corpus folder and publish it atomically."""
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    with clean_errors(), _progress(quiet) as progress:
+        report = build_index(settings, progress)
+    for problem in report.problems:
+        click.echo(f"Skipped: {problem}", err=True)
+    click.echo(
+        f"Indexed {len(report.documents)} report(s), {len(report.chunks)} passages"
+        f" in {report.seconds:.1f}s -> {report.generation}"
+    )
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A tqdm bar on stderr per stage (reading, chunking, ...)."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def update(stage: str, done: int, total: int) -> None:
+        name = stage.split()[0]
+        if not bars or bars[-1].desc != name:
+            if bars:
+                bars[-1].close()
+            bars.append(tqdm(total=total, desc=name, unit="report", disable=quiet,
+                             file=sys.stderr))
+        bars[-1].set_postfix_str(stage.split(" ", 1)[-1][:40])
+        bars[-1].update(done - bars[-1].n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+@cli.command("documents")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
+    """List the indexed reports with their metadata and section counts."""
+    settings = _settings(index_dir=index_dir)
+    with clean_errors():
+        idx = load(settings.index_dir)
+    rows = []
+    for doc in idx.documents.values():
+        top = [s.title for s in doc.sections if s.parent is None]
+        rows.append(
+            {
+                "doc_id": doc.doc_id,
+                "source": doc.source,
+                "title": doc.metadata.title,
+                "force": doc.metadata.force,
+                "report_type": doc.metadata.report_type,
+                "published": doc.metadata.published,
+                "inspection_dates": doc.metadata.inspection_dates,
+                "sections": len(doc.sections),
+                "top_level_sections": top,
+                "passages": sum(1 for c in idx.chunks if c.doc_id == doc.doc_id),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['doc_id']}\n  {r['title']}")
+        click.echo(
+            f"  force: {r['force']} | type: {r['report_type']} | published: {r['published']}"
+            f" | inspected: {r['inspection_dates']}"
+        )
+        click.echo(
+            f"  {r['sections']} sections ({len(r['top_level_sections'])} top level),"
+            f" {r['passages']} passages"
+        )
+
+
+def main() -> None:
+    """Entry point of the ``qa`` console script."""
+    cli(prog_name="qa")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

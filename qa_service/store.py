@@ -1,0 +1,267 @@
+"""The index directory: plain files in generations, published atomically, loaded with checks.
+
+Layout::
+
+    index/
+      CURRENT                 name of the published generation (replaced atomically)
+      gen-<time>-<rand>/      one complete, immutable generation
+        manifest.json         written last: versions, settings, counts, sha256 of every file
+        documents.jsonl       metadata, section tree, blocks, footnotes per report
+        texts/<doc_id>.txt    canonical text of each report
+        chunks.jsonl          passages with offsets and embedded text
+
+A reader never sees a half-built generation: it is assembled under a temporary name,
+fsynced, renamed, and only then does CURRENT point at it. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .types import Block, Chunk, Document, Footnote, Metadata, Section
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_GEN_PREFIX = "gen-"
+_TMP_PREFIX = ".building-"
+
+
+class IndexStoreError(Exception):
+    """The index is missing, incomplete, corrupt or does not match the settings."""
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """A generation read back from disk."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def document_to_json(doc: Document) -> dict[str, Any]:
+    """A document as JSON (its text is stored separately)."""
+    d = asdict(doc)
+    d.pop("text")
+    d["text_sha256"] = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
+    return d
+
+
+def document_from_json(d: dict[str, Any], text: str) -> Document:
+    """Inverse of ``document_to_json``."""
+    return Document(
+        doc_id=d["doc_id"],
+        source=d["source"],
+        format=d["format"],
+        text=text,
+        metadata=Metadata(**d["metadata"]),
+        sections=tuple(
+            Section(**{**s, "path": tuple(s["path"])}) for s in d["sections"]
+        ),
+        blocks=tuple(
+            Block(**{**b, "gaps": tuple(tuple(g) for g in b["gaps"])}) for b in d["blocks"]
+        ),
+        footnotes=tuple(Footnote(**f) for f in d["footnotes"]),
+        warnings=tuple(d.get("warnings", ())),
+    )
+
+
+def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
+    """A chunk as JSON."""
+    return asdict(chunk)
+
+
+def chunk_from_json(d: dict[str, Any]) -> Chunk:
+    """Inverse of ``chunk_to_json``."""
+    return Chunk(**{**d, "section": tuple(d["section"])})
+
+
+def _jsonl(rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold the index directory's build lock: one builder at a time."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("a") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexStoreError(f"another build is running on {index_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+class GenerationWriter:
+    """Writes one generation under a temporary name; ``publish`` makes it current."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        self.name = f"{_GEN_PREFIX}{stamp}-{secrets.token_hex(3)}"
+        self.tmp = index_dir / f"{_TMP_PREFIX}{self.name}"
+        self.files: dict[str, str] = {}
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Write one file of the generation and remember its checksum."""
+        _write_file(self.tmp / rel, data)
+        self.files[rel] = hashlib.sha256(data).hexdigest()
+
+    def write_documents(self, docs: list[Document]) -> None:
+        """Documents (JSON lines) and their canonical texts."""
+        self.write_bytes("documents.jsonl", _jsonl([document_to_json(d) for d in docs]))
+        for d in docs:
+            self.write_bytes(f"texts/{d.doc_id}.txt", d.text.encode("utf-8"))
+
+    def write_chunks(self, chunks: list[Chunk]) -> None:
+        """Chunks as JSON lines."""
+        self.write_bytes("chunks.jsonl", _jsonl([chunk_to_json(c) for c in chunks]))
+
+    def publish(self, manifest: dict[str, Any], keep: int = 2) -> Path:
+        """Write the manifest last, rename into place, then switch CURRENT atomically."""
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": self.name,
+                    "files": dict(sorted(self.files.items()))}
+        _write_file(self.tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False)
+                    .encode("utf-8"))
+        for sub in [self.tmp, *(p for p in self.tmp.rglob("*") if p.is_dir())]:
+            _fsync_dir(sub)
+        final = self.index_dir / self.name
+        os.rename(self.tmp, final)
+        _fsync_dir(self.index_dir)
+        pointer = self.index_dir / f".{CURRENT}.{secrets.token_hex(3)}"
+        _write_file(pointer, (self.name + "\n").encode())
+        os.replace(pointer, self.index_dir / CURRENT)
+        _fsync_dir(self.index_dir)
+        cleanup(self.index_dir, keep)
+        return final
+
+    def abort(self) -> None:
+        """Remove the unfinished generation."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def current_generation(index_dir: Path) -> Path:
+    """The published generation's folder, or IndexStoreError saying how to build one."""
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexStoreError(
+            f"no index at {index_dir}: build one with `qa index --index {index_dir}`"
+        )
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    gen = index_dir / name
+    if not name.startswith(_GEN_PREFIX) or "/" in name or not gen.is_dir():
+        raise IndexStoreError(f"{pointer} points to a missing generation {name!r}; rebuild it")
+    return gen
+
+
+def cleanup(index_dir: Path, keep: int) -> None:
+    """Delete generations beyond the newest ``keep`` (never the current one) and stale temps."""
+    try:
+        current = current_generation(index_dir).name
+    except IndexStoreError:
+        current = ""
+    gens = sorted(p for p in index_dir.glob(f"{_GEN_PREFIX}*") if p.is_dir())
+    for old in gens[:-keep] if keep > 0 else gens:
+        if old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in index_dir.glob(f"{_TMP_PREFIX}*"):
+        shutil.rmtree(tmp, ignore_errors=True)  # only under the build lock: nobody owns it
+    for stale in index_dir.glob(f".{CURRENT}.*"):
+        stale.unlink(missing_ok=True)
+
+
+def read_manifest(gen: Path) -> dict[str, Any]:
+    """The manifest of a generation, checked for format version and file checksums."""
+    path = gen / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexStoreError(f"{gen.name} has no manifest: it is incomplete; rebuild") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexStoreError(f"{path} is corrupt ({exc}); rebuild the index") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexStoreError(
+            f"{path}: index format {manifest.get('format_version') if isinstance(manifest, dict) else '?'}"
+            f" is not the supported format {FORMAT_VERSION}; rebuild with `qa index`"
+        )
+    for rel, digest in manifest.get("files", {}).items():
+        f = gen / rel
+        if not f.is_file():
+            raise IndexStoreError(f"{gen.name}/{rel} is missing; rebuild the index")
+        if sha256_file(f) != digest:
+            raise IndexStoreError(f"{gen.name}/{rel} fails its checksum (corrupt); rebuild")
+    return manifest
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise IndexStoreError(f"{path}:{n} is corrupt ({exc})") from None
+    return rows
+
+
+def load(index_dir: Path) -> LoadedIndex:
+    """Load the current generation whole, verifying checksums and counts."""
+    gen = current_generation(index_dir)
+    manifest = read_manifest(gen)
+    docs: dict[str, Document] = {}
+    try:
+        for d in _read_jsonl(gen / "documents.jsonl"):
+            text = (gen / "texts" / f"{d['doc_id']}.txt").read_text(encoding="utf-8")
+            docs[d["doc_id"]] = document_from_json(d, text)
+        chunks = [chunk_from_json(c) for c in _read_jsonl(gen / "chunks.jsonl")]
+    except (KeyError, TypeError, OSError) as exc:
+        raise IndexStoreError(f"{gen.name} is not a valid index ({exc}); rebuild") from None
+    counts = manifest.get("counts", {})
+    if counts.get("documents") != len(docs) or counts.get("chunks") != len(chunks):
+        raise IndexStoreError(
+            f"{gen.name}: counts do not match the manifest ({len(docs)} documents,"
+            f" {len(chunks)} chunks); rebuild"
+        )
+    return LoadedIndex(gen, manifest, docs, chunks)
