@@ -68,6 +68,7 @@ class TocEntry:
     title: str
     page: int
     bold: bool
+    leaders: bool  # dot leaders: a TOC line even outside a "Contents" section
 
 
 def clean_line(line: str) -> str:
@@ -90,7 +91,7 @@ def is_table_row(line: str) -> bool:
     s = line.strip()
     if not s:
         return False
-    if "\t" in s and not _TOC_ENTRY.match(strip_markup(s)):
+    if "\t" in s and not ((toc := toc_entry(s)) is not None and toc.leaders):
         return True
     return "|" in s and (s.endswith("|") or s.startswith("|") or " | " in s)
 
@@ -104,11 +105,14 @@ def toc_entry(line: str) -> TocEntry | None:
     m = _TOC_ENTRY.match(text.strip())
     if not m:
         return None
+    if "\t" in m.group("title").strip():
+        return None  # a table row with a number in its last cell
     title = collapse_ws(m.group("title")).rstrip(" .")
     if not title or not re.search(r"[A-Za-z]", title) or title.endswith((",", ";")):
         return None
     bold = bool(re.match(r"^\s*(?:<b>|<strong>|\*\*)", raw))
-    return TocEntry(title=title, page=int(m.group("page")), bold=bold)
+    leaders = bool(re.search(r"\.{3,}|…", text))
+    return TocEntry(title=title, page=int(m.group("page")), bold=bold, leaders=leaders)
 
 
 def is_caption(text: str) -> bool:

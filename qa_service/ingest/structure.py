@@ -91,7 +91,7 @@ def classify(items: list[RawItem]) -> None:
         nxt = items[i + 1] if i + 1 < len(items) else None
         if L.title_key(text) in ("contents", "table of contents"):
             it.role, in_toc = "toc", True
-        elif L.toc_entry(src) is not None and (in_toc or it.hint is None):
+        elif (toc := L.toc_entry(src)) is not None and (in_toc or toc.leaders):
             it.role = "toc"
         elif L.is_furniture(text):
             it.role = "furniture"
