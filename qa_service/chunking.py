@@ -189,8 +189,9 @@ def _finalise(
         if halves is not None:
             out: list[Chunk] = []
             for half in halves:
-                out.extend(_finalise(doc, block, half, params, count, count_model,
-                                     so_far + out, seen_ids))
+                out.extend(
+                    _finalise(doc, block, half, params, count, count_model, so_far + out, seen_ids)
+                )
             return out
     budget = min(params.heading_context_tokens, window - body_tokens - 1)
     context = _heading_context(doc, section.path, count_model, budget)
@@ -228,14 +229,18 @@ def _finalise(
 
 def _halve(doc: Document, span: _Span) -> tuple[_Span, _Span] | None:
     text = doc.text[span.start : span.end]
-    cuts = [s for s, _ in sentence_spans(text)][1:] or [
-        s for s, _ in _word_spans(text)
-    ][1:]
-    if not cuts:
-        return None
+    cuts = [s for s, _ in sentence_spans(text)][1:] or [s for s, _ in _word_spans(text)][1:]
+    if not cuts:  # one enormous token (a URL): cut after a separator near the middle
+        if len(text.strip()) < 2:
+            return None
+        half = len(text) // 2
+        seps = [i + 1 for i, ch in enumerate(text) if ch in "/_-.?&=" and 0 < i + 1 < len(text)]
+        cuts = [min(seps, key=lambda i: abs(i - half))] if seps else [half]
     mid = min(cuts, key=lambda c: abs(c - len(text) / 2))
     left_end = span.start + len(text[:mid].rstrip())
-    right = _Span(span.start + mid, span.end, tuple(g for g in span.gaps if g[0] >= span.start + mid))
+    right = _Span(
+        span.start + mid, span.end, tuple(g for g in span.gaps if g[0] >= span.start + mid)
+    )
     left = _Span(span.start, left_end, tuple(g for g in span.gaps if g[1] <= left_end))
     return left, right
 

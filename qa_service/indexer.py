@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import platform
 import time
@@ -56,10 +57,8 @@ def corpus_hash(docs: list[Document]) -> str:
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "ncpi-qa": __version__}
     for pkg in ("sentence-transformers", "faiss-cpu", "bm25s", "tiktoken", "torch", "transformers"):
-        try:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             out[pkg] = importlib_metadata.version(pkg)
-        except importlib_metadata.PackageNotFoundError:
-            pass
     return out
 
 

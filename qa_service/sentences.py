@@ -6,10 +6,49 @@ import re
 
 # Abbreviations that end in a full stop without ending a sentence.
 _ABBREVIATIONS = frozenset(
-    """e.g i.e etc vs cf mr mrs ms dr prof st no nos para paras fig figs approx incl
-    dept govt jan feb mar apr jun jul aug sep sept oct nov dec ch sec s ss""".split()
+    [
+        "e.g",
+        "i.e",
+        "etc",
+        "vs",
+        "cf",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "no",
+        "nos",
+        "para",
+        "paras",
+        "fig",
+        "figs",
+        "approx",
+        "incl",
+        "dept",
+        "govt",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "ch",
+        "sec",
+        "s",
+        "ss",
+    ]
 )
-_BOUNDARY = re.compile(r"[.!?…]+[’'\"”)\]]*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\])?(?=\s+)|\n\s*\n|\n(?=\s*[-•*])")
+_BOUNDARY = re.compile(
+    r"[.!?…]+[’'\"”)\]]*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\])?(?=\s+)|\n\s*\n|\n(?=\s*[-•*])"
+)
 _NEXT_START = re.compile(r"\s*([A-Z0-9‘“\"'(\[•*-]|<)")
 
 
@@ -21,10 +60,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end = m.end()
         punct = m.group()
         if punct.startswith("."):
-            word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", text[start:m.start() + 1])
+            word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", text[start : m.start() + 1])
             if word and word.group(1).lower().rstrip(".") in _ABBREVIATIONS:
                 continue
-            if re.search(r"\b[A-Z]\.$", text[max(start, m.start() - 2):m.start() + 1]):
+            if re.search(r"\b[A-Z]\.$", text[max(start, m.start() - 2) : m.start() + 1]):
                 continue  # an initial, e.g. "J. Smith"
         if "\n" not in punct and not _NEXT_START.match(text, end):
             continue  # next word is lower-case: not a sentence start

@@ -93,9 +93,7 @@ def document_from_json(d: dict[str, Any], text: str) -> Document:
         format=d["format"],
         text=text,
         metadata=Metadata(**d["metadata"]),
-        sections=tuple(
-            Section(**{**s, "path": tuple(s["path"])}) for s in d["sections"]
-        ),
+        sections=tuple(Section(**{**s, "path": tuple(s["path"])}) for s in d["sections"]),
         blocks=tuple(
             Block(**{**b, "gaps": tuple(tuple(g) for g in b["gaps"])}) for b in d["blocks"]
         ),
@@ -138,8 +136,10 @@ class GenerationWriter:
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = index_dir
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        self.name = f"{_GEN_PREFIX}{stamp}-{secrets.token_hex(3)}"
+        now = time.time_ns()
+        # Names sort in build order (nanoseconds), so cleanup can keep the newest by name.
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+        self.name = f"{_GEN_PREFIX}{stamp}.{now % 10**9:09d}-{secrets.token_hex(3)}"
         self.tmp = index_dir / f"{_TMP_PREFIX}{self.name}"
         self.files: dict[str, str] = {}
 
@@ -160,10 +160,15 @@ class GenerationWriter:
 
     def publish(self, manifest: dict[str, Any], keep: int = 2) -> Path:
         """Write the manifest last, rename into place, then switch CURRENT atomically."""
-        manifest = {**manifest, "format_version": FORMAT_VERSION, "generation": self.name,
-                    "files": dict(sorted(self.files.items()))}
-        _write_file(self.tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False)
-                    .encode("utf-8"))
+        manifest = {
+            **manifest,
+            "format_version": FORMAT_VERSION,
+            "generation": self.name,
+            "files": dict(sorted(self.files.items())),
+        }
+        _write_file(
+            self.tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
+        )
         for sub in [self.tmp, *(p for p in self.tmp.rglob("*") if p.is_dir())]:
             _fsync_dir(sub)
         final = self.index_dir / self.name
@@ -220,10 +225,11 @@ def read_manifest(gen: Path) -> dict[str, Any]:
         raise IndexStoreError(f"{gen.name} has no manifest: it is incomplete; rebuild") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexStoreError(f"{path} is corrupt ({exc}); rebuild the index") from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
         raise IndexStoreError(
-            f"{path}: index format {manifest.get('format_version') if isinstance(manifest, dict) else '?'}"
-            f" is not the supported format {FORMAT_VERSION}; rebuild with `qa index`"
+            f"{path}: index format {version} is not the supported format {FORMAT_VERSION};"
+            " rebuild with `qa index`"
         )
     for rel, digest in manifest.get("files", {}).items():
         f = gen / rel
@@ -231,7 +237,7 @@ def read_manifest(gen: Path) -> dict[str, Any]:
             raise IndexStoreError(f"{gen.name}/{rel} is missing; rebuild the index")
         if sha256_file(f) != digest:
             raise IndexStoreError(f"{gen.name}/{rel} fails its checksum (corrupt); rebuild")
-    return manifest
+    return dict(manifest)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 Standard library + pytest only; files are located relative to this test file.
 """
+
 import json
 import re
 from collections import Counter

@@ -76,8 +76,14 @@ READERS: dict[str, Callable[[Path, bytes], Extracted]] = {
     ".pdf": _read_pdf,
 }
 
-_FORMATS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
-            ".pdf": "pdf"}
+_FORMATS = {
+    ".txt": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
 
 
 def doc_id_for(path: Path) -> str:
@@ -168,9 +174,7 @@ def read_corpus(
             problems.append(f"{path.name}: could not be parsed ({type(exc).__name__}: {exc})")
             continue
         if doc.doc_id in seen:
-            problems.append(
-                f"{path.name}: skipped, same id {doc.doc_id!r} as {seen[doc.doc_id]}"
-            )
+            problems.append(f"{path.name}: skipped, same id {doc.doc_id!r} as {seen[doc.doc_id]}")
             continue
         seen[doc.doc_id] = path.name
         docs.append(doc)

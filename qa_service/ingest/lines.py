@@ -22,7 +22,7 @@ _CAPTION = re.compile(
 _FOOTNOTE_LINE = re.compile(r"^\s*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\]|<sup>\s*\d{1,3}\s*</sup>)\s*\S")
 _FOOTNOTE_MARKER = re.compile(r"^\s*(?:([⁰¹²³⁴⁵⁶⁷⁸⁹]+)|\[(\d{1,3})\]|<sup>\s*(\d{1,3})\s*</sup>)")
 _NUMBERING = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2})*)(?:\.\s+|\s+(?=\S))(?=[A-Z])")
-_SENTENCE_BREAK = re.compile(r"[a-z0-9)’'\"”][.!?]\s+[A-Z‘“\"]")
+_SENTENCE_BREAK = re.compile(r"[A-Za-z0-9)’'\"”][.!?]\s+[A-Z‘“\"]")
 _CASE_LABEL = re.compile(r"^case stud(?:y|ies)\b[^.!?]{0,60}$", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 _FRONT_MATTER = re.compile(
@@ -50,12 +50,100 @@ _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 
 # Words that make a heading read as a statement (a finding headline) rather than a label.
 _VERBISH = frozenset(
-    """is are was were be been being has have had do does did can could should must will
-    would may might need needs needed remain remains remained still not no longer isn't aren't
-    wasn't weren't don't doesn't didn't haven't hasn't can't won't shouldn't they it we he she
-    made make makes take takes took get gets got give gives gave find finds found see sees saw
-    know knows knew keep keeps kept hold holds held wait waits work works use uses lead leads
-    put puts set sets show shows begin begins began""".split()
+    [
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "has",
+        "have",
+        "had",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "must",
+        "will",
+        "would",
+        "may",
+        "might",
+        "need",
+        "needs",
+        "needed",
+        "remain",
+        "remains",
+        "remained",
+        "still",
+        "not",
+        "no",
+        "longer",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "haven't",
+        "hasn't",
+        "can't",
+        "won't",
+        "shouldn't",
+        "they",
+        "it",
+        "we",
+        "he",
+        "she",
+        "made",
+        "make",
+        "makes",
+        "take",
+        "takes",
+        "took",
+        "get",
+        "gets",
+        "got",
+        "give",
+        "gives",
+        "gave",
+        "find",
+        "finds",
+        "found",
+        "see",
+        "sees",
+        "saw",
+        "know",
+        "knows",
+        "knew",
+        "keep",
+        "keeps",
+        "kept",
+        "hold",
+        "holds",
+        "held",
+        "wait",
+        "waits",
+        "work",
+        "works",
+        "use",
+        "uses",
+        "lead",
+        "leads",
+        "put",
+        "puts",
+        "set",
+        "sets",
+        "show",
+        "shows",
+        "begin",
+        "begins",
+        "began",
+    ]
 )
 
 _LABEL_WORDS_ED = frozenset({"detailed", "related", "selected", "advanced", "red", "bed"})
@@ -140,6 +228,23 @@ def is_furniture(text: str) -> bool:
     return s in BOILERPLATE or bool(_PAGE_NUMBER.match(s))
 
 
+def is_page_number(text: str) -> bool:
+    """A bare page number (``12``, ``Page 3 of 40``)."""
+    return bool(_PAGE_NUMBER.match(text.strip().lower()))
+
+
+_DATE_LINE = re.compile(
+    r"^(?:\d{1,2}\s*(?:[–—-]\s*\d{1,2}\s*)?)?(?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)\s+\d{4}$",
+    re.IGNORECASE,
+)
+
+
+def is_date_line(text: str) -> bool:
+    """A line that is only a date (``May 2018``, ``9–19 October 2017``), as on title pages."""
+    return bool(_DATE_LINE.match(text.strip()))
+
+
 def is_front_matter_line(text: str) -> bool:
     """Imprint lines of a title page (copyright, ISBN, web address)."""
     return bool(_FRONT_MATTER.match(text.strip()))
@@ -158,12 +263,12 @@ def looks_like_heading(text: str) -> bool:
         return False
     if not (s[0].isupper() or s[0].isdigit() or s[0] in "‘“\"'"):
         return False
-    if s[-1] in ".,;:!?" or s.endswith(("’", "”")) and s[-2:-1] in ".,;:!?":
+    if s[-1] in ".,;:!?" or (s.endswith(("’", "”")) and s[-2:-1] in ".,;:!?"):
         return False
     unnumbered = _NUMBERING.sub("", s)
     if "\t" in s or "|" in s or _SENTENCE_BREAK.search(unnumbered):
         return False
-    if re.fullmatch(r"[\d\s–—\-/.,:]+", s):  # dates, numbers
+    if re.fullmatch(r"[\d\s–—\-/.,:]+", s) or is_date_line(s):  # dates, numbers
         return False
     words = s.split()
     return 1 <= len(words) <= 30

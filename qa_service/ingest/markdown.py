@@ -55,10 +55,11 @@ def raw_items(text: str) -> list[RawItem]:
         if m and not in_fence:
             flush()
             title_start = s + line.lstrip().index(m.group(2)) if m.group(2) else s
-            items.append(RawItem(s, e, L.clean_line(m.group(2)), text[title_start:e],
-                                 hint=len(m.group(1))))
+            items.append(
+                RawItem(s, e, L.clean_line(m.group(2)), text[title_start:e], hint=len(m.group(1)))
+            )
             continue
-        if _stands_alone(line) or (group and text[group[-1][1]:s].startswith("  ")):
+        if _stands_alone(line) or (group and text[group[-1][1] : s].startswith("  ")):
             flush()
         group.append((s, e))
         if _stands_alone(line):

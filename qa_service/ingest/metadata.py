@@ -14,9 +14,20 @@ from pathlib import Path
 from ..forces import find_forces, short_name
 from ..types import Metadata
 
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _MONTH = r"(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")"
 _DATE_RANGE = re.compile(
     rf"\b(\d{{1,2}}(?:\s+{_MONTH})?\s*[–—-]\s*\d{{1,2}}\s+{_MONTH}\s+(\d{{4}}))\b"

@@ -115,9 +115,9 @@ def classify(items: list[RawItem]) -> None:
             in_toc = False
     # A short line between two table rows is a row whose cells lost their separators.
     for i in range(1, len(items) - 1):
-        if items[i - 1].role == "table" and items[i + 1].role == "table":
-            if items[i].role in ("heading", "para") and len(items[i].text) < 120:
-                items[i].role = "table"
+        between_rows = items[i - 1].role == "table" and items[i + 1].role == "table"
+        if between_rows and items[i].role in ("heading", "para") and len(items[i].text) < 120:
+            items[i].role = "table"
 
 
 def _is_substantial(it: RawItem) -> bool:
@@ -125,23 +125,29 @@ def _is_substantial(it: RawItem) -> bool:
 
 
 def mark_front_matter(items: list[RawItem]) -> list[str]:
-    """Mark the title page (everything before the first heading that leads into text)."""
-    first = next((i for i, it in enumerate(items) if _is_substantial(it)), None)
-    if first is None:
-        return []
-    j = first
-    while j > 0 and items[j - 1].role == "heading":
-        j -= 1
+    """Mark the title page: the first line and everything up to the last imprint, TOC or
+    navigation line before the first real paragraph. Returns the title page's lines."""
+    first = next((i for i, it in enumerate(items) if _is_substantial(it)), len(items))
+    end = 1 if items and items[0].role == "heading" else 0  # the first line is the title
+    for i in range(first):
+        it = items[i]
+        if (
+            it.role == "toc"
+            or (it.role == "furniture" and not L.is_page_number(it.text))
+            or L.is_front_matter_line(it.text)
+            or L.is_date_line(it.text)
+        ):
+            end = i + 1
     front = []
-    for it in items[:j]:
-        if it.role not in ("toc",):
+    for it in items[:end]:
+        if it.role != "toc":
             if it.role != "furniture" and not L.is_front_matter_line(it.text):
                 front.append(it.text)
             it.role = "furniture"
     # Repeated titles (web pages print the title again at the foot) are furniture too.
     if front:
         title_key = L.title_key(front[0])
-        for it in items[j:]:
+        for it in items[end:]:
             if it.role in ("heading", "para") and L.title_key(it.text) == title_key:
                 it.role = "furniture"
     return front
@@ -202,13 +208,23 @@ class _TreeBuilder:
         path = (*self.sections[parent].path, title) if parent is not None else (title,)
         index = len(self.sections)
         self.sections.append(
-            Section(index=index, title=title, level=len(path), parent=parent, path=path,
-                    start=span[0], end=span[1], heading_end=span[1])
+            Section(
+                index=index,
+                title=title,
+                level=len(path),
+                parent=parent,
+                path=path,
+                start=span[0],
+                end=span[1],
+                heading_end=span[1],
+            )
         )
         self.opens.append(_Open(index, rank, absolute, hint, headline, L.title_key(title)))
         self.stack.append(self.opens[-1])
 
-    def _place_absolute(self, title: str, span: tuple[int, int], rank: int, hint: int | None) -> None:
+    def _place_absolute(
+        self, title: str, span: tuple[int, int], rank: int, hint: int | None
+    ) -> None:
         self._pop_to(lambda o: o.rank >= rank)
         self._push(title, span, rank, True, hint, False)
 
@@ -220,7 +236,7 @@ class _TreeBuilder:
         return None
 
     def _reopen(self, key: str) -> int | None:
-        """Reopen the latest closed section titled ``key`` (closed too early by a misread heading)."""
+        """Reopen the latest closed section titled ``key`` (closed early by a misread heading)."""
         for o in reversed(self.opens):
             if o.key == key and not o.headline:
                 chain: list[_Open] = []
@@ -276,8 +292,10 @@ class _TreeBuilder:
             # Chapters (rank 1) are never closed by an unnumbered heading; anything deeper
             # is closed by a heading of the same or a higher markup level.
             self._pop_to(
-                lambda o: o.headline
-                or ((not o.absolute or o.rank > 1) and o.hint is not None and o.hint >= hint)
+                lambda o: (
+                    o.headline
+                    or ((not o.absolute or o.rank > 1) and o.hint is not None and o.hint >= hint)
+                )
             )
             top = self.stack[-1].rank if self.stack else 0
             self._push(title, span, top + 1, False, hint, False)
@@ -318,7 +336,10 @@ def build(items: list[RawItem], fallback_title: str) -> Structure:
     out.toc = [e for it in items if it.role == "toc" and (e := L.toc_entry(it.source))]
     toc_levels = _toc_levels(out.toc) if len(out.toc) >= 3 else {}
     headings = [it for it in items if it.role == "heading"]
-    if toc_levels and sum(L.title_key(h.text) in toc_levels for h in headings) < len(toc_levels) / 2:
+    if (
+        toc_levels
+        and sum(L.title_key(h.text) in toc_levels for h in headings) < len(toc_levels) / 2
+    ):
         toc_levels = {}  # the TOC does not describe these headings: don't trust it
 
     tree = _TreeBuilder(toc_levels)
@@ -334,8 +355,12 @@ def build(items: list[RawItem], fallback_title: str) -> Structure:
             after_heading, in_case = True, False
             continue
         if tree.current() is None:  # content before any heading: give it the report's title
-            tree.add(out.front_matter[0] if out.front_matter else fallback_title,
-                     (it.start, it.start), None, True)
+            tree.add(
+                out.front_matter[0] if out.front_matter else fallback_title,
+                (it.start, it.start),
+                None,
+                True,
+            )
         after_heading = False
         in_case = in_case or it.role == "case"
         section = tree.current()
@@ -392,9 +417,14 @@ def _make_blocks(
             if pending_caption is not None:
                 start = pending_caption.start
             pending_caption = None
-            prev = blocks[-1] if blocks else None
-            if not captioned and prev is not None and prev.type == "table" and prev.section == section:
-                blocks[-1] = Block("table", prev.start, it.end, section)
+            last = blocks[-1] if blocks else None
+            if (
+                not captioned
+                and last is not None
+                and last.type == "table"
+                and last.section == section
+            ):
+                blocks[-1] = Block("table", last.start, it.end, section)
                 continue
         elif pending_caption is not None:  # a caption with no table under it
             blocks.append(Block("table", pending_caption.start, pending_caption.end, section))
@@ -409,9 +439,7 @@ def _make_blocks(
     return _fold_case_labels(blocks, placed), footnotes
 
 
-def _fold_case_labels(
-    blocks: list[Block], placed: list[tuple[int, str, RawItem]]
-) -> list[Block]:
+def _fold_case_labels(blocks: list[Block], placed: list[tuple[int, str, RawItem]]) -> list[Block]:
     """A 'Case study' label joins the block after it, so the label is cited with the case."""
     labels = {it.start for _, _, it in placed if it.role == "case"}
     out: list[Block] = []
@@ -439,7 +467,8 @@ def _close_sections(
         if parent is not None:
             ends[parent] = max(ends[parent], ends[k])
     return [
-        Section(s.index, s.title, s.level, s.parent, s.path, s.start, max(ends[k], s.end),
-                s.heading_end)
+        Section(
+            s.index, s.title, s.level, s.parent, s.path, s.start, max(ends[k], s.end), s.heading_end
+        )
         for k, s in enumerate(sections)
     ]

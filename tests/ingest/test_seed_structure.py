@@ -88,7 +88,7 @@ def _find(doc: Document, *path: str) -> Section:
     want = tuple(path)
     for s in doc.sections:
         keys = tuple(title_key(t) for t in s.path)
-        if keys[-len(want):] == want:
+        if keys[-len(want) :] == want:
             return s
     raise AssertionError(f"no section {path} in {doc.source}")
 
@@ -130,10 +130,16 @@ def test_review_areas_have_recommendation_summary_and_detail(
     [
         ("lincolnshire", "police detention", "fewer children are being detained after charge"),
         ("kent", "police detention", "fewer children are arrested and detained in custody"),
-        ("kent", "investigation", "risk assessments in child protection investigations are "
-                                  "inconsistent"),
-        ("lincolnshire", "assessment and help",
-         "missing from home procedures have been rewritten and are comprehensive"),
+        (
+            "kent",
+            "investigation",
+            "risk assessments in child protection investigations are inconsistent",
+        ),
+        (
+            "lincolnshire",
+            "assessment and help",
+            "missing from home procedures have been rewritten and are comprehensive",
+        ),
     ],
 )
 def test_finding_headlines_sit_under_detailed_findings(
@@ -159,7 +165,10 @@ def test_lancashire_subsections(corpus_docs: dict[str, Document]) -> None:
     ]
     annex_a = next(s for s in doc.sections if _key(s).startswith("annex a"))
     assert [_key(c) for c in _children(doc, annex_a)] == [
-        "objectives", "inspection approach", "methods", "self assessment and case inspection",
+        "objectives",
+        "inspection approach",
+        "methods",
+        "self assessment and case inspection",
     ]
 
 
@@ -173,8 +182,11 @@ def test_no_toc_or_furniture_in_content(corpus_docs: dict[str, Document], name: 
         text = doc.text[b.start : b.end]
         for line in text.splitlines():
             assert not TOC_LINE.search(line) or b.type == "table", line
-            assert line.strip().lower() not in {"contents", "print this document",
-                                                "back to publication"}
+            assert line.strip().lower() not in {
+                "contents",
+                "print this document",
+                "back to publication",
+            }
     for s in doc.sections:
         assert _key(s) not in {"contents", "print this document", "back to publication"}
         assert "national child protection" not in _key(s)  # the title is not a heading
@@ -188,8 +200,10 @@ def test_leicestershire_footnote_does_not_split_paragraph(corpus_docs: dict[str,
     assert len(para.gaps) == 1 and doc.text[para.gaps[0][0]].startswith("⁸")
     note = next(f for f in doc.footnotes if f.marker == "8")
     assert note.section == para.section
-    assert doc.sections[note.section].path[-2:] == ("Police detention",
-                                                    "Detailed post-inspection review findings")
+    assert doc.sections[note.section].path[-2:] == (
+        "Police detention",
+        "Detailed post-inspection review findings",
+    )
 
 
 @pytest.mark.parametrize(("name", "count"), [("leicestershire", 8), ("lincolnshire", 7)])
@@ -232,12 +246,19 @@ def test_block_types(corpus_docs: dict[str, Document]) -> None:
     ],
 )
 def test_metadata(
-    corpus_docs: dict[str, Document], name: str, force: str, report_type: str,
-    published: str | None, year: int,
+    corpus_docs: dict[str, Document],
+    name: str,
+    force: str,
+    report_type: str,
+    published: str | None,
+    year: int,
 ) -> None:
     meta = corpus_docs[name].metadata
     assert (meta.force, meta.report_type, meta.published, meta.inspection_year) == (
-        force, report_type, published, year,
+        force,
+        report_type,
+        published,
+        year,
     )
     assert name in meta.title.lower()
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's "run" command: install, build the index from corpus/ if missing, then run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+if [ ! -f "${QA_INDEX_DIR:-index}/CURRENT" ]; then
+  .venv/bin/qa index
+fi
+.venv/bin/qa documents

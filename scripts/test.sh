@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's "test" command: install (with test tools) and run the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+exec .venv/bin/python -m pytest -q "$@"
