@@ -58,8 +58,8 @@ def _collapse(segs: list[Seg]) -> list[tuple[str, bool]]:
     return chars
 
 
-def _render(chars: list[tuple[str, bool]]) -> tuple[str, str]:
-    """(plain text, source with bold runs wrapped in ``<b>``); spaces stay outside the tags."""
+def bold_source(chars: list[tuple[str, bool]]) -> tuple[str, str]:
+    """(plain text, source with bold runs wrapped in ``<b>``) of (character, bold) pairs."""
     text = "".join(c for c, _ in chars)
     out: list[str] = []
     i = 0
@@ -94,19 +94,22 @@ class _Parser(HTMLParser):
         self.row: list[list[Seg]] | None = None  # finished cells of the open table row
         self.cell: list[Seg] | None = None
         self.soft = False
+        self.last_row = False  # the last line emitted was a table row
 
     # -- lines ---------------------------------------------------------------------------
-    def _emit(self, text: str, source: str) -> None:
+    def _emit(self, text: str, source: str, row: bool = False) -> None:
         if text.strip():
-            self.lines.append(_Line(text, source, self.hint, self.soft))
-            self.soft = False
+            # Rows of one table sit on consecutive lines, as in a text report.
+            soft = self.soft or (row and self.last_row)
+            self.lines.append(_Line(text, source, self.hint, soft))
+            self.soft, self.last_row = False, row
 
     def flush(self, soft_next: bool = False) -> None:
         """End the current line; the next line follows a <br> when ``soft_next``."""
         chars = _collapse(self.segs)
         self.segs = []
         if chars:
-            text, source = _render(chars)
+            text, source = bold_source(chars)
             if self.prefix:
                 text, source, self.prefix = self.prefix + text, self.prefix + source, ""
             self._emit(text, source)
@@ -119,9 +122,9 @@ class _Parser(HTMLParser):
         """Emit the open table row as one line, cells joined by a TAB."""
         self.end_cell()
         if self.row is not None:
-            cells = [_render(_collapse(c)) for c in self.row]
+            cells = [bold_source(_collapse(c)) for c in self.row]
             if any(t for t, _ in cells):
-                self._emit("\t".join(t for t, _ in cells), "\t".join(s for _, s in cells))
+                self._emit("\t".join(t for t, _ in cells), "\t".join(s for _, s in cells), True)
         self.row = None
 
     def end_cell(self) -> None:
@@ -222,6 +225,8 @@ class _Parser(HTMLParser):
             self.flush()
             if tag in _HEADINGS:
                 self.hint = None
+            elif tag == "table":
+                self.last_row = False
             elif tag in ("ul", "ol") and self.lists:
                 self.lists.pop()
             elif tag == "pre":
