@@ -67,7 +67,10 @@ class SentenceTransformerEmbedder:
             _offline_if_local(location)
             try:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
 
+                hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+                hf_logging.set_verbosity_error()
                 self._model = SentenceTransformer(location, device=self.device)
             except Exception as exc:
                 raise ModelError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
@@ -83,8 +86,9 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         """Vector dimension."""
-        dim = self.model.get_sentence_embedding_dimension()
-        return int(dim)
+        model = self.model
+        get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get())
 
     @property
     def max_tokens(self) -> int:

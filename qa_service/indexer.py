@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import platform
 import time
 from collections.abc import Callable
@@ -11,10 +12,15 @@ from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__, store
 from .chunking import ChunkParams, chunk_corpus
-from .embedding import ModelTokenizer
+from .dense import DenseIndex
+from .embedding import ModelTokenizer, SentenceTransformerEmbedder
 from .ingest import corpus_files, read_corpus
+from .lexical import LexicalIndex
+from .query import extract_acronyms
 from .settings import Settings
 from .tokens import tiktoken_counter
 from .types import Chunk, Document
@@ -93,11 +99,31 @@ def build_index(
         if progress:
             progress(f"chunking {doc.source}", i, len(docs))
 
+    embedder = SentenceTransformerEmbedder(settings.model, settings.device).load()
+    texts = [c.embed_text for c in chunks]
+    vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+    batch = max(1, settings.embed_batch_size)
+    parts = []
+    for i in range(0, len(texts), batch):
+        parts.append(embedder.encode(texts[i : i + batch], batch_size=batch))
+        if progress:
+            progress(f"embedding {len(chunks)} passages", min(i + batch, len(texts)), len(texts))
+    if parts:
+        vectors = np.concatenate(parts)
+    dense = DenseIndex.build(vectors, settings.approx_threshold)
+    lexical = LexicalIndex.build([c.text for c in chunks])
+    acronyms = extract_acronyms(d.text for d in docs)
+
     with store.build_lock(settings.index_dir):
         writer = store.GenerationWriter(settings.index_dir)
         try:
             writer.write_documents(docs)
             writer.write_chunks(chunks)
+            writer.write_dir("dense", dense.save)
+            writer.write_dir("bm25", lexical.save)
+            writer.write_bytes(
+                "acronyms.json", json.dumps(acronyms, ensure_ascii=False, indent=1).encode()
+            )
             manifest = {
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "corpus_hash": corpus_hash(docs),
@@ -110,6 +136,7 @@ def build_index(
                     "tiktoken_encoding": settings.tiktoken_encoding,
                 },
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
+                "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "problems": problems,
                 "versions": _versions(),
             }

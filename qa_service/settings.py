@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,16 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(default=220, ge=16, le=4000)
     # Word pieces of heading context prepended to the embedded text (not to the passage).
     heading_context_tokens: int = Field(default=32, ge=0, le=128)
+    embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    # Above this many passages the dense index is HNSW (approximate) instead of exact.
+    approx_threshold: int = Field(default=200_000, ge=1)
+    # Retrieval, tuned on the dev split by `qa tune` (eval/results/tuning.json).
+    retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    fusion: Literal["convex", "rrf"] = "convex"
+    fusion_alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+    rrf_k: int = Field(default=60, ge=1)
+    expansion_weight: float = Field(default=0.5, ge=0.0, le=2.0)
+    answerable_threshold: float = Field(default=0.0, ge=-1.0, le=1.0)
     max_file_mb: float = Field(default=25.0, gt=0)
     keep_generations: int = Field(default=2, ge=1, le=20)
 

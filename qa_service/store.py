@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,17 @@ class GenerationWriter:
         """Write one file of the generation and remember its checksum."""
         _write_file(self.tmp / rel, data)
         self.files[rel] = hashlib.sha256(data).hexdigest()
+
+    def write_dir(self, rel: str, save: Callable[[Path], None]) -> None:
+        """Let ``save`` write a folder of files, then checksum every file it wrote."""
+        folder = self.tmp / rel
+        folder.mkdir(parents=True, exist_ok=True)
+        save(folder)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                with path.open("rb+") as f:
+                    os.fsync(f.fileno())
+                self.files[str(path.relative_to(self.tmp))] = sha256_file(path)
 
     def write_documents(self, docs: list[Document]) -> None:
         """Documents (JSON lines) and their canonical texts."""

@@ -9,6 +9,7 @@ whose ``source`` keeps bold runs as ``<b>`` so the builder can read bold TOC ent
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -31,6 +32,8 @@ _BLOCK = frozenset(
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _BOLD = frozenset({"b", "strong"})
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+_FOOTNOTE_ID = re.compile(r"^(?:fn|footnote)[-:_]?(\d{1,3})$", re.IGNORECASE)
+_BACKLINK = re.compile("[↩\ufe0e\ufe0f]")  # "back to the text" arrows after footnotes
 
 Seg = tuple[str, bool]  # a run of text and whether it is bold
 
@@ -178,7 +181,10 @@ class _Parser(HTMLParser):
                 start = dict(attrs).get("start") or "1"
                 self.lists.append(int(start) if start.isdigit() else 1)
             elif tag == "li":
-                self.prefix = self._marker()
+                # Footnotes of gov.uk and markdown pages: <li id="fn:3"> in a closing list.
+                note = _FOOTNOTE_ID.match(dict(attrs).get("id") or "")
+                number = self._marker()
+                self.prefix = note.group(1).translate(_SUPERSCRIPT) + " " if note else number
             elif tag == "pre":
                 self.pre += 1
             return
@@ -237,6 +243,7 @@ class _Parser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skip:
             return
+        data = _BACKLINK.sub("", data)
         if self.sup and data.strip().isdigit():
             # Footnote markers as Unicode superscripts, which lines.footnote_marker reads.
             data = data.strip().translate(_SUPERSCRIPT)

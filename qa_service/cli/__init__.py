@@ -16,11 +16,11 @@ from typing import Any, NoReturn
 
 import click
 
-from .embedding import ModelError
-from .indexer import BuildError, build_index
-from .settings import Settings
-from .store import IndexStoreError, load
-from .tokens import TokenizerError
+from ..embedding import ModelError
+from ..indexer import BuildError, build_index
+from ..settings import Settings
+from ..store import IndexStoreError, load
+from ..tokens import TokenizerError
 
 _EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     BuildError,
@@ -174,3 +174,7 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# Sub-commands register themselves on ``cli`` when imported.
+from . import evaluate, search  # noqa: E402,F401

@@ -1,0 +1,57 @@
+"""Answer-sentence highlighting: which sentence(s) of a passage answer the question.
+
+A sentence scores by the query terms it contains, each weighted by the term's query weight
+and inverse document frequency (rare report words such as "appropriate adult" count more
+than "children"), and by its similarity to the question when sentence vectors are given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .sentences import sentence_spans
+
+Span = tuple[int, int]
+
+
+def score_sentences(
+    text: str,
+    terms: dict[str, float],
+    terms_of: Callable[[str], list[str]],
+    idf: Callable[[str], float],
+) -> list[tuple[Span, float]]:
+    """Every sentence span of ``text`` with its lexical answer score."""
+    out: list[tuple[Span, float]] = []
+    for start, end in sentence_spans(text):
+        sent_terms = set(terms_of(text[start:end]))
+        raw = sum(w * idf(t) for t, w in terms.items() if t in sent_terms)
+        # Long sentences match more terms by chance; damp by length, gently.
+        out.append(((start, end), raw / math.log2(2 + len(sent_terms))))
+    return out
+
+
+def pick_highlights(
+    scored: list[tuple[Span, float]],
+    dense: NDArray[np.float32] | None = None,
+    dense_weight: float = 0.5,
+    max_sentences: int = 2,
+    ratio: float = 0.8,
+) -> list[Span]:
+    """The best sentence, plus the next best when it scores nearly as well and is adjacent."""
+    if not scored:
+        return []
+    lex = np.array([s for _, s in scored], dtype=np.float32)
+    if lex.max() > 0:
+        lex = lex / lex.max()
+    score = lex if dense is None else (1 - dense_weight) * lex + dense_weight * dense
+    order = [int(i) for i in np.argsort(-score, kind="stable")]
+    best = order[0]
+    chosen = [best]
+    for i in order[1 : max_sentences]:
+        if abs(i - best) == 1 and score[i] >= ratio * score[best] and score[i] > 0:
+            chosen.append(i)
+    return sorted(scored[i][0] for i in chosen)

@@ -1,0 +1,128 @@
+"""``qa eval`` and ``qa tune``: offline evaluation of retrievers on a question set."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from ..evaluation import (
+    EvalError,
+    RunReport,
+    kind_table,
+    load_questions,
+    markdown_table,
+    plot_recall,
+    report,
+    report_to_json,
+    run_questions,
+)
+from ..service import open_retriever
+from ..tuning import ladder, tune
+from . import _settings, clean_errors, cli, fail, index_option
+
+GATE_METRICS = ("recall@5", "mrr@10")
+GATE_TOLERANCE = 0.02
+
+
+@cli.command("eval")
+@click.option("--questions", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("eval/questions.jsonl"), show_default=True)
+@click.option("--split", default=None, help="Only questions of this split (dev or test).")
+@click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("eval/results"), show_default=True)
+@click.option("--only-final", is_flag=True, help="Evaluate only the configured retriever.")
+@click.option("--gate", type=click.Path(path_type=Path, dir_okay=False),
+              help="Committed results JSON: exit 1 if Recall@5 or MRR@10 drops > 0.02 below it.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@index_option
+def eval_cmd(questions: Path, split: str | None, top_k: int, out: Path, only_final: bool,
+             gate: Path | None, quiet: bool, index_dir: Path | None) -> None:
+    """Compare retrievers on a question set; write JSON, markdown and a Recall@k plot."""
+    from tqdm import tqdm
+
+    settings = _settings(index_dir=index_dir)
+    with clean_errors():
+        try:
+            qs = load_questions(questions, split)
+        except EvalError as exc:
+            fail(str(exc))
+        retriever = open_retriever(settings)
+        configs = ladder(retriever.config)
+        if only_final:
+            configs = configs[-1:]
+        reports: list[RunReport] = []
+        with tqdm(total=len(qs) * len(configs), disable=quiet, file=sys.stderr,
+                  unit="question") as bar:
+            for name, cfg in configs:
+                bar.set_description(name)
+                outcomes = run_questions(retriever, qs, cfg, top_k, lambda _: bar.update(1))
+                reports.append(report(name, outcomes))
+    label = split or "all"
+    out.mkdir(parents=True, exist_ok=True)
+    data = {
+        "questions_file": str(questions),
+        "split": label,
+        "index_version": retriever.index.version,
+        "config": asdict(retriever.config),
+        "retrievers": [report_to_json(r) for r in reports],
+        "final": reports[-1].name,
+    }
+    (out / f"{label}.json").write_text(json.dumps(data, indent=2) + "\n")
+    final = reports[-1]
+    md = [f"# Retrieval evaluation: {label} split ({len(qs)} questions)", "",
+          markdown_table(reports), "", f"## Per kind: {final.name}", "", kind_table(final), ""]
+    (out / f"{label}.md").write_text("\n".join(md))
+    plot_recall(reports, out / f"{label}-recall.png", f"Recall@k, {label} split")
+    click.echo(markdown_table(reports))
+    click.echo(f"\nWrote {out / (label + '.json')}, {label}.md and {label}-recall.png")
+    if gate is not None:
+        _check_gate(gate, final)
+
+
+def _check_gate(gate: Path, final: RunReport) -> None:
+    try:
+        committed = json.loads(gate.read_text())
+        base = next(r for r in committed["retrievers"] if r["name"] == committed["final"])
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        fail(f"cannot read the gate figures from {gate}: {exc}")
+    drops = []
+    for metric in GATE_METRICS:
+        now, before = final.overall.get(metric, 0.0), base["overall"][metric]
+        status = "ok" if now >= before - GATE_TOLERANCE else "REGRESSION"
+        click.echo(f"gate {metric}: {now:.4f} vs committed {before:.4f} ({status})")
+        if status != "ok":
+            drops.append(metric)
+    if drops:
+        click.echo(f"Error: {', '.join(drops)} dropped more than {GATE_TOLERANCE}", err=True)
+        sys.exit(1)
+
+
+@cli.command("tune")
+@click.option("--questions", type=click.Path(path_type=Path, dir_okay=False),
+              default=Path("eval/questions.jsonl"), show_default=True)
+@click.option("--split", default="dev", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("eval/results"), show_default=True)
+@index_option
+def tune_cmd(questions: Path, split: str, out: Path, index_dir: Path | None) -> None:
+    """Tune fusion and the answerable threshold on the dev split (never on test)."""
+    if split == "test":
+        fail("tuning on the test split would make its figures meaningless; use dev")
+    settings = _settings(index_dir=index_dir)
+    with clean_errors():
+        try:
+            qs = load_questions(questions, split)
+        except EvalError as exc:
+            fail(str(exc))
+        retriever = open_retriever(settings)
+        best, trials = tune(retriever, qs, retriever.config, lambda m: click.echo(m, err=True))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tuning.json").write_text(
+        json.dumps({"split": split, "chosen": asdict(best), "trials": trials}, indent=2) + "\n"
+    )
+    click.echo(json.dumps(asdict(best), indent=2))

@@ -1,0 +1,49 @@
+"""Retrieval hits as CONTRACT.md passages (plain dicts, shared by the CLI and the API)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .retriever import Hit, SearchResult
+
+
+def passage_dict(hit: Hit) -> dict[str, Any]:
+    """One hit in the CONTRACT.md Passage shape."""
+    c, meta = hit.chunk, hit.document.metadata
+    return {
+        "passage_id": c.chunk_id,
+        "doc_id": c.doc_id,
+        "source": c.source,
+        "title": meta.title,
+        "force": meta.force,
+        "report_type": meta.report_type,
+        "published": meta.published,
+        "section": list(c.section),
+        "char_start": c.start,
+        "char_end": c.end,
+        "text": c.text,
+        "score": round(hit.score, 6),
+        "highlights": [list(h) for h in hit.highlights],
+        "type": c.type,
+    }
+
+
+def result_dict(result: SearchResult) -> dict[str, Any]:
+    """A search result as JSON: answerable, passages, applied filters and the message."""
+    f = result.filters
+    return {
+        "question": result.question,
+        "answerable": result.answerable,
+        "message": result.message,
+        "results": [passage_dict(h) for h in result.hits],
+        "filters": {
+            "forces": list(f.forces),
+            "report_types": list(f.report_types),
+            "year_from": f.year_from,
+            "year_to": f.year_to,
+            "section": list(f.section),
+        },
+        "detected_forces": list(result.plan.forces_named),
+        "expansions": list(result.plan.expansions),
+        "timings_ms": result.timings_ms,
+    }

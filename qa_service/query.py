@@ -1,0 +1,129 @@
+"""Query understanding: forces named in the question, acronyms, everyday words.
+
+Pure functions over plain data; the retriever turns the plan into scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .forces import FORCES, find_forces, short_name
+from .vocabulary import EVERYDAY_TERMS
+
+# Question words that carry no topic (bm25s's stop word list keeps most of them).
+QUESTION_WORDS = frozenset(
+    """how does do did what which who whom whose why when where is are was were can could
+    should would will there their they them it its the a an about tell me please any some
+    force forces police constabulary still""".split()
+)
+
+_ACRONYM_DEF = re.compile(r"([A-Za-z][A-Za-z’'\-]*(?:[ \-][A-Za-z’'&\-]+){0,9})\s+\(([A-Z][A-Za-z]{1,9})\)")
+_SMALL = frozenset({"and", "of", "the", "for", "to", "in", "on", "or", "&", "with", "a"})
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What the retriever should do for one question."""
+
+    question: str
+    dense_text: str
+    terms: dict[str, float]  # lexical terms -> weight
+    forces_named: tuple[str, ...] = ()
+    forces_in_corpus: tuple[str, ...] = ()  # named forces the corpus covers (become a filter)
+    forces_missing: tuple[str, ...] = ()  # named forces the corpus does not cover
+    expansions: tuple[str, ...] = field(default=())
+
+
+def extract_acronyms(texts: Iterable[str]) -> dict[str, str]:
+    """Acronyms a report defines, e.g. ``management of sexual or violent offenders (MOSOVO)``."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for m in _ACRONYM_DEF.finditer(text):
+            acronym = m.group(2)
+            letters = [c for c in acronym if c.isupper()]
+            if len(letters) < 2 or acronym.lower() in {"pdf"}:
+                continue
+            words = re.split(r"[ \-]+", m.group(1))
+            long = _match_initials(words, letters)
+            if long and acronym not in found:
+                found[acronym] = long
+    return found
+
+
+def _spells(words: list[str], target: str) -> bool:
+    """Whether the initials of ``words`` spell ``target``; small words may be skipped."""
+    if not words:
+        return not target
+    head, rest = words[0], words[1:]
+    if target and head[0].upper() == target[0] and _spells(rest, target[1:]):
+        return True
+    return head.lower() in _SMALL and _spells(rest, target)
+
+
+def _match_initials(words: list[str], letters: list[str]) -> str | None:
+    """The shortest tail of ``words`` whose initials spell ``letters``."""
+    target = "".join(letters)
+    for n in range(1, min(len(words), len(letters) * 2) + 1):
+        tail = [w for w in words[-n:] if w]
+        if tail and tail[0].lower() not in _SMALL and _spells(tail, target):
+            return " ".join(tail)
+    return None
+
+
+def plan_query(
+    question: str,
+    corpus_forces: Iterable[str],
+    terms_of: Callable[[str], list[str]],
+    acronyms: dict[str, str],
+    expansion_weight: float = 0.5,
+    expand_dense: bool = False,
+    everyday: bool = True,
+    force_words_removed: bool = True,
+) -> QueryPlan:
+    """Turn a question into lexical terms, a dense text and force filters."""
+    corpus = set(corpus_forces)
+    named = tuple(find_forces(question))
+    in_corpus = tuple(f for f in named if f in corpus)
+    missing = tuple(f for f in named if f not in corpus)
+
+    # The force is applied as a filter; its name would only bias the lexical scores.
+    topic = question
+    for force in named if force_words_removed else ():
+        for name in sorted({force, short_name(force), *FORCES[force]}, key=len, reverse=True):
+            topic = re.sub(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", " ", topic)
+
+    terms: dict[str, float] = {}
+    for t in terms_of(topic):
+        if t not in QUESTION_WORDS:
+            terms[t] = terms.get(t, 0.0) + 1.0
+
+    expansions: list[str] = []
+    low = f" {topic.lower()} "
+    for phrase, targets in EVERYDAY_TERMS.items() if everyday else ():
+        if re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", low):
+            expansions.extend(targets)
+    for acronym, long in acronyms.items():
+        if re.search(rf"(?<![\w-]){re.escape(acronym)}(?![\w-])", topic) or (
+            len(acronym) >= 3 and re.search(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])", low)
+        ):
+            expansions.append(long)
+        elif long.lower() in low:
+            expansions.append(acronym)
+    for phrase in expansions:
+        for t in terms_of(phrase):
+            if t not in QUESTION_WORDS and t not in terms:
+                terms[t] = expansion_weight
+    dense_text = question
+    if expand_dense and expansions:
+        dense_text = f"{question} ({', '.join(dict.fromkeys(expansions))})"
+    return QueryPlan(
+        question=question,
+        dense_text=dense_text,
+        terms=terms,
+        forces_named=named,
+        forces_in_corpus=in_corpus,
+        forces_missing=missing,
+        expansions=tuple(dict.fromkeys(expansions)),
+    )

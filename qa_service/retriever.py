@@ -1,0 +1,246 @@
+"""Hybrid retrieval: query understanding, dense + BM25 scores, fusion, filters, highlights."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .answer import pick_highlights, score_sentences
+from .embedding import SentenceTransformerEmbedder
+from .fusion import convex, rrf
+from .ingest.lines import title_key
+from .query import QueryPlan, plan_query
+from .search_index import SearchIndex
+from .types import Chunk, Document
+
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on which passages may be returned (empty = no restriction)."""
+
+    forces: tuple[str, ...] = ()
+    report_types: tuple[str, ...] = ()
+    year_from: int | None = None
+    year_to: int | None = None
+    section: tuple[str, ...] = ()  # heading path prefix, compared case-insensitively
+    doc_ids: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        """True when nothing is filtered."""
+        return self == Filters()
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """How to retrieve; the defaults are the settings tuned on the dev split (eval/)."""
+
+    mode: Mode = "hybrid"
+    fusion: Literal["convex", "rrf"] = "convex"
+    alpha: float = 0.5  # weight of the dense score in convex fusion
+    rrf_k: int = 60
+    candidates: int = 100
+    expansion_weight: float = 0.5
+    expand: bool = True  # acronyms and everyday words added to the lexical query
+    expand_dense: bool = False
+    force_filter: bool = True  # a force named in the question becomes a filter
+    answerable_threshold: float = 0.0  # on the best passage's dense cosine
+    highlight: bool = True
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One returned passage with its scores and answer highlights (spans in chunk.text)."""
+
+    chunk: Chunk
+    document: Document
+    score: float
+    dense: float
+    lexical: float
+    highlights: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The answer to one question."""
+
+    question: str
+    answerable: bool
+    hits: list[Hit]
+    filters: Filters  # as applied, including forces detected in the question
+    plan: QueryPlan
+    message: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Retriever:
+    """Answers questions from one loaded SearchIndex; safe to share between threads."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        embedder: SentenceTransformerEmbedder,
+        config: RetrievalConfig | None = None,
+        cache_size: int = 1024,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.config = config or RetrievalConfig()
+        self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._cache_size = cache_size
+        self._forces = index.forces
+        self._doc_of = np.array(
+            [list(index.documents).index(c.doc_id) for c in index.chunks], dtype=np.int32
+        )
+
+    def encode(self, text: str) -> NDArray[np.float32]:
+        """The query vector, from a small LRU cache when the same text was seen."""
+        vec = self._cache.get(text)
+        if vec is None:
+            vec = self.embedder.encode([text])[0]
+            self._cache[text] = vec
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(text)
+        return vec
+
+    def plan(self, question: str, config: RetrievalConfig | None = None) -> QueryPlan:
+        """Query understanding only."""
+        cfg = config or self.config
+        return plan_query(
+            question, self._forces, self.index.lexical.terms,
+            self.index.acronyms if cfg.expand else {},
+            cfg.expansion_weight if cfg.expand else 0.0, cfg.expand_dense and cfg.expand,
+            everyday=cfg.expand,
+            force_words_removed=cfg.force_filter,
+        )
+
+    def mask(self, filters: Filters) -> NDArray[np.bool_]:
+        """Which chunks pass the filters."""
+        docs = list(self.index.documents.values())
+        allowed_docs = np.array([_doc_passes(d, filters) for d in docs], dtype=bool)
+        keep = allowed_docs[self._doc_of]
+        if filters.section:
+            want = tuple(title_key(s) for s in filters.section)
+            keep &= np.array(
+                [tuple(title_key(t) for t in c.section[: len(want)]) == want for c in self.index.chunks],
+                dtype=bool,
+            )
+        return keep
+
+    def search(
+        self,
+        question: str,
+        top_k: int = 5,
+        filters: Filters | None = None,
+        config: RetrievalConfig | None = None,
+    ) -> SearchResult:
+        """Retrieve the passages that best answer ``question``."""
+        cfg = config or self.config
+        timings: dict[str, float] = {}
+        t = time.perf_counter()
+        plan = self.plan(question, cfg)
+        applied = filters or Filters()
+        if cfg.force_filter and plan.forces_in_corpus and not applied.forces:
+            applied = replace(applied, forces=plan.forces_in_corpus)
+        timings["understand"] = _ms(t)
+        if (
+            cfg.force_filter
+            and plan.forces_missing
+            and not plan.forces_in_corpus
+            and not (filters and filters.forces)
+        ):
+            covered = ", ".join(self._forces)
+            named = ", ".join(plan.forces_missing)
+            return SearchResult(
+                question, False, [], applied, plan,
+                f"The corpus has no report on {named}. It covers: {covered}.", timings,
+            )
+
+        keep = self.mask(applied)
+        n = len(self.index.chunks)
+        dense = np.zeros(n, dtype=np.float32)
+        lexical = np.zeros(n, dtype=np.float32)
+        if cfg.mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            qv = self.encode(plan.dense_text)
+            timings["encode"] = _ms(t)
+            t = time.perf_counter()
+            dense = self._dense_scores(qv, keep, cfg.candidates)
+            timings["dense"] = _ms(t)
+        if cfg.mode in ("hybrid", "lexical"):
+            t = time.perf_counter()
+            lexical = self.index.lexical.scores(plan.terms)
+            timings["lexical"] = _ms(t)
+
+        t = time.perf_counter()
+        if cfg.mode == "dense":
+            fused = dense.copy()
+        elif cfg.mode == "lexical":
+            fused = lexical.copy()
+        elif cfg.fusion == "rrf":
+            fused = rrf([dense, lexical], keep, cfg.rrf_k, cfg.candidates)
+        else:
+            fused = convex(dense, lexical, keep, cfg.alpha)
+        fused = np.where(keep, fused, -np.inf)
+        order = [int(i) for i in np.argsort(-fused, kind="stable")[: max(top_k, 1)]]
+        order = [i for i in order if np.isfinite(fused[i])][:top_k]
+        timings["fusion"] = _ms(t)
+
+        best_dense = float(dense[order[0]]) if order and cfg.mode != "lexical" else 0.0
+        answerable = bool(order) and (cfg.mode == "lexical" or best_dense >= cfg.answerable_threshold)
+        message = None if answerable else "No passage in the corpus answers this question closely."
+
+        t = time.perf_counter()
+        hits = []
+        for i in order:
+            chunk = self.index.chunks[i]
+            spans: tuple[tuple[int, int], ...] = ()
+            if cfg.highlight:
+                scored = score_sentences(chunk.text, plan.terms, self.index.lexical.terms,
+                                         self.index.lexical.idf)
+                spans = tuple(pick_highlights(scored))
+            hits.append(
+                Hit(chunk, self.index.documents[chunk.doc_id], float(fused[i]), float(dense[i]),
+                    float(lexical[i]), spans)
+            )
+        timings["highlight"] = _ms(t)
+        return SearchResult(question, answerable, hits, applied, plan, message, timings)
+
+    def _dense_scores(
+        self, qv: NDArray[np.float32], keep: NDArray[np.bool_], candidates: int
+    ) -> NDArray[np.float32]:
+        if self.index.dense.kind == "flat":
+            return self.index.dense.all_scores(qv)
+        # Approximate index: fetch extra candidates so filtering still leaves enough.
+        scores = np.zeros(len(self.index.chunks), dtype=np.float32)
+        want = candidates * max(1, int(len(keep) / max(1, int(keep.sum()))))
+        top, ids = self.index.dense.search(qv, min(len(keep), want))
+        valid = ids >= 0
+        scores[ids[valid]] = top[valid]
+        return scores
+
+
+def _doc_passes(doc: Document, f: Filters) -> bool:
+    m = doc.metadata
+    if f.doc_ids and doc.doc_id not in f.doc_ids:
+        return False
+    if f.forces and m.force not in f.forces:
+        return False
+    if f.report_types and (m.report_type or "") not in f.report_types:
+        return False
+    year = m.inspection_year
+    if f.year_from is not None and (year is None or year < f.year_from):
+        return False
+    return not (f.year_to is not None and (year is None or year > f.year_to))
+
+
+def _ms(t: float) -> float:
+    return round((time.perf_counter() - t) * 1000, 3)

@@ -1,0 +1,78 @@
+"""A loaded, consistent index: passages, documents, dense vectors and BM25, checked together."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import store
+from .dense import DenseIndex
+from .lexical import LexicalIndex
+from .settings import Settings
+from .store import IndexStoreError
+from .types import Chunk, Document
+
+
+@dataclass
+class SearchIndex:
+    """Everything a query needs, loaded whole from one generation."""
+
+    path: Path
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    dense: DenseIndex
+    lexical: LexicalIndex
+    acronyms: dict[str, str]
+
+    @property
+    def version(self) -> str:
+        """The generation name: changes with every published build."""
+        return str(self.manifest.get("generation", self.path.name))
+
+    @property
+    def forces(self) -> list[str]:
+        """Forces the corpus covers, sorted."""
+        return sorted({d.metadata.force for d in self.documents.values() if d.metadata.force})
+
+
+def check_model(manifest: dict[str, Any], settings: Settings) -> None:
+    """Refuse an index built with another embedding model than the configured one."""
+    built = manifest.get("model")
+    if built != settings.model:
+        raise IndexStoreError(
+            f"the index was built with model {built!r} but the configured model is"
+            f" {settings.model!r}; rebuild with `qa index` or set QA_MODEL={built}"
+        )
+
+
+def load_search_index(settings: Settings) -> SearchIndex:
+    """Load the current generation and check that its parts agree with each other."""
+    base = store.load(settings.index_dir)
+    manifest = base.manifest
+    check_model(manifest, settings)
+    dense_meta = manifest.get("dense")
+    if not isinstance(dense_meta, dict):
+        raise IndexStoreError(
+            f"{base.path.name} has no vectors (built by an older version); rebuild with `qa index`"
+        )
+    try:
+        dense = DenseIndex.load(base.path / "dense", dense_meta.get("kind", "flat"))
+        lexical = LexicalIndex.load(base.path / "bm25")
+        acronyms = json.loads((base.path / "acronyms.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexStoreError(f"{base.path.name}: cannot read the search index ({exc}); rebuild") from None
+    n = len(base.chunks)
+    if len(dense) != n or lexical.size != n:
+        raise IndexStoreError(
+            f"{base.path.name}: {len(dense)} vectors, {lexical.size} BM25 documents and {n}"
+            " passages do not match; rebuild"
+        )
+    if dense.dimension != dense_meta.get("dimension"):
+        raise IndexStoreError(
+            f"{base.path.name}: vectors have dimension {dense.dimension}, the manifest says"
+            f" {dense_meta.get('dimension')}; rebuild"
+        )
+    return SearchIndex(base.path, manifest, base.documents, base.chunks, dense, lexical, acronyms)

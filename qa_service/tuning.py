@@ -1,0 +1,68 @@
+"""Retriever ladders for side-by-side evaluation, and tuning fusion on the dev split."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from .evaluation import Question, report, run_questions
+from .retriever import RetrievalConfig, Retriever
+
+
+def ladder(base: RetrievalConfig) -> list[tuple[str, RetrievalConfig]]:
+    """BM25 only, dense only, hybrid, then hybrid plus each query-understanding stage."""
+    plain = replace(base, expand=False, force_filter=False, answerable_threshold=-1.0)
+    return [
+        ("bm25", replace(plain, mode="lexical")),
+        ("dense", replace(plain, mode="dense")),
+        ("hybrid", replace(plain, mode="hybrid")),
+        ("hybrid + force filter", replace(plain, mode="hybrid", force_filter=True)),
+        ("hybrid + force filter + expansion", replace(base, mode="hybrid")),
+    ]
+
+
+def tune(
+    retriever: Retriever,
+    dev: list[Question],
+    base: RetrievalConfig,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[RetrievalConfig, list[dict[str, float | str]]]:
+    """Grid-search fusion and expansion settings on dev by MRR@10 (ties: R@5), then calibrate
+    the answerable threshold: the highest that keeps answerable questions flagged <= 5%."""
+    trials: list[dict[str, float | str]] = []
+    best: tuple[float, float] | None = None
+    chosen = base
+    grid: list[RetrievalConfig] = []
+    for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        for weight in (0.3, 0.5, 0.7):
+            grid.append(replace(base, fusion="convex", alpha=alpha, expansion_weight=weight))
+    for k in (10, 30, 60):
+        grid.append(replace(base, fusion="rrf", rrf_k=k))
+    for cfg in grid:
+        cfg = replace(cfg, answerable_threshold=-1.0, highlight=False)
+        r = report("trial", run_questions(retriever, dev, cfg))
+        mrr, r5 = r.overall["mrr@10"], r.overall["recall@5"]
+        trials.append({"fusion": cfg.fusion, "alpha": cfg.alpha, "rrf_k": cfg.rrf_k,
+                       "expansion_weight": cfg.expansion_weight, "mrr@10": mrr, "recall@5": r5})
+        if progress:
+            progress(f"{cfg.fusion} alpha={cfg.alpha} w={cfg.expansion_weight}: MRR {mrr:.3f}")
+        if best is None or (mrr, r5) > best:
+            best, chosen = (mrr, r5), cfg
+    threshold = calibrate_threshold(retriever, dev, chosen)
+    return replace(chosen, answerable_threshold=threshold, highlight=base.highlight), trials
+
+
+def calibrate_threshold(
+    retriever: Retriever, dev: list[Question], config: RetrievalConfig, max_false: float = 0.05
+) -> float:
+    """Highest dense-score threshold that flags at most ``max_false`` of answerable dev questions."""
+    scores = []
+    for q in dev:
+        if not q.evidence:
+            continue
+        res = retriever.search(q.question, top_k=1, config=replace(config, answerable_threshold=-1.0,
+                                                                  highlight=False))
+        scores.append(res.hits[0].dense if res.hits else -1.0)
+    scores.sort()
+    allowed = int(max_false * len(scores))  # this many answerable questions may fall below
+    return round(scores[allowed] - 1e-4, 4) if scores else 0.0
