@@ -51,7 +51,7 @@ def pick_highlights(
     order = [int(i) for i in np.argsort(-score, kind="stable")]
     best = order[0]
     chosen = [best]
-    for i in order[1 : max_sentences]:
+    for i in order[1:max_sentences]:
         if abs(i - best) == 1 and score[i] >= ratio * score[best] and score[i] > 0:
             chosen.append(i)
     return sorted(scored[i][0] for i in chosen)

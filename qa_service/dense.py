@@ -29,12 +29,15 @@ class DenseIndex:
         self.kind = kind
 
     @classmethod
-    def build(cls, vectors: NDArray[np.float32], approx_threshold: int = APPROX_THRESHOLD) -> DenseIndex:
+    def build(
+        cls, vectors: NDArray[np.float32], approx_threshold: int = APPROX_THRESHOLD
+    ) -> DenseIndex:
         """Index vectors (rows must be L2-normalised)."""
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
+        index: Any
         if len(vectors) > approx_threshold:
             index = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
@@ -60,7 +63,9 @@ class DenseIndex:
         """Read an index written by ``save``."""
         import faiss
 
-        vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode="r" if mmap else None)
+        vectors = np.load(
+            folder / "vectors.npy", allow_pickle=False, mmap_mode="r" if mmap else None
+        )
         if vectors.dtype != np.float32 or vectors.ndim != 2:
             raise ValueError(f"vectors.npy has dtype {vectors.dtype} and shape {vectors.shape}")
         if kind == "hnsw":
@@ -78,10 +83,14 @@ class DenseIndex:
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
 
-    def search(self, query: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+    def search(
+        self, query: NDArray[np.float32], k: int
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """Top-k (scores, row ids) for one unit query vector; ids are -1 past the end."""
         k = max(1, min(k, len(self)))
-        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        scores, ids = self._index.search(
+            np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k
+        )
         return scores[0], ids[0]
 
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -126,17 +126,17 @@ def answers(span: tuple[int, int], ev_span: tuple[int, int], min_cover: float = 
     return overlap > 0 and overlap >= min_cover * (ev_span[1] - ev_span[0])
 
 
-def judge(
-    hits: list[Hit], evidence: dict[str, tuple[str, tuple[int, int]]]
-) -> list[str]:
+def judge(hits: list[Hit], evidence: dict[str, tuple[str, tuple[int, int]]]) -> list[str]:
     """Label each hit with the evidence id it answers (first unanswered one), or its passage."""
     labels: list[str] = []
     used: set[str] = set()
     for h in hits:
         label = f"passage:{h.chunk.chunk_id}"
         for ev_id, (source, ev_span) in evidence.items():
-            if ev_id not in used and h.chunk.source == source and answers(
-                (h.chunk.start, h.chunk.end), ev_span
+            if (
+                ev_id not in used
+                and h.chunk.source == source
+                and answers((h.chunk.start, h.chunk.end), ev_span)
             ):
                 label = ev_id
                 used.add(ev_id)
@@ -164,7 +164,9 @@ def run_questions(
                 evidence[f"{q.id}#e{j}"] = (ev.source, span)
         outcomes.append(
             QuestionOutcome(
-                q, res.answerable, judge(res.hits, evidence),
+                q,
+                res.answerable,
+                judge(res.hits, evidence),
                 [h.chunk.source for h in res.hits],
                 [(h.chunk.source, h.chunk.start, h.chunk.end) for h in res.hits],
             )
@@ -236,7 +238,8 @@ def report(name: str, outcomes: list[QuestionOutcome]) -> RunReport:
         none_flagged=round(sum(not o.answerable for o in nones) / len(nones), 4) if nones else None,
         answerable_flagged=(
             round(sum(not o.answerable for o in answerable_qs) / len(answerable_qs), 4)
-            if answerable_qs else None
+            if answerable_qs
+            else None
         ),
         recall_curve=recall_curve(outcomes),
         outcomes=outcomes,
@@ -258,22 +261,28 @@ def report_to_json(r: RunReport) -> dict[str, Any]:
 
 def markdown_table(reports: Iterable[RunReport]) -> str:
     """One row per retriever: the headline metrics side by side."""
-    head = ("| retriever | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | compare: all reports in top 10 "
-            "| none flagged | answerable flagged |")
+    head = (
+        "| retriever | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | compare: all reports in top 10 "
+        "| none flagged | answerable flagged |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         o = r.overall
         lines.append(
             f"| {r.name} | {o.get('recall@1', 0):.3f} | {o.get('recall@5', 0):.3f} "
             f"| {o.get('recall@10', 0):.3f} | {o.get('mrr@10', 0):.3f} | {o.get('ndcg@10', 0):.3f} "
-            f"| {_pct(r.compare_all_reached)} | {_pct(r.none_flagged)} | {_pct(r.answerable_flagged)} |"
+            f"| {_pct(r.compare_all_reached)} | {_pct(r.none_flagged)} "
+            f"| {_pct(r.answerable_flagged)} |"
         )
     return "\n".join(lines)
 
 
 def kind_table(r: RunReport) -> str:
     """Per-kind metrics of one retriever."""
-    lines = ["| kind | questions | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| kind | questions | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind, m in r.by_kind.items():
         lines.append(
             f"| {kind} | {int(m.get('questions', 0))} | {m.get('recall@1', 0):.3f} "

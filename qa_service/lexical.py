@@ -36,7 +36,11 @@ class LexicalIndex:
 
         stemmer = _stemmer()
         tokens = bm25s.tokenize(
-            texts, stopwords="en", stemmer=stemmer, show_progress=False, token_pattern=_TOKEN_PATTERN
+            texts,
+            stopwords="en",
+            stemmer=stemmer,
+            show_progress=False,
+            token_pattern=_TOKEN_PATTERN,
         )
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=False)
@@ -64,8 +68,12 @@ class LexicalIndex:
         import bm25s
 
         out = bm25s.tokenize(
-            [text], stopwords="en", stemmer=self._stemmer, return_ids=False,
-            show_progress=False, token_pattern=_TOKEN_PATTERN,
+            [text],
+            stopwords="en",
+            stemmer=self._stemmer,
+            return_ids=False,
+            show_progress=False,
+            token_pattern=_TOKEN_PATTERN,
         )
         return [t for t in out[0] if t]
 

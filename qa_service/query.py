@@ -19,7 +19,9 @@ QUESTION_WORDS = frozenset(
     force forces police constabulary still""".split()
 )
 
-_ACRONYM_DEF = re.compile(r"([A-Za-z][A-Za-z’'\-]*(?:[ \-][A-Za-z’'&\-]+){0,9})\s+\(([A-Z][A-Za-z]{1,9})\)")
+_ACRONYM_DEF = re.compile(
+    r"([A-Za-z][A-Za-z’'\-]*(?:[ \-][A-Za-z’'&\-]+){0,9})\s+\(([A-Z][A-Za-z]{1,9})\)"
+)
 _SMALL = frozenset({"and", "of", "the", "for", "to", "in", "on", "or", "&", "with", "a"})
 
 
@@ -106,7 +108,8 @@ def plan_query(
             expansions.extend(targets)
     for acronym, long in acronyms.items():
         if re.search(rf"(?<![\w-]){re.escape(acronym)}(?![\w-])", topic) or (
-            len(acronym) >= 3 and re.search(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])", low)
+            len(acronym) >= 3
+            and re.search(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])", low)
         ):
             expansions.append(long)
         elif long.lower() in low:

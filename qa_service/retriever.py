@@ -115,9 +115,12 @@ class Retriever:
         """Query understanding only."""
         cfg = config or self.config
         return plan_query(
-            question, self._forces, self.index.lexical.terms,
+            question,
+            self._forces,
+            self.index.lexical.terms,
             self.index.acronyms if cfg.expand else {},
-            cfg.expansion_weight if cfg.expand else 0.0, cfg.expand_dense and cfg.expand,
+            cfg.expansion_weight if cfg.expand else 0.0,
+            cfg.expand_dense and cfg.expand,
             everyday=cfg.expand,
             force_words_removed=cfg.force_filter,
         )
@@ -130,7 +133,10 @@ class Retriever:
         if filters.section:
             want = tuple(title_key(s) for s in filters.section)
             keep &= np.array(
-                [tuple(title_key(t) for t in c.section[: len(want)]) == want for c in self.index.chunks],
+                [
+                    tuple(title_key(t) for t in c.section[: len(want)]) == want
+                    for c in self.index.chunks
+                ],
                 dtype=bool,
             )
         return keep
@@ -160,8 +166,13 @@ class Retriever:
             covered = ", ".join(self._forces)
             named = ", ".join(plan.forces_missing)
             return SearchResult(
-                question, False, [], applied, plan,
-                f"The corpus has no report on {named}. It covers: {covered}.", timings,
+                question,
+                False,
+                [],
+                applied,
+                plan,
+                f"The corpus has no report on {named}. It covers: {covered}.",
+                timings,
             )
 
         keep = self.mask(applied)
@@ -195,7 +206,9 @@ class Retriever:
         timings["fusion"] = _ms(t)
 
         best_dense = float(dense[order[0]]) if order and cfg.mode != "lexical" else 0.0
-        answerable = bool(order) and (cfg.mode == "lexical" or best_dense >= cfg.answerable_threshold)
+        answerable = bool(order) and (
+            cfg.mode == "lexical" or best_dense >= cfg.answerable_threshold
+        )
         message = None if answerable else "No passage in the corpus answers this question closely."
 
         t = time.perf_counter()
@@ -204,12 +217,19 @@ class Retriever:
             chunk = self.index.chunks[i]
             spans: tuple[tuple[int, int], ...] = ()
             if cfg.highlight:
-                scored = score_sentences(chunk.text, plan.terms, self.index.lexical.terms,
-                                         self.index.lexical.idf)
+                scored = score_sentences(
+                    chunk.text, plan.terms, self.index.lexical.terms, self.index.lexical.idf
+                )
                 spans = tuple(pick_highlights(scored))
             hits.append(
-                Hit(chunk, self.index.documents[chunk.doc_id], float(fused[i]), float(dense[i]),
-                    float(lexical[i]), spans)
+                Hit(
+                    chunk,
+                    self.index.documents[chunk.doc_id],
+                    float(fused[i]),
+                    float(dense[i]),
+                    float(lexical[i]),
+                    spans,
+                )
             )
         timings["highlight"] = _ms(t)
         return SearchResult(question, answerable, hits, applied, plan, message, timings)

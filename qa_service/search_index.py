@@ -63,7 +63,9 @@ def load_search_index(settings: Settings) -> SearchIndex:
         lexical = LexicalIndex.load(base.path / "bm25")
         acronyms = json.loads((base.path / "acronyms.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError) as exc:
-        raise IndexStoreError(f"{base.path.name}: cannot read the search index ({exc}); rebuild") from None
+        raise IndexStoreError(
+            f"{base.path.name}: cannot read the search index ({exc}); rebuild"
+        ) from None
     n = len(base.chunks)
     if len(dense) != n or lexical.size != n:
         raise IndexStoreError(

@@ -42,8 +42,16 @@ def tune(
         cfg = replace(cfg, answerable_threshold=-1.0, highlight=False)
         r = report("trial", run_questions(retriever, dev, cfg))
         mrr, r5 = r.overall["mrr@10"], r.overall["recall@5"]
-        trials.append({"fusion": cfg.fusion, "alpha": cfg.alpha, "rrf_k": cfg.rrf_k,
-                       "expansion_weight": cfg.expansion_weight, "mrr@10": mrr, "recall@5": r5})
+        trials.append(
+            {
+                "fusion": cfg.fusion,
+                "alpha": cfg.alpha,
+                "rrf_k": cfg.rrf_k,
+                "expansion_weight": cfg.expansion_weight,
+                "mrr@10": mrr,
+                "recall@5": r5,
+            }
+        )
         if progress:
             progress(f"{cfg.fusion} alpha={cfg.alpha} w={cfg.expansion_weight}: MRR {mrr:.3f}")
         if best is None or (mrr, r5) > best:
@@ -55,13 +63,14 @@ def tune(
 def calibrate_threshold(
     retriever: Retriever, dev: list[Question], config: RetrievalConfig, max_false: float = 0.05
 ) -> float:
-    """Highest dense-score threshold that flags at most ``max_false`` of answerable dev questions."""
+    """Highest dense-score threshold flagging at most ``max_false`` of answerable dev questions."""
     scores = []
     for q in dev:
         if not q.evidence:
             continue
-        res = retriever.search(q.question, top_k=1, config=replace(config, answerable_threshold=-1.0,
-                                                                  highlight=False))
+        res = retriever.search(
+            q.question, top_k=1, config=replace(config, answerable_threshold=-1.0, highlight=False)
+        )
         scores.append(res.hits[0].dense if res.hits else -1.0)
     scores.sort()
     allowed = int(max_false * len(scores))  # this many answerable questions may fall below

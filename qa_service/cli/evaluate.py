@@ -29,19 +29,38 @@ GATE_TOLERANCE = 0.02
 
 
 @cli.command("eval")
-@click.option("--questions", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("eval/questions.jsonl"), show_default=True)
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+)
 @click.option("--split", default=None, help="Only questions of this split (dev or test).")
 @click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("eval/results"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("eval/results"),
+    show_default=True,
+)
 @click.option("--only-final", is_flag=True, help="Evaluate only the configured retriever.")
-@click.option("--gate", type=click.Path(path_type=Path, dir_okay=False),
-              help="Committed results JSON: exit 1 if Recall@5 or MRR@10 drops > 0.02 below it.")
+@click.option(
+    "--gate",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Committed results JSON: exit 1 if Recall@5 or MRR@10 drops > 0.02 below it.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @index_option
-def eval_cmd(questions: Path, split: str | None, top_k: int, out: Path, only_final: bool,
-             gate: Path | None, quiet: bool, index_dir: Path | None) -> None:
+def eval_cmd(
+    questions: Path,
+    split: str | None,
+    top_k: int,
+    out: Path,
+    only_final: bool,
+    gate: Path | None,
+    quiet: bool,
+    index_dir: Path | None,
+) -> None:
     """Compare retrievers on a question set; write JSON, markdown and a Recall@k plot."""
     from tqdm import tqdm
 
@@ -56,8 +75,9 @@ def eval_cmd(questions: Path, split: str | None, top_k: int, out: Path, only_fin
         if only_final:
             configs = configs[-1:]
         reports: list[RunReport] = []
-        with tqdm(total=len(qs) * len(configs), disable=quiet, file=sys.stderr,
-                  unit="question") as bar:
+        with tqdm(
+            total=len(qs) * len(configs), disable=quiet, file=sys.stderr, unit="question"
+        ) as bar:
             for name, cfg in configs:
                 bar.set_description(name)
                 outcomes = run_questions(retriever, qs, cfg, top_k, lambda _: bar.update(1))
@@ -74,8 +94,16 @@ def eval_cmd(questions: Path, split: str | None, top_k: int, out: Path, only_fin
     }
     (out / f"{label}.json").write_text(json.dumps(data, indent=2) + "\n")
     final = reports[-1]
-    md = [f"# Retrieval evaluation: {label} split ({len(qs)} questions)", "",
-          markdown_table(reports), "", f"## Per kind: {final.name}", "", kind_table(final), ""]
+    md = [
+        f"# Retrieval evaluation: {label} split ({len(qs)} questions)",
+        "",
+        markdown_table(reports),
+        "",
+        f"## Per kind: {final.name}",
+        "",
+        kind_table(final),
+        "",
+    ]
     (out / f"{label}.md").write_text("\n".join(md))
     plot_recall(reports, out / f"{label}-recall.png", f"Recall@k, {label} split")
     click.echo(markdown_table(reports))
@@ -103,11 +131,19 @@ def _check_gate(gate: Path, final: RunReport) -> None:
 
 
 @cli.command("tune")
-@click.option("--questions", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("eval/questions.jsonl"), show_default=True)
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+)
 @click.option("--split", default="dev", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
-              default=Path("eval/results"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("eval/results"),
+    show_default=True,
+)
 @index_option
 def tune_cmd(questions: Path, split: str, out: Path, index_dir: Path | None) -> None:
     """Tune fusion and the answerable threshold on the dev split (never on test)."""

@@ -18,8 +18,13 @@ from . import _settings, clean_errors, cli, fail, index_option
 MAX_TOP_K = 50
 
 
-def _filters(force: tuple[str, ...], report_type: tuple[str, ...], year_from: int | None,
-             year_to: int | None, section: tuple[str, ...]) -> Filters:
+def _filters(
+    force: tuple[str, ...],
+    report_type: tuple[str, ...],
+    year_from: int | None,
+    year_to: int | None,
+    section: tuple[str, ...],
+) -> Filters:
     forces: list[str] = []
     for name in force:
         found = find_forces(name)
@@ -49,8 +54,11 @@ def print_result(result: SearchResult, out: Any = None) -> None:
 
 @cli.command("search")
 @click.argument("question", required=False)
-@click.option("--batch", type=click.Path(path_type=Path, dir_okay=False),
-              help="JSON lines with 'id' and 'question'; prints one JSON line per question.")
+@click.option(
+    "--batch",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON lines with 'id' and 'question'; prints one JSON line per question.",
+)
 @click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=5, show_default=True)
 @click.option("--force", multiple=True, help="Only this force (repeatable; short names work).")
 @click.option("--report-type", multiple=True, help="e.g. 'inspection', 'post-inspection review'.")
@@ -59,9 +67,18 @@ def print_result(result: SearchResult, out: Any = None) -> None:
 @click.option("--section", multiple=True, help="Heading path prefix, outermost first.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (CONTRACT.md passages).")
 @index_option
-def search_cmd(question: str | None, batch: Path | None, top_k: int, force: tuple[str, ...],
-               report_type: tuple[str, ...], year_from: int | None, year_to: int | None,
-               section: tuple[str, ...], as_json: bool, index_dir: Path | None) -> None:
+def search_cmd(
+    question: str | None,
+    batch: Path | None,
+    top_k: int,
+    force: tuple[str, ...],
+    report_type: tuple[str, ...],
+    year_from: int | None,
+    year_to: int | None,
+    section: tuple[str, ...],
+    as_json: bool,
+    index_dir: Path | None,
+) -> None:
     """Find the passages that answer QUESTION (or every question in --batch)."""
     if (question is None) == (batch is None):
         fail("give a QUESTION or --batch FILE (not both)")
@@ -107,12 +124,18 @@ def _read_batch(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_batch(retriever: Retriever, rows: list[dict[str, Any]], top_k: int,
-               filters: Filters) -> None:
+def _run_batch(
+    retriever: Retriever, rows: list[dict[str, Any]], top_k: int, filters: Filters
+) -> None:
     for row in rows:
         result = retriever.search(row["question"], top_k=top_k, filters=filters)
         out = result_dict(result)
-        line = {"id": row["id"], "question": row["question"], "answerable": out["answerable"],
-                "results": out["results"], "message": out["message"]}
+        line = {
+            "id": row["id"],
+            "question": row["question"],
+            "answerable": out["answerable"],
+            "results": out["results"],
+            "message": out["message"],
+        }
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         sys.stdout.flush()

@@ -176,8 +176,8 @@ def is_list_item(line: str) -> bool:
 
 def is_table_row(line: str) -> bool:
     """A tab- or pipe-separated row of a table."""
-    s = line.strip()
-    if not s:
+    s = line.strip(" \r\n")  # keep a leading TAB: the first cell may be empty
+    if not s.strip():
         return False
     if "\t" in s and not ((toc := toc_entry(s)) is not None and toc.leaders):
         return True

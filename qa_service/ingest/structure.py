@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..textnorm import remove_footnote_marks
 from ..types import Block, BlockType, Footnote, Section
 from . import lines as L
 
@@ -431,7 +432,9 @@ def _make_blocks(
             pending_caption = None
         blocks.append(Block(btype, start, it.end, section))
         gaps = []
-        unfinished = it.role == "para" and not _TERMINAL.search(it.text)
+        # "children.⁷" ends a sentence: ignore the footnote marker when judging.
+        ending = remove_footnote_marks(it.text).rstrip()
+        unfinished = it.role == "para" and not _TERMINAL.search(ending)
         last_body = len(blocks) - 1 if unfinished else None
     if pending_caption is not None:
         section = placed[-1][0]
