@@ -23,10 +23,11 @@ def score_sentences(
     terms: dict[str, float],
     terms_of: Callable[[str], list[str]],
     idf: Callable[[str], float],
+    spans: list[Span] | None = None,
 ) -> list[tuple[Span, float]]:
-    """Every sentence span of ``text`` with its lexical answer score."""
+    """Every sentence span of ``text`` (or the given spans) with its lexical answer score."""
     out: list[tuple[Span, float]] = []
-    for start, end in sentence_spans(text):
+    for start, end in spans if spans is not None else sentence_spans(text):
         sent_terms = set(terms_of(text[start:end]))
         raw = sum(w * idf(t) for t, w in terms.items() if t in sent_terms)
         # Long sentences match more terms by chance; damp by length, gently.

@@ -28,8 +28,8 @@ Counter = Callable[[str], int]
 class ChunkParams:
     """Sizes in tiktoken tokens, and the model window in word pieces."""
 
-    target_tokens: int = 160
-    max_tokens: int = 220
+    target_tokens: int = 200
+    max_tokens: int = 240
     model_max_tokens: int = 256
     heading_context_tokens: int = 32
 

@@ -96,3 +96,48 @@ class DenseIndex:
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine similarity of the query with every vector (exact, for small indexes)."""
         return np.asarray(self.vectors @ query.astype(np.float32), dtype=np.float32)
+
+
+class SentenceVectors:
+    """One vector per sentence of every chunk: sentence-level similarity for ranking
+    (a passage is as relevant as its best sentence) and for choosing the answer sentence."""
+
+    def __init__(
+        self, vectors: NDArray[np.float32], owner: NDArray[np.int32], spans: NDArray[np.int32]
+    ) -> None:
+        self.vectors = vectors
+        self.owner = owner  # chunk row of each sentence (non-decreasing)
+        self.spans = spans  # (start, end) of each sentence within its chunk's text
+        self.first = np.searchsorted(owner, np.arange(int(owner.max(initial=-1)) + 2))
+
+    def save(self, folder: Path) -> None:
+        """Write sentences.npy, sentence_owner.npy and sentence_spans.npy."""
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "sentences.npy", self.vectors, allow_pickle=False)
+        np.save(folder / "sentence_owner.npy", self.owner, allow_pickle=False)
+        np.save(folder / "sentence_spans.npy", self.spans, allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> SentenceVectors:
+        """Read what ``save`` wrote."""
+        vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+        owner = np.load(folder / "sentence_owner.npy", allow_pickle=False)
+        spans = np.load(folder / "sentence_spans.npy", allow_pickle=False)
+        if not (len(vectors) == len(owner) == len(spans)):
+            raise ValueError("sentence files disagree in length")
+        return cls(vectors.astype(np.float32), owner.astype(np.int32), spans.astype(np.int32))
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def best_per_chunk(self, query: NDArray[np.float32], n_chunks: int) -> NDArray[np.float32]:
+        """Each chunk's best sentence cosine with the query (-1 for chunks without sentences)."""
+        sims = self.vectors @ query.astype(np.float32)
+        best = np.full(n_chunks, -1.0, dtype=np.float32)
+        np.maximum.at(best, self.owner, sims)
+        return best
+
+    def of_chunk(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """The sentence spans of one chunk and their vectors."""
+        a, b = int(self.first[row]), int(self.first[row + 1])
+        return self.spans[a:b], self.vectors[a:b]

@@ -43,3 +43,20 @@ def rrf(
         order = idx[np.argsort(-scores[idx], kind="stable")][:depth]
         fused[order] += 1.0 / (k + np.arange(1, len(order) + 1, dtype=np.float32))
     return fused
+
+
+def cover_groups(order: list[int], group_of: list[str], top_k: int, groups: list[str]) -> list[int]:
+    """Re-rank so each of ``groups`` (e.g. forces) gets its best item into the top ranks.
+
+    The first ``len(groups)`` ranks take each group's best item, in order of those items' own
+    ranks; the rest follow in the original order. Used when a question compares forces, so
+    that every force asked about is answered within the first few passages.
+    """
+    firsts: list[int] = []
+    for g in groups:
+        best = next((i for i in order if group_of[i] == g), None)
+        if best is not None:
+            firsts.append(best)
+    firsts.sort(key=order.index)
+    rest = [i for i in order if i not in set(firsts)]
+    return (firsts + rest)[:top_k]

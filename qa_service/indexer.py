@@ -16,11 +16,12 @@ import numpy as np
 
 from . import __version__, store
 from .chunking import ChunkParams, chunk_corpus
-from .dense import DenseIndex
+from .dense import DenseIndex, SentenceVectors
 from .embedding import ModelTokenizer, SentenceTransformerEmbedder
 from .ingest import corpus_files, read_corpus
 from .lexical import LexicalIndex
 from .query import extract_acronyms
+from .sentences import sentence_spans
 from .settings import Settings
 from .tokens import tiktoken_counter
 from .types import Chunk, Document
@@ -68,6 +69,33 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def embed_sentences(
+    chunks: list[Chunk],
+    embedder: SentenceTransformerEmbedder,
+    batch: int,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SentenceVectors:
+    """Embed every sentence of every chunk (spans relative to the chunk's text)."""
+    texts: list[str] = []
+    owner: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for row, chunk in enumerate(chunks):
+        for start, end in sentence_spans(chunk.text):
+            texts.append(chunk.text[start:end])
+            owner.append(row)
+            spans.append((start, end))
+    parts = [np.zeros((0, embedder.dimension), dtype=np.float32)]
+    for i in range(0, len(texts), batch * 2):
+        parts.append(embedder.encode(texts[i : i + batch * 2], batch_size=batch * 2))
+        if progress:
+            progress(f"sentences {len(texts)}", min(i + batch * 2, len(texts)), len(texts))
+    return SentenceVectors(
+        np.concatenate(parts),
+        np.array(owner, dtype=np.int32),
+        np.array(spans, dtype=np.int32).reshape(-1, 2),
+    )
+
+
 def build_index(
     settings: Settings,
     progress: Callable[[str, int, int], None] | None = None,
@@ -111,6 +139,7 @@ def build_index(
     if parts:
         vectors = np.concatenate(parts)
     dense = DenseIndex.build(vectors, settings.approx_threshold)
+    sentences = embed_sentences(chunks, embedder, batch, progress)
     lexical = LexicalIndex.build([c.text for c in chunks])
     acronyms = extract_acronyms(d.text for d in docs)
 
@@ -120,6 +149,7 @@ def build_index(
             writer.write_documents(docs)
             writer.write_chunks(chunks)
             writer.write_dir("dense", dense.save)
+            writer.write_dir("sentences", sentences.save)
             writer.write_dir("bm25", lexical.save)
             writer.write_bytes(
                 "acronyms.json", json.dumps(acronyms, ensure_ascii=False, indent=1).encode()
@@ -137,6 +167,7 @@ def build_index(
                 },
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
+                "sentences": len(sentences),
                 "problems": problems,
                 "versions": _versions(),
             }

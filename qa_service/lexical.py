@@ -82,16 +82,22 @@ class LexicalIndex:
         total = np.zeros(self.size, dtype=np.float32)
         for term, weight in weighted_terms.items():
             tid = self._vocab.get(term)
-            if tid is not None and weight > 0:
+            if tid is not None and weight > 0 and term:
                 total += weight * self._bm25.get_scores_from_ids([tid]).astype(np.float32)
         return total
+
+    @property
+    def max_idf(self) -> float:
+        """The IDF a term that occurs in no indexed chunk would have."""
+        n = self.size
+        return float(np.log(1 + (n + 0.5) / 0.5))
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of an index term (0 for unknown terms)."""
         tid = self._vocab.get(term)
-        if tid is None:
-            return 0.0
         indptr = self._bm25.scores["indptr"]
+        if tid is None or tid + 1 >= len(indptr):  # bm25s keeps a placeholder "" token
+            return 0.0
         df = int(indptr[tid + 1] - indptr[tid])
         n = self.size
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))

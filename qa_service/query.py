@@ -31,11 +31,15 @@ class QueryPlan:
 
     question: str
     dense_text: str
+    topic: str  # the question without the force names (what it is about)
     terms: dict[str, float]  # lexical terms -> weight
     forces_named: tuple[str, ...] = ()
     forces_in_corpus: tuple[str, ...] = ()  # named forces the corpus covers (become a filter)
     forces_missing: tuple[str, ...] = ()  # named forces the corpus does not cover
     expansions: tuple[str, ...] = field(default=())
+    # The user's own terms that an everyday-words entry translated (e.g. "under-18s"): the
+    # corpus may never use them, so they do not count against how well it covers the topic.
+    translated: frozenset[str] = frozenset()
 
 
 def extract_acronyms(texts: Iterable[str]) -> dict[str, str]:
@@ -94,18 +98,22 @@ def plan_query(
     topic = question
     for force in named if force_words_removed else ():
         for name in sorted({force, short_name(force), *FORCES[force]}, key=len, reverse=True):
-            topic = re.sub(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])", " ", topic)
+            topic = re.sub(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])(?:’s|'s)?", " ", topic)
+    topic = " ".join(topic.split())
 
+    skip = QUESTION_WORDS | set(terms_of(" ".join(sorted(QUESTION_WORDS))))  # stemmed too
     terms: dict[str, float] = {}
     for t in terms_of(topic):
-        if t not in QUESTION_WORDS:
+        if t not in skip:
             terms[t] = terms.get(t, 0.0) + 1.0
 
     expansions: list[str] = []
+    translated: set[str] = set()
     low = f" {topic.lower()} "
     for phrase, targets in EVERYDAY_TERMS.items() if everyday else ():
         if re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", low):
             expansions.extend(targets)
+            translated.update(terms_of(phrase))
     for acronym, long in acronyms.items():
         if re.search(rf"(?<![\w-]){re.escape(acronym)}(?![\w-])", topic) or (
             len(acronym) >= 3
@@ -116,7 +124,7 @@ def plan_query(
             expansions.append(acronym)
     for phrase in expansions:
         for t in terms_of(phrase):
-            if t not in QUESTION_WORDS and t not in terms:
+            if t not in skip and t not in terms:
                 terms[t] = expansion_weight
     dense_text = question
     if expand_dense and expansions:
@@ -124,9 +132,11 @@ def plan_query(
     return QueryPlan(
         question=question,
         dense_text=dense_text,
+        topic=topic,
         terms=terms,
         forces_named=named,
         forces_in_corpus=in_corpus,
         forces_missing=missing,
         expansions=tuple(dict.fromkeys(expansions)),
+        translated=frozenset(translated),
     )

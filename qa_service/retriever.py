@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -12,13 +13,21 @@ from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_sentences
 from .embedding import SentenceTransformerEmbedder
-from .fusion import convex, rrf
+from .fusion import convex, cover_groups, rrf
 from .ingest.lines import title_key
 from .query import QueryPlan, plan_query
 from .search_index import SearchIndex
 from .types import Chunk, Document
 
 Mode = Literal["hybrid", "dense", "lexical"]
+
+# Wording that asks across forces ("compare", "each force", "which forces", "the four forces").
+COMPARE_INTENT = re.compile(
+    r"\b(compar\w*|each force|every force|all (?:the )?forces|all four|the four forces"
+    r"|which forces?|across (?:the )?forces|between (?:the )?forces"
+    r"|which of the (?:four|forces))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,12 @@ class RetrievalConfig:
     expand: bool = True  # acronyms and everyday words added to the lexical query
     expand_dense: bool = False
     force_filter: bool = True  # a force named in the question becomes a filter
-    answerable_threshold: float = 0.0  # on the best passage's dense cosine
+    diversify: bool = True  # a question comparing forces gets each force's best passage
+    dense_on_topic: bool = True  # embed the question without force names for ranking
+    sentence_weight: float = 0.5  # dense = (1 - w) * passage cosine + w * best sentence cosine
+    # Answerable when topic similarity + coverage_weight * term coverage reaches the threshold.
+    answerable_threshold: float = 0.0
+    coverage_weight: float = 0.2
     highlight: bool = True
 
 
@@ -95,6 +109,7 @@ class Retriever:
         self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._cache_size = cache_size
         self._forces = index.forces
+        self._force_of = [index.documents[c.doc_id].metadata.force or "" for c in index.chunks]
         self._doc_of = np.array(
             [list(index.documents).index(c.doc_id) for c in index.chunks], dtype=np.int32
         )
@@ -124,6 +139,56 @@ class Retriever:
             everyday=cfg.expand,
             force_words_removed=cfg.force_filter,
         )
+
+    def _highlights(
+        self, row: int, plan: QueryPlan, cfg: RetrievalConfig
+    ) -> tuple[tuple[int, int], ...]:
+        """The answer sentence(s) of one passage: query terms plus similarity to the topic."""
+        chunk = self.index.chunks[row]
+        spans, vectors = self.index.sentences.of_chunk(row)
+        pairs = [(int(a), int(b)) for a, b in spans] or None
+        scored = score_sentences(
+            chunk.text, plan.terms, self.index.lexical.terms, self.index.lexical.idf, pairs
+        )
+        dense = None
+        if cfg.mode != "lexical" and pairs is not None:
+            dense = np.clip(vectors @ self.encode(plan.topic), 0.0, 1.0)
+        return tuple(pick_highlights(scored, dense))
+
+    def confidence(self, plan: QueryPlan, top: list[int], cfg: RetrievalConfig) -> float:
+        """How well the best passages cover the question's topic: the topic's best cosine with
+        them, plus ``coverage_weight`` times the share of its (IDF-weighted) terms they contain.
+        Force names are left out: they match every passage of a force's report."""
+        if not top:
+            return 0.0
+        qv = self.encode(plan.topic)
+        similarity = float(max(self.index.dense.vectors[i] @ qv for i in top))
+        lex = self.index.lexical
+        present: set[str] = set()
+        for i in top:
+            present.update(lex.terms(self.index.chunks[i].text))
+        total = found = 0.0
+        for term, weight in plan.terms.items():
+            if term in plan.translated:
+                continue
+            idf = lex.idf(term) or lex.max_idf  # a word the corpus never uses: strong signal
+            total += weight * idf
+            if term in present:
+                found += weight * idf
+        coverage = found / total if total else 0.0
+        return similarity + cfg.coverage_weight * coverage
+
+    def _compared_forces(
+        self, plan: QueryPlan, applied: Filters, cfg: RetrievalConfig
+    ) -> list[str]:
+        """Forces a question compares: several named, or all when it asks across forces."""
+        if not cfg.diversify:
+            return []
+        if len(applied.forces) >= 2:
+            return list(applied.forces)
+        if not applied.forces and COMPARE_INTENT.search(plan.question):
+            return list(self._forces)
+        return []
 
     def mask(self, filters: Filters) -> NDArray[np.bool_]:
         """Which chunks pass the filters."""
@@ -181,10 +246,10 @@ class Retriever:
         lexical = np.zeros(n, dtype=np.float32)
         if cfg.mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            qv = self.encode(plan.dense_text)
+            qv = self.encode(plan.topic if cfg.dense_on_topic else plan.dense_text)
             timings["encode"] = _ms(t)
             t = time.perf_counter()
-            dense = self._dense_scores(qv, keep, cfg.candidates)
+            dense = self._dense_scores(qv, keep, cfg)
             timings["dense"] = _ms(t)
         if cfg.mode in ("hybrid", "lexical"):
             t = time.perf_counter()
@@ -201,15 +266,28 @@ class Retriever:
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
         fused = np.where(keep, fused, -np.inf)
-        order = [int(i) for i in np.argsort(-fused, kind="stable")[: max(top_k, 1)]]
-        order = [i for i in order if np.isfinite(fused[i])][:top_k]
+        ranked = [int(i) for i in np.argsort(-fused, kind="stable")[: max(top_k, 1) * 20]]
+        ranked = [i for i in ranked if np.isfinite(fused[i])]
+        compared = self._compared_forces(plan, applied, cfg)
+        if len(compared) >= 2:
+            order = cover_groups(ranked, self._force_of, top_k, compared)
+        else:
+            order = ranked[:top_k]
         timings["fusion"] = _ms(t)
 
-        best_dense = float(dense[order[0]]) if order and cfg.mode != "lexical" else 0.0
-        answerable = bool(order) and (
-            cfg.mode == "lexical" or best_dense >= cfg.answerable_threshold
-        )
-        message = None if answerable else "No passage in the corpus answers this question closely."
+        t = time.perf_counter()
+        confidence = self.confidence(plan, order[:5], cfg) if order else 0.0
+        answerable = bool(order) and confidence >= cfg.answerable_threshold
+        timings["answerable"] = _ms(t)
+        message = None
+        if not answerable:
+            message = "No passage in the corpus answers this question closely."
+        if plan.forces_missing and cfg.force_filter:
+            answerable = False
+            message = (
+                f"The corpus has no report on {', '.join(plan.forces_missing)}; passages shown"
+                f" are for {', '.join(applied.forces) or 'the forces it covers'}."
+            )
 
         t = time.perf_counter()
         hits = []
@@ -217,10 +295,7 @@ class Retriever:
             chunk = self.index.chunks[i]
             spans: tuple[tuple[int, int], ...] = ()
             if cfg.highlight:
-                scored = score_sentences(
-                    chunk.text, plan.terms, self.index.lexical.terms, self.index.lexical.idf
-                )
-                spans = tuple(pick_highlights(scored))
+                spans = self._highlights(i, plan, cfg)
             hits.append(
                 Hit(
                     chunk,
@@ -235,6 +310,15 @@ class Retriever:
         return SearchResult(question, answerable, hits, applied, plan, message, timings)
 
     def _dense_scores(
+        self, qv: NDArray[np.float32], keep: NDArray[np.bool_], cfg: RetrievalConfig
+    ) -> NDArray[np.float32]:
+        scores = self._passage_scores(qv, keep, cfg.candidates)
+        if cfg.sentence_weight > 0 and len(self.index.sentences):
+            best = self.index.sentences.best_per_chunk(qv, len(self.index.chunks))
+            scores = (1 - cfg.sentence_weight) * scores + cfg.sentence_weight * best
+        return scores.astype(np.float32)
+
+    def _passage_scores(
         self, qv: NDArray[np.float32], keep: NDArray[np.bool_], candidates: int
     ) -> NDArray[np.float32]:
         if self.index.dense.kind == "flat":

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from . import store
-from .dense import DenseIndex
+from .dense import DenseIndex, SentenceVectors
 from .lexical import LexicalIndex
 from .settings import Settings
 from .store import IndexStoreError
@@ -26,6 +26,7 @@ class SearchIndex:
     dense: DenseIndex
     lexical: LexicalIndex
     acronyms: dict[str, str]
+    sentences: SentenceVectors
 
     @property
     def version(self) -> str:
@@ -61,12 +62,17 @@ def load_search_index(settings: Settings) -> SearchIndex:
     try:
         dense = DenseIndex.load(base.path / "dense", dense_meta.get("kind", "flat"))
         lexical = LexicalIndex.load(base.path / "bm25")
+        sentences = SentenceVectors.load(base.path / "sentences")
         acronyms = json.loads((base.path / "acronyms.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError) as exc:
         raise IndexStoreError(
             f"{base.path.name}: cannot read the search index ({exc}); rebuild"
         ) from None
     n = len(base.chunks)
+    if len(sentences) != manifest.get("sentences") or (
+        len(sentences) and int(sentences.owner.max()) >= n
+    ):
+        raise IndexStoreError(f"{base.path.name}: sentence vectors do not match; rebuild")
     if len(dense) != n or lexical.size != n:
         raise IndexStoreError(
             f"{base.path.name}: {len(dense)} vectors, {lexical.size} BM25 documents and {n}"
@@ -77,4 +83,6 @@ def load_search_index(settings: Settings) -> SearchIndex:
             f"{base.path.name}: vectors have dimension {dense.dimension}, the manifest says"
             f" {dense_meta.get('dimension')}; rebuild"
         )
-    return SearchIndex(base.path, manifest, base.documents, base.chunks, dense, lexical, acronyms)
+    return SearchIndex(
+        base.path, manifest, base.documents, base.chunks, dense, lexical, acronyms, sentences
+    )

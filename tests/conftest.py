@@ -51,3 +51,22 @@ def corpus_chunks(
     corpus_docs: dict[str, Document], chunk_params: ChunkParams, count_tokens, model_tokenizer
 ) -> list[Chunk]:
     return chunk_corpus(list(corpus_docs.values()), chunk_params, count_tokens, model_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real index of the corpus (real model), built once per test session."""
+    from qa_service.indexer import build_index
+    from qa_service.settings import Settings
+
+    index = tmp_path_factory.mktemp("search-index")
+    build_index(Settings(corpus_dir=CORPUS, index_dir=index))
+    return index
+
+
+@pytest.fixture(scope="session")
+def retriever(built_index: Path):  # type: ignore[no-untyped-def]
+    from qa_service.service import open_retriever
+    from qa_service.settings import Settings
+
+    return open_retriever(Settings(index_dir=built_index))

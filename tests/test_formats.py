@@ -74,8 +74,10 @@ def test_offset_rule_for_every_block(docs: dict[str, Document], fmt: str) -> Non
 
 
 def test_reader_items_point_at_their_text(rendered: dict[str, Path]) -> None:
-    for ex in (html.extract(rendered["html"].read_text(encoding="utf-8")),
-               pdf.extract(rendered["pdf"].read_bytes(), "lancashire.pdf")):
+    for ex in (
+        html.extract(rendered["html"].read_text(encoding="utf-8")),
+        pdf.extract(rendered["pdf"].read_bytes(), "lancashire.pdf"),
+    ):
         for it in ex.items:
             assert collapse_ws(strip_markup(ex.text[it.start : it.end])) == it.text
             assert it.text and not ex.text[it.start].isspace()
@@ -135,8 +137,17 @@ harm, and to act quickly.<sup>1</sup> More&nbsp;text &amp; symbols follow here.<
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
     doc = read_document(path)
-    for chrome in ("Site", "Home", "Publications", "not report text", "color", "Related",
-                   "Search", "Crown copyright", "Back to top"):
+    for chrome in (
+        "Site",
+        "Home",
+        "Publications",
+        "not report text",
+        "color",
+        "Related",
+        "Search",
+        "Crown copyright",
+        "Back to top",
+    ):
         assert chrome not in doc.text, chrome
     assert "More text & symbols" in doc.text
     assert "- First point.\n\n- Second point." in doc.text
@@ -225,8 +236,7 @@ def test_pdf_dash_lists_and_wrapped_dashes(tmp_path: Path) -> None:
     c.save()
     doc = read_document(path)
     texts = [_block_text(doc, i) for i in range(len(doc.blocks))]
-    assert any("the police – working together" in t and t.endswith("risk of harm.")
-               for t in texts)
+    assert any("the police – working together" in t and t.endswith("risk of harm.") for t in texts)
     assert "- domestic abuse" in texts and "- child sexual exploitation" in texts
 
 

@@ -39,7 +39,7 @@ def test_round_trip(built: Path, corpus_docs, corpus_chunks) -> None:
     m = idx.manifest
     assert m["counts"] == {"documents": 4, "chunks": len(corpus_chunks)}
     assert m["model"] == "bundled:all-MiniLM-L6-v2" and m["model_max_tokens"] == 256
-    assert m["chunker"]["target_tokens"] == 160 and len(m["corpus_hash"]) == 64
+    assert m["chunker"]["target_tokens"] == 200 and len(m["corpus_hash"]) == 64
     assert set(m["files"]) >= {"documents.jsonl", "chunks.jsonl"}
     assert not list(built.rglob("*.pkl")) and not list(built.rglob("*.pickle"))
 

@@ -19,15 +19,62 @@ from .structure import RawItem
 
 # Never report content: page chrome, scripts and interactive widgets.
 _SKIP = frozenset(
-    {"script", "style", "noscript", "template", "head", "nav", "header", "footer", "aside",
-     "form", "button", "svg", "title"}
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "head",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "button",
+        "svg",
+        "title",
+    }
 )
 # Elements that start and end a line of their own.
 _BLOCK = frozenset(
-    {"p", "li", "dt", "dd", "caption", "figcaption", "blockquote", "pre", "div", "section",
-     "article", "main", "body", "html", "table", "thead", "tbody", "tfoot", "tr", "ul", "ol",
-     "dl", "figure", "hr", "address", "details", "summary", "center", "fieldset", "legend",
-     "h1", "h2", "h3", "h4", "h5", "h6"}
+    {
+        "p",
+        "li",
+        "dt",
+        "dd",
+        "caption",
+        "figcaption",
+        "blockquote",
+        "pre",
+        "div",
+        "section",
+        "article",
+        "main",
+        "body",
+        "html",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "ul",
+        "ol",
+        "dl",
+        "figure",
+        "hr",
+        "address",
+        "details",
+        "summary",
+        "center",
+        "fieldset",
+        "legend",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+    }
 )
 _HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _BOLD = frozenset({"b", "strong"})
@@ -281,8 +328,16 @@ def extract(text: str) -> Extracted:
         # Offsets point at visible text: a row with an empty first cell starts with a TAB.
         lead = len(line.text) - len(line.text.lstrip())
         start, end = pos + lead, pos + len(line.text.rstrip())
-        items.append(RawItem(start, end, L.clean_line(line.text), line.source.strip(),
-                             hint=line.hint, plain=False))
+        items.append(
+            RawItem(
+                start,
+                end,
+                L.clean_line(line.text),
+                line.source.strip(),
+                hint=line.hint,
+                plain=False,
+            )
+        )
         out.append(line.text)
         pos += len(line.text)
     return Extracted("".join(out), items)

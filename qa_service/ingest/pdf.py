@@ -92,15 +92,26 @@ def _make_line(chars: list[Char], page: int) -> _Line:
     text, source = re.sub(r" +", " ", text).strip(), re.sub(r" +", " ", source).strip()
     visible = [c for c in core if c["text"].strip()]
     bold = bool(visible) and sum(map(_is_bold, visible)) >= 0.9 * len(visible)
-    return _Line(page, min(float(c["top"]) for c in core), max(float(c["bottom"]) for c in core),
-                 min(float(c["x0"]) for c in chars), max(float(c["x1"]) for c in chars),
-                 size, bold, text, source, marker)
+    return _Line(
+        page,
+        min(float(c["top"]) for c in core),
+        max(float(c["bottom"]) for c in core),
+        min(float(c["x0"]) for c in chars),
+        max(float(c["x1"]) for c in chars),
+        size,
+        bold,
+        text,
+        source,
+        marker,
+    )
 
 
 def _lines(chars: list[Char], page: int) -> list[_Line]:
     """Group characters into lines: tallest spans seed lines, smaller ones join by centre."""
-    spans = sorted({(round(float(c["top"]), 1), round(float(c["bottom"]), 1)) for c in chars},
-                   key=lambda s: s[0] - s[1])
+    spans = sorted(
+        {(round(float(c["top"]), 1), round(float(c["bottom"]), 1)) for c in chars},
+        key=lambda s: s[0] - s[1],
+    )
     seeds: list[tuple[float, float]] = []
     owner: dict[tuple[float, float], int] = {}
     for top, bottom in spans:
@@ -144,9 +155,20 @@ def _page_lines(page: Any, number: int, tables_seen: int) -> list[_Line]:
                 cells.append((" ".join(p.text for p in parts), " ".join(p.source for p in parts)))
             if any(t for t, _ in cells):
                 x0, top, x1, bottom = row.bbox
-                found.append(_Line(number, top, bottom, x0, x1, 0.0, False,
-                                   "\t".join(t for t, _ in cells), "\t".join(s for _, s in cells),
-                                   row=tables_seen + t_index))
+                found.append(
+                    _Line(
+                        number,
+                        top,
+                        bottom,
+                        x0,
+                        x1,
+                        0.0,
+                        False,
+                        "\t".join(t for t, _ in cells),
+                        "\t".join(s for _, s in cells),
+                        row=tables_seen + t_index,
+                    )
+                )
         # A ruled box around text (a case study, a callout) is not a table: its text flows.
         if len(found) >= 2 and any(ln.text.strip().count("\t") for ln in found):
             boxes.append(table.bbox)
@@ -157,6 +179,7 @@ def _page_lines(page: Any, number: int, tables_seen: int) -> list[_Line]:
 
 def _drop_furniture(pages: list[list[_Line]], heights: list[float]) -> list[list[_Line]]:
     """Remove running headers/footers (repeated on 3+ pages) and bare page numbers."""
+
     def in_margin(ln: _Line) -> bool:
         h = heights[ln.page]
         return ln.row < 0 and (ln.top < _MARGIN * h or ln.bottom > (1 - _MARGIN) * h)
@@ -165,9 +188,14 @@ def _drop_furniture(pages: list[list[_Line]], heights: list[float]) -> list[list
         return re.sub(r"\d+", "#", ln.text.lower())
 
     seen = Counter(k for lines in pages for k in {key(ln) for ln in lines if in_margin(ln)})
-    return [[ln for ln in lines if not (in_margin(ln) and (seen[key(ln)] >= 3
-                                                           or _PAGE_NO.match(ln.text)))]
-            for lines in pages]
+    return [
+        [
+            ln
+            for ln in lines
+            if not (in_margin(ln) and (seen[key(ln)] >= 3 or _PAGE_NO.match(ln.text)))
+        ]
+        for lines in pages
+    ]
 
 
 def _finished(text: str) -> bool:
@@ -187,19 +215,29 @@ def _mark_footnotes(pages: list[list[_Line]], body: float) -> set[int]:
         marked = False
         for ln in flow:
             small = ln.size <= 0.92 * body
-            starts = small and (bool(ln.marker) or (id(ln) in foot
-                                                     and bool(_LEAD_DIGITS.match(ln.text))))
+            starts = small and (
+                bool(ln.marker) or (id(ln) in foot and bool(_LEAD_DIGITS.match(ln.text)))
+            )
             if starts and not ln.marker:
                 m = _LEAD_DIGITS.match(ln.text)
                 assert m is not None
                 ln.marker = m.group(1).translate(_SUPERSCRIPT)
-                ln.text = ln.marker + " " + ln.text[m.end():]
+                ln.text = ln.marker + " " + ln.text[m.end() :]
                 ln.source = ln.marker + " " + re.sub(r"^(<b>)?\d{1,3}\s*", r"\1", ln.source)
             marked = marked or starts
-            cont = small and not ln.marker and (
-                (prev is not None and id(prev) in notes and ln.top - prev.bottom < 0.8 * ln.size)
-                # run on from the previous page: at the top of this one, or atop its footnotes
-                or (carry is not None and not marked and (prev is None or id(ln) in foot)))
+            cont = (
+                small
+                and not ln.marker
+                and (
+                    (
+                        prev is not None
+                        and id(prev) in notes
+                        and ln.top - prev.bottom < 0.8 * ln.size
+                    )
+                    # run on from the previous page: at the top of this one, or atop its footnotes
+                    or (carry is not None and not marked and (prev is None or id(ln) in foot))
+                )
+            )
             if starts or cont:
                 notes.add(id(ln))
             prev = ln
@@ -228,13 +266,17 @@ def _new_item(cur: _Block, ln: _Line) -> bool:
     prev, first = cur.lines[-1], cur.lines[0]
     if ln.text.lstrip()[:1] not in "–-" or _finished(prev.text):
         return True
-    in_place = (ln.x0 >= first.x0 + 0.5 * ln.size if cur.kind == "list"
-                else abs(ln.x0 - prev.x0) < 0.3 * ln.size)
+    in_place = (
+        ln.x0 >= first.x0 + 0.5 * ln.size
+        if cur.kind == "list"
+        else abs(ln.x0 - prev.x0) < 0.3 * ln.size
+    )
     return not in_place
 
 
-def _continues(cur: _Block, ln: _Line, interrupted: bool, thr: float, col: tuple[float, float],
-               body: float) -> bool:
+def _continues(
+    cur: _Block, ln: _Line, interrupted: bool, thr: float, col: tuple[float, float], body: float
+) -> bool:
     """Does ``ln`` carry on the open block (same paragraph or list item)?"""
     prev, first = cur.lines[-1], cur.lines[0]
     if cur.kind not in ("para", "list") or ln.row >= 0 or _new_item(cur, ln):
@@ -322,15 +364,22 @@ def _join(lines: list[_Line], compounds: set[str]) -> tuple[str, str]:
 def _hints(blocks: list[_Block], body: float) -> dict[int, int]:
     """Heading level hint by block index: the rank of its type size, largest first."""
     words = [sum(len(ln.text.split()) for ln in b.lines) for b in blocks]
-    large = {i: b.lines[0].size for i, b in enumerate(blocks)
-             if b.kind == "para" and b.lines[0].size >= 1.15 * body and words[i] <= 30
-             and not b.lines[0].marker and re.search(r"[^\W\d_]", b.lines[0].text)}
+    large = {
+        i: b.lines[0].size
+        for i, b in enumerate(blocks)
+        if b.kind == "para"
+        and b.lines[0].size >= 1.15 * body
+        and words[i] <= 30
+        and not b.lines[0].marker
+        and re.search(r"[^\W\d_]", b.lines[0].text)
+    }
     ranks: list[float] = []
     for size in sorted(set(large.values()), reverse=True):
         if not ranks or ranks[-1] - size > 0.6:
             ranks.append(size)
-    hints = {i: 1 + max(k for k, r in enumerate(ranks) if r >= size - 0.6)
-             for i, size in large.items()}
+    hints = {
+        i: 1 + max(k for k, r in enumerate(ranks) if r >= size - 0.6) for i, size in large.items()
+    }
     for i, b in enumerate(blocks):
         first = b.lines[0]
         text = " ".join(ln.text for ln in b.lines)
@@ -338,12 +387,24 @@ def _hints(blocks: list[_Block], body: float) -> dict[int, int]:
         # two lines, a short phrase, no closing punctuation, and none of the other roles a
         # bold line has in reports (caption, TOC entry, list item, footnote). Bold sentences
         # and bold lead-ins end in punctuation or run on, so they stay paragraphs.
-        if (i not in hints and b.kind == "para" and len(b.lines) <= 2
-                and all(ln.bold for ln in b.lines) and abs(first.size - body) <= 0.15 * body
-                and words[i] <= 20 and not re.search(r"[.,;:]$", text)
-                and (text[:1].isupper() or text[:1].isdigit())
-                and not (L.is_caption(text) or L.toc_entry(first.source) or first.marker
-                         or L.is_list_item(text) or L.is_case_label(text) or "\t" in text)):
+        if (
+            i not in hints
+            and b.kind == "para"
+            and len(b.lines) <= 2
+            and all(ln.bold for ln in b.lines)
+            and abs(first.size - body) <= 0.15 * body
+            and words[i] <= 20
+            and not re.search(r"[.,;:]$", text)
+            and (text[:1].isupper() or text[:1].isdigit())
+            and not (
+                L.is_caption(text)
+                or L.toc_entry(first.source)
+                or first.marker
+                or L.is_list_item(text)
+                or L.is_case_label(text)
+                or "\t" in text
+            )
+        ):
             hints[i] = len(ranks) + 1
     return hints
 
@@ -384,8 +445,9 @@ def extract(data: bytes, name: str) -> Extracted:
     notes = _mark_footnotes(pages, body)
     blocks = _blocks(pages, notes, body)
     hints = _hints(blocks, body)
-    compounds = {w.lower() for lines in pages for ln in lines
-                 for w in re.findall(r"\w+-\w+", ln.text)}
+    compounds = {
+        w.lower() for lines in pages for ln in lines for w in re.findall(r"\w+-\w+", ln.text)
+    }
     out: list[str] = []
     items: list[RawItem] = []
     pos = 0
@@ -402,7 +464,15 @@ def extract(data: bytes, name: str) -> Extracted:
             out.append(sep + text)
             pos += len(sep)
             lead = len(text) - len(text.lstrip())
-            items.append(RawItem(pos + lead, pos + len(text.rstrip()), L.clean_line(text),
-                                 source.strip(), hint=hints.get(i), plain=False))
+            items.append(
+                RawItem(
+                    pos + lead,
+                    pos + len(text.rstrip()),
+                    L.clean_line(text),
+                    source.strip(),
+                    hint=hints.get(i),
+                    plain=False,
+                )
+            )
             pos += len(text)
     return Extracted("".join(out), items)

@@ -1,0 +1,111 @@
+"""``qa search`` (single, --json, --batch), ``qa eval`` and its regression gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from qa_service.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+QUESTIONS = ROOT / "eval" / "questions.jsonl"
+
+
+def test_search_human_and_json(built_index: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(
+        cli,
+        [
+            "search",
+            "what happens when a teenager goes AWOL in Lincolnshire?",
+            "--index",
+            str(built_index),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "Lincolnshire Police" in res.stdout and "»" in res.stdout
+    res = runner.invoke(
+        cli,
+        [
+            "search",
+            "missing children",
+            "--json",
+            "--top-k",
+            "3",
+            "--force",
+            "Lancs",
+            "--index",
+            str(built_index),
+        ],
+    )
+    data = json.loads(res.stdout)
+    assert len(data["results"]) == 3 and data["filters"]["forces"] == ["Lancashire Constabulary"]
+
+
+def test_batch_of_100_in_one_process(built_index: Path, tmp_path: Path, monkeypatch) -> None:
+    import qa_service.embedding as emb
+
+    loads = []
+    original = emb.SentenceTransformerEmbedder.load
+
+    def counting_load(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            loads.append(1)
+        return original(self)
+
+    monkeypatch.setattr(emb.SentenceTransformerEmbedder, "load", counting_load)
+    rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines()][:100]
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(
+        "".join(json.dumps({"id": r["id"], "question": r["question"], "x": 1}) + "\n" for r in rows)
+    )
+    res = CliRunner().invoke(
+        cli, ["search", "--batch", str(batch), "--top-k", "3", "--index", str(built_index)]
+    )
+    assert res.exit_code == 0, res.output
+    out = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [o["id"] for o in out] == [r["id"] for r in rows]
+    assert all(set(o) >= {"id", "question", "answerable", "results"} for o in out)
+    assert loads == [1]  # the model was loaded once for all 100 questions
+
+
+def test_search_errors(built_index: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(cli, ["search", "x", "--index", str(tmp_path / "none")])
+    assert res.exit_code == 2 and "no index" in res.stderr and "Traceback" not in res.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "question": "ok"}\n{"question": "no id"}\n')
+    res = runner.invoke(cli, ["search", "--batch", str(bad), "--index", str(built_index)])
+    assert res.exit_code == 2 and "bad.jsonl:2" in res.stderr
+    res = runner.invoke(cli, ["search", "  ", "--index", str(built_index)])
+    assert res.exit_code == 2 and "empty" in res.stderr
+    res = runner.invoke(cli, ["search", "x", "--force", "Narnia", "--index", str(built_index)])
+    assert res.exit_code == 2 and "Narnia" in res.stderr
+    res = runner.invoke(cli, ["search", "x", "--top-k", "500", "--index", str(built_index)])
+    assert res.exit_code == 2
+
+
+def test_eval_gate_on_test_split(built_index: Path, tmp_path: Path) -> None:
+    """CI's regression gate: Recall@5 and MRR@10 on test may not drop > 0.02 below the
+    committed figures in eval/results/test.json."""
+    res = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--split",
+            "test",
+            "--only-final",
+            "-q",
+            "--out",
+            str(tmp_path),
+            "--gate",
+            str(ROOT / "eval" / "results" / "test.json"),
+            "--index",
+            str(built_index),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "gate recall@5" in res.stdout and "REGRESSION" not in res.stdout
+    assert (tmp_path / "test.json").is_file() and (tmp_path / "test-recall.png").is_file()
