@@ -58,7 +58,21 @@ FORCES: dict[str, tuple[str, ...]] = {
     "Wiltshire Police": ("Wilts",),
 }
 
-_SUFFIX = re.compile(r"\s+(?:Police(?: Service)?|Constabulary)$")
+# Other UK and Crown dependency forces: never in an HMICFRS England-and-Wales corpus, but
+# people ask about them, and the answer should say so rather than cite another force.
+OTHER_FORCES: dict[str, tuple[str, ...]] = {
+    "Police Scotland": ("Scotland",),
+    "Police Service of Northern Ireland": ("PSNI", "Northern Ireland"),
+    "British Transport Police": ("BTP",),
+    "Ministry of Defence Police": ("MDP",),
+    "Civil Nuclear Constabulary": (),
+    "States of Jersey Police": ("Jersey",),
+    "Guernsey Police": ("Guernsey",),
+    "Isle of Man Constabulary": ("Isle of Man",),
+}
+ALL_FORCES: dict[str, tuple[str, ...]] = {**FORCES, **OTHER_FORCES}
+
+_SUFFIX = re.compile(r"\s+(?:Police(?: Service)?|Constabulary)$|^Police (?=Scotland$)")
 
 
 def short_name(force: str) -> str:
@@ -69,7 +83,7 @@ def short_name(force: str) -> str:
 @lru_cache(maxsize=1)
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
     names: list[tuple[str, str]] = []
-    for force, extra in FORCES.items():
+    for force, extra in ALL_FORCES.items():
         for name in {force, short_name(force), *extra}:
             names.append((name, force))
     # Longest first so "West Yorkshire" wins over "Yorkshire"-like prefixes.

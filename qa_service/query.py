@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .forces import FORCES, find_forces, short_name
+from .forces import ALL_FORCES, find_forces, short_name
 from .vocabulary import EVERYDAY_TERMS
 
 # Question words that carry no topic (bm25s's stop word list keeps most of them).
@@ -97,7 +97,7 @@ def plan_query(
     # The force is applied as a filter; its name would only bias the lexical scores.
     topic = question
     for force in named if force_words_removed else ():
-        for name in sorted({force, short_name(force), *FORCES[force]}, key=len, reverse=True):
+        for name in sorted({force, short_name(force), *ALL_FORCES[force]}, key=len, reverse=True):
             topic = re.sub(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])(?:’s|'s)?", " ", topic)
     topic = " ".join(topic.split())
 
@@ -114,13 +114,16 @@ def plan_query(
         if re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", low):
             expansions.extend(targets)
             translated.update(terms_of(phrase))
+    # Acronyms: in the question (or its everyday-word translations) add the long form, and
+    # the other way round.
+    widened = low + " " + " ".join(expansions).lower() + " "
     for acronym, long in acronyms.items():
         if re.search(rf"(?<![\w-]){re.escape(acronym)}(?![\w-])", topic) or (
             len(acronym) >= 3
-            and re.search(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])", low)
+            and re.search(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])", widened)
         ):
             expansions.append(long)
-        elif long.lower() in low:
+        elif long.lower() in widened:
             expansions.append(acronym)
     for phrase in expansions:
         for t in terms_of(phrase):

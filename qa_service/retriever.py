@@ -246,7 +246,7 @@ class Retriever:
         lexical = np.zeros(n, dtype=np.float32)
         if cfg.mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            qv = self.encode(plan.topic if cfg.dense_on_topic else plan.dense_text)
+            qv = self.encode(dense_query(plan, cfg))
             timings["encode"] = _ms(t)
             t = time.perf_counter()
             dense = self._dense_scores(qv, keep, cfg)
@@ -330,6 +330,15 @@ class Retriever:
         valid = ids >= 0
         scores[ids[valid]] = top[valid]
         return scores
+
+
+def dense_query(plan: QueryPlan, cfg: RetrievalConfig) -> str:
+    """The text embedded for dense ranking: the topic (or question), optionally with the
+    report words that the everyday-words list and acronyms translated it into."""
+    text = plan.topic if cfg.dense_on_topic else plan.question
+    if cfg.expand_dense and plan.expansions:
+        text = f"{text} ({', '.join(plan.expansions)})"
+    return text
 
 
 def _doc_passes(doc: Document, f: Filters) -> bool:
