@@ -28,4 +28,6 @@ RUN qa index --quiet --corpus corpus --index index
 
 USER 10001:10001
 EXPOSE 8000
-CMD ["qa", "documents", "--index", "index"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
+CMD ["qa", "serve", "--host", "0.0.0.0", "--port", "8000", "--index", "index"]

@@ -7,4 +7,4 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 if [ ! -f "${QA_INDEX_DIR:-index}/CURRENT" ]; then
   .venv/bin/qa index
 fi
-.venv/bin/qa documents
+exec .venv/bin/qa serve --host "${QA_HOST:-127.0.0.1}" --port "${QA_PORT:-8000}"

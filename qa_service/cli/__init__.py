@@ -177,4 +177,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 # Sub-commands register themselves on ``cli`` when imported.
-from . import evaluate, search  # noqa: E402,F401
+from . import conversation, evaluate, search  # noqa: E402,F401

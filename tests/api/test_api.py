@@ -1,0 +1,235 @@
+"""The HTTP API through the real app, on the real corpus and model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa_service.api import create_app
+from qa_service.api.app import AppState
+from qa_service.settings import Settings
+from qa_service.textnorm import collapse_ws, matches_span
+
+ROOT = Path(__file__).resolve().parents[2]
+FORCES = ["Kent Police", "Lancashire Constabulary", "Leicestershire Police", "Lincolnshire Police"]
+
+
+@pytest.fixture(scope="module")
+def client(built_index: Path, retriever) -> Iterator[TestClient]:
+    state = AppState(Settings(index_dir=built_index))
+    state.retriever = retriever  # share the session's loaded index and model
+    with TestClient(create_app(state=state)) as c:
+        yield c
+
+
+def _chat(client: TestClient, questions: list[str]) -> list[dict]:
+    messages: list[dict] = []
+    replies = []
+    for q in questions:
+        messages.append({"role": "user", "content": q})
+        r = client.post("/v1/chat", json={"messages": messages})
+        assert r.status_code == 200, r.text
+        replies.append(r.json())
+        messages.append({"role": "assistant", "content": r.json()["answer"]})
+    return replies
+
+
+def test_follow_up_chain(client: TestClient) -> None:
+    replies = _chat(
+        client,
+        [
+            "Does Kent still hold under-18s at the station after charge?",
+            "and Leicestershire?",
+            "what about missing children?",
+            "why was that?",
+        ],
+    )
+    assert [r["rewritten_question"] for r in replies] == [
+        "Does Kent still hold under-18s at the station after charge?",
+        "Does Leicestershire still hold under-18s at the station after charge?",
+        "What about missing children in Leicestershire?",
+        "Why: missing children in Leicestershire?",
+    ]
+    assert all(c["force"] == "Kent Police" for c in replies[0]["citations"])
+    for reply in replies[1:]:
+        assert reply["citations"] and all(
+            c["force"] == "Leicestershire Police" for c in reply["citations"]
+        )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how does a force handle missing children?",
+        "Are Lincolnshire officers recording the voice of the child?",
+        "What did the review find about MOSOVO training in Kent?",
+        "How quickly do appropriate adults arrive for children in Lancashire custody?",
+        "Is supervision of child abuse investigations good enough in Leicestershire?",
+    ],
+)
+def test_every_answer_sentence_is_cited(client: TestClient, question: str) -> None:
+    reply = _chat(client, [question])[0]
+    assert reply["answerable"] and reply["sentences"]
+    by_marker = {c["marker"]: c for c in reply["citations"]}
+    for s in reply["sentences"]:
+        assert f"{s['text']} [{s['citation']}]" in reply["answer"]
+        cited = by_marker[s["citation"]]
+        assert collapse_ws(s["text"]) in collapse_ws(cited["text"])
+    # no sentence of the answer without a marker
+    stripped = reply["answer"]
+    for s in reply["sentences"]:
+        stripped = stripped.replace(f"{s['text']} [{s['citation']}]", "")
+    assert stripped.strip() == ""
+
+
+def test_unanswerable_chat(client: TestClient) -> None:
+    reply = _chat(client, ["How does Essex Police handle missing children?"])[0]
+    assert not reply["answerable"] and reply["citations"] == [] and "Essex" in reply["answer"]
+
+
+THEMES = [
+    "how do forces handle missing children?",
+    "appropriate adults for children in custody",
+    "recording the voice of the child",
+    "managing registered sex offenders",
+    "supervision of child abuse investigations",
+    "domestic abuse referrals to children's social care",
+]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_compare_covers_every_force(client: TestClient, theme: str) -> None:
+    r = client.post("/v1/compare", json={"question": theme})
+    assert r.status_code == 200, r.text
+    forces = r.json()["forces"]
+    assert [f["force"] for f in forces] == FORCES
+    for f in forces:
+        assert f["status"] in ("cited", "no relevant passage")
+        assert (f["status"] == "cited") == bool(f["passages"])
+        for p in f["passages"]:
+            assert p["force"] == f["force"]
+    assert sum(f["status"] == "cited" for f in forces) >= 2
+
+
+def test_search_contract_and_filters(client: TestClient) -> None:
+    r = client.post(
+        "/v1/search",
+        json={
+            "question": "children detained overnight",
+            "top_k": 5,
+            "filters": {"forces": ["Lincs"], "report_types": ["post-inspection review"]},
+        },
+    )
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["filters"]["forces"] == ["Lincolnshire Police"] and data["index_version"]
+    for p in data["results"]:
+        text = client.get(f"/v1/documents/{p['doc_id']}/text").text
+        assert matches_span(text, p["char_start"], p["char_end"], p["text"])
+        assert p["force"] == "Lincolnshire Police"
+
+
+def test_documents_and_passages(client: TestClient) -> None:
+    docs = client.get("/v1/documents").json()
+    assert sorted(d["force"] for d in docs) == FORCES
+    kent = client.get("/v1/documents/kent-2021-post-inspection-review").json()
+    assert any(s["path"][-1].lower() == "police detention" for s in kent["section_tree"])
+    hit = client.post("/v1/search", json={"question": "MOSOVO", "top_k": 1}).json()["results"][0]
+    p = client.get(f"/v1/passages/{hit['passage_id']}").json()
+    assert p["text"] == hit["text"] and (p["previous"] or p["next"])
+
+
+def test_recommendations(client: TestClient) -> None:
+    data = client.get("/v1/recommendations").json()
+    counts: dict[str, int] = {}
+    for rec in data["recommendations"]:
+        counts[rec["force"]] = counts.get(rec["force"], 0) + 1
+        if rec["kind"] == "reviewed":
+            assert rec["summary"] is not None
+    assert counts == {
+        "Kent Police": 7,
+        "Lancashire Constabulary": 10,
+        "Leicestershire Police": 7,
+        "Lincolnshire Police": 9,
+    }
+    kent = client.get("/v1/recommendations", params={"force": "Kent", "area": "police detention"})
+    recs = kent.json()["recommendations"]
+    assert len(recs) == 1 and recs[0]["summary"]["text"]
+    assert client.get("/v1/recommendations", params={"area": "nonsense"}).status_code == 422
+
+
+def test_errors(client: TestClient) -> None:
+    for url in ["/v1/documents/nope", "/v1/documents/nope/text", "/v1/passages/nope"]:
+        r = client.get(url)
+        assert r.status_code == 404 and "nope" in r.json()["detail"]
+    bad = [
+        {"question": ""},
+        {"question": "x", "top_k": 0},
+        {"question": "x", "top_k": 51},
+        {"question": "x" * 1001},
+        {"question": "x", "filters": {"forces": ["Narnia"]}},
+        {"question": "x", "filters": {"year_from": 2021, "year_to": 2017}},
+        {"question": "x", "unknown": 1},
+        {},
+    ]
+    for body in bad:
+        r = client.post("/v1/search", json=body)
+        assert r.status_code == 422 and r.json()["detail"], body
+    r = client.post(
+        "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    r = client.post("/v1/chat", json={"messages": [{"role": "assistant", "content": "hi"}]})
+    assert r.status_code == 422 and "user" in r.json()["detail"]
+    r = client.post("/v1/chat", json={"messages": []})
+    assert r.status_code == 422
+
+
+def test_openapi_lists_every_route_with_models(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in [
+        "/v1/search",
+        "/v1/chat",
+        "/v1/cite",
+        "/v1/compare",
+        "/v1/recommendations",
+        "/v1/documents",
+        "/v1/documents/{doc_id}",
+        "/v1/documents/{doc_id}/text",
+        "/v1/passages/{passage_id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ]:
+        assert path in paths, path
+        for op in paths[path].values():
+            ok = op["responses"]["200"]
+            assert "content" in ok, path
+    json.dumps(spec)
+
+
+def test_health_ready_metrics(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "index_version": None, "detail": None}
+    assert client.get("/readyz").json()["status"] == "ready"
+    client.post("/v1/search", json={"question": "custody"})
+    text = client.get("/metrics").text
+    assert 'qa_requests_total{method="POST",route="/v1/search",status="200"}' in text
+    assert "qa_request_seconds_bucket" in text and "qa_index_passages" in text
+
+
+def test_not_ready_without_index(tmp_path: Path) -> None:
+    with TestClient(create_app(Settings(index_dir=tmp_path))) as c:
+        r = c.get("/readyz")
+        assert r.status_code == 503 and "no index" in r.json()["detail"]
+        assert c.post("/v1/search", json={"question": "x"}).status_code == 503
+        assert c.get("/healthz").status_code == 200
+
+
+def test_web_page(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
