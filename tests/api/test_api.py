@@ -233,3 +233,42 @@ def test_not_ready_without_index(tmp_path: Path) -> None:
 def test_web_page(client: TestClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+
+
+def _quote_questions() -> list[dict]:
+    rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["kind"] == "quote"]
+
+
+def test_cite_locates_every_eval_quote(client: TestClient) -> None:
+    from qa_service.textnorm import strip_markup
+
+    quotes = _quote_questions()
+    assert len(quotes) >= 20
+    for q in quotes:
+        r = client.post("/v1/cite", json={"quote": q["question"]})
+        assert r.status_code == 200, r.text
+        data = r.json()
+        evidence = q["evidence"][0]
+        best = data["matches"][0]
+        assert best["source"] == evidence["source"], q["id"]
+        text = client.get(f"/v1/documents/{best['doc_id']}/text").text
+        span_text = collapse_ws(strip_markup(text[best["char_start"] : best["char_end"]]))
+        verbatim = collapse_ws(q["question"]) in collapse_ws(text)
+        assert data["status"] == ("exact" if verbatim else "near"), q["id"]
+        # the span found is the evidence sentence (or covers it)
+        ev = collapse_ws(evidence["text"])
+        assert ev in span_text or span_text in ev, q["id"]
+
+
+def test_cite_not_found_and_errors(client: TestClient) -> None:
+    for sentence in [
+        "The force has introduced a drone unit to search for missing teenagers at night.",
+        "Officers now receive weekly briefings on cryptocurrency fraud targeting pensioners.",
+        "We found that every custody suite had a dedicated children's play area and library.",
+    ]:
+        data = client.post("/v1/cite", json={"quote": sentence}).json()
+        assert data["status"] == "not_found" and data["matches"] == [] and data["message"]
+    assert client.post("/v1/cite", json={"quote": ""}).status_code == 422
+    assert client.post("/v1/cite", json={"quote": "   "}).status_code == 422
+    assert client.post("/v1/cite", json={"quote": "x" * 5001}).status_code == 422
