@@ -236,7 +236,9 @@ def test_web_page(client: TestClient) -> None:
 
 
 def _quote_questions() -> list[dict]:
-    rows = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()
+    ]
     return [r for r in rows if r["kind"] == "quote"]
 
 
