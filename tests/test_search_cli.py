@@ -109,3 +109,29 @@ def test_eval_gate_on_test_split(built_index: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "gate recall@5" in res.stdout and "REGRESSION" not in res.stdout
     assert (tmp_path / "test.json").is_file() and (tmp_path / "test-recall.png").is_file()
+
+
+def test_cite_compare_chat_commands(built_index: Path) -> None:
+    runner = CliRunner()
+    quote = "Fewer children are arrested and detained in custody"
+    res = runner.invoke(cli, ["cite", quote, "--json", "--index", str(built_index)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["status"] == "exact"
+    assert data["matches"][0]["source"] == "kent-2021-post-inspection-review.txt"
+    res = runner.invoke(cli, ["cite", "Quantum computing transforms police rotas.", "--index",
+                              str(built_index)])
+    assert res.exit_code == 0 and res.stdout.startswith("Not found")
+    res = runner.invoke(cli, ["compare", "appropriate adults in custody", "--json", "--index",
+                              str(built_index)])
+    assert res.exit_code == 0, res.output
+    forces = json.loads(res.stdout)["forces"]
+    assert len(forces) == 4 and all(f["status"] in ("cited", "no relevant passage") for f in forces)
+    res = runner.invoke(cli, ["chat", "--index", str(built_index)],
+                        input="Does Kent still hold under-18s at the station after charge?\n"
+                              "and Leicestershire?\n\n")
+    assert res.exit_code == 0, res.output
+    assert "(searched: Does Leicestershire still hold under-18s" in res.stdout
+    assert "[1]" in res.stdout
+    res = runner.invoke(cli, ["cite", "  ", "--index", str(built_index)])
+    assert res.exit_code == 2 and "empty" in res.stderr
