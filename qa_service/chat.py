@@ -130,7 +130,9 @@ def rewrite_question(question: str, previous: str | None) -> str:
     forces = _forces_in(q)
     rest = _LEAD.sub("", q)
     topic = _content_words(_strip_forces(rest, forces))
-    elliptical = bool(_LEAD.match(q)) or len(q.split()) <= 4
+    # "what about custody?" or a bare "custody?" continue the conversation; a short question
+    # of its own ("children detained overnight") starts a new one.
+    elliptical = bool(_LEAD.match(q)) or len(q.split()) <= 2
     if forces and not topic:  # "and Leicestershire?" -> same question, other force
         return _swap_forces(previous, prev_forces, forces)
     if not forces and topic and elliptical and prev_forces:  # "what about custody?"
@@ -163,6 +165,11 @@ def answer(
     """Rewrite the last user turn, search, and compose an answer from highlighted sentences
     of distinct passages, each sentence followed by the marker of the passage it comes from."""
     rewritten = rewrite_conversation(turns)
+    if filters is not None and filters.forces and len(rewritten) > 1:
+        # Forces chosen explicitly replace any force carried over from earlier turns.
+        rewritten[-1] = rewrite_question(
+            next(t.content for t in reversed(turns) if t.role == "user"), None
+        )
     if not rewritten:
         raise ValueError("the conversation has no user message")
     question = next(t.content for t in reversed(turns) if t.role == "user")

@@ -1,0 +1,586 @@
+// ncpi-qa web page: chat with cited answers, compare forces, find a quote, read a report.
+// Plain DOM, no framework and no build step. Text from users and reports is only ever
+// inserted as text nodes (never innerHTML).
+"use strict";
+(() => {
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const VIEWS = ["ask", "compare", "cite", "report"];
+  const TITLES = {
+    ask: "Ask the reports", compare: "Compare forces", cite: "Find a quote", report: "Report",
+  };
+
+  // ---------------------------------------------------------------- helpers
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined && child !== false) node.append(child);
+    }
+    return node;
+  }
+
+  async function api(method, path, body) {
+    const options = { method, headers: { accept: "application/json, text/plain" } };
+    if (body !== undefined) {
+      options.headers["content-type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, options);
+    } catch {
+      throw new Error("The service cannot be reached. Check that it is running.");
+    }
+    if (!res.ok) {
+      let detail = `${res.status} ${res.statusText}`;
+      try {
+        const data = await res.json();
+        if (data.detail) detail = typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail);
+      } catch { /* not JSON: keep the status line */ }
+      throw new Error(detail);
+    }
+    return (res.headers.get("content-type") || "").includes("json") ? res.json() : res.text();
+  }
+
+  function announce(message) {
+    $("#status").textContent = message;
+  }
+
+  function showError(message) {
+    const box = $("#error");
+    box.textContent = message || "";
+    box.hidden = !message;
+  }
+
+  function reportHash(docId, start, end) {
+    return `#doc=${encodeURIComponent(docId)}&start=${start}&end=${end}`;
+  }
+
+  // text with each [start, end) span wrapped in <mark>
+  function markedText(text, spans) {
+    const frag = document.createDocumentFragment();
+    const clean = (spans || [])
+      .map(([s, e]) => [Math.max(0, s), Math.min(text.length, e)])
+      .filter(([s, e]) => e > s)
+      .sort((a, b) => a[0] - b[0]);
+    let pos = 0;
+    for (const [s, e] of clean) {
+      if (s < pos) continue;
+      frag.append(text.slice(pos, s), el("mark", {}, text.slice(s, e)));
+      pos = e;
+    }
+    frag.append(text.slice(pos));
+    return frag;
+  }
+
+  function sectionPath(section) {
+    return (section || []).join(" › ");
+  }
+
+  function metaLine(p) {
+    return [p.force, p.report_type, p.published && `published ${p.published}`]
+      .filter(Boolean).join(" · ");
+  }
+
+  // A cited passage: report title, force, section path, text with the answer sentence marked.
+  function passageCard(p, { id = null, marker = null, level = 3 } = {}) {
+    const section = sectionPath(p.section);
+    return el("article", { class: "passage", id, tabindex: id ? "-1" : null, "data-doc": p.doc_id },
+      el(`h${level}`, { class: "passage-title" },
+        marker ? el("span", { class: "num" }, `[${marker}] `) : null, p.title),
+      el("p", { class: "meta" }, metaLine(p)),
+      section ? el("p", { class: "section" }, el("span", { class: "label" }, "Section: "), section) : null,
+      el("blockquote", { class: "text" }, markedText(p.text, p.highlights)),
+      el("p", { class: "open" },
+        el("a", {
+          class: "open-report", href: reportHash(p.doc_id, p.char_start, p.char_end),
+          "data-start": p.char_start, "data-end": p.char_end,
+        }, "Open in report", el("span", { class: "visually-hidden" }, `: ${p.title}`)),
+        el("span", { class: "muted" }, ` (characters ${p.char_start}–${p.char_end})`)));
+  }
+
+  function focusTarget(target, block = "center") {
+    if (!target) return;
+    target.scrollIntoView({ block, behavior: "auto" });
+    target.focus({ preventScroll: true });
+    target.classList.remove("flash");
+    void target.offsetWidth; // restart the animation
+    target.classList.add("flash");
+  }
+
+  // --------------------------------------------------------------- documents
+  let documents = [];
+
+  async function loadDocuments() {
+    try {
+      documents = await api("GET", "/v1/documents");
+    } catch (err) {
+      showError(`The reports could not be listed: ${err.message}`);
+      return;
+    }
+    const forces = [...new Set(documents.map((d) => d.force).filter(Boolean))].sort();
+    const types = [...new Set(documents.map((d) => d.report_type).filter(Boolean))].sort();
+    $("#f-force").append(...forces.map((f) => el("option", { value: f }, f)));
+    $("#f-type").append(...types.map((t) => el("option", { value: t }, t)));
+    const years = documents.map((d) => d.inspection_year).filter(Boolean);
+    if (years.length) {
+      $("#f-from").placeholder = `e.g. ${Math.min(...years)}`;
+      $("#f-to").placeholder = `e.g. ${Math.max(...years)}`;
+    }
+  }
+
+  // ----------------------------------------------------------------- filters
+  function readYear(sel) {
+    const input = $(sel);
+    const raw = input.value.trim();
+    if (!raw && input.validity.badInput) throw Object.assign(new Error("Filters: a year must be a number."), { field: input });
+    if (!raw) return null;
+    const year = Number(raw);
+    if (!Number.isInteger(year) || year < 1900 || year > 2100) {
+      throw Object.assign(new Error("Filters: a year must be a whole number from 1900 to 2100."), { field: input });
+    }
+    return year;
+  }
+
+  function currentFilters() {
+    const filters = {};
+    const force = $("#f-force").value;
+    const type = $("#f-type").value;
+    if (force) filters.forces = [force];
+    if (type) filters.report_types = [type];
+    const from = readYear("#f-from");
+    const to = readYear("#f-to");
+    if (from !== null) filters.year_from = from;
+    if (to !== null) filters.year_to = to;
+    if (from !== null && to !== null && from > to) {
+      throw Object.assign(new Error("Filters: “year from” is after “year to”."), { field: $("#f-from") });
+    }
+    return filters;
+  }
+
+  function updateFilterSummary() {
+    const parts = [$("#f-force").value, $("#f-type").value];
+    const from = $("#f-from").value, to = $("#f-to").value;
+    if (from || to) parts.push(`${from || "…"}–${to || "…"}`);
+    const active = parts.filter(Boolean);
+    $("#filter-summary").textContent = active.length ? `(${active.join(", ")})` : "(none)";
+  }
+
+  // -------------------------------------------------------------------- chat
+  // Stateless API: the page keeps the conversation and sends it all back each turn.
+  const chat = { messages: [], turn: 0, busy: false };
+  const MAX_MESSAGES = 49; // the API takes 50; an odd count keeps a user message first
+
+  function sameQuestion(a, b) {
+    const norm = (s) => (s || "").trim().replace(/\s+/g, " ").toLowerCase();
+    return norm(a) === norm(b);
+  }
+
+  function renderReply(reply, typed, turn) {
+    const box = el("div", { class: "reply" });
+    if (!sameQuestion(reply.rewritten_question, typed)) {
+      box.append(el("p", { class: "searched" }, el("strong", {}, "Searched: "), reply.rewritten_question));
+    }
+    if (!reply.answerable) {
+      box.append(el("div", { class: "not-answerable" },
+        el("p", {}, el("strong", {}, "Not answerable from these reports.")),
+        el("p", { class: "message" }, reply.message || reply.answer)));
+      return box;
+    }
+    const answer = el("p", { class: "answer" });
+    reply.sentences.forEach((s, i) => {
+      if (i) answer.append(" ");
+      answer.append(s.text, " ", el("a", {
+        class: "marker", href: `#c-${turn}-${s.citation}`, "aria-label": `citation ${s.citation}`,
+        onclick: (event) => {
+          event.preventDefault();
+          focusTarget(document.getElementById(`c-${turn}-${s.citation}`));
+        },
+      }, `[${s.citation}]`));
+    });
+    box.append(el("h2", { class: "visually-hidden" }, "Answer"), answer);
+    if (reply.citations.length) {
+      box.append(
+        el("h3", { class: "sources-title" }, `Cited passages (${reply.citations.length})`),
+        el("ol", { class: "citations" }, reply.citations.map((c) =>
+          el("li", {}, passageCard(c, { id: `c-${turn}-${c.marker}`, marker: c.marker, level: 4 })))));
+    }
+    return box;
+  }
+
+  // The filters, or null after showing what is wrong and focusing the field.
+  function validFilters() {
+    try {
+      return currentFilters();
+    } catch (err) {
+      showError(err.message);
+      $("#filters").open = true;
+      (err.field || $("#f-from")).focus();
+      return null;
+    }
+  }
+
+  async function ask(question, filters) {
+    showError(null);
+    chat.busy = true;
+    $("#ask-button").setAttribute("aria-disabled", "true");
+    $("#examples").hidden = true;
+    chat.messages.push({ role: "user", content: question });
+    const turn = ++chat.turn;
+    const pending = el("p", { class: "pending" }, "Searching the reports…");
+    const item = el("div", { class: "turn", id: `turn-${turn}`, "aria-busy": "true" },
+      el("p", { class: "user" }, el("span", { class: "who" }, "You asked: "), question), pending);
+    $("#log").append(item);
+    announce("Searching the reports…");
+    try {
+      const reply = await api("POST", "/v1/chat", { messages: chat.messages.slice(-MAX_MESSAGES), filters });
+      chat.messages.push({ role: "assistant", content: (reply.answer || "(no answer)").slice(0, 4000) });
+      pending.replaceWith(renderReply(reply, question, turn));
+      announce(reply.answerable
+        ? `Answer with ${reply.citations.length} cited passages.`
+        : "Not answerable from these reports.");
+    } catch (err) {
+      chat.messages.pop(); // the question was not answered: do not send it again
+      pending.replaceWith(el("p", { class: "error-inline" }, `Could not answer: ${err.message}`));
+      announce(`Could not answer: ${err.message}`);
+    } finally {
+      item.removeAttribute("aria-busy");
+      chat.busy = false;
+      $("#ask-button").removeAttribute("aria-disabled");
+    }
+  }
+
+  function newConversation() {
+    chat.messages = [];
+    $("#log").replaceChildren();
+    $("#examples").hidden = false;
+    $("#question").value = "";
+    showError(null);
+    announce("New conversation started.");
+    $("#question").focus();
+  }
+
+  // ----------------------------------------------------------------- compare
+  async function compareForces(question) {
+    const results = $("#compare-results");
+    showError(null);
+    results.setAttribute("aria-busy", "true");
+    results.replaceChildren(el("p", { class: "pending" }, "Comparing forces…"));
+    try {
+      const r = await api("POST", "/v1/compare", { question });
+      const columns = r.forces.map((f) => {
+        const cited = f.status === "cited" && f.passages.length > 0;
+        return el("li", { class: `force-col ${cited ? "cited" : "none"}`, "data-force": f.force },
+          el("h2", { class: "force-name" }, f.force),
+          cited
+            ? f.passages.map((p) => passageCard(p, { level: 3 }))
+            : el("p", { class: "no-passage" }, f.status === "not in corpus"
+              ? "Not in the corpus: there is no report on this force."
+              : "No relevant passage in this force’s report."));
+      });
+      const cited = r.forces.filter((f) => f.status === "cited").length;
+      results.replaceChildren(
+        el("p", { class: "summary" }, `${cited} of ${r.forces.length} forces have a relevant passage`,
+          sameQuestion(r.topic, question) ? "." : ` (topic searched: “${r.topic}”).`),
+        el("ul", { class: "compare-grid" }, columns));
+      announce(`Compared ${r.forces.length} forces; ${cited} cited.`);
+    } catch (err) {
+      results.replaceChildren();
+      showError(`Could not compare: ${err.message}`);
+    } finally {
+      results.removeAttribute("aria-busy");
+    }
+  }
+
+  // -------------------------------------------------------------------- cite
+  const CITE_LABELS = { exact: "Exact match", near: "Near match", not_found: "Not found" };
+
+  async function findQuote(quote) {
+    const results = $("#cite-results");
+    showError(null);
+    results.setAttribute("aria-busy", "true");
+    results.replaceChildren(el("p", { class: "pending" }, "Looking for the quote…"));
+    try {
+      const r = await api("POST", "/v1/cite", { quote });
+      const head = el("p", { class: `cite-status ${r.status}`, "data-status": r.status },
+        el("strong", {}, CITE_LABELS[r.status] || r.status), r.message ? `: ${r.message}` : "");
+      const matches = r.matches.map((m) => {
+        const at = m.paragraph.indexOf(m.text);
+        const body = at >= 0 ? markedText(m.paragraph, [[at, at + m.text.length]]) : markedText(m.text, [[0, m.text.length]]);
+        return el("li", {}, el("article", { class: "passage cite-match", "data-status": m.status },
+          el("h2", { class: "passage-title" }, m.title),
+          el("p", { class: "meta" }, [m.force, m.status === "exact" ? "exact match"
+            : `near match (similarity ${m.similarity.toFixed(2)})`].filter(Boolean).join(" · ")),
+          el("p", { class: "section" }, el("span", { class: "label" }, "Section: "), sectionPath(m.section) || "(front matter)"),
+          el("p", { class: "offsets" }, el("span", { class: "label" }, "Offsets: "),
+            `characters ${m.char_start}–${m.char_end} of the report text`),
+          el("blockquote", { class: "text" }, body),
+          el("p", { class: "open" }, el("a", {
+            class: "open-report", href: reportHash(m.doc_id, m.char_start, m.char_end),
+          }, "Open in report", el("span", { class: "visually-hidden" }, `: ${m.title}`)))));
+      });
+      results.replaceChildren(head, matches.length ? el("ol", { class: "matches" }, matches) : "");
+      announce(`${CITE_LABELS[r.status] || r.status}.`);
+    } catch (err) {
+      results.replaceChildren();
+      showError(`Could not look up the quote: ${err.message}`);
+    } finally {
+      results.removeAttribute("aria-busy");
+    }
+  }
+
+  // ------------------------------------------------------------------ report
+  let report = { id: null, doc: null, text: "" };
+  let reportToken = 0;
+
+  function toInt(value) {
+    return value !== null && /^\d+$/.test(value) ? Number(value) : null;
+  }
+
+  function sectionAt(pos) {
+    let best = null;
+    for (const s of report.doc.section_tree) {
+      if (s.char_start <= pos && pos < s.char_end && (!best || s.level >= best.level)) best = s;
+    }
+    return best;
+  }
+
+  function renderNav(start, end, current) {
+    const tree = report.doc.section_tree;
+    const children = new Map();
+    for (const s of tree) {
+      const key = s.parent === null ? -1 : s.parent;
+      if (!children.has(key)) children.set(key, []);
+      children.get(key).push(s);
+    }
+    const span = start !== null ? `&start=${start}&end=${end}` : "";
+    const build = (key) => el("ul", {}, (children.get(key) || []).map((s) => el("li", {},
+      el("a", {
+        href: `#doc=${encodeURIComponent(report.id)}${span}&sec=${s.index}`,
+        "aria-current": current && current.index === s.index ? "location" : null,
+        onclick: (event) => {
+          event.preventDefault();
+          history.replaceState(null, "", event.currentTarget.getAttribute("href"));
+          focusTarget(document.getElementById(`sec-${s.index}`), "start");
+        },
+      }, s.title),
+      children.has(s.index) ? build(s.index) : null)));
+    $("#report-nav").replaceChildren(tree.length ? build(-1) : el("p", {}, "This report has no sections."));
+  }
+
+  // keep the section that holds the highlight visible in the (scrolling) section list
+  function scrollNavToCurrent() {
+    const box = $("#report-nav-box");
+    const link = $("#report-nav a[aria-current]");
+    if (link && box.open) box.scrollTop = Math.max(0, link.offsetTop - box.clientHeight / 3);
+  }
+
+  // The canonical text, with section headings in bold, an anchor at each section start and
+  // the cited span [start, end) in one <mark>.
+  function renderText(start, end) {
+    const text = report.text;
+    const points = new Set([0, text.length]);
+    const anchors = new Map();
+    const headingEnds = new Map();
+    for (const s of report.doc.section_tree) {
+      if (s.char_start < 0 || s.char_start > text.length) continue;
+      points.add(s.char_start);
+      if (!anchors.has(s.char_start)) anchors.set(s.char_start, []);
+      anchors.get(s.char_start).push(s.index);
+      let lineEnd = text.indexOf("\n", s.char_start);
+      if (lineEnd < 0) lineEnd = text.length;
+      if (lineEnd - s.char_start < 400) {
+        headingEnds.set(s.char_start, lineEnd);
+        points.add(lineEnd);
+      }
+    }
+    if (start !== null) points.add(start).add(end);
+    const sorted = [...points].sort((a, b) => a - b);
+    const root = document.createDocumentFragment();
+    let parent = root, mark = null, headingEnd = -1;
+    sorted.forEach((pos, i) => {
+      if (mark && pos === end) parent = root;
+      if (start !== null && pos === start) {
+        mark = el("mark", { id: "cited", class: "cited", tabindex: "-1" });
+        root.append(mark);
+        parent = mark;
+      }
+      for (const index of anchors.get(pos) || []) {
+        parent.append(el("span", { id: `sec-${index}`, class: "sec-anchor", tabindex: "-1" }));
+      }
+      if (headingEnds.has(pos)) headingEnd = Math.max(headingEnd, headingEnds.get(pos));
+      const next = sorted[i + 1];
+      if (next === undefined) return;
+      const chunk = text.slice(pos, next);
+      parent.append(pos < headingEnd ? el("strong", { class: "heading" }, chunk) : chunk);
+    });
+    $("#report-text").replaceChildren(root);
+    return mark;
+  }
+
+  async function showReport(params) {
+    const token = ++reportToken;
+    const id = params.get("doc");
+    let start = toInt(params.get("start"));
+    let end = toInt(params.get("end"));
+    const sec = toInt(params.get("sec"));
+    if (report.id !== id) {
+      $("#report-title").textContent = "Loading the report…";
+      $("#report-meta").textContent = "";
+      $("#report-span").replaceChildren();
+      $("#report-nav").replaceChildren();
+      $("#report-text").replaceChildren();
+      try {
+        const path = `/v1/documents/${encodeURIComponent(id)}`;
+        const [doc, text] = await Promise.all([api("GET", path), api("GET", `${path}/text`)]);
+        if (token !== reportToken) return;
+        report = { id, doc, text };
+      } catch (err) {
+        if (token !== reportToken) return;
+        report = { id: null, doc: null, text: "" };
+        $("#view-report .report").hidden = true;
+        $("#report-title").textContent = "Report not available";
+        showError(`The report could not be opened: ${err.message}`);
+        return;
+      }
+    }
+    $("#view-report .report").hidden = false;
+    const { doc, text } = report;
+    $("#report-title").textContent = doc.title;
+    document.title = `${doc.title} – ncpi-qa`;
+    $("#report-meta").textContent = [doc.force, doc.report_type,
+      doc.inspection_dates && `inspected ${doc.inspection_dates}`,
+      doc.published && `published ${doc.published}`, doc.source].filter(Boolean).join(" · ");
+    const info = $("#report-span");
+    info.replaceChildren();
+    if (start !== null && (end === null || end <= start || end > text.length)) {
+      info.append(el("p", { class: "error-inline" },
+        `The link’s span (${start}–${end}) is not inside this report’s text, so nothing is highlighted.`));
+      start = end = null;
+    }
+    const current = start !== null ? sectionAt(start) : null;
+    renderNav(start, end, current);
+    const navBox = $("#report-nav-box");
+    navBox.open = window.matchMedia("(min-width: 50rem)").matches;
+    scrollNavToCurrent();
+    const mark = renderText(start, end);
+    if (mark) {
+      info.append(el("p", {},
+        el("span", { class: "swatch", "aria-hidden": "true" }), "Highlighted: characters ",
+        `${start}–${end}`, current ? ` in “${sectionPath(current.path)}”` : "", " ",
+        el("button", { type: "button", class: "linkish", onclick: () => focusTarget($("#cited")) },
+          "Go to the highlighted passage")));
+      focusTarget(mark);
+    } else if (sec !== null && document.getElementById(`sec-${sec}`)) {
+      focusTarget(document.getElementById(`sec-${sec}`), "start");
+    } else {
+      window.scrollTo(0, 0);
+      $("#report-title").focus();
+    }
+    announce(`Opened ${doc.title}${mark ? ", cited passage highlighted" : ""}.`);
+  }
+
+  // ------------------------------------------------------------------ router
+  let lastView = "ask";
+  let lastOpener = null;
+
+  function show(view) {
+    for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
+    for (const link of document.querySelectorAll("header nav a")) {
+      const active = link.dataset.view === view;
+      if (active) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    if (view !== "report") document.title = `${TITLES[view]} – ncpi-qa`;
+  }
+
+  function route(fromHashChange) {
+    const hash = decodeURIComponent(location.hash.slice(1));
+    // in-page anchors (the skip link) are not views
+    if (hash && !VIEWS.includes(hash) && !hash.includes("=") && document.getElementById(hash)) return;
+    showError(null);
+    const params = new URLSearchParams(location.hash.slice(1));
+    if (params.get("doc")) {
+      show("report");
+      const back = $("#report-back");
+      back.href = `#${lastView}`;
+      back.textContent = `← Back to ${TITLES[lastView].toLowerCase()}`;
+      showReport(params);
+      return;
+    }
+    const view = VIEWS.includes(hash) && hash !== "report" ? hash : "ask";
+    const returning = lastView === view;
+    lastView = view;
+    show(view);
+    if (!fromHashChange) return;
+    if (returning && lastOpener && $(`#view-${view}`).contains(lastOpener)) {
+      focusTarget(lastOpener); // back from the report: where the reader left off
+    } else if (!returning) {
+      const heading = $(`#view-${view} h1`);
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    }
+  }
+
+  // ------------------------------------------------------------------- wiring
+  function onEnterSubmit(textarea, form) {
+    textarea.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+  }
+
+  function init() {
+    $("#report-title").setAttribute("tabindex", "-1");
+    $("#ask-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = $("#question");
+      const question = input.value.trim();
+      if (!question || chat.busy) return;
+      const filters = validFilters();
+      if (!filters) return;
+      input.value = "";
+      ask(question, filters).then(() => input.focus());
+    });
+    $("#new-conversation").addEventListener("click", newConversation);
+    for (const button of document.querySelectorAll("button.example")) {
+      button.addEventListener("click", () => {
+        $("#question").value = button.textContent;
+        $("#ask-form").requestSubmit();
+      });
+    }
+    for (const id of ["#f-force", "#f-type", "#f-from", "#f-to"]) {
+      $(id).addEventListener("change", updateFilterSummary);
+    }
+    updateFilterSummary();
+    $("#compare-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const q = $("#compare-question").value.trim();
+      if (q) compareForces(q);
+    });
+    $("#cite-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const q = $("#quote").value.trim();
+      if (q) findQuote(q);
+    });
+    onEnterSubmit($("#quote"), $("#cite-form"));
+    $("#report-nav-box").addEventListener("toggle", scrollNavToCurrent);
+    document.addEventListener("click", (event) => {
+      const link = event.target.closest && event.target.closest("a.open-report");
+      if (link) lastOpener = link;
+    });
+    window.addEventListener("hashchange", () => route(true));
+    route(false);
+    loadDocuments();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
