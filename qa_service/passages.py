@@ -47,3 +47,46 @@ def result_dict(result: SearchResult) -> dict[str, Any]:
         "expansions": list(result.plan.expansions),
         "timings_ms": result.timings_ms,
     }
+
+
+def cite_result_dict(result: Any) -> dict[str, Any]:
+    """A citation lookup (``cite.CiteResult``) as JSON."""
+    return {
+        "quote": result.quote,
+        "status": result.status,
+        "message": result.message,
+        "matches": [
+            {
+                "status": m.status,
+                "similarity": m.similarity,
+                "doc_id": m.doc_id,
+                "source": m.source,
+                "title": m.title,
+                "force": m.force,
+                "section": list(m.section),
+                "paragraph": m.paragraph,
+                "char_start": m.char_start,
+                "char_end": m.char_end,
+                "text": m.text,
+                "passage_id": m.passage_id,
+            }
+            for m in result.matches
+        ],
+    }
+
+
+def comparison_dict(result: Any) -> dict[str, Any]:
+    """A force-by-force comparison (``compare.Comparison``) as JSON."""
+    return {
+        "question": result.question,
+        "topic": result.topic,
+        "forces": [
+            {
+                "force": f.force,
+                "status": f.status,
+                "confidence": f.confidence,
+                "passages": [passage_dict(h) for h in f.hits],
+            }
+            for f in result.forces
+        ],
+    }

@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from .. import chat as chat_core
 from ..compare import compare as compare_core
 from ..forces import find_forces
-from ..passages import passage_dict, result_dict
+from ..passages import cite_result_dict, comparison_dict, passage_dict, result_dict
 from ..retriever import Filters, Hit, Retriever
 from ..types import Chunk
 from . import schemas as S
@@ -90,20 +90,7 @@ def compare(body: S.CompareRequest, state: State) -> dict[str, Any]:
     retriever = state.ready()
     forces = [_filters(S.SearchFilters(forces=[f])).forces[0] for f in body.forces]
     result = compare_core(retriever, body.question, forces or None, body.per_force)
-    return {
-        "question": result.question,
-        "topic": result.topic,
-        "forces": [
-            {
-                "force": f.force,
-                "status": f.status,
-                "confidence": f.confidence,
-                "passages": [passage_dict(h) for h in f.hits],
-            }
-            for f in result.forces
-        ],
-        "index_version": retriever.index.version,
-    }
+    return {**comparison_dict(result), "index_version": retriever.index.version}
 
 
 @router.post("/v1/cite", response_model=S.CiteResponse, tags=["citations"])
@@ -119,29 +106,7 @@ def cite(body: S.CiteRequest, state: State) -> dict[str, Any]:
             state.extras["locator"] = locator
     if not body.quote.strip():
         raise ValueError("quote: the quote is empty")
-    result = locator.locate(body.quote)
-    return {
-        "quote": result.quote,
-        "status": result.status,
-        "message": result.message,
-        "matches": [
-            {
-                "status": m.status,
-                "similarity": m.similarity,
-                "doc_id": m.doc_id,
-                "source": m.source,
-                "title": m.title,
-                "force": m.force,
-                "section": list(m.section),
-                "paragraph": m.paragraph,
-                "char_start": m.char_start,
-                "char_end": m.char_end,
-                "text": m.text,
-                "passage_id": m.passage_id,
-            }
-            for m in result.matches
-        ],
-    }
+    return cite_result_dict(locator.locate(body.quote))
 
 
 @router.get("/v1/recommendations", response_model=S.RecommendationsResponse, tags=["reports"])

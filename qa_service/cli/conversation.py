@@ -11,7 +11,7 @@ from ..chat import Turn
 from ..chat import answer as chat_answer
 from ..compare import compare as compare_core
 from ..forces import find_forces
-from ..passages import passage_dict
+from ..passages import cite_result_dict, comparison_dict
 from ..service import open_retriever
 from . import _settings, clean_errors, cli, fail, index_option
 
@@ -71,25 +71,7 @@ def compare_cmd(
     with clean_errors():
         result = compare_core(open_retriever(settings), question, forces or None, per_force)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "question": question,
-                    "topic": result.topic,
-                    "forces": [
-                        {
-                            "force": f.force,
-                            "status": f.status,
-                            "confidence": f.confidence,
-                            "passages": [passage_dict(h) for h in f.hits],
-                        }
-                        for f in result.forces
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(comparison_dict(result), ensure_ascii=False, indent=2))
         return
     for f in result.forces:
         click.echo(f"\n## {f.force}: {f.status}")
@@ -120,31 +102,7 @@ def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
         index = load_search_index(settings)
         result = QuoteLocator(index.documents, index.chunks).locate(quote)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "quote": quote,
-                    "status": result.status,
-                    "message": result.message,
-                    "matches": [
-                        {
-                            "status": m.status,
-                            "similarity": m.similarity,
-                            "doc_id": m.doc_id,
-                            "source": m.source,
-                            "section": list(m.section),
-                            "char_start": m.char_start,
-                            "char_end": m.char_end,
-                            "text": m.text,
-                            "passage_id": m.passage_id,
-                        }
-                        for m in result.matches
-                    ],
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        click.echo(json.dumps(cite_result_dict(result), ensure_ascii=False, indent=2))
         return
     if result.status == "not_found":
         click.echo(f"Not found: {result.message}")
