@@ -314,7 +314,10 @@ class Retriever:
     ) -> NDArray[np.float32]:
         scores = self._passage_scores(qv, keep, cfg.candidates)
         if cfg.sentence_weight > 0 and len(self.index.sentences):
-            best = self.index.sentences.best_per_chunk(qv, len(self.index.chunks))
+            # With an approximate index only the candidates it returned have scores; scoring
+            # their sentences alone keeps the cost independent of the corpus size.
+            rows = None if self.index.dense.kind == "flat" else np.flatnonzero(scores)
+            best = self.index.sentences.best_per_chunk(qv, len(self.index.chunks), rows)
             scores = (1 - cfg.sentence_weight) * scores + cfg.sentence_weight * best
         return scores.astype(np.float32)
 

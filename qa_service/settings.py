@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     heading_context_tokens: int = Field(default=32, ge=0, le=128)
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     # Above this many passages the dense index is HNSW (approximate) instead of exact.
-    approx_threshold: int = Field(default=200_000, ge=1)
+    approx_threshold: int = Field(default=75_000, ge=1)  # see dense.APPROX_THRESHOLD
     # Retrieval, tuned on the dev split by `qa tune` (eval/results/tuning.json).
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["convex", "rrf"] = "convex"
