@@ -40,7 +40,8 @@ def main() -> None:
         "block_tiktoken": {"median": statistics.median(tik), "p90": pct(tik, 0.9),
                            "p99": pct(tik, 0.99), "max": max(tik)},
         "wordpieces_per_tiktoken": {"median": round(statistics.median(ratios), 3),
-                                    "p99": round(pct([int(r * 1000) for r in ratios], 0.99) / 1000, 3),
+                                    "p99": round(
+                                        pct([int(r * 1000) for r in ratios], 0.99) / 1000, 3),
                                     "max": round(max(ratios), 3)},
         "model_window": model.max_tokens,
         "settings": [],

@@ -55,9 +55,12 @@ def _offline_if_local(location: str) -> None:
 class SentenceTransformerEmbedder:
     """Encodes texts with a sentence-transformers model into L2-normalised float32 vectors."""
 
-    def __init__(self, model: str = BUNDLED_MODEL, device: str = "cpu") -> None:
+    def __init__(
+        self, model: str = BUNDLED_MODEL, device: str = "cpu", threads: int | None = None
+    ) -> None:
         self.model_name = model
         self.device = device
+        self.threads = threads  # torch intra-op threads; None keeps torch's default
         self._model: Any = None
 
     def load(self) -> SentenceTransformerEmbedder:
@@ -69,6 +72,10 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
 
+                if self.threads:
+                    import torch
+
+                    torch.set_num_threads(self.threads)
                 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
                 self._model = SentenceTransformer(location, device=self.device)

@@ -127,7 +127,9 @@ def build_index(
         if progress:
             progress(f"chunking {doc.source}", i, len(docs))
 
-    embedder = SentenceTransformerEmbedder(settings.model, settings.device).load()
+    embedder = SentenceTransformerEmbedder(
+        settings.model, settings.device, settings.torch_threads
+    ).load()
     texts = [c.embed_text for c in chunks]
     vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
     batch = max(1, settings.embed_batch_size)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -107,6 +108,7 @@ class Retriever:
         self.embedder = embedder
         self.config = config or RetrievalConfig()
         self._cache: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # server threads share the cache
         self._cache_size = cache_size
         self._forces = index.forces
         self._force_of = [index.documents[c.doc_id].metadata.force or "" for c in index.chunks]
@@ -116,14 +118,16 @@ class Retriever:
 
     def encode(self, text: str) -> NDArray[np.float32]:
         """The query vector, from a small LRU cache when the same text was seen."""
-        vec = self._cache.get(text)
-        if vec is None:
-            vec = self.embedder.encode([text])[0]
+        with self._cache_lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+        vec: NDArray[np.float32] = self.embedder.encode([text])[0]  # slow part: outside the lock
+        with self._cache_lock:
             self._cache[text] = vec
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(text)
         return vec
 
     def plan(self, question: str, config: RetrievalConfig | None = None) -> QueryPlan:

@@ -59,16 +59,25 @@ def load_search_index(settings: Settings) -> SearchIndex:
         raise IndexStoreError(
             f"{base.path.name} has no vectors (built by an older version); rebuild with `qa index`"
         )
+    kind = dense_meta.get("kind", "flat")
+    if kind not in ("flat", "hnsw"):
+        raise IndexStoreError(f"{base.path.name}: unknown vector index kind {kind!r}; rebuild")
+    # store.load has already checked every file against the manifest's checksums, so what
+    # numpy, FAISS and bm25s read here is what the build wrote.
     try:
-        dense = DenseIndex.load(base.path / "dense", dense_meta.get("kind", "flat"))
+        dense = DenseIndex.load(base.path / "dense", kind)
         lexical = LexicalIndex.load(base.path / "bm25")
         sentences = SentenceVectors.load(base.path / "sentences")
         acronyms = json.loads((base.path / "acronyms.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError) as exc:
+        if not isinstance(acronyms, dict):
+            raise ValueError("acronyms.json is not an object")
+    except Exception as exc:  # any reader failure is a damaged index, never a crash
         raise IndexStoreError(
-            f"{base.path.name}: cannot read the search index ({exc}); rebuild"
+            f"{base.path.name}: cannot read the search index ({type(exc).__name__}: {exc}); rebuild"
         ) from None
     n = len(base.chunks)
+    if sentences.owner.ndim != 1 or sentences.vectors.ndim != 2:
+        raise IndexStoreError(f"{base.path.name}: sentence vectors are malformed; rebuild")
     if len(sentences) != manifest.get("sentences") or (
         len(sentences) and int(sentences.owner.max()) >= n
     ):

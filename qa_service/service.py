@@ -24,7 +24,9 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
 def open_retriever(settings: Settings) -> Retriever:
     """Load the current index and the embedding model (refusing a mismatched index)."""
     index = load_search_index(settings)
-    embedder = SentenceTransformerEmbedder(settings.model, settings.device).load()
+    embedder = SentenceTransformerEmbedder(
+        settings.model, settings.device, settings.torch_threads
+    ).load()
     if embedder.dimension != index.dense.dimension:
         from .store import IndexStoreError
 

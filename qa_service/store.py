@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import time
@@ -31,8 +32,13 @@ from typing import Any
 
 from .types import Block, Chunk, Document, Footnote, Metadata, Section
 
-FORMAT_VERSION = 1
+# Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 1 is still read.
+FORMAT_VERSION = 2
+SUPPORTED_FORMATS = (1, 2)
 CURRENT = "CURRENT"
+MANIFEST_SHA = "manifest_sha256"
+# What CURRENT holds: one generation name and a newline, nothing else.
+_CURRENT_RE = re.compile(rb"(gen-[0-9A-Za-z.]+-[0-9a-f]+)\n")
 MANIFEST = "manifest.json"
 _GEN_PREFIX = "gen-"
 _TMP_PREFIX = ".building-"
@@ -177,6 +183,7 @@ class GenerationWriter:
             "generation": self.name,
             "files": dict(sorted(self.files.items())),
         }
+        manifest[MANIFEST_SHA] = manifest_digest(manifest)
         _write_file(
             self.tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
         )
@@ -197,6 +204,13 @@ class GenerationWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of a manifest's canonical JSON, without its own checksum field."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_SHA}
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
 def current_generation(index_dir: Path) -> Path:
     """The published generation's folder, or IndexStoreError saying how to build one."""
     pointer = index_dir / CURRENT
@@ -204,11 +218,39 @@ def current_generation(index_dir: Path) -> Path:
         raise IndexStoreError(
             f"no index at {index_dir}: build one with `qa index --index {index_dir}`"
         )
-    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    try:
+        raw = pointer.read_bytes()
+    except OSError as exc:
+        raise IndexStoreError(f"cannot read {pointer} ({exc})") from None
+    # Exactly "<generation>\n": a damaged pointer is refused, never guessed at.
+    match = _CURRENT_RE.fullmatch(raw)
+    if match is None:
+        shown = raw[:80].decode("utf-8", errors="replace")
+        raise IndexStoreError(f"{pointer} is corrupt ({shown!r}); rebuild the index")
+    name = match.group(1).decode("ascii")
     gen = index_dir / name
-    if not name.startswith(_GEN_PREFIX) or "/" in name or not gen.is_dir():
+    if not gen.is_dir():
         raise IndexStoreError(f"{pointer} points to a missing generation {name!r}; rebuild it")
     return gen
+
+
+def current_signature(index_dir: Path) -> tuple[int, int, int] | None:
+    """A cheap fingerprint of CURRENT (one stat): it changes when a generation is published."""
+    try:
+        st = (index_dir / CURRENT).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def current_name(index_dir: Path) -> str | None:
+    """The generation CURRENT names, without checking it (None if unreadable)."""
+    try:
+        raw = (index_dir / CURRENT).read_bytes()
+    except OSError:
+        return None
+    match = _CURRENT_RE.fullmatch(raw)
+    return match.group(1).decode("ascii") if match else None
 
 
 def cleanup(index_dir: Path, keep: int) -> None:
@@ -227,39 +269,85 @@ def cleanup(index_dir: Path, keep: int) -> None:
         stale.unlink(missing_ok=True)
 
 
+def _safe_rel(rel: object) -> bool:
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel:
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
 def read_manifest(gen: Path) -> dict[str, Any]:
-    """The manifest of a generation, checked for format version and file checksums."""
+    """The manifest of a generation, checked for format version and file checksums.
+
+    Every file the manifest lists is hashed here, before anything (json, numpy, FAISS,
+    bm25s) parses it, so a damaged file is refused with a message instead of being read.
+    """
     path = gen / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise IndexStoreError(f"{gen.name} has no manifest: it is incomplete; rebuild") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise IndexStoreError(f"{path} is corrupt ({exc}); rebuild the index") from None
+    except OSError as exc:
+        raise IndexStoreError(f"cannot read {path} ({exc}); rebuild the index") from None
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version not in SUPPORTED_FORMATS:
         raise IndexStoreError(
             f"{path}: index format {version} is not the supported format {FORMAT_VERSION};"
             " rebuild with `qa index`"
         )
-    for rel, digest in manifest.get("files", {}).items():
+    assert isinstance(manifest, dict)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IndexStoreError(f"{path} is corrupt (no file list); rebuild the index")
+    if version >= 2 and not isinstance(manifest.get(MANIFEST_SHA), str):
+        raise IndexStoreError(f"{path} is corrupt (no manifest checksum); rebuild the index")
+    if MANIFEST_SHA in manifest and manifest.get("generation") != gen.name:
+        raise IndexStoreError(
+            f"{path} names generation {manifest.get('generation')!r}, not {gen.name!r}"
+            " (corrupt); rebuild the index"
+        )
+    for rel, digest in files.items():
+        if not _safe_rel(rel) or not isinstance(digest, str):
+            raise IndexStoreError(f"{path} is corrupt (bad entry {rel!r}); rebuild the index")
         f = gen / rel
         if not f.is_file():
             raise IndexStoreError(f"{gen.name}/{rel} is missing; rebuild the index")
-        if sha256_file(f) != digest:
+        try:
+            actual = sha256_file(f)
+        except OSError as exc:
+            raise IndexStoreError(f"cannot read {gen.name}/{rel} ({exc}); rebuild") from None
+        if actual != digest:
             raise IndexStoreError(f"{gen.name}/{rel} fails its checksum (corrupt); rebuild")
     return dict(manifest)
 
 
+def check_manifest_digest(gen: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a manifest whose own checksum does not match its content (format 2)."""
+    expected = manifest.get(MANIFEST_SHA)
+    if expected is None and manifest.get("format_version") == 1:
+        return  # written before manifests carried their checksum
+    if expected != manifest_digest(manifest):
+        raise IndexStoreError(
+            f"{gen.name}/{MANIFEST} fails its checksum (corrupt); rebuild the index"
+        )
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise IndexStoreError(f"{path}:{n} is corrupt ({exc})") from None
+    try:
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if line.strip():
+                    try:
+                        row = json.loads(line)
+                    except (json.JSONDecodeError, RecursionError) as exc:
+                        raise IndexStoreError(f"{path}:{n} is corrupt ({exc})") from None
+                    if not isinstance(row, dict):
+                        raise IndexStoreError(f"{path}:{n} is corrupt (not an object)")
+                    rows.append(row)
+    except UnicodeDecodeError as exc:
+        raise IndexStoreError(f"{path} is corrupt ({exc}); rebuild the index") from None
     return rows
 
 
@@ -273,12 +361,19 @@ def load(index_dir: Path) -> LoadedIndex:
             text = (gen / "texts" / f"{d['doc_id']}.txt").read_text(encoding="utf-8")
             docs[d["doc_id"]] = document_from_json(d, text)
         chunks = [chunk_from_json(c) for c in _read_jsonl(gen / "chunks.jsonl")]
-    except (KeyError, TypeError, OSError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
+        # ValueError covers UnicodeDecodeError of a text file
         raise IndexStoreError(f"{gen.name} is not a valid index ({exc}); rebuild") from None
     counts = manifest.get("counts", {})
-    if counts.get("documents") != len(docs) or counts.get("chunks") != len(chunks):
+    if (
+        not isinstance(counts, dict)
+        or counts.get("documents") != len(docs)
+        or counts.get("chunks") != len(chunks)
+    ):
         raise IndexStoreError(
             f"{gen.name}: counts do not match the manifest ({len(docs)} documents,"
             f" {len(chunks)} chunks); rebuild"
         )
+    # Last, so the more specific messages above win; still before any vector file is read.
+    check_manifest_digest(gen, manifest)
     return LoadedIndex(gen, manifest, docs, chunks)

@@ -16,14 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from .. import store
 from ..embedding import ModelError
 from ..retriever import Retriever
+from ..search_index import load_search_index
 from ..service import open_retriever
 from ..settings import Settings
 from ..store import IndexStoreError
+from .limits import BodySizeLimit, Deadline
 from .metrics import Metrics
 
 STATIC = Path(__file__).with_name("static")
+# Routes that encode and search: bounded by ``Settings.request_timeout_s``.
+DEADLINE_PATHS = frozenset({"/v1/search", "/v1/chat", "/v1/compare", "/v1/cite"})
 
 
 class NotFound(Exception):
@@ -34,36 +39,124 @@ class NotReady(Exception):
     """The index is not loaded (503)."""
 
 
+# The retriever the current request took from ``AppState.ready`` (sync routes run whole in one
+# worker thread), so the helpers it builds are cached for that index, not a newer one.
+_request_local = threading.local()
+
+
 @dataclass
 class AppState:
-    """What the routes share: settings, the loaded retriever (or why it is missing)."""
+    """What the routes share: settings, the loaded retriever (or why it is missing).
+
+    The index is reloaded without a restart: at most once per ``reload_check_s`` a request
+    stats ``index/CURRENT``; when another generation was published, one background thread
+    loads it and swaps ``retriever`` in a single assignment. Requests already running keep
+    the retriever they started with. If the new generation cannot be loaded the old one
+    keeps serving and ``reload_error`` says why (shown by /readyz).
+    """
 
     settings: Settings
     retriever: Retriever | None = None
     load_error: str | None = None
+    reload_error: str | None = None
     metrics: Metrics = field(default_factory=Metrics)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    extras: dict[str, Any] = field(default_factory=dict)  # lazily built helpers (cite, recs)
+    _extras: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _loader: threading.Thread | None = field(default=None, repr=False)
+    _checked_at: float = field(default=float("-inf"), repr=False)
+    _seen: tuple[int, int, int] | None = field(default=None, repr=False)
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """Helpers built lazily from the request's retriever (cite locator, recommendations)."""
+        retriever = getattr(_request_local, "retriever", None) or self.retriever
+        key = retriever.index.version if retriever is not None else ""
+        return self._extras.setdefault(key, {})
 
     def ready(self) -> Retriever:
         """The retriever, or NotReady with the reason."""
-        if self.retriever is None:
+        retriever = self.retriever
+        if retriever is None:
             raise NotReady(self.load_error or "the index is not loaded yet")
-        return self.retriever
+        _request_local.retriever = retriever
+        return retriever
 
     def load(self) -> None:
         """Load (or reload) the index and model; keep the error message if it fails."""
+        self._seen = store.current_signature(self.settings.index_dir)
         try:
             retriever = open_retriever(self.settings)
-        except (IndexStoreError, ModelError, OSError) as exc:
-            self.load_error = str(exc)
+        except Exception as exc:
+            self.load_error = _describe(exc)
             return
+        self._install(retriever)
+
+    def maybe_reload(self) -> None:
+        """Start loading a newly published generation, if there is one (cheap to call)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.settings.reload_check_s:
+            return
+        self._checked_at = now
+        index_dir = self.settings.index_dir
+        signature = store.current_signature(index_dir)
+        if signature is None or signature == self._seen:
+            return
+        current = self.retriever
+        if current is not None and store.current_name(index_dir) == current.index.version:
+            self._seen = signature  # e.g. a retriever handed in by the caller
+            return
+        with self._reload_lock:
+            if self._loader is not None and self._loader.is_alive():
+                return
+            self._loader = threading.Thread(
+                target=self._reload, args=(signature,), name="qa-index-reload", daemon=True
+            )
+            self._loader.start()
+
+    def wait_for_reload(self, timeout: float | None = None) -> None:
+        """Block until a background load (if any) has finished (for tests and shutdown)."""
+        loader = self._loader
+        if loader is not None:
+            loader.join(timeout)
+
+    def _reload(self, signature: tuple[int, int, int]) -> None:
+        old = self.retriever
+        try:
+            if old is None:
+                retriever = open_retriever(self.settings)
+            else:  # same model: keep the loaded embedder, load only the new index
+                index = load_search_index(self.settings)
+                if index.dense.dimension != old.index.dense.dimension:
+                    retriever = open_retriever(self.settings)
+                else:
+                    retriever = Retriever(index, old.embedder, old.config)
+        except Exception as exc:
+            self._seen = signature  # retried when CURRENT changes again
+            if old is None:
+                self.load_error = _describe(exc)
+            else:
+                self.reload_error = (
+                    f"a new index generation could not be loaded, still serving"
+                    f" {old.index.version}: {_describe(exc)}"
+                )
+            return
+        self._seen = signature
+        self._install(retriever)
+
+    def _install(self, retriever: Retriever) -> None:
         with self.lock:
-            self.retriever, self.load_error = retriever, None
-            self.extras.clear()
+            self._extras = {retriever.index.version: {}}
+            self.retriever, self.load_error, self.reload_error = retriever, None, None
         self.metrics.set_index(
             retriever.index.version, len(retriever.index.documents), len(retriever.index.chunks)
         )
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, IndexStoreError | ModelError | OSError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
@@ -84,6 +177,9 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         responses={503: {"description": "The index is not loaded"}},
     )
     app.state.qa = app_state
+    # Added first = innermost: count (outermost) sees 413s and 504s too.
+    app.add_middleware(Deadline, timeout=app_state.settings.request_timeout_s, paths=DEADLINE_PATHS)
+    app.add_middleware(BodySizeLimit, max_bytes=app_state.settings.max_body_bytes)
 
     @app.middleware("http")
     async def count(
@@ -91,6 +187,7 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     ) -> Response:
         start = time.perf_counter()
         status = 500
+        app_state.maybe_reload()
         try:
             response = await call_next(request)
             status = response.status_code

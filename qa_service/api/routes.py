@@ -22,6 +22,12 @@ from .app import AppState, NotFound
 
 router = APIRouter()
 
+# What the limits in ``limits.py`` answer, documented on the routes they apply to.
+_LIMITS: dict[int | str, dict[str, Any]] = {
+    413: {"model": S.ErrorBody, "description": "Request body over QA_MAX_BODY_BYTES"},
+    504: {"model": S.ErrorBody, "description": "Took longer than QA_REQUEST_TIMEOUT_S"},
+}
+
 
 def get_state(request: Request) -> AppState:
     """The app's shared state."""
@@ -55,7 +61,7 @@ def _hit(retriever: Retriever, chunk: Chunk, score: float = 0.0) -> Hit:
     return Hit(chunk, retriever.index.documents[chunk.doc_id], score, 0.0, 0.0, ())
 
 
-@router.post("/v1/search", response_model=S.SearchResponse, tags=["search"])
+@router.post("/v1/search", response_model=S.SearchResponse, tags=["search"], responses=_LIMITS)
 def search(body: S.SearchRequest, state: State) -> dict[str, Any]:
     """Passages that answer a question, with the answer sentence highlighted."""
     retriever = state.ready()
@@ -63,7 +69,7 @@ def search(body: S.SearchRequest, state: State) -> dict[str, Any]:
     return {**result_dict(result), "index_version": retriever.index.version}
 
 
-@router.post("/v1/chat", response_model=S.ChatResponse, tags=["search"])
+@router.post("/v1/chat", response_model=S.ChatResponse, tags=["search"], responses=_LIMITS)
 def chat(body: S.ChatRequest, state: State) -> dict[str, Any]:
     """Answer the last user message; follow-ups are rewritten from the history sent back."""
     retriever = state.ready()
@@ -84,7 +90,7 @@ def chat(body: S.ChatRequest, state: State) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/compare", response_model=S.CompareResponse, tags=["search"])
+@router.post("/v1/compare", response_model=S.CompareResponse, tags=["search"], responses=_LIMITS)
 def compare(body: S.CompareRequest, state: State) -> dict[str, Any]:
     """One question across forces: each force cited, or explicitly 'no relevant passage'."""
     retriever = state.ready()
@@ -93,7 +99,7 @@ def compare(body: S.CompareRequest, state: State) -> dict[str, Any]:
     return {**comparison_dict(result), "index_version": retriever.index.version}
 
 
-@router.post("/v1/cite", response_model=S.CiteResponse, tags=["citations"])
+@router.post("/v1/cite", response_model=S.CiteResponse, tags=["citations"], responses=_LIMITS)
 def cite(body: S.CiteRequest, state: State) -> dict[str, Any]:
     """Where a pasted quote comes from: report, section, paragraph and exact offsets."""
     from ..cite import QuoteLocator
@@ -272,11 +278,17 @@ def healthz() -> dict[str, Any]:
 )
 def readyz(state: State) -> Any:
     """The index is loaded and its parts agree (checked when it was loaded)."""
-    if state.retriever is None:
+    retriever = state.retriever
+    if retriever is None:
         from fastapi.responses import JSONResponse
 
         return JSONResponse({"status": "not ready", "detail": state.load_error}, status_code=503)
-    return {"status": "ready", "index_version": state.retriever.index.version}
+    # ``detail`` says why a newer published generation could not be loaded, if it could not.
+    return {
+        "status": "ready",
+        "index_version": retriever.index.version,
+        "detail": state.reload_error,
+    }
 
 
 @router.get("/metrics", response_class=PlainTextResponse, tags=["operations"])

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_QUESTION = 1000
 MAX_TOP_K = 50
-MAX_MESSAGES = 50
+MAX_MESSAGES = 20  # x 2000 characters stays inside the 64 KiB body limit
 MAX_QUOTE = 5000
 
 
@@ -96,7 +96,7 @@ class Message(Strict):
     """One message of a conversation."""
 
     role: Literal["user", "assistant"]
-    content: str = Field(min_length=1, max_length=4000)
+    content: str = Field(min_length=1, max_length=2000)
 
 
 class ChatRequest(Strict):

@@ -174,7 +174,7 @@
   // -------------------------------------------------------------------- chat
   // Stateless API: the page keeps the conversation and sends it all back each turn.
   const chat = { messages: [], turn: 0, busy: false };
-  const MAX_MESSAGES = 49; // the API takes 50; an odd count keeps a user message first
+  const MAX_MESSAGES = 19; // the API takes 20; an odd count keeps a user message first
 
   function sameQuestion(a, b) {
     const norm = (s) => (s || "").trim().replace(/\s+/g, " ").toLowerCase();
@@ -239,7 +239,7 @@
     announce("Searching the reports…");
     try {
       const reply = await api("POST", "/v1/chat", { messages: chat.messages.slice(-MAX_MESSAGES), filters });
-      chat.messages.push({ role: "assistant", content: (reply.answer || "(no answer)").slice(0, 4000) });
+      chat.messages.push({ role: "assistant", content: (reply.answer || "(no answer)").slice(0, 2000) });
       pending.replaceWith(renderReply(reply, question, turn));
       announce(reply.answerable
         ? `Answer with ${reply.citations.length} cited passages.`
