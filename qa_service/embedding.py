@@ -56,11 +56,16 @@ class SentenceTransformerEmbedder:
     """Encodes texts with a sentence-transformers model into L2-normalised float32 vectors."""
 
     def __init__(
-        self, model: str = BUNDLED_MODEL, device: str = "cpu", threads: int | None = None
+        self,
+        model: str = BUNDLED_MODEL,
+        device: str = "cpu",
+        threads: int | None = None,
+        blas_threads: int | None = 1,
     ) -> None:
         self.model_name = model
         self.device = device
         self.threads = threads  # torch intra-op threads; None keeps torch's default
+        self.blas_threads = blas_threads  # numpy BLAS threads for the process; None: untouched
         self._model: Any = None
 
     def load(self) -> SentenceTransformerEmbedder:
@@ -76,6 +81,11 @@ class SentenceTransformerEmbedder:
                     import torch
 
                     torch.set_num_threads(self.threads)
+                if self.blas_threads:
+                    from threadpoolctl import threadpool_limits
+
+                    # Applies process-wide until restored (never, here): see Settings.
+                    threadpool_limits(limits=self.blas_threads, user_api="blas")
                 hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
                 hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
                 self._model = SentenceTransformer(location, device=self.device)

@@ -128,7 +128,7 @@ def build_index(
             progress(f"chunking {doc.source}", i, len(docs))
 
     embedder = SentenceTransformerEmbedder(
-        settings.model, settings.device, settings.torch_threads
+        settings.model, settings.device, settings.torch_threads, settings.blas_threads
     ).load()
     texts = [c.embed_text for c in chunks]
     vectors = np.zeros((0, embedder.dimension), dtype=np.float32)

@@ -25,7 +25,7 @@ def open_retriever(settings: Settings) -> Retriever:
     """Load the current index and the embedding model (refusing a mismatched index)."""
     index = load_search_index(settings)
     embedder = SentenceTransformerEmbedder(
-        settings.model, settings.device, settings.torch_threads
+        settings.model, settings.device, settings.torch_threads, settings.blas_threads
     ).load()
     if embedder.dimension != index.dense.dimension:
         from .store import IndexStoreError

