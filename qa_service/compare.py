@@ -54,7 +54,7 @@ def compare(
             filters=replace(base, forces=(force,)),
             config=cfg,
         )
-        top = [retriever.index.chunks.index(h.chunk) for h in res.hits]
+        top = [h.row for h in res.hits]
         confidence = retriever.confidence(res.plan, top, cfg) if top else 0.0
         if res.hits and confidence >= cfg.answerable_threshold:
             out.append(ForceAnswer(force, "cited", res.hits[:per_force], round(confidence, 4)))

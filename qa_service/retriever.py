@@ -79,6 +79,7 @@ class Hit:
     dense: float
     lexical: float
     highlights: tuple[tuple[int, int], ...] = ()
+    row: int = -1  # the chunk's position in the index (its row in the vector matrix)
 
 
 @dataclass(frozen=True)
@@ -308,6 +309,7 @@ class Retriever:
                     float(dense[i]),
                     float(lexical[i]),
                     spans,
+                    i,
                 )
             )
         timings["highlight"] = _ms(t)

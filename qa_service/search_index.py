@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,11 @@ class SearchIndex:
     lexical: LexicalIndex
     acronyms: dict[str, str]
     sentences: SentenceVectors
+    row_of: dict[str, int] = field(init=False, repr=False)  # passage id -> row
+
+
+    def __post_init__(self) -> None:
+        self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
 
     @property
     def version(self) -> str:

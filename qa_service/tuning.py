@@ -80,7 +80,7 @@ def calibrate_threshold(
             continue
         cfg = replace(config, answerable_threshold=-1.0, highlight=False)
         res = retriever.search(q.question, top_k=5, config=cfg)
-        top = [retriever.index.chunks.index(h.chunk) for h in res.hits]
+        top = [h.row for h in res.hits]
         scores.append(retriever.confidence(res.plan, top, cfg) if top else -1.0)
     scores.sort()
     allowed = int(max_false * len(scores))  # this many answerable questions may fall below

@@ -251,7 +251,7 @@ def passage(passage_id: str, state: State) -> dict[str, Any]:
     """One passage, with the passages before and after it in its report."""
     retriever = state.ready()
     chunks = retriever.index.chunks
-    row = next((i for i, c in enumerate(chunks) if c.chunk_id == passage_id), None)
+    row = retriever.index.row_of.get(passage_id)
     if row is None:
         raise NotFound(f"no passage with id {passage_id!r}")
     chunk = chunks[row]
