@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .forces import ALL_FORCES, find_forces, short_name
+from .forces import find_forces, names_of, short_name
 from .retriever import Filters, Retriever, SearchResult
 
 _LEAD = re.compile(
@@ -70,15 +70,9 @@ class ChatReply:
     citations: int
 
 
-def _forces_in(text: str) -> list[str]:
-    return [f for f in find_forces(text)]
-
-
 def _strip_forces(text: str, forces: Iterable[str]) -> str:
     for force in forces:
-        names = sorted(
-            {force, short_name(force), *ALL_FORCES.get(force, ())}, key=len, reverse=True
-        )
+        names = names_of(force)
         for name in names:
             text = re.sub(
                 rf"(?i)(?<![\w-])(?:in |for |at )?{re.escape(name)}(?:’s|'s)?(?![\w-])", " ", text
@@ -101,9 +95,7 @@ def _swap_forces(previous: str, old: Sequence[str], new: Sequence[str]) -> str:
     if old:
         first = True
         for force in old:
-            names = sorted(
-                {force, short_name(force), *ALL_FORCES.get(force, ())}, key=len, reverse=True
-            )
+            names = names_of(force)
             pattern = rf"(?i)(?<![\w-])(?:{'|'.join(re.escape(n) for n in names)})(?![\w-])"
             # The first old force becomes the new force(s); any others are dropped.
             text, n = re.subn(pattern, _force_names(new) if first else "", text, count=1)
@@ -118,7 +110,7 @@ def rewrite_question(question: str, previous: str | None) -> str:
     q = " ".join(question.split())
     if previous is None or not q:
         return q
-    prev_forces = _forces_in(previous)
+    prev_forces = find_forces(previous)
     if _WHY.match(q):
         base = previous.rstrip(" ?")
         base = re.sub(r"(?i)^(?:what|how) about\s+", "", base)
@@ -127,7 +119,7 @@ def rewrite_question(question: str, previous: str | None) -> str:
         return f"Why: {base}?"
     if _MORE.match(q):
         return previous
-    forces = _forces_in(q)
+    forces = find_forces(q)
     rest = _LEAD.sub("", q)
     topic = _content_words(_strip_forces(rest, forces))
     # "what about custody?" or a bare "custody?" continue the conversation; a short question

@@ -48,7 +48,8 @@ def _text_without_gaps(doc: Document, span: _Span) -> str:
             pieces.append(doc.text[pos:gs])
             pos = ge
     pieces.append(doc.text[pos : span.end])
-    return remove_footnote_marks(passage_text("".join(pieces), 0, len("".join(pieces))))
+    joined = "".join(pieces)
+    return remove_footnote_marks(passage_text(joined, 0, len(joined)))
 
 
 def _split_long(doc: Document, block: Block, count: Counter, params: ChunkParams) -> list[_Span]:

@@ -97,6 +97,11 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
     return out
 
 
+def names_of(force: str) -> list[str]:
+    """Every name a force goes by (official, short, extra forms), longest first."""
+    return sorted({force, short_name(force), *ALL_FORCES.get(force, ())}, key=len, reverse=True)
+
+
 def find_forces(text: str) -> list[str]:
     """Forces named in ``text``, most mentioned first (ties in order of first mention)."""
     counts: Counter[str] = Counter()

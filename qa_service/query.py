@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .forces import ALL_FORCES, find_forces, short_name
+from .forces import find_forces, names_of
 from .vocabulary import EVERYDAY_TERMS
 
 # Question words that carry no topic (bm25s's stop word list keeps most of them).
@@ -97,7 +97,7 @@ def plan_query(
     # The force is applied as a filter; its name would only bias the lexical scores.
     topic = question
     for force in named if force_words_removed else ():
-        for name in sorted({force, short_name(force), *ALL_FORCES[force]}, key=len, reverse=True):
+        for name in names_of(force):
             topic = re.sub(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])(?:’s|'s)?", " ", topic)
     topic = " ".join(topic.split())
 

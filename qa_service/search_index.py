@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,11 @@ class SearchIndex:
     acronyms: dict[str, str]
     sentences: SentenceVectors
     row_of: dict[str, int] = field(init=False, repr=False)  # passage id -> row
-
+    passages_of: Counter[str] = field(init=False, repr=False)  # doc id -> passage count
 
     def __post_init__(self) -> None:
         self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        self.passages_of = Counter(c.doc_id for c in self.chunks)
 
     @property
     def version(self) -> str:

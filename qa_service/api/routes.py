@@ -188,7 +188,7 @@ def _document_summary(retriever: Retriever, doc_id: str) -> dict[str, Any]:
         "inspection_dates": m.inspection_dates,
         "inspection_year": m.inspection_year,
         "sections": len(doc.sections),
-        "passages": sum(1 for c in retriever.index.chunks if c.doc_id == doc_id),
+        "passages": retriever.index.passages_of[doc_id],
     }
 
 
