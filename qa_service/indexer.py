@@ -11,17 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from . import __version__, store
+from . import __version__, reuse, store
 from .chunking import ChunkParams, chunk_corpus
 from .dense import DenseIndex, SentenceVectors
 from .embedding import ModelTokenizer, SentenceTransformerEmbedder
 from .ingest import corpus_files, read_corpus
 from .lexical import LexicalIndex
 from .query import extract_acronyms
-from .sentences import sentence_spans
 from .settings import Settings
 from .tokens import tiktoken_counter
 from .types import Chunk, Document
@@ -40,6 +41,7 @@ class BuildReport:
     chunks: list[Chunk]
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reused: dict[str, Any] = field(default_factory=dict)  # what was reused from earlier builds
 
 
 def chunk_params(settings: Settings, model_max_tokens: int) -> ChunkParams:
@@ -69,38 +71,27 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def embed_sentences(
-    chunks: list[Chunk],
-    embedder: SentenceTransformerEmbedder,
-    batch: int,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> SentenceVectors:
-    """Embed every sentence of every chunk (spans relative to the chunk's text)."""
-    texts: list[str] = []
-    owner: list[int] = []
-    spans: list[tuple[int, int]] = []
-    for row, chunk in enumerate(chunks):
-        for start, end in sentence_spans(chunk.text):
-            texts.append(chunk.text[start:end])
-            owner.append(row)
-            spans.append((start, end))
-    parts = [np.zeros((0, embedder.dimension), dtype=np.float32)]
-    for i in range(0, len(texts), batch * 2):
-        parts.append(embedder.encode(texts[i : i + batch * 2], batch_size=batch * 2))
-        if progress:
-            progress(f"sentences {len(texts)}", min(i + batch * 2, len(texts)), len(texts))
-    return SentenceVectors(
-        np.concatenate(parts),
-        np.array(owner, dtype=np.int32),
-        np.array(spans, dtype=np.int32).reshape(-1, 2),
-    )
+def _chunker_settings(settings: Settings, params: ChunkParams) -> dict[str, Any]:
+    return {
+        "target_tokens": params.target_tokens,
+        "max_tokens": params.max_tokens,
+        "model_max_tokens": params.model_max_tokens,
+        "heading_context_tokens": params.heading_context_tokens,
+        "tiktoken_encoding": settings.tiktoken_encoding,
+    }
 
 
 def build_index(
     settings: Settings,
     progress: Callable[[str, int, int], None] | None = None,
+    full: bool = False,
+    vectors_from: list[Path] | None = None,
 ) -> BuildReport:
-    """Read every report in the corpus folder, chunk it, and publish a new generation."""
+    """Read every report in the corpus folder, chunk it, and publish a new generation.
+
+    Unless ``full``, unchanged reports and already embedded texts of the current generation
+    are reused (see ``reuse``); ``vectors_from`` names more generations to take vectors from.
+    """
     t0 = time.perf_counter()
     corpus = settings.corpus_dir
     if not corpus.is_dir():
@@ -113,38 +104,95 @@ def build_index(
         if progress:
             progress(f"reading {path.name}", files_done[0], total)
 
-    docs, problems = read_corpus(corpus, settings.max_file_bytes, on_file)
+    tokenizer = ModelTokenizer(settings.model).load()
+    params = chunk_params(settings, tokenizer.max_tokens)
+    chunker = _chunker_settings(settings, params)
+    pipeline = reuse.pipeline_fingerprint(settings, chunker)
+    previous = reuse.load_previous(settings) if not full else None
+    extra = [reuse.load_previous(settings, g) for g in (vectors_from or [])]
+
+    reused_ids: set[str] = set()
+
+    def cached(source: str, fingerprint: str) -> Document | None:
+        doc = previous.document(source, fingerprint, pipeline) if previous else None
+        if doc is not None:
+            reused_ids.add(doc.doc_id)
+        return doc
+
+    docs, problems = read_corpus(corpus, settings.max_file_bytes, on_file, cached)
     if not docs:
         detail = "; ".join(problems) if problems else "no report files found"
         raise BuildError(f"nothing could be indexed from {corpus}: {detail}")
 
-    tokenizer = ModelTokenizer(settings.model).load()
-    params = chunk_params(settings, tokenizer.max_tokens)
     count = tiktoken_counter(settings.tiktoken_encoding)
     chunks: list[Chunk] = []
     for i, doc in enumerate(docs, 1):
-        chunks.extend(chunk_corpus([doc], params, count, tokenizer))
+        kept = previous.chunks.get(doc.doc_id) if previous and doc.doc_id in reused_ids else None
+        chunks.extend(kept if kept else chunk_corpus([doc], params, count, tokenizer))
         if progress:
             progress(f"chunking {doc.source}", i, len(docs))
 
+    # Vectors: reused by content hash from earlier generations, the rest embedded. The model
+    # is loaded only if something needs embedding.
     embedder = SentenceTransformerEmbedder(
         settings.model, settings.device, settings.torch_threads, settings.blas_threads
-    ).load()
-    texts = [c.embed_text for c in chunks]
-    vectors = np.zeros((0, embedder.dimension), dtype=np.float32)
+    )
     batch = max(1, settings.embed_batch_size)
-    parts = []
-    for i in range(0, len(texts), batch):
-        parts.append(embedder.encode(texts[i : i + batch], batch_size=batch))
-        if progress:
-            progress(f"embedding {len(chunks)} passages", min(i + batch, len(texts)), len(texts))
-    if parts:
-        vectors = np.concatenate(parts)
+    sources = [p for p in (previous, *extra) if p is not None and p.passages and p.sentences]
+    dimension = sources[0].passages.dimension if sources and sources[0].passages else None
+    passage_cache = reuse.VectorCache(dimension or embedder.load().dimension)
+    sentence_cache = reuse.VectorCache(passage_cache.dimension)
+    for p in sources:
+        assert p.passages and p.sentences
+        passage_cache.absorb(p.passages)
+        sentence_cache.absorb(p.sentences)
+    stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
+
+    def embedding(size: int) -> reuse.Embed:
+        def embed(texts: list[str]) -> NDArray[np.float32]:
+            return embedder.load().encode(texts, batch_size=size)
+
+        return embed
+
+    def bar(stage: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(stage, done, total)
+
+    vectors = reuse.embed_cached(
+        [c.embed_text for c in chunks],
+        passage_cache,
+        embedding(batch),
+        batch,
+        stats["passages"],
+        bar("embedding passages"),
+    )
     dense = DenseIndex.build(vectors, settings.approx_threshold)
-    sentences = embed_sentences(chunks, embedder, batch, progress)
+    texts, owner, spans = reuse.sentence_texts(chunks)
+    sentence_vectors = reuse.embed_cached(
+        texts,
+        sentence_cache,
+        embedding(batch * 2),
+        batch * 2,
+        stats["sentences"],
+        bar("embedding sentences"),
+    )
+    sentences = SentenceVectors(
+        sentence_vectors,
+        np.array(owner, dtype=np.int32),
+        np.array(spans, dtype=np.int32).reshape(-1, 2),
+    )
     lexical = LexicalIndex.build([c.text for c in chunks])
     acronyms = extract_acronyms(d.text for d in docs)
 
+    reused: dict[str, Any] = {
+        "from": previous.generation if previous else None,
+        "documents": len(reused_ids),
+        "passages_embedded": stats["passages"].embedded,
+        "passages_reused": stats["passages"].reused,
+        "sentences_embedded": stats["sentences"].embedded,
+        "sentences_reused": stats["sentences"].reused,
+    }
     with store.build_lock(settings.index_dir):
         writer = store.GenerationWriter(settings.index_dir)
         try:
@@ -161,12 +209,10 @@ def build_index(
                 "corpus_hash": corpus_hash(docs),
                 "model": settings.model,
                 "model_max_tokens": tokenizer.max_tokens,
-                "chunker": {
-                    "target_tokens": params.target_tokens,
-                    "max_tokens": params.max_tokens,
-                    "heading_context_tokens": params.heading_context_tokens,
-                    "tiktoken_encoding": settings.tiktoken_encoding,
-                },
+                "chunker": chunker,
+                "pipeline": pipeline,
+                "embedder": reuse.embedder_signature(settings),
+                "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "sentences": len(sentences),
@@ -177,4 +223,4 @@ def build_index(
         except BaseException:
             writer.abort()
             raise
-    return BuildReport(gen, docs, chunks, problems, time.perf_counter() - t0)
+    return BuildReport(gen, docs, chunks, problems, time.perf_counter() - t0, reused)

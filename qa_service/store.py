@@ -105,6 +105,7 @@ def document_from_json(d: dict[str, Any], text: str) -> Document:
         ),
         footnotes=tuple(Footnote(**f) for f in d["footnotes"]),
         warnings=tuple(d.get("warnings", ())),
+        fingerprint=str(d.get("fingerprint", "")),
     )
 
 
@@ -353,7 +354,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def load(index_dir: Path) -> LoadedIndex:
     """Load the current generation whole, verifying checksums and counts."""
-    gen = current_generation(index_dir)
+    return load_generation(current_generation(index_dir))
+
+
+def load_generation(gen: Path) -> LoadedIndex:
+    """Load one generation folder whole, verifying checksums and counts."""
     manifest = read_manifest(gen)
     docs: dict[str, Document] = {}
     try:

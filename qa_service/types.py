@@ -102,6 +102,9 @@ class Document:
     blocks: tuple[Block, ...]
     footnotes: tuple[Footnote, ...] = ()
     warnings: tuple[str, ...] = ()
+    # sha256 of the report file's bytes and its metadata sidecar's ("" if not read from a
+    # file): an unchanged file keeps its parsed form across builds (see ``reuse``).
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

