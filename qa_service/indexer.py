@@ -132,27 +132,62 @@ def build_index(
         if progress:
             progress(f"chunking {doc.source}", i, len(docs))
 
-    # Vectors: reused by content hash from earlier generations, the rest embedded. The model
-    # is loaded only if something needs embedding.
+    return index_documents(
+        settings,
+        docs,
+        chunks,
+        problems=problems,
+        sources=[p for p in (previous, *extra) if p is not None],
+        reused={"from": previous.generation if previous else None, "documents": len(reused_ids)},
+        progress=progress,
+        started=t0,
+    )
+
+
+def index_documents(
+    settings: Settings,
+    docs: list[Document],
+    chunks: list[Chunk],
+    *,
+    problems: list[str] | None = None,
+    sources: list[reuse.Previous] | None = None,
+    reused: dict[str, Any] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    embed: Callable[[list[str], int], NDArray[np.float32]] | None = None,
+    started: float | None = None,
+) -> BuildReport:
+    """Embed (reusing the vectors ``sources`` hold), index and publish parsed, chunked reports.
+
+    ``embed(texts, batch_size)`` defaults to the configured model, loaded only if some text
+    has no vector yet.
+    """
+    t0 = time.perf_counter() if started is None else started
+    problems = problems or []
+    tokenizer_max = ModelTokenizer(settings.model).load().max_tokens
+    params = chunk_params(settings, tokenizer_max)
+    chunker = _chunker_settings(settings, params)
     embedder = SentenceTransformerEmbedder(
         settings.model, settings.device, settings.torch_threads, settings.blas_threads
     )
+    if embed is None:
+
+        def embed(texts: list[str], size: int) -> NDArray[np.float32]:
+            return embedder.load().encode(texts, batch_size=size)
+
     batch = max(1, settings.embed_batch_size)
-    sources = [p for p in (previous, *extra) if p is not None and p.passages and p.sentences]
-    dimension = sources[0].passages.dimension if sources and sources[0].passages else None
+    usable = [p for p in sources or [] if p.passages and p.sentences]
+    dimension = usable[0].passages.dimension if usable and usable[0].passages else None
     passage_cache = reuse.VectorCache(dimension or embedder.load().dimension)
     sentence_cache = reuse.VectorCache(passage_cache.dimension)
-    for p in sources:
+    for p in usable:
         assert p.passages and p.sentences
         passage_cache.absorb(p.passages)
         sentence_cache.absorb(p.sentences)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
 
     def embedding(size: int) -> reuse.Embed:
-        def embed(texts: list[str]) -> NDArray[np.float32]:
-            return embedder.load().encode(texts, batch_size=size)
-
-        return embed
+        assert embed is not None
+        return lambda texts: embed(texts, size)
 
     def bar(stage: str) -> Callable[[int, int], None] | None:
         if progress is None:
@@ -185,9 +220,10 @@ def build_index(
     lexical = LexicalIndex.build([c.text for c in chunks])
     acronyms = extract_acronyms(d.text for d in docs)
 
-    reused: dict[str, Any] = {
-        "from": previous.generation if previous else None,
-        "documents": len(reused_ids),
+    reused = {
+        "from": None,
+        "documents": 0,
+        **(reused or {}),
         "passages_embedded": stats["passages"].embedded,
         "passages_reused": stats["passages"].reused,
         "sentences_embedded": stats["sentences"].embedded,
@@ -208,9 +244,9 @@ def build_index(
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "corpus_hash": corpus_hash(docs),
                 "model": settings.model,
-                "model_max_tokens": tokenizer.max_tokens,
+                "model_max_tokens": tokenizer_max,
                 "chunker": chunker,
-                "pipeline": pipeline,
+                "pipeline": reuse.pipeline_fingerprint(settings, chunker),
                 "embedder": reuse.embedder_signature(settings),
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},

@@ -1,0 +1,386 @@
+"""Scale benchmark: synthetic corpora of 100, 1,000 and 10,000 reports made by recombining the
+real reports' sections, indexed and searched.
+
+How the synthetic reports are made: each one takes the length of a randomly chosen real report
+and is filled with whole top-level sections (with their subsections) drawn at random from all
+real reports, given a random force, type and year. Sections are copied with their parsed
+structure, blocks and chunks (offsets shifted), so the text stays real and every passage keeps
+the CONTRACT offset rule. Chunking is section-bounded, so these are exactly the chunks the
+chunker makes of such a report; parsing and chunking are therefore not repeated here but
+extrapolated from their measured per-report rate on the real reports.
+
+Vectors: embedding 10,000 reports would take hours on 2 cores, so every passage and sentence
+vector is reused, by content hash, from the real index (the same mechanism as incremental
+indexing; the run fails if any text lacks a vector). Embedding time is extrapolated from the
+measured passages/s and sentences/s of the real build. Everything else is measured: building
+the generation (vector assembly, FAISS flat or HNSW, BM25, writing and checksumming files),
+peak memory, size on disk, load time, and search latency by stage.
+
+Run: .venv/bin/python bench/scale.py [--sizes 100 1000 10000] [--smoke] [--out DIR]
+Each size runs in its own process (so peak memory is its own) and writes
+``<out>/scale.json`` and ``<out>/scale.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qa_service import reuse, store  # noqa: E402
+from qa_service.forces import FORCES  # noqa: E402
+from qa_service.indexer import index_documents  # noqa: E402
+from qa_service.settings import Settings  # noqa: E402
+from qa_service.textnorm import collapse_ws  # noqa: E402
+from qa_service.types import Block, Chunk, Document, Footnote, Metadata, Section, content_hash  # noqa: E402
+
+STAGES = ["understand", "encode", "dense", "lexical", "fusion", "answerable", "highlight"]
+
+
+def log(msg: str) -> None:
+    print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pct(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=float)
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(a, 50)), 3),
+        "p95": round(float(np.percentile(a, 95)), 3),
+        "p99": round(float(np.percentile(a, 99)), 3),
+    }
+
+
+def _subtrees(doc: Document) -> list[list[int]]:
+    """Section indexes of each top-level section with its descendants, in document order."""
+    out: list[list[int]] = []
+    for s in doc.sections:
+        if s.parent is None:
+            out.append([s.index])
+        elif out:
+            out[-1].append(s.index)
+    return out
+
+
+def synthesize(
+    docs: list[Document], chunks: list[Chunk], n: int, seed: int = 7
+) -> tuple[list[Document], list[Chunk]]:
+    """``n`` reports recombined from the real reports' top-level sections."""
+    rng = random.Random(seed)
+    by_doc: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_doc.setdefault(c.doc_id, []).append(c)
+    pool = [(d, tree) for d in docs for tree in _subtrees(d)]
+    types = sorted({d.metadata.report_type for d in docs if d.metadata.report_type})
+    force_names = sorted(FORCES)
+    out_docs: list[Document] = []
+    out_chunks: list[Chunk] = []
+    for i in range(n):
+        target = len(rng.choice(docs).text)
+        force = rng.choice(force_names)
+        year = rng.randint(2014, 2025)
+        meta = Metadata(
+            title=f"Synthetic report {i:05d}: {force}",
+            force=force,
+            report_type=rng.choice(types),
+            published=str(year),
+            inspection_year=year,
+        )
+        doc_id = f"synthetic-{i:05d}"
+        parts: list[str] = []
+        sections: list[Section] = []
+        blocks: list[Block] = []
+        notes: list[Footnote] = []
+        doc_chunks: list[Chunk] = []
+        seen: dict[str, int] = {}
+        pos = 0
+        while pos < target:
+            src, tree = rng.choice(pool)
+            top = src.sections[tree[0]]
+            delta = pos - top.start
+            remap = {old: len(sections) + k for k, old in enumerate(tree)}
+            for old in tree:
+                s = src.sections[old]
+                sections.append(
+                    replace(
+                        s,
+                        index=remap[old],
+                        parent=remap.get(s.parent) if s.parent is not None else None,
+                        start=s.start + delta,
+                        end=s.end + delta,
+                        heading_end=s.heading_end + delta,
+                    )
+                )
+            blocks += [
+                replace(
+                    b,
+                    start=b.start + delta,
+                    end=b.end + delta,
+                    section=remap[b.section],
+                    gaps=tuple((g0 + delta, g1 + delta) for g0, g1 in b.gaps),
+                )
+                for b in src.blocks
+                if b.section in remap
+            ]
+            notes += [
+                replace(f, start=f.start + delta, end=f.end + delta, section=remap[f.section])
+                for f in src.footnotes
+                if f.section in remap
+            ]
+            for c in by_doc[src.doc_id]:
+                if c.section_index not in remap:
+                    continue
+                key = content_hash(doc_id, collapse_ws(c.text))
+                k = seen.get(key, 0)
+                seen[key] = k + 1
+                doc_chunks.append(
+                    replace(
+                        c,
+                        chunk_id=key if k == 0 else content_hash(key, str(k)),
+                        doc_id=doc_id,
+                        source=f"{doc_id}.txt",
+                        section_index=remap[c.section_index],
+                        start=c.start + delta,
+                        end=c.end + delta,
+                        ordinal=len(doc_chunks),
+                        metadata={
+                            "force": force,
+                            "report_type": meta.report_type,
+                            "published": meta.published,
+                            "year": year,
+                        },
+                    )
+                )
+            text = src.text[top.start : top.end] + "\n\n"
+            parts.append(text)
+            pos += len(text)
+        out_docs.append(
+            Document(
+                doc_id=doc_id,
+                source=f"{doc_id}.txt",
+                format="txt",
+                text="".join(parts),
+                metadata=meta,
+                sections=tuple(sections),
+                blocks=tuple(blocks),
+                footnotes=tuple(notes),
+            )
+        )
+        out_chunks += doc_chunks
+    return out_docs, out_chunks
+
+
+def _refuse(texts: list[str], size: int) -> np.ndarray:
+    raise RuntimeError(f"{len(texts)} texts have no reusable vector (e.g. {texts[0][:80]!r})")
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> dict[str, Any]:
+    """Synthesize, build and search one corpus size (in this process)."""
+    from qa_service.service import open_retriever
+
+    real = store.load(real_index)
+    previous = reuse.load_previous(Settings(index_dir=real_index))
+    assert previous is not None and previous.passages is not None, "the real index is unusable"
+    t = time.perf_counter()
+    docs, chunks = synthesize(list(real.documents.values()), real.chunks, size)
+    synth_s = time.perf_counter() - t
+    log(f"{size} reports: {len(chunks)} passages synthesized in {synth_s:.1f}s")
+    index_dir = work / f"index-{size}"
+    settings = Settings(index_dir=index_dir)
+    t = time.perf_counter()
+    report = index_documents(settings, docs, chunks, sources=[previous], embed=_refuse)
+    build_s = time.perf_counter() - t
+    manifest = store.load(index_dir).manifest
+    log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
+    t = time.perf_counter()
+    retriever = open_retriever(settings)
+    load_s = time.perf_counter() - t
+    for q in questions[:5]:
+        retriever.search(q)  # warm-up
+    totals: list[float] = []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for q in questions:
+        retriever._cache.clear()  # measure the encode too
+        t = time.perf_counter()
+        result = retriever.search(q)
+        totals.append((time.perf_counter() - t) * 1000)
+        for stage, ms in result.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "reports": size,
+        "passages": len(report.chunks),
+        "sentences": manifest["sentences"],
+        "dense_kind": manifest["dense"]["kind"],
+        "synthesize_s": round(synth_s, 2),
+        "build_s": round(build_s, 2),
+        "vectors_reused": report.reused,
+        "index_bytes": _du(report.generation),
+        "load_s": round(load_s, 2),
+        "search_ms": pct(totals),
+        "stages_ms": {k: pct(v) for k, v in stages.items() if v},
+        "peak_rss_mb": round(peak_mb),
+    }
+
+
+def real_rates(real_index: Path) -> dict[str, Any]:
+    """Per-report parse+chunk time and embedding rates measured on the real reports."""
+    from qa_service.chunking import chunk_corpus
+    from qa_service.embedding import ModelTokenizer, SentenceTransformerEmbedder
+    from qa_service.indexer import chunk_params
+    from qa_service.ingest import read_corpus
+    from qa_service.tokens import tiktoken_counter
+
+    settings = Settings()
+    t = time.perf_counter()
+    docs, _ = read_corpus(settings.corpus_dir, settings.max_file_bytes)
+    tok = ModelTokenizer(settings.model).load()
+    chunks = chunk_corpus(
+        docs,
+        chunk_params(settings, tok.max_tokens),
+        tiktoken_counter(settings.tiktoken_encoding),
+        tok,
+    )
+    parse_chunk_s = (time.perf_counter() - t) / len(docs)
+    embedder = SentenceTransformerEmbedder(
+        settings.model, settings.device, settings.torch_threads, settings.blas_threads
+    ).load()
+    sample = [c.embed_text for c in chunks[:64]]
+    embedder.encode(sample[:8])
+    t = time.perf_counter()
+    embedder.encode(sample, batch_size=settings.embed_batch_size)
+    passages_per_s = len(sample) / (time.perf_counter() - t)
+    sentences = reuse.sentence_texts(chunks[:64])[0]
+    t = time.perf_counter()
+    embedder.encode(sentences, batch_size=settings.embed_batch_size * 2)
+    sentences_per_s = len(sentences) / (time.perf_counter() - t)
+    return {
+        "parse_chunk_s_per_report": round(parse_chunk_s, 3),
+        "passages_per_s": round(passages_per_s, 1),
+        "sentences_per_s": round(sentences_per_s, 1),
+    }
+
+
+def write_md(res: dict[str, Any], path: Path) -> None:
+    rates = res["rates"]
+    lines = [
+        "# Scale benchmark (synthetic corpora)",
+        "",
+        f"Run {res['when']} on {res['machine']}. Synthetic reports recombine the real reports'"
+        " top-level sections; **vectors are reused from the real index by content hash** (not"
+        " embedded), so build times below exclude parsing, chunking and embedding, which are"
+        " extrapolated from rates measured in the same run on the real reports:"
+        f" parse+chunk {rates['parse_chunk_s_per_report']} s/report,"
+        f" {rates['passages_per_s']} passages/s, {rates['sentences_per_s']} sentences/s.",
+        "",
+        "| reports | passages | sentences | FAISS | build s (measured) | + parse/chunk s (extrap.)"
+        " | + embedding s (extrap.) | peak RSS MB | index on disk MB | load s | search p50 ms"
+        " | p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["sizes"]:
+        lines.append(
+            f"| {r['reports']} | {r['passages']} | {r['sentences']} | {r['dense_kind']} |"
+            f" {r['build_s']} | {r['extrapolated_parse_chunk_s']:.0f} |"
+            f" {r['extrapolated_embed_s']:.0f} | {r['peak_rss_mb']} |"
+            f" {r['index_bytes'] / 1e6:.0f} | {r['load_s']} | {r['search_ms']['p50']} |"
+            f" {r['search_ms']['p95']} | {r['search_ms']['p99']} |"
+        )
+    lines += ["", "Search p50 by stage (ms):", ""]
+    lines.append("| reports | " + " | ".join(STAGES) + " |")
+    lines.append("|---|" + "---|" * len(STAGES))
+    for r in res["sizes"]:
+        cells = [str(r["stages_ms"].get(s, {}).get("p50", "")) for s in STAGES]
+        lines.append(f"| {r['reports']} | " + " | ".join(cells) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    ap.add_argument("--questions", type=int, default=100)
+    ap.add_argument("--smoke", action="store_true", help="CI check: 20 reports, 10 questions")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: run one size
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").open()]
+    n_q = 10 if args.smoke else args.questions
+    # Questions naming no force: the synthetic reports' forces are random, and a question about
+    # a force the corpus lacks returns early, which would flatter the latency.
+    questions = [r["question"] for r in rows if not r.get("force")][:n_q]
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, args.index, args.work, questions)))
+        return
+    sizes = [20] if args.smoke else args.sizes
+    out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    rates = real_rates(args.index)
+    log(f"real rates: {rates}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="qa-scale-") as tmp:
+        for size in sizes:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    str(size),
+                    "--work",
+                    tmp,
+                    "--index",
+                    str(args.index),
+                    "--questions",
+                    str(n_q),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise SystemExit(f"size {size} failed:\n{proc.stderr[-3000:]}")
+            sys.stderr.write(proc.stderr)
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row["extrapolated_parse_chunk_s"] = size * rates["parse_chunk_s_per_report"]
+            row["extrapolated_embed_s"] = (
+                row["passages"] / rates["passages_per_s"]
+                + row["sentences"] / rates["sentences_per_s"]
+            )
+            results.append(row)
+            log(f"{size}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
+            shutil.rmtree(Path(tmp) / f"index-{size}", ignore_errors=True)
+    res = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} CPUs",
+        "mode": "smoke" if args.smoke else "full",
+        "rates": rates,
+        "sizes": results,
+    }
+    (out / "scale.json").write_text(json.dumps(res, indent=2))
+    write_md(res, out / "scale.md")
+    log(f"wrote {out / 'scale.md'}")
+
+
+if __name__ == "__main__":
+    main()
