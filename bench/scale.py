@@ -193,24 +193,10 @@ def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> dict[str, Any]:
-    """Synthesize, build and search one corpus size (in this process)."""
+def search_latency(settings: Settings, questions: list[str]) -> dict[str, Any]:
+    """Load an index and time uncached searches, in total and by stage."""
     from qa_service.service import open_retriever
 
-    real = store.load(real_index)
-    previous = reuse.load_previous(Settings(index_dir=real_index))
-    assert previous is not None and previous.passages is not None, "the real index is unusable"
-    t = time.perf_counter()
-    docs, chunks = synthesize(list(real.documents.values()), real.chunks, size)
-    synth_s = time.perf_counter() - t
-    log(f"{size} reports: {len(chunks)} passages synthesized in {synth_s:.1f}s")
-    index_dir = work / f"index-{size}"
-    settings = Settings(index_dir=index_dir)
-    t = time.perf_counter()
-    report = index_documents(settings, docs, chunks, sources=[previous], embed=_refuse)
-    build_s = time.perf_counter() - t
-    manifest = store.load(index_dir).manifest
-    log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
     t = time.perf_counter()
     retriever = open_retriever(settings)
     load_s = time.perf_counter() - t
@@ -225,7 +211,50 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
         totals.append((time.perf_counter() - t) * 1000)
         for stage, ms in result.timings_ms.items():
             stages.setdefault(stage, []).append(ms)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "load_s": round(load_s, 2),
+        "search_ms": pct(totals),
+        "stages_ms": {k: pct(v) for k, v in stages.items() if v},
+    }
+
+
+def _peak_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def run_real(real_index: Path, questions: list[str]) -> dict[str, Any]:
+    """The baseline: the real four-report index, searched the same way."""
+    manifest = store.load(real_index).manifest
+    return {
+        "reports": manifest["counts"]["documents"],
+        "real": True,
+        "passages": manifest["counts"]["chunks"],
+        "sentences": manifest["sentences"],
+        "dense_kind": manifest["dense"]["kind"],
+        "index_bytes": _du(store.current_generation(real_index)),
+        **search_latency(Settings(index_dir=real_index), questions),
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> dict[str, Any]:
+    """Synthesize, build and search one corpus size (in this process); 0: the real index."""
+    if size == 0:
+        return run_real(real_index, questions)
+    real = store.load(real_index)
+    previous = reuse.load_previous(Settings(index_dir=real_index))
+    assert previous is not None and previous.passages is not None, "the real index is unusable"
+    t = time.perf_counter()
+    docs, chunks = synthesize(list(real.documents.values()), real.chunks, size)
+    synth_s = time.perf_counter() - t
+    log(f"{size} reports: {len(chunks)} passages synthesized in {synth_s:.1f}s")
+    settings = Settings(index_dir=work / f"index-{size}")
+    t = time.perf_counter()
+    report = index_documents(settings, docs, chunks, sources=[previous], embed=_refuse)
+    build_s = time.perf_counter() - t
+    manifest = store.load(settings.index_dir).manifest
+    log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
+    del docs, chunks, previous, real
     return {
         "reports": size,
         "passages": len(report.chunks),
@@ -233,12 +262,11 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
         "dense_kind": manifest["dense"]["kind"],
         "synthesize_s": round(synth_s, 2),
         "build_s": round(build_s, 2),
+        "build_peak_rss_mb": _peak_mb(),
         "vectors_reused": report.reused,
         "index_bytes": _du(report.generation),
-        "load_s": round(load_s, 2),
-        "search_ms": pct(totals),
-        "stages_ms": {k: pct(v) for k, v in stages.items() if v},
-        "peak_rss_mb": round(peak_mb),
+        **search_latency(settings, questions),
+        "peak_rss_mb": _peak_mb(),
     }
 
 
@@ -294,16 +322,23 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "",
         "| reports | passages | sentences | FAISS | build s (measured) | + parse/chunk s (extrap.)"
         " | + embedding s (extrap.) | peak RSS MB | index on disk MB | load s | search p50 ms"
-        " | p95 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | p95 ms | p99 ms | p50 vs real |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["sizes"]:
+        real = r.get("real")
+        name = f"{r['reports']} (the real corpus)" if real else str(r["reports"])
+        extra = (
+            "| - | - | - "
+            if real
+            else f"| {r['build_s']} | {r['extrapolated_parse_chunk_s']:.0f} |"
+            f" {r['extrapolated_embed_s']:.0f} "
+        )
         lines.append(
-            f"| {r['reports']} | {r['passages']} | {r['sentences']} | {r['dense_kind']} |"
-            f" {r['build_s']} | {r['extrapolated_parse_chunk_s']:.0f} |"
-            f" {r['extrapolated_embed_s']:.0f} | {r['peak_rss_mb']} |"
-            f" {r['index_bytes'] / 1e6:.0f} | {r['load_s']} | {r['search_ms']['p50']} |"
-            f" {r['search_ms']['p95']} | {r['search_ms']['p99']} |"
+            f"| {name} | {r['passages']} | {r['sentences']} | {r['dense_kind']} {extra}|"
+            f" {r['peak_rss_mb']} | {r['index_bytes'] / 1e6:.0f} | {r['load_s']} |"
+            f" {r['search_ms']['p50']} | {r['search_ms']['p95']} | {r['search_ms']['p99']} |"
+            f" {r.get('search_p50_vs_real', '1.0')} |"
         )
     lines += ["", "Search p50 by stage (ms):", ""]
     lines.append("| reports | " + " | ".join(STAGES) + " |")
@@ -340,7 +375,7 @@ def main() -> None:
     log(f"real rates: {rates}")
     results = []
     with tempfile.TemporaryDirectory(prefix="qa-scale-") as tmp:
-        for size in sizes:
+        for size in [0, *sizes]:  # 0: the real index, the baseline
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -362,13 +397,17 @@ def main() -> None:
                 raise SystemExit(f"size {size} failed:\n{proc.stderr[-3000:]}")
             sys.stderr.write(proc.stderr)
             row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row["extrapolated_parse_chunk_s"] = size * rates["parse_chunk_s_per_report"]
-            row["extrapolated_embed_s"] = (
-                row["passages"] / rates["passages_per_s"]
-                + row["sentences"] / rates["sentences_per_s"]
-            )
+            if size:
+                row["extrapolated_parse_chunk_s"] = size * rates["parse_chunk_s_per_report"]
+                row["extrapolated_embed_s"] = (
+                    row["passages"] / rates["passages_per_s"]
+                    + row["sentences"] / rates["sentences_per_s"]
+                )
+                row["search_p50_vs_real"] = round(
+                    row["search_ms"]["p50"] / results[0]["search_ms"]["p50"], 2
+                )
             results.append(row)
-            log(f"{size}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
+            log(f"{row['reports']}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
             shutil.rmtree(Path(tmp) / f"index-{size}", ignore_errors=True)
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),

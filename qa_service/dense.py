@@ -139,10 +139,17 @@ class SentenceVectors:
         or not in ``rows``); with ``rows`` only those chunks' sentences are scored."""
         best = np.full(n_chunks, -1.0, dtype=np.float32)
         if rows is None:
-            sims = self.vectors @ query.astype(np.float32)
-            np.maximum.at(best, self.owner, sims)
+            if len(self.owner):
+                sims = self.vectors @ query.astype(np.float32)
+                # owner is sorted: each chunk's sentences are one run starting at ``first``
+                starts = self.first[:-1]
+                has = starts < self.first[1:]
+                head = best[: len(starts)]  # chunks after the last sentence's owner have none
+                head[has] = np.maximum(np.maximum.reduceat(sims, starts[has]), -1.0)
             return best
         for row in rows:
+            if row + 1 >= len(self.first):
+                continue  # after the last chunk that has sentences
             a, b = int(self.first[row]), int(self.first[row + 1])
             if b > a:
                 best[row] = float((self.vectors[a:b] @ query).max())
@@ -150,5 +157,7 @@ class SentenceVectors:
 
     def of_chunk(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
         """The sentence spans of one chunk and their vectors."""
+        if row + 1 >= len(self.first):
+            return self.spans[:0], self.vectors[:0]
         a, b = int(self.first[row]), int(self.first[row + 1])
         return self.spans[a:b], self.vectors[a:b]

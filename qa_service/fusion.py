@@ -6,6 +6,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 
+def top_indices(scores: NDArray[np.float32], m: int) -> NDArray[np.int64]:
+    """Indexes of the ``m`` highest scores, best first, ties by index: the same as the first
+    ``m`` of a stable descending argsort, in O(n) plus O(m log m) instead of O(n log n)."""
+    n = len(scores)
+    if m >= n:
+        return np.argsort(-scores, kind="stable")
+    if m <= 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = scores[np.argpartition(-scores, m - 1)[m - 1]]
+    above = np.flatnonzero(scores > threshold)
+    ties = np.flatnonzero(scores == threshold)[: m - len(above)]
+    idx = np.concatenate([above, ties])
+    return idx[np.lexsort((idx, -scores[idx]))]
+
+
 def minmax(scores: NDArray[np.float32], keep: NDArray[np.bool_]) -> NDArray[np.float32]:
     """Scale the kept scores to [0, 1] (all zeros when they are all equal)."""
     out = np.zeros_like(scores, dtype=np.float32)
@@ -40,7 +55,7 @@ def rrf(
     fused = np.zeros(len(keep), dtype=np.float32)
     idx = np.flatnonzero(keep)
     for scores in runs:
-        order = idx[np.argsort(-scores[idx], kind="stable")][:depth]
+        order = idx[top_indices(scores[idx], depth)]
         fused[order] += 1.0 / (k + np.arange(1, len(order) + 1, dtype=np.float32))
     return fused
 

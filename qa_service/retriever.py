@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_sentences
 from .embedding import SentenceTransformerEmbedder
-from .fusion import convex, cover_groups, rrf
+from .fusion import convex, cover_groups, rrf, top_indices
 from .ingest.lines import title_key
 from .query import QueryPlan, plan_query
 from .search_index import SearchIndex
@@ -113,9 +114,17 @@ class Retriever:
         self._cache_size = cache_size
         self._forces = index.forces
         self._force_of = [index.documents[c.doc_id].metadata.force or "" for c in index.chunks]
-        self._doc_of = np.array(
-            [list(index.documents).index(c.doc_id) for c in index.chunks], dtype=np.int32
-        )
+        position = {doc_id: i for i, doc_id in enumerate(index.documents)}
+        self._doc_of = np.array([position[c.doc_id] for c in index.chunks], dtype=np.int32)
+        self._everything = np.ones(len(index.chunks), dtype=bool)
+        self._everything.setflags(write=False)
+        # Stemmed terms of a text, memoised: the same passages and sentences come back for
+        # many questions (confidence and highlights tokenize them on every search).
+        self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
+
+    def terms(self, text: str) -> list[str]:
+        """Stemmed, stopword-free terms of a text (cached; do not modify the list)."""
+        return self._terms(text)
 
     def encode(self, text: str) -> NDArray[np.float32]:
         """The query vector, from a small LRU cache when the same text was seen."""
@@ -137,7 +146,7 @@ class Retriever:
         return plan_query(
             question,
             self._forces,
-            self.index.lexical.terms,
+            self.terms,
             self.index.acronyms if cfg.expand else {},
             cfg.expansion_weight if cfg.expand else 0.0,
             cfg.expand_dense and cfg.expand,
@@ -153,7 +162,7 @@ class Retriever:
         spans, vectors = self.index.sentences.of_chunk(row)
         pairs = [(int(a), int(b)) for a, b in spans] or None
         scored = score_sentences(
-            chunk.text, plan.terms, self.index.lexical.terms, self.index.lexical.idf, pairs
+            chunk.text, plan.terms, self.terms, self.index.lexical.idf, pairs
         )
         dense = None
         if cfg.mode != "lexical" and pairs is not None:
@@ -171,7 +180,7 @@ class Retriever:
         lex = self.index.lexical
         present: set[str] = set()
         for i in top:
-            present.update(lex.terms(self.index.chunks[i].text))
+            present.update(self.terms(self.index.chunks[i].text))
         total = found = 0.0
         for term, weight in plan.terms.items():
             if term in plan.translated:
@@ -196,7 +205,9 @@ class Retriever:
         return []
 
     def mask(self, filters: Filters) -> NDArray[np.bool_]:
-        """Which chunks pass the filters."""
+        """Which chunks pass the filters (read-only when nothing is filtered)."""
+        if filters == Filters():
+            return self._everything
         docs = list(self.index.documents.values())
         allowed_docs = np.array([_doc_passes(d, filters) for d in docs], dtype=bool)
         keep = allowed_docs[self._doc_of]
@@ -271,7 +282,7 @@ class Retriever:
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
         fused = np.where(keep, fused, -np.inf)
-        ranked = [int(i) for i in np.argsort(-fused, kind="stable")[: max(top_k, 1) * 20]]
+        ranked = [int(i) for i in top_indices(fused, max(top_k, 1) * 20)]
         ranked = [i for i in ranked if np.isfinite(fused[i])]
         compared = self._compared_forces(plan, applied, cfg)
         if len(compared) >= 2:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from qa_service.fusion import convex, cover_groups, minmax, rrf
+from qa_service.dense import SentenceVectors
+from qa_service.fusion import convex, cover_groups, minmax, rrf, top_indices
 
 
 def test_minmax_ignores_filtered_out() -> None:
@@ -38,3 +41,31 @@ def test_cover_groups_puts_each_group_first() -> None:
     assert cover_groups(order, groups, 3, ["kent", "lincs", "lancs"]) == [0, 3, 4]
     assert cover_groups(order, groups, 5, ["lincs"]) == [3, 0, 1, 2, 4]
     assert cover_groups(order, groups, 2, ["essex"]) == [0, 1]
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 0.5, 1.0, -1.0, 2.5, float("-inf")]), max_size=60),
+    st.integers(min_value=0, max_value=70),
+)
+def test_top_indices_equal_a_stable_sort(values: list[float], m: int) -> None:
+    scores = np.array(values, dtype=np.float32)
+    expected = np.argsort(-scores, kind="stable")[:m]
+    assert top_indices(scores, m).tolist() == expected.tolist()
+
+
+@given(st.lists(st.integers(min_value=0, max_value=6), max_size=40), st.integers(0, 3))
+def test_best_sentence_per_chunk_equals_a_plain_loop(owners: list[int], extra: int) -> None:
+    owner = np.array(sorted(owners), dtype=np.int32)
+    rng = np.random.default_rng(len(owners))
+    vectors = rng.normal(size=(len(owner), 4)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # unit rows, as indexed
+    sv = SentenceVectors(vectors, owner, np.zeros((len(owner), 2), dtype=np.int32))
+    n_chunks = (int(owner.max()) + 1 if len(owner) else 0) + extra
+    query = rng.normal(size=4).astype(np.float32)
+    query /= np.linalg.norm(query)
+    expected = np.full(n_chunks, -1.0, dtype=np.float32)
+    for row, vec in zip(owner, vectors, strict=True):
+        expected[row] = max(expected[row], float(vec @ query))
+    np.testing.assert_allclose(sv.best_per_chunk(query, n_chunks), expected, rtol=1e-5, atol=1e-6)
+    rows = np.arange(n_chunks)
+    np.testing.assert_allclose(sv.best_per_chunk(query, n_chunks, rows), expected, rtol=1e-5, atol=1e-6)
