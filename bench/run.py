@@ -1,5 +1,7 @@
 """The benchmark runner: raw encode, in-process search by stage, HTTP latency and throughput,
-index build, embedding throughput by batch size, cold start and the eval set end to end.
+index build, adding one report to a built index, embedding throughput by batch size, cold
+start and the eval set end to end. (Synthetic corpora of 100-10,000 reports: bench/scale.py;
+republishing under load: bench/republish.py.)
 
 Every figure is a median with p95/p99 over repeated samples, and every time is also given as a
 multiple of the raw model's single-query encode time (p50) measured in the same run, so runs on
@@ -8,7 +10,7 @@ different machines can be compared. Writes ``<out>/benchmarks.json`` and ``<out>
 Run: .venv/bin/python bench/run.py [--quick | --smoke] [--out DIR]
   (full)   30 s per concurrency level, 3 index builds / eval runs / cold starts; ~8 minutes.
   --quick  10 s per level, fewer repeats.
-  --smoke  CI check that the runner works (< ~90 s): tiny counts, 3 s per level, a one-report
+  --smoke  CI check that the runner works (< ~2 min): tiny counts, 3 s per level, a one-report
            corpus for the index build and 6 questions for the eval run.
 Full mode writes to bench/results/ by default, the others to bench/results/<mode>/ so a smoke
 run never overwrites the committed full-mode results; the JSON says which mode produced it.
@@ -346,6 +348,31 @@ def bench_index(n: int, smoke: bool, tmp: Path) -> dict[str, Any]:
             "peak_rss_mb": [r["peak_rss_mb"] for r in runs]}
 
 
+def bench_add_report(n: int, smoke: bool, tmp: Path) -> dict[str, Any]:
+    """Adding one report to a built index (the smallest, as a new post-inspection review would
+    be), with ``qa index`` reusing the rest; and rebuilding with nothing changed."""
+    reports = sorted((p for p in (ROOT / "corpus").iterdir() if p.name != "README.md"),
+                     key=lambda p: p.stat().st_size)
+    added, rest = reports[0], reports[1:]
+    if smoke:
+        rest = rest[:1]
+    add_s, unchanged_s = [], []
+    for i in range(n):
+        corpus, index = tmp / f"add-corpus-{i}", tmp / f"add-index-{i}"
+        corpus.mkdir()
+        for p in rest:
+            shutil.copy(p, corpus / p.name)
+        cmd = [str(QA), "index", "-q", "--corpus", str(corpus), "--index", str(index)]
+        timed_run(cmd, timeout=600)
+        shutil.copy(added, corpus / added.name)
+        add_s.append(timed_run(cmd, timeout=600)["wall_s"])
+        unchanged_s.append(timed_run(cmd, timeout=600)["wall_s"])
+        log(f"add one report {i + 1}/{n}: {add_s[-1]:.1f} s; unchanged rebuild "
+            f"{unchanged_s[-1]:.1f} s")
+    return {"added": added.name, "to": [p.name for p in rest], "wall_s": add_s,
+            "unchanged_wall_s": unchanged_s}
+
+
 def bench_eval(n: int, smoke: bool, tmp: Path) -> dict[str, Any]:
     cmd = [str(QA), "eval", "--split", "test", "--only-final", "-q"]
     questions = "eval/questions.jsonl (test split)"
@@ -398,6 +425,11 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         rows.append((f"HTTP {lv['clients']} clients: latency (ms)", lv["latency_ms"], "ms"))
     rows.append(("index build, wall (s)", res["index_build"]["wall_s"], "s"))
     rows.append(("index build, peak RSS (MB)", res["index_build"]["peak_rss_mb"], "none"))
+    if "add_report" in res:
+        ad = res["add_report"]
+        rows.append((f"add one report ({ad['added']}) to a built index (s);"
+                     f" {ad['vs_full_build']}x the full build", ad["wall_s"], "s"))
+        rows.append(("rebuild with no report changed (s)", ad["unchanged_wall_s"], "s"))
     for bs, st in res["embedding_throughput"]["chunks_per_s"].items():
         rows.append((f"embedding batch {bs} (chunks/s)", st, "none"))
     rows.append(("cold start to /readyz 200 (s)", res["cold_start_s"], "s"))
@@ -570,6 +602,14 @@ def main() -> None:
         ib = bench_index(cfg["builds"], mode == "smoke", tmp)
         res["index_build"] = {"corpus": ib["corpus"], "wall_s": stats(ib["wall_s"], enc / 1000),
                               "peak_rss_mb": stats(ib["peak_rss_mb"], digits=1)}
+        ad = bench_add_report(cfg["builds"], mode == "smoke", tmp)
+        res["add_report"] = {
+            "added": ad["added"], "to": ad["to"],
+            "wall_s": stats(ad["wall_s"], enc / 1000),
+            "unchanged_wall_s": stats(ad["unchanged_wall_s"], enc / 1000),
+            "vs_full_build": round(float(np.median(ad["wall_s"]))
+                                   / res["index_build"]["wall_s"]["p50"], 3),
+        }
         # 8.
         res["loadavg_1m"]["eval"] = loadavg()
         ev = bench_eval(cfg["evals"], mode == "smoke", tmp)

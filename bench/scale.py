@@ -24,6 +24,7 @@ Each size runs in its own process (so peak memory is its own) and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -357,7 +358,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: run one size
-    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        help="keep the built indexes here; with --search-only, re-measure only the searches",
+    )
+    ap.add_argument("--search-only", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").open()]
@@ -366,7 +372,16 @@ def main() -> None:
     # a force the corpus lacks returns early, which would flatter the latency.
     questions = [r["question"] for r in rows if not r.get("force")][:n_q]
     if args.one is not None:
-        print(json.dumps(run_one(args.one, args.index, args.work, questions)))
+        row_file = args.work / f"row-{args.one}.json"
+        if args.search_only and row_file.is_file():  # built before: time the searches again
+            row = json.loads(row_file.read_text())
+            index = args.index if args.one == 0 else args.work / f"index-{args.one}"
+            row.update(search_latency(Settings(index_dir=index), questions))
+            row["peak_rss_mb"] = _peak_mb()
+        else:
+            row = run_one(args.one, args.index, args.work, questions)
+        row_file.write_text(json.dumps(row))
+        print(json.dumps(row))
         return
     sizes = [20] if args.smoke else args.sizes
     out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
@@ -374,8 +389,14 @@ def main() -> None:
     rates = real_rates(args.index)
     log(f"real rates: {rates}")
     results = []
-    with tempfile.TemporaryDirectory(prefix="qa-scale-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.work:
+            tmp = str(args.work)
+            args.work.mkdir(parents=True, exist_ok=True)
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="qa-scale-"))
         for size in [0, *sizes]:  # 0: the real index, the baseline
+            extra = ["--search-only"] if args.search_only else []
             proc = subprocess.run(
                 [
                     sys.executable,
@@ -388,6 +409,7 @@ def main() -> None:
                     str(args.index),
                     "--questions",
                     str(n_q),
+                    *extra,
                 ],
                 capture_output=True,
                 text=True,
@@ -408,7 +430,8 @@ def main() -> None:
                 )
             results.append(row)
             log(f"{row['reports']}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
-            shutil.rmtree(Path(tmp) / f"index-{size}", ignore_errors=True)
+            if not args.work:
+                shutil.rmtree(Path(tmp) / f"index-{size}", ignore_errors=True)
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} CPUs",
