@@ -120,14 +120,19 @@ class SentenceVectors:
         np.save(folder / "sentence_spans.npy", self.spans, allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path) -> SentenceVectors:
-        """Read what ``save`` wrote."""
-        vectors = np.load(folder / "sentences.npy", allow_pickle=False)
+    def load(cls, folder: Path, mmap: bool = True) -> SentenceVectors:
+        """Read what ``save`` wrote. The vectors are memory-mapped by default: a search reads
+        only its candidates' sentences, and server processes share the pages."""
+        vectors = np.load(
+            folder / "sentences.npy", allow_pickle=False, mmap_mode="r" if mmap else None
+        )
         owner = np.load(folder / "sentence_owner.npy", allow_pickle=False)
         spans = np.load(folder / "sentence_spans.npy", allow_pickle=False)
         if not (len(vectors) == len(owner) == len(spans)):
             raise ValueError("sentence files disagree in length")
-        return cls(vectors.astype(np.float32), owner.astype(np.int32), spans.astype(np.int32))
+        if vectors.dtype != np.float32 or vectors.ndim != 2:
+            raise ValueError(f"sentences.npy has dtype {vectors.dtype} and shape {vectors.shape}")
+        return cls(vectors, owner.astype(np.int32), spans.astype(np.int32))
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])

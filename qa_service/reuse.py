@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import store
-from .dense import DenseIndex, SentenceVectors
+from .dense import SentenceVectors
 from .sentences import sentence_spans
 from .settings import BUNDLED_MODEL, Settings
 from .types import Chunk, Document
@@ -109,11 +109,12 @@ class VectorCache:
 
     def _all(self) -> NDArray[np.float32]:
         if self._matrix is None:
-            self._matrix = (
-                np.concatenate(self._parts)
-                if self._parts
-                else np.zeros((0, self.dimension), dtype=np.float32)
-            )
+            if len(self._parts) == 1:  # e.g. a memory-mapped file: no copy
+                self._matrix = self._parts[0]
+            elif self._parts:
+                self._matrix = np.concatenate(self._parts)
+            else:
+                self._matrix = np.zeros((0, self.dimension), dtype=np.float32)
             self._parts = [self._matrix]
         return self._matrix
 
@@ -164,14 +165,14 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
     passages = sentences = None
     if manifest.get("embedder") == embedder_signature(settings):
         try:
-            dense = DenseIndex.load(loaded.path / "dense", "flat", mmap=True)
+            vectors = np.load(loaded.path / "dense" / "vectors.npy", mmap_mode="r")
             sent = SentenceVectors.load(loaded.path / "sentences")
         except Exception:  # unreadable vectors: embed again rather than fail the build
-            dense = None
-        if dense is not None and len(dense) == len(loaded.chunks):
-            passages = VectorCache(dense.dimension)
-            passages.add((c.embed_text for c in loaded.chunks), np.asarray(dense.vectors))
-            sentences = VectorCache(dense.dimension)
+            vectors = None
+        if vectors is not None and vectors.ndim == 2 and len(vectors) == len(loaded.chunks):
+            passages = VectorCache(int(vectors.shape[1]))
+            passages.add((c.embed_text for c in loaded.chunks), np.asarray(vectors))
+            sentences = VectorCache(int(vectors.shape[1]))
             texts = [
                 loaded.chunks[int(row)].text[int(a) : int(b)]
                 for row, (a, b) in zip(sent.owner, sent.spans, strict=True)

@@ -72,7 +72,8 @@ def load_search_index(settings: Settings) -> SearchIndex:
     # store.load has already checked every file against the manifest's checksums, so what
     # numpy, FAISS and bm25s read here is what the build wrote.
     try:
-        dense = DenseIndex.load(base.path / "dense", kind)
+        # Memory-mapped: the page cache holds one copy, shared by every server process.
+        dense = DenseIndex.load(base.path / "dense", kind, mmap=True)
         lexical = LexicalIndex.load(base.path / "bm25")
         sentences = SentenceVectors.load(base.path / "sentences")
         acronyms = json.loads((base.path / "acronyms.json").read_text(encoding="utf-8"))
