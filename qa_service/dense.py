@@ -116,8 +116,13 @@ class SentenceVectors:
         """Write sentences.npy, sentence_owner.npy and sentence_spans.npy."""
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "sentences.npy", self.vectors, allow_pickle=False)
-        np.save(folder / "sentence_owner.npy", self.owner, allow_pickle=False)
-        np.save(folder / "sentence_spans.npy", self.spans, allow_pickle=False)
+        self.save_positions(folder, self.owner, self.spans)
+
+    @staticmethod
+    def save_positions(folder: Path, owner: NDArray[np.int32], spans: NDArray[np.int32]) -> None:
+        """Write sentence_owner.npy and sentence_spans.npy (the vectors are written apart)."""
+        np.save(folder / "sentence_owner.npy", owner, allow_pickle=False)
+        np.save(folder / "sentence_spans.npy", spans, allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> SentenceVectors:

@@ -19,9 +19,10 @@ from numpy.typing import NDArray
 from . import __version__, reuse, store
 from .chunking import ChunkParams, chunk_corpus
 from .dense import DenseIndex, SentenceVectors
-from .embedding import ModelTokenizer, SentenceTransformerEmbedder
+from .embedding import ModelTokenizer, make_embedder
 from .ingest import corpus_files, read_corpus
 from .lexical import LexicalIndex
+from .onnx_export import ensure_encoder
 from .query import extract_acronyms
 from .settings import Settings
 from .tokens import tiktoken_counter
@@ -166,9 +167,8 @@ def index_documents(
     tokenizer_max = ModelTokenizer(settings.model).load().max_tokens
     params = chunk_params(settings, tokenizer_max)
     chunker = _chunker_settings(settings, params)
-    embedder = SentenceTransformerEmbedder(
-        settings.model, settings.device, settings.torch_threads, settings.blas_threads
-    )
+    ensure_encoder(settings)  # the ONNX export queries use (no-op for the torch backend)
+    embedder = make_embedder(settings)
     if embed is None:
 
         def embed(texts: list[str], size: int) -> NDArray[np.float32]:
@@ -204,7 +204,7 @@ def index_documents(
     )
     dense = DenseIndex.build(vectors, settings.approx_threshold)
     texts, owner, spans = reuse.sentence_texts(chunks)
-    sentence_vectors = reuse.embed_cached(
+    reuse.embed_missing(
         texts,
         sentence_cache,
         embedding(batch * 2),
@@ -212,11 +212,16 @@ def index_documents(
         stats["sentences"],
         bar("embedding sentences"),
     )
-    sentences = SentenceVectors(
-        sentence_vectors,
-        np.array(owner, dtype=np.int32),
-        np.array(spans, dtype=np.int32).reshape(-1, 2),
-    )
+
+    def save_sentences(folder: Path) -> None:
+        # Straight from the cache to disk: no second in-memory copy of every sentence vector.
+        reuse.write_vectors(folder / "sentences.npy", texts, sentence_cache)
+        SentenceVectors.save_positions(
+            folder,
+            np.array(owner, dtype=np.int32),
+            np.array(spans, dtype=np.int32).reshape(-1, 2),
+        )
+
     lexical = LexicalIndex.build([c.text for c in chunks])
     acronyms = extract_acronyms(d.text for d in docs)
 
@@ -235,7 +240,7 @@ def index_documents(
             writer.write_documents(docs)
             writer.write_chunks(chunks)
             writer.write_dir("dense", dense.save)
-            writer.write_dir("sentences", sentences.save)
+            writer.write_dir("sentences", save_sentences)
             writer.write_dir("bm25", lexical.save)
             writer.write_bytes(
                 "acronyms.json", json.dumps(acronyms, ensure_ascii=False, indent=1).encode()
@@ -251,7 +256,7 @@ def index_documents(
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
-                "sentences": len(sentences),
+                "sentences": len(texts),
                 "problems": problems,
                 "versions": _versions(),
             }

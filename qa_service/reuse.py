@@ -205,8 +205,21 @@ def embed_cached(
     stats: EmbedStats,
     progress: Callable[[int, int], None] | None = None,
 ) -> NDArray[np.float32]:
-    """Vectors for ``texts``: from the cache where it has them, the rest embedded (each
-    distinct text once, longest first so every batch pads to similar lengths)."""
+    """Vectors for ``texts``: from the cache where it has them, the rest embedded."""
+    embed_missing(texts, cache, embed, batch, stats, progress)
+    return cache.take(texts)
+
+
+def embed_missing(
+    texts: list[str],
+    cache: VectorCache,
+    embed: Embed,
+    batch: int,
+    stats: EmbedStats,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Embed the texts the cache lacks into it (each distinct text once, longest first so
+    every batch pads to similar lengths)."""
     absent = [t for t in texts if t not in cache]
     missing = sorted(set(absent), key=len, reverse=True)
     stats.reused += len(texts) - len(absent)
@@ -216,7 +229,18 @@ def embed_cached(
         cache.add(part, embed(part))
         if progress:
             progress(min(i + batch, len(missing)), len(missing))
-    return cache.take(texts)
+
+
+def write_vectors(path: Path, texts: list[str], cache: VectorCache, block: int = 65_536) -> None:
+    """Write the cached vectors of ``texts`` to a .npy file block by block, never holding
+    them all in memory (sentence vectors of a large corpus run to gigabytes)."""
+    out = np.lib.format.open_memmap(
+        path, mode="w+", dtype=np.float32, shape=(len(texts), cache.dimension)
+    )
+    for i in range(0, len(texts), block):
+        out[i : i + block] = cache.take(texts[i : i + block])
+    out.flush()
+    del out
 
 
 def sentence_texts(chunks: list[Chunk]) -> tuple[list[str], list[int], list[tuple[int, int]]]:

@@ -25,7 +25,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -119,10 +119,6 @@ def chunk_from_json(d: dict[str, Any]) -> Chunk:
     return Chunk(**{**d, "section": tuple(d["section"])})
 
 
-def _jsonl(rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
-
-
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index directory's build lock: one builder at a time."""
@@ -166,15 +162,29 @@ class GenerationWriter:
                     os.fsync(f.fileno())
                 self.files[str(path.relative_to(self.tmp))] = sha256_file(path)
 
+    def write_lines(self, rel: str, rows: Iterable[dict[str, Any]]) -> None:
+        """Write JSON lines as they come (no whole-file string in memory), checksummed."""
+        path = self.tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        h = hashlib.sha256()
+        with path.open("wb") as f:
+            for row in rows:
+                line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+                h.update(line)
+                f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        self.files[rel] = h.hexdigest()
+
     def write_documents(self, docs: list[Document]) -> None:
         """Documents (JSON lines) and their canonical texts."""
-        self.write_bytes("documents.jsonl", _jsonl([document_to_json(d) for d in docs]))
+        self.write_lines("documents.jsonl", (document_to_json(d) for d in docs))
         for d in docs:
             self.write_bytes(f"texts/{d.doc_id}.txt", d.text.encode("utf-8"))
 
     def write_chunks(self, chunks: list[Chunk]) -> None:
         """Chunks as JSON lines."""
-        self.write_bytes("chunks.jsonl", _jsonl([chunk_to_json(c) for c in chunks]))
+        self.write_lines("chunks.jsonl", (chunk_to_json(c) for c in chunks))
 
     def publish(self, manifest: dict[str, Any], keep: int = 2) -> Path:
         """Write the manifest last, rename into place, then switch CURRENT atomically."""
