@@ -68,4 +68,6 @@ def test_best_sentence_per_chunk_equals_a_plain_loop(owners: list[int], extra: i
         expected[row] = max(expected[row], float(vec @ query))
     np.testing.assert_allclose(sv.best_per_chunk(query, n_chunks), expected, rtol=1e-5, atol=1e-6)
     rows = np.arange(n_chunks)
-    np.testing.assert_allclose(sv.best_per_chunk(query, n_chunks, rows), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        sv.best_per_chunk(query, n_chunks, rows), expected, rtol=1e-5, atol=1e-6
+    )

@@ -22,10 +22,20 @@ from .app import AppState, NotFound
 
 router = APIRouter()
 
-# What the limits in ``limits.py`` answer, documented on the routes they apply to.
+# Every error body is {"detail": "one readable line"} (see the handlers in app.py).
+_INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": S.ErrorBody, "description": "Invalid input; detail says which field and why"},
+}
+# What the POST routes and the limits in ``limits.py`` answer, documented where they apply.
 _LIMITS: dict[int | str, dict[str, Any]] = {
+    **_INVALID,
+    400: {"model": S.ErrorBody, "description": "Body is not UTF-8 JSON, or bad Content-Length"},
     413: {"model": S.ErrorBody, "description": "Request body over QA_MAX_BODY_BYTES"},
     504: {"model": S.ErrorBody, "description": "Took longer than QA_REQUEST_TIMEOUT_S"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    **_INVALID,
+    404: {"model": S.ErrorBody, "description": "No such id"},
 }
 
 
@@ -115,7 +125,12 @@ def cite(body: S.CiteRequest, state: State) -> dict[str, Any]:
     return cite_result_dict(locator.locate(body.quote))
 
 
-@router.get("/v1/recommendations", response_model=S.RecommendationsResponse, tags=["reports"])
+@router.get(
+    "/v1/recommendations",
+    response_model=S.RecommendationsResponse,
+    tags=["reports"],
+    responses=_INVALID,
+)
 def recommendations(
     state: State,
     force: Annotated[str | None, Query(max_length=100)] = None,
@@ -203,7 +218,7 @@ def documents(state: State) -> list[dict[str, Any]]:
     "/v1/documents/{doc_id}",
     response_model=S.DocumentDetail,
     tags=["reports"],
-    responses={404: {"model": S.ErrorBody}},
+    responses=_NOT_FOUND,
 )
 def document(doc_id: str, state: State) -> dict[str, Any]:
     """A report's metadata and section tree."""
@@ -228,9 +243,15 @@ def document(doc_id: str, state: State) -> dict[str, Any]:
 
 @router.get(
     "/v1/documents/{doc_id}/text",
-    response_class=PlainTextResponse,
+    response_class=Response,  # PlainTextResponse would document the 404 as text too
     tags=["reports"],
-    responses={200: {"content": {"text/plain": {}}}, 404: {"model": S.ErrorBody}},
+    responses={
+        200: {
+            "description": "The canonical text",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **_NOT_FOUND,
+    },
 )
 def document_text(doc_id: str, state: State) -> Response:
     """The report's canonical text: what every char_start/char_end indexes."""
@@ -245,7 +266,7 @@ def document_text(doc_id: str, state: State) -> Response:
     "/v1/passages/{passage_id}",
     response_model=S.PassageDetail,
     tags=["reports"],
-    responses={404: {"model": S.ErrorBody}},
+    responses=_NOT_FOUND,
 )
 def passage(passage_id: str, state: State) -> dict[str, Any]:
     """One passage, with the passages before and after it in its report."""

@@ -13,9 +13,11 @@ MAX_QUOTE = 5000
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors: a typo in a filter name must not silently match everything."""
+    """Request bodies. Unknown fields are errors (a typo in a filter name must not silently
+    match everything), and values are not coerced: ``"top_k": true`` or ``"5"`` is a 422,
+    as the OpenAPI document says, not a 1 or a 5."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class SearchFilters(Strict):
