@@ -19,9 +19,10 @@ QUESTION_WORDS = frozenset(
     force forces police constabulary still""".split()
 )
 
-_ACRONYM_DEF = re.compile(
-    r"([A-Za-z][A-Za-z’'\-]*(?:[ \-][A-Za-z’'&\-]+){0,9})\s+\(([A-Z][A-Za-z]{1,9})\)"
-)
+_ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,9})\)")
+# Up to ten words ending where the searched window ends (just before an acronym's bracket).
+_WORDS_BEFORE = re.compile(r"([A-Za-z][A-Za-z’'\-]*(?:[ \-][A-Za-z’'&\-]+){0,9})\s+$")
+_LOOKBACK = 300
 _SMALL = frozenset({"and", "of", "the", "for", "to", "in", "on", "or", "&", "with", "a"})
 
 
@@ -43,17 +44,27 @@ class QueryPlan:
 
 
 def extract_acronyms(texts: Iterable[str]) -> dict[str, str]:
-    """Acronyms a report defines, e.g. ``management of sexual or violent offenders (MOSOVO)``."""
+    """Acronyms a report defines, e.g. ``management of sexual or violent offenders (MOSOVO)``.
+
+    Finds each parenthesised acronym first, then reads the words just before it: linear in
+    the text (a pattern that tries a run of words at every position took seconds per report).
+    """
     found: dict[str, str] = {}
     for text in texts:
-        for m in _ACRONYM_DEF.finditer(text):
-            acronym = m.group(2)
+        for m in _ACRONYM.finditer(text):
+            acronym = m.group(1)
             letters = [c for c in acronym if c.isupper()]
-            if len(letters) < 2 or acronym.lower() in {"pdf"}:
+            if len(letters) < 2 or acronym.lower() in {"pdf"} or acronym in found:
                 continue
-            words = re.split(r"[ \-]+", m.group(1))
-            long = _match_initials(words, letters)
-            if long and acronym not in found:
+            start = max(0, m.start() - _LOOKBACK)
+            run = _WORDS_BEFORE.search(text, start, m.start())
+            if run is None:
+                continue
+            phrase = run.group(1)
+            if run.start(1) == start and start > 0 and text[start - 1].isalpha():
+                phrase = re.sub(r"^\S+[ \-]?", "", phrase)  # cut mid-word: drop that word
+            long = _match_initials(re.split(r"[ \-]+", phrase), letters)
+            if long:
                 found[acronym] = long
     return found
 
