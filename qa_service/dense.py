@@ -157,12 +157,17 @@ class SentenceVectors:
                 head = best[: len(starts)]  # chunks after the last sentence's owner have none
                 head[has] = np.maximum(np.maximum.reduceat(sims, starts[has]), -1.0)
             return best
-        for row in rows:
-            if row + 1 >= len(self.first):
-                continue  # after the last chunk that has sentences
-            a, b = int(self.first[row]), int(self.first[row + 1])
-            if b > a:
-                best[row] = float((self.vectors[a:b] @ query).max())
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[rows + 1 < len(self.first)]  # chunks after the last owner have none
+        starts, ends = self.first[rows], self.first[rows + 1]
+        lens = ends - starts
+        rows, starts, lens = rows[lens > 0], starts[lens > 0], lens[lens > 0]
+        if len(rows):
+            # The rows' sentences gathered in one index array, scored in one product.
+            seg = np.concatenate([[0], np.cumsum(lens)[:-1]])
+            idx = np.repeat(starts - seg, lens) + np.arange(int(lens.sum()))
+            sims = np.asarray(self.vectors[idx] @ query.astype(np.float32))
+            best[rows] = np.maximum.reduceat(sims, seg)
         return best
 
     def of_chunk(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:

@@ -48,6 +48,13 @@ class Filters:
         return self == Filters()
 
 
+# Up to this many sentence vectors an exact index scores every sentence (a few ms at most);
+# above it, only the sentences of the SENTENCE_CANDIDATES best passages by passage cosine
+# (bench/scale.py: 51k sentences took 8 ms a query, as much as encoding it).
+SENTENCE_SCAN_LIMIT = 20_000
+SENTENCE_CANDIDATES = 1_000
+
+
 @dataclass(frozen=True)
 class RetrievalConfig:
     """How to retrieve; the defaults are the settings tuned on the dev split (eval/)."""
@@ -161,9 +168,7 @@ class Retriever:
         chunk = self.index.chunks[row]
         spans, vectors = self.index.sentences.of_chunk(row)
         pairs = [(int(a), int(b)) for a, b in spans] or None
-        scored = score_sentences(
-            chunk.text, plan.terms, self.terms, self.index.lexical.idf, pairs
-        )
+        scored = score_sentences(chunk.text, plan.terms, self.terms, self.index.lexical.idf, pairs)
         dense = None
         if cfg.mode != "lexical" and pairs is not None:
             dense = np.clip(vectors @ self.encode(plan.topic), 0.0, 1.0)
@@ -330,11 +335,22 @@ class Retriever:
         self, qv: NDArray[np.float32], keep: NDArray[np.bool_], cfg: RetrievalConfig
     ) -> NDArray[np.float32]:
         scores = self._passage_scores(qv, keep, cfg.candidates)
-        if cfg.sentence_weight > 0 and len(self.index.sentences):
-            # With an approximate index only the candidates it returned have scores; scoring
-            # their sentences alone keeps the cost independent of the corpus size.
-            rows = None if self.index.dense.kind == "flat" else np.flatnonzero(scores)
-            best = self.index.sentences.best_per_chunk(qv, len(self.index.chunks), rows)
+        sentences = self.index.sentences
+        if cfg.sentence_weight > 0 and len(sentences):
+            n = len(self.index.chunks)
+            if self.index.dense.kind != "flat":
+                # Only the candidates the approximate index returned have scores; scoring
+                # their sentences alone keeps the cost independent of the corpus size.
+                rows = np.flatnonzero(scores)
+                best = sentences.best_per_chunk(qv, n, rows)
+            elif len(sentences) <= SENTENCE_SCAN_LIMIT:
+                best = sentences.best_per_chunk(qv, n)  # every sentence: cheap at this size
+            else:
+                # A larger exact index: the best passages by their own cosine get their
+                # sentences scored; the others keep their passage cosine as is.
+                rows = top_indices(np.where(keep, scores, -np.inf), SENTENCE_CANDIDATES)
+                best = scores.copy()
+                best[rows] = sentences.best_per_chunk(qv, n, rows)[rows]
             scores = (1 - cfg.sentence_weight) * scores + cfg.sentence_weight * best
         return scores.astype(np.float32)
 

@@ -119,3 +119,25 @@ def test_passage_json_has_contract_fields(retriever) -> None:
         "highlights",
     }
     json.dumps(p)
+
+
+def test_sentence_scoring_of_candidates_only_matches_a_full_scan(retriever, monkeypatch) -> None:
+    """Above SENTENCE_SCAN_LIMIT an exact index scores only its best passages' sentences;
+    with every passage a candidate, that path must give exactly the full scan's ranking."""
+    import qa_service.retriever as rmod
+
+    questions = [
+        "how does Kent handle missing children?",
+        "are children held in custody overnight after charge?",
+        "what training do call handlers get about vulnerable children?",
+    ]
+    full = [[h.chunk.chunk_id for h in retriever.search(q, top_k=10).hits] for q in questions]
+    scores = [[round(h.score, 6) for h in retriever.search(q, top_k=10).hits] for q in questions]
+    monkeypatch.setattr(rmod, "SENTENCE_SCAN_LIMIT", 0)
+    assert len(retriever.index.chunks) <= rmod.SENTENCE_CANDIDATES
+    assert [
+        [h.chunk.chunk_id for h in retriever.search(q, top_k=10).hits] for q in questions
+    ] == full
+    assert [
+        [round(h.score, 6) for h in retriever.search(q, top_k=10).hits] for q in questions
+    ] == scores
