@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .settings import BUNDLED_MODEL
+from .settings import BUNDLED_MODEL, Settings
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -27,6 +27,49 @@ class TokenCounter(Protocol):
     """Counts the word pieces a model sees for a text (without special tokens)."""
 
     def __call__(self, text: str) -> int: ...
+
+
+class Embedder(Protocol):
+    """What the indexer and the retriever need from an encoder (torch or ONNX Runtime)."""
+
+    model_name: str
+
+    def load(self) -> Embedder: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(
+        self, texts: list[str], batch_size: int = 32, progress: bool = False
+    ) -> NDArray[np.float32]: ...
+
+
+def make_embedder(settings: Settings, batches: bool = False) -> Embedder:
+    """The configured encoder, not loaded yet (ONNX falls back to torch when it cannot run).
+
+    ``encoder_backend`` chooses the query encoder. ``batches`` (``qa index``) always gets torch:
+    it embeds batches of passages faster than ONNX Runtime does, whose gain is the per-query
+    floor (bench/results/onnx.md).
+    """
+    torch_embedder = SentenceTransformerEmbedder(
+        settings.model, settings.device, settings.torch_threads, settings.blas_threads
+    )
+    if settings.encoder_backend == "onnx" and settings.device == "cpu" and not batches:
+        from .onnx_encoder import OnnxEmbedder, encoders_root
+
+        return OnnxEmbedder(
+            settings.model,
+            encoders_root(settings.index_dir),
+            threads=settings.onnx_threads,
+            blas_threads=settings.blas_threads,
+            fallback=torch_embedder,
+        )
+    return torch_embedder
 
 
 def resolve_model(name: str) -> str:

@@ -168,7 +168,7 @@ def index_documents(
     params = chunk_params(settings, tokenizer_max)
     chunker = _chunker_settings(settings, params)
     ensure_encoder(settings)  # the ONNX export queries use (no-op for the torch backend)
-    embedder = make_embedder(settings)
+    embedder = make_embedder(settings, batches=True)
     if embed is None:
 
         def embed(texts: list[str], size: int) -> NDArray[np.float32]:

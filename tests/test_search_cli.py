@@ -46,16 +46,23 @@ def test_search_human_and_json(built_index: Path) -> None:
 
 def test_batch_of_100_in_one_process(built_index: Path, tmp_path: Path, monkeypatch) -> None:
     import qa_service.embedding as emb
+    import qa_service.onnx_encoder as onnx
 
     loads = []
     original = emb.SentenceTransformerEmbedder.load
+    original_open = onnx.OnnxEmbedder._open
 
     def counting_load(self):  # type: ignore[no-untyped-def]
         if self._model is None:
             loads.append(1)
         return original(self)
 
+    def counting_open(self):  # type: ignore[no-untyped-def]
+        loads.append(1)
+        return original_open(self)
+
     monkeypatch.setattr(emb.SentenceTransformerEmbedder, "load", counting_load)
+    monkeypatch.setattr(onnx.OnnxEmbedder, "_open", counting_open)  # QA_ENCODER_BACKEND=onnx
     rows = [json.loads(line) for line in QUESTIONS.read_text().splitlines()][:100]
     batch = tmp_path / "batch.jsonl"
     batch.write_text(

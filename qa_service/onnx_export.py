@@ -1,0 +1,256 @@
+"""Export the embedding model's transformer to ONNX, once, for ``OnnxEmbedder`` (``qa index``).
+
+An export is a folder ``<index_dir>/encoders/<key>/`` holding ``model.onnx`` (token embeddings
+with dynamic batch and sequence axes), ``tokenizer.json`` (the tokenizer sentence-transformers
+itself loaded, so lower-casing and special tokens are exactly the torch model's) and
+``encoder.json`` (the key, the sha256 of both files and the tokenizer settings). The key hashes
+the model name, every model file and the versions of the exporting libraries, so a changed model
+or upgrade never meets a stale export. The folder is written under a temporary name, fsynced,
+checked against the torch model on sample texts and only then renamed into place; a server
+never writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import inspect
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .onnx_encoder import (
+    EXPORT_FORMAT,
+    MODEL_FILE,
+    SIDECAR,
+    TOKENIZER_FILE,
+    OnnxEmbedder,
+    OnnxUnavailable,
+    encoder_dir,
+    encoder_key,
+    encoders_root,
+    library_versions,
+    local_model_dir,
+    read_checked,
+    read_pipeline,
+    read_sidecar,
+    sha256_file,
+)
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+OUTPUT = "token_embeddings"
+# An export must give the torch vectors back to this cosine on every sample, or it is dropped.
+MIN_COSINE = 0.9999
+VERIFY_TEXTS = [
+    "",
+    "a",
+    "How are children kept safe in police custody overnight?",
+    "Façade naïve café – “quoted” text, 日本語, emoji 🙂 and accents: Ångström.",
+    " ".join(["The force reviewed missing children cases with partner agencies."] * 80),
+]
+_STALE_S = 24 * 3600  # leftovers of an interrupted export older than this are removed
+
+
+def ensure_encoder(settings: Settings) -> Path | None:
+    """Make sure the configured model's ONNX export exists in the index folder.
+
+    Nothing to do for the torch backend. A model that cannot be exported is logged and left to
+    PyTorch; it never fails the index build.
+    """
+    if settings.encoder_backend != "onnx":
+        return None
+    try:
+        return export_encoder(settings.model, encoders_root(settings.index_dir))
+    except OnnxUnavailable as exc:
+        log.warning("no ONNX encoder exported, queries will use PyTorch: %s", exc)
+        return None
+
+
+def is_valid(folder: Path, key: str) -> bool:
+    """Whether ``folder`` holds a complete, undamaged export for ``key``."""
+    try:
+        meta = read_sidecar(folder, key)
+        read_checked(folder, meta, MODEL_FILE)
+        read_checked(folder, meta, TOKENIZER_FILE)
+    except OnnxUnavailable:
+        return False
+    return True
+
+
+def export_encoder(model: str, root: Path) -> Path:
+    """The export folder for ``model`` under ``root``, exported now if missing or damaged."""
+    location = local_model_dir(model)
+    read_pipeline(location)  # refuse unsupported models before loading anything
+    key = encoder_key(model, location)
+    final = encoder_dir(root, key)
+    if is_valid(final, key):
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_stale(root)
+    tmp = root / f".tmp-{key[:12]}-{os.getpid()}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        _export(model, location, tmp, key)
+        _publish(tmp, final, key)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _export(model: str, location: Path, folder: Path, key: str) -> None:
+    t0 = time.perf_counter()
+    st = _load_sentence_transformer(location)
+    transformer = st[0]
+    tokenizer = transformer.tokenizer
+    if tokenizer is None or not getattr(tokenizer, "is_fast", False):
+        raise OnnxUnavailable(f"model {model!r} has no fast (tokenizers) tokenizer to export")
+    hf_model = transformer.auto_model.eval()
+    params = inspect.signature(hf_model.forward).parameters
+    if not {"input_ids", "attention_mask"} <= set(params):
+        raise OnnxUnavailable(f"model {model!r} does not take input_ids and attention_mask")
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in params:
+        names.append("token_type_ids")  # exactly what sentence-transformers feeds the model
+    max_len = int(st.max_seq_length)
+    _write(folder / MODEL_FILE, _onnx_bytes(hf_model, names, max_len))
+    _write(folder / TOKENIZER_FILE, tokenizer.backend_tokenizer.to_str().encode("utf-8"))
+    meta: dict[str, Any] = {
+        "format": EXPORT_FORMAT,
+        "key": key,
+        "model": model,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": library_versions(),
+        "inputs": names,
+        "output": OUTPUT,
+        "dimension": int(st.get_embedding_dimension()),
+        "max_seq_length": max_len,
+        "padding_side": tokenizer.padding_side,
+        "truncation_side": tokenizer.truncation_side,
+        "pad_token_id": int(tokenizer.pad_token_id or 0),
+        "pad_token_type_id": int(getattr(tokenizer, "pad_token_type_id", 0) or 0),
+        "files": {name: sha256_file(folder / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
+    }
+    _write(folder / SIDECAR, json.dumps(meta, indent=1).encode())
+    meta["verified_min_cosine"] = _verify(st, model, folder)
+    meta["export_seconds"] = round(time.perf_counter() - t0, 1)
+    _write(folder / SIDECAR, json.dumps(meta, indent=1).encode())
+    del st, transformer, hf_model
+    gc.collect()
+
+
+def _load_sentence_transformer(location: Path) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    return SentenceTransformer(str(location), device="cpu")
+
+
+def _onnx_bytes(hf_model: Any, names: list[str], max_len: int) -> bytes:
+    """The transformer's last hidden state as an ONNX graph (torch.export-based exporter)."""
+    import torch
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor | None = None,
+        ) -> torch.Tensor:
+            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)
+            return out.last_hidden_state  # type: ignore[no-any-return]
+
+    shape = (2, min(16, max_len))  # the axes are dynamic; these sizes only trace the graph
+    values = {"input_ids": 5, "attention_mask": 1, "token_type_ids": 0}
+    example = tuple(torch.full(shape, values[n], dtype=torch.long) for n in names)
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    sequence = torch.export.Dim("sequence", min=1, max=max_len)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                TokenEmbeddings(hf_model).eval(),
+                example,
+                input_names=names,
+                output_names=[OUTPUT],
+                dynamic_shapes={n: {0: batch, 1: sequence} for n in names},
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+        assert program is not None
+        return program.model_proto.SerializeToString()  # type: ignore[no-any-return]
+    except Exception as exc:  # the exporter raises many kinds; any of them means "use torch"
+        raise OnnxUnavailable(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _verify(st: Any, model: str, folder: Path) -> float:
+    """Min cosine between torch and the fresh export over sample texts, batched and alone."""
+    onnx = OnnxEmbedder(model, folder=folder, blas_threads=None).load()
+    reference = st.encode(VERIFY_TEXTS, convert_to_numpy=True, normalize_embeddings=True)
+    batched = onnx.encode(VERIFY_TEXTS)
+    alone = np.vstack([onnx.encode([t]) for t in VERIFY_TEXTS])
+    cosine = float(min((reference * batched).sum(1).min(), (reference * alone).sum(1).min()))
+    if not cosine >= MIN_COSINE:
+        raise OnnxUnavailable(
+            f"the ONNX export of {model!r} does not reproduce the torch vectors"
+            f" (min cosine {cosine:.6f} < {MIN_COSINE})"
+        )
+    return round(cosine, 7)
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, final: Path, key: str) -> None:
+    """Rename the finished export into place (replacing a damaged one; a valid one wins)."""
+    _fsync_dir(tmp)
+    if final.exists():
+        if is_valid(final, key):
+            return  # another build exported it meanwhile
+        trash = final.with_name(f".trash-{final.name}-{secrets.token_hex(4)}")
+        os.replace(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except OSError as exc:
+        if not is_valid(final, key):
+            raise OnnxUnavailable(f"cannot publish the ONNX export to {final}: {exc}") from exc
+    _fsync_dir(final.parent)
+
+
+def _remove_stale(root: Path) -> None:
+    now = time.time()
+    for leftover in [*root.glob(".tmp-*"), *root.glob(".trash-*")]:
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > _STALE_S:
+                shutil.rmtree(leftover, ignore_errors=True)
