@@ -27,6 +27,7 @@ import numpy as np
 
 from .embedding import ModelError, SentenceTransformerEmbedder, resolve_model
 from .settings import BUNDLED_MODEL
+from .store import sha256_file
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -194,15 +195,6 @@ def local_model_dir(model: str) -> Path:
     if not location.is_dir():
         raise OnnxUnavailable(f"the ONNX encoder needs a local model folder, not {model!r}")
     return location
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def library_versions() -> dict[str, str]:

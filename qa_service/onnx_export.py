@@ -42,9 +42,9 @@ from .onnx_encoder import (
     read_checked,
     read_pipeline,
     read_sidecar,
-    sha256_file,
 )
 from .settings import Settings
+from .store import fsync_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -223,17 +223,9 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _publish(tmp: Path, final: Path, key: str) -> None:
     """Rename the finished export into place (replacing a damaged one; a valid one wins)."""
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     if final.exists():
         if is_valid(final, key):
             return  # another build exported it meanwhile
@@ -245,7 +237,7 @@ def _publish(tmp: Path, final: Path, key: str) -> None:
     except OSError as exc:
         if not is_valid(final, key):
             raise OnnxUnavailable(f"cannot publish the ONNX export to {final}: {exc}") from exc
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def _remove_stale(root: Path) -> None:

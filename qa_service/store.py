@@ -67,7 +67,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a directory, so a rename or new file in it survives a crash."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -199,14 +200,14 @@ class GenerationWriter:
             self.tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8")
         )
         for sub in [self.tmp, *(p for p in self.tmp.rglob("*") if p.is_dir())]:
-            _fsync_dir(sub)
+            fsync_dir(sub)
         final = self.index_dir / self.name
         os.rename(self.tmp, final)
-        _fsync_dir(self.index_dir)
+        fsync_dir(self.index_dir)
         pointer = self.index_dir / f".{CURRENT}.{secrets.token_hex(3)}"
         _write_file(pointer, (self.name + "\n").encode())
         os.replace(pointer, self.index_dir / CURRENT)
-        _fsync_dir(self.index_dir)
+        fsync_dir(self.index_dir)
         cleanup(self.index_dir, keep)
         return final
 
