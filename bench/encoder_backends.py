@@ -63,6 +63,9 @@ NOTES = """Notes:
 - torch with 2 threads degrades badly whenever the other core is busy (its OpenMP threads wait
   for each other); ONNX Runtime does not (its idle threads are set not to spin). With several
   server processes on one machine, set `QA_ONNX_THREADS=1`, as `QA_TORCH_THREADS=1` before.
+- On an idle machine (quick run, 2026-11-22 15:27 and 15:31): torch 2 threads p50 8.3 ms,
+  ONNX 1 thread 6.3-6.8 ms, 2 threads 5.0-5.5 ms, int8 2.1 ms; 4 concurrent clients: ONNX
+  1 thread 327 queries/s, 2 threads 288, torch 107.
 - int8: the vectors move away from the torch-built index's (see the cosine) and the no-answer
   threshold was tuned on torch similarities; using it would take an index embedded with int8,
   a re-tuned `answerable_threshold` and a test-split check, so it is measured, not shipped.
@@ -390,7 +393,7 @@ def decide(res: dict[str, Any]) -> dict[str, Any]:
     """The defaults these figures support, with the reasons.
 
     fp32 ONNX for queries if its p50 beats torch's faster thread setting, its min cosine is
-    >= 0.9999 and dev R@5/MRR@10 do not drop; two ONNX threads only if 10% faster than one;
+    >= 0.9999 and dev R@5/MRR@10 do not drop; two ONNX threads unless measurably worse;
     int8 only if no dev row drops and its cosine meets the same bar; batches on whichever
     runtime embeds more passages per second.
     """
@@ -399,11 +402,11 @@ def decide(res: dict[str, Any]) -> dict[str, Any]:
     metrics = ("recall@5", "mrr@10")
     torch_name = min(("torch, 2 threads", "torch, 1 thread"), key=lambda n: lat[n]["p50"])
     one, two = lat["onnx fp32, 1 thread"], lat["onnx fp32, 2 threads"]
-    # Two threads only if clearly faster alone and about as good under concurrent requests
-    # (one thread per request lets the other core serve another one).
+    # Both cores unless that measurably hurts: a lone query more than 10% slower, or under
+    # concurrent requests (one thread each lets the other core serve another) 15% fewer/s.
     conc = res["concurrent"]
     qps1, qps2 = (conc[f"onnx fp32, {n}"]["queries_per_s"] for n in ("1 thread", "2 threads"))
-    threads = 2 if two["p50"] < 0.9 * one["p50"] and qps2 >= 0.85 * qps1 else 1
+    threads = 2 if two["p50"] <= 1.1 * one["p50"] and qps2 >= 0.85 * qps1 else 1
     fp32 = one if threads == 1 else two
     fp32_cos = min(cos["onnx fp32"]["passages"]["min"], cos["onnx fp32"]["questions"]["min"])
     same_eval = all(cli["onnx"][m] >= cli["torch"][m] for m in metrics) and not any(
@@ -411,8 +414,9 @@ def decide(res: dict[str, Any]) -> dict[str, Any]:
     )
     fp32_ok = fp32["p50"] < lat[torch_name]["p50"] and fp32_cos >= MIN_COSINE and same_eval
     reasons = [
-        f"fp32 ONNX ({threads} thread): p50 {fp32['p50']} ms, p99 {fp32['p99']} ms, CPU"
-        f" {fp32['cpu_ms']} ms per query, against the faster torch setting ({torch_name}):"
+        f"fp32 ONNX ({threads} thread{'s' * (threads > 1)}): p50 {fp32['p50']} ms,"
+        f" p99 {fp32['p99']} ms, CPU {fp32['cpu_ms']} ms per query, against the faster torch"
+        f" setting ({torch_name}):"
         f" p50 {lat[torch_name]['p50']} ms, p99 {lat[torch_name]['p99']} ms, CPU"
         f" {lat[torch_name]['cpu_ms']} ms; min cosine to torch {fp32_cos}; dev R@5/MRR@10"
         f" {cli['onnx']['recall@5']}/{cli['onnx']['mrr@10']} vs torch"

@@ -71,7 +71,7 @@ def ensure_encoder(settings: Settings) -> Path | None:
         return None
     try:
         return export_encoder(settings.model, encoders_root(settings.index_dir))
-    except OnnxUnavailable as exc:
+    except (OnnxUnavailable, OSError) as exc:
         log.warning("no ONNX encoder exported, queries will use PyTorch: %s", exc)
         return None
 
@@ -102,6 +102,10 @@ def export_encoder(model: str, root: Path) -> Path:
     try:
         _export(model, location, tmp, key)
         _publish(tmp, final, key)
+    except OnnxUnavailable:
+        raise
+    except Exception as exc:  # a failed export means "use torch", never a failed build
+        raise OnnxUnavailable(f"exporting {model!r} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final

