@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_sentences
-from .embedding import SentenceTransformerEmbedder
+from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
 from .ingest.lines import title_key
 from .query import QueryPlan, plan_query
@@ -109,7 +109,7 @@ class Retriever:
     def __init__(
         self,
         index: SearchIndex,
-        embedder: SentenceTransformerEmbedder,
+        embedder: Embedder,
         config: RetrievalConfig | None = None,
         cache_size: int = 1024,
     ) -> None:

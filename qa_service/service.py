@@ -32,6 +32,4 @@ def open_retriever(settings: Settings) -> Retriever:
             f"the index has {index.dense.dimension}-dimensional vectors but model"
             f" {settings.model!r} makes {embedder.dimension}; rebuild with `qa index`"
         )
-    # Retriever is annotated with SentenceTransformerEmbedder but only calls encode(); any
-    # Embedder fits (to drop this ignore: annotate Retriever's embedder as Embedder).
-    return Retriever(index, embedder, retrieval_config(settings))  # type: ignore[arg-type]
+    return Retriever(index, embedder, retrieval_config(settings))
