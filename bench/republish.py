@@ -21,13 +21,10 @@ served. The server listens on 127.0.0.1 only; every request loop is bounded in c
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +36,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from run import Server  # bench/run.py: this script runs from bench/, like it
 
 ROOT = Path(__file__).resolve().parents[1]
 QA = Path(sys.executable).with_name("qa")
@@ -48,7 +46,6 @@ MODES: dict[str, dict[str, Any]] = {
 }
 DROPPED_REPORT = "leicestershire-2017-post-inspection-review.txt"  # absent from variant "minus"
 MAX_REQUESTS_PER_CLIENT = 20_000  # a bound on count as well as on time
-READY_TIMEOUT_S = 180.0
 BUILD_TIMEOUT_S = 600.0
 EXTRA_S = 30.0
 ENV = {
@@ -68,12 +65,6 @@ CHECKED_FIELDS = {  # response field -> chunks.jsonl field
 
 def log(msg: str) -> None:
     print(f"[republish {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def busy_cpu() -> float:
@@ -199,41 +190,9 @@ class Generations:
 # the server ------------------------------------------------------------------------------------
 
 
-class Server:
-    """``qa serve`` on a free 127.0.0.1 port, as a subprocess this script owns."""
-
-    def __init__(self, index: Path, log_path: Path) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self._log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [str(QA), "serve", "--host", "127.0.0.1", "--port", str(port), "--index", str(index)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=ENV,
-        )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        with httpx.Client(timeout=2.0) as c:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"qa serve exited with {self.proc.returncode}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if c.get(f"{self.url}/readyz").status_code == 200:
-                        return
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"qa serve not ready within {READY_TIMEOUT_S} s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log.close()
+def start_server(index: Path, log_path: Path) -> Server:
+    """``qa serve`` over ``index`` on a free 127.0.0.1 port (bench/run.py's Server)."""
+    return Server(log_path, ENV, ("--index", str(index)))
 
 
 # the run ---------------------------------------------------------------------------------------
@@ -363,7 +322,7 @@ def run(mode: str, out: Path) -> int:
         initial = (index / "CURRENT").read_text().strip()
         generations = Generations(index)
         initial_passages = len(generations.chunks(initial) or {})
-        server = Server(index, tmp / "server.log")
+        server = start_server(index, tmp / "server.log")
         with httpx.Client(timeout=30.0) as c:  # warm the server up
             for q in questions[:5]:
                 c.post(f"{server.url}/v1/search", json={"question": q})

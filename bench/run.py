@@ -142,13 +142,14 @@ def free_port() -> int:
 class Server:
     """``qa serve`` on a free 127.0.0.1 port, as a subprocess this runner owns."""
 
-    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log_path.open("ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [str(QA), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [str(QA), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
             env={**os.environ, **(env or {})},
         )
@@ -265,6 +266,18 @@ def bench_load(server: Server, clients: int, seconds: float,
         "other_cpu_pct": round(max(0.0, system_pct - server_pct - client_pct), 1),
         "server_threads_peak": peak_threads,
     }
+
+
+def load_level(server: Server, clients: int, seconds: float, tag: Iterator[str], enc: float,
+               label: str) -> dict[str, Any]:
+    """One concurrency level, its latencies summarised (and as multiples of the encode)."""
+    lv = bench_load(server, clients, seconds, tag)
+    lv["latency_ms"] = stats(lv["latency_ms"], enc)
+    lv["rps_x_encode"] = round(lv["rps"] * enc / 1000, 3)
+    log(f"{label} {clients} clients: {lv['rps']} req/s, p50 {lv['latency_ms'].get('p50')} ms, "
+        f"p99 {lv['latency_ms'].get('p99')} ms, {lv['errors']} errors, "
+        f"server CPU {lv['server_cpu_pct']}%")
+    return lv
 
 
 def system_cpu() -> tuple[float, float]:
@@ -576,13 +589,8 @@ def main() -> None:
             tag = variants(load_questions(257))
             res["http_load"] = []
             for clients in cfg["levels"]:
-                lv = bench_load(server, clients, cfg["level_s"], tag)
-                lv["latency_ms"] = stats(lv["latency_ms"], enc)
-                lv["rps_x_encode"] = round(lv["rps"] * enc / 1000, 3)
-                res["http_load"].append(lv)
-                log(f"HTTP {clients} clients: {lv['rps']} req/s, p50 "
-                    f"{lv['latency_ms'].get('p50')} ms, p99 {lv['latency_ms'].get('p99')} ms, "
-                    f"{lv['errors']} errors, server CPU {lv['server_cpu_pct']}%")
+                res["http_load"].append(
+                    load_level(server, clients, cfg["level_s"], tag, enc, "HTTP"))
         finally:
             server.stop()
         # The same load with torch limited to one thread per process (OMP_NUM_THREADS=1):
@@ -592,13 +600,8 @@ def main() -> None:
             server = Server(tmp / "serve.log", {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
             try:
                 for clients in cfg["threads1_levels"]:
-                    lv = bench_load(server, clients, cfg["threads1_s"], tag)
-                    lv["latency_ms"] = stats(lv["latency_ms"], enc)
-                    lv["rps_x_encode"] = round(lv["rps"] * enc / 1000, 3)
-                    res["http_load_torch_1_thread"].append(lv)
-                    log(f"HTTP {clients} clients, OMP_NUM_THREADS=1: {lv['rps']} req/s, p50 "
-                        f"{lv['latency_ms'].get('p50')} ms, p99 {lv['latency_ms'].get('p99')} "
-                        f"ms, server CPU {lv['server_cpu_pct']}%")
+                    res["http_load_torch_1_thread"].append(load_level(
+                        server, clients, cfg["threads1_s"], tag, enc, "HTTP, OMP_NUM_THREADS=1,"))
             finally:
                 server.stop()
         res["http_load_note"] = (

@@ -190,6 +190,12 @@ def _refuse(texts: list[str], size: int) -> np.ndarray:
     raise RuntimeError(f"{len(texts)} texts have no reusable vector (e.g. {texts[0][:80]!r})")
 
 
+def _manifest(generation: Path) -> dict[str, Any]:
+    """A generation's manifest alone (loading the generation would read gigabytes at 10k)."""
+    data: dict[str, Any] = json.loads((generation / store.MANIFEST).read_text(encoding="utf-8"))
+    return data
+
+
 def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
@@ -225,7 +231,7 @@ def _peak_mb() -> int:
 
 def run_real(real_index: Path, questions: list[str]) -> dict[str, Any]:
     """The baseline: the real four-report index, searched the same way."""
-    manifest = store.load(real_index).manifest
+    manifest = _manifest(store.current_generation(real_index))
     return {
         "reports": manifest["counts"]["documents"],
         "real": True,
@@ -253,7 +259,7 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
     t = time.perf_counter()
     report = index_documents(settings, docs, chunks, sources=[previous], embed=_refuse)
     build_s = time.perf_counter() - t
-    manifest = store.load(settings.index_dir).manifest
+    manifest = _manifest(report.generation)
     log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
     del docs, chunks, previous, real
     return {

@@ -194,14 +194,16 @@ def index_documents(
             return None
         return lambda done, total: progress(stage, done, total)
 
-    vectors = reuse.embed_cached(
-        [c.embed_text for c in chunks],
+    passage_texts = [c.embed_text for c in chunks]
+    reuse.embed_missing(
+        passage_texts,
         passage_cache,
         embedding(batch),
         batch,
         stats["passages"],
         bar("embedding passages"),
     )
+    vectors = passage_cache.take(passage_texts)
     dense = DenseIndex.build(vectors, settings.approx_threshold)
     texts, owner, spans = reuse.sentence_texts(chunks)
     reuse.embed_missing(

@@ -197,19 +197,6 @@ class EmbedStats:
     reused: int = 0
 
 
-def embed_cached(
-    texts: list[str],
-    cache: VectorCache,
-    embed: Embed,
-    batch: int,
-    stats: EmbedStats,
-    progress: Callable[[int, int], None] | None = None,
-) -> NDArray[np.float32]:
-    """Vectors for ``texts``: from the cache where it has them, the rest embedded."""
-    embed_missing(texts, cache, embed, batch, stats, progress)
-    return cache.take(texts)
-
-
 def embed_missing(
     texts: list[str],
     cache: VectorCache,
