@@ -81,7 +81,9 @@ def short_name(force: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> list[tuple[re.Pattern[str], str]]:
+def _patterns() -> list[tuple[str, re.Pattern[str], str]]:
+    """(first word lower-cased, pattern, force) for every name, longest name first. The
+    first word is a cheap substring test that rules most patterns out for a question."""
     names: list[tuple[str, str]] = []
     for force, extra in ALL_FORCES.items():
         for name in {force, short_name(force), *extra}:
@@ -93,7 +95,8 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
         flags = 0 if name.isupper() or name.startswith("the ") else re.IGNORECASE
         words = [r"(?:and|&)" if w == "and" else re.escape(w) for w in re.split(r"[\s-]+", name)]
         body = r"[\s-]+".join(words)
-        out.append((re.compile(rf"(?<![\w-]){body}(?![\w-])", flags), force))
+        pattern = re.compile(rf"(?<![\w-]){body}(?![\w-])", flags)
+        out.append((re.split(r"[\s-]+", name)[0].lower(), pattern, force))
     return out
 
 
@@ -107,7 +110,10 @@ def find_forces(text: str) -> list[str]:
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     taken: list[tuple[int, int]] = []
-    for pattern, force in _patterns():
+    low = text.lower()
+    for needle, pattern, force in _patterns():
+        if needle not in low:
+            continue
         for m in pattern.finditer(text):
             if any(s < m.end() and m.start() < e for s, e in taken):
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .forces import find_forces, names_of
 from .vocabulary import EVERYDAY_TERMS
@@ -18,6 +19,8 @@ QUESTION_WORDS = frozenset(
     should would will there their they them it its the a an about tell me please any some
     force forces police constabulary still""".split()
 )
+
+_QUESTION_TEXT = " ".join(sorted(QUESTION_WORDS))
 
 _ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,9})\)")
 # Up to ten words ending where the searched window ends (just before an acronym's bracket).
@@ -41,6 +44,21 @@ class QueryPlan:
     # The user's own terms that an everyday-words entry translated (e.g. "under-18s"): the
     # corpus may never use them, so they do not count against how well it covers the topic.
     translated: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=8192)
+def _whole_word(phrase: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """``phrase`` as a whole word or words (not inside a longer word or hyphenation)."""
+    return re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", re.I if ignore_case else 0)
+
+
+def _has_word(phrase: str, text: str, ignore_case: bool = False) -> bool:
+    """Whether ``text`` contains ``phrase`` as a whole word; for lower-case matching pass
+    ``ignore_case`` with ``text`` already lower-cased. A plain substring test first: most
+    phrases are absent, and it is much cheaper than the pattern (this runs for every
+    everyday-words entry and every acronym on every question)."""
+    needle = phrase.lower() if ignore_case else phrase
+    return needle in text and _whole_word(phrase, ignore_case).search(text) is not None
 
 
 def extract_acronyms(texts: Iterable[str]) -> dict[str, str]:
@@ -89,6 +107,12 @@ def _match_initials(words: list[str], letters: list[str]) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)
+def _possessive(name: str) -> re.Pattern[str]:
+    """A force name as whole words, with any possessive ending."""
+    return re.compile(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])(?:’s|'s)?")
+
+
 def plan_query(
     question: str,
     corpus_forces: Iterable[str],
@@ -109,10 +133,10 @@ def plan_query(
     topic = question
     for force in named if force_words_removed else ():
         for name in names_of(force):
-            topic = re.sub(rf"(?i)(?<![\w-]){re.escape(name)}(?![\w-])(?:’s|'s)?", " ", topic)
+            topic = _possessive(name).sub(" ", topic)
     topic = " ".join(topic.split())
 
-    skip = QUESTION_WORDS | set(terms_of(" ".join(sorted(QUESTION_WORDS))))  # stemmed too
+    skip = QUESTION_WORDS.union(terms_of(_QUESTION_TEXT))  # stemmed too
     terms: dict[str, float] = {}
     for t in terms_of(topic):
         if t not in skip:
@@ -122,16 +146,15 @@ def plan_query(
     translated: set[str] = set()
     low = f" {topic.lower()} "
     for phrase, targets in EVERYDAY_TERMS.items() if everyday else ():
-        if re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", low):
+        if _has_word(phrase, low, ignore_case=True):
             expansions.extend(targets)
             translated.update(terms_of(phrase))
     # Acronyms: in the question (or its everyday-word translations) add the long form, and
     # the other way round.
     widened = low + " " + " ".join(expansions).lower() + " "
     for acronym, long in acronyms.items():
-        if re.search(rf"(?<![\w-]){re.escape(acronym)}(?![\w-])", topic) or (
-            len(acronym) >= 3
-            and re.search(rf"(?<![\w-]){re.escape(acronym.lower())}(?![\w-])", widened)
+        if _has_word(acronym, topic) or (
+            len(acronym) >= 3 and _has_word(acronym, widened, ignore_case=True)
         ):
             expansions.append(long)
         elif long.lower() in widened:

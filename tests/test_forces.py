@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa_service.forces import FORCES, find_forces, short_name
+from qa_service.forces import ALL_FORCES, FORCES, find_forces, names_of, short_name
 
 
 def test_there_are_43_forces() -> None:
@@ -19,3 +19,16 @@ def test_short_forms() -> None:
     assert find_forces("West Yorkshire Police") == ["West Yorkshire Police"]
     assert find_forces("the method was reviewed") == []
     assert short_name("Lancashire Constabulary") == "Lancashire"
+
+
+def test_every_name_of_every_force_is_found() -> None:
+    # find_forces skips a pattern when its first word is absent: that shortcut must never
+    # hide a name, whatever its case, spacing or hyphenation.
+    for force in ALL_FORCES:
+        for name in names_of(force):
+            found = find_forces(f"Is this true for {name}'s custody suites?")
+            assert found and found[0] == force, (name, found)
+            if not (name.isupper() or name.startswith("the ")):
+                spaced = name.lower().replace(" ", "-") if " " in name else name.lower()
+                found = find_forces(f"what does {spaced} do")
+                assert found and found[0] == force, (spaced, found)
