@@ -4,6 +4,12 @@ Relevance: a returned passage answers an evidence quote when it lies in the quot
 contains the quote or covers at least half of it ("overlaps most of"). Judgements are made per
 evidence quote, so a question with two quotes needs both found for full recall. Metrics are
 computed by ir-measures (R@k, RR@10, nDCG@10) from qrels and runs built here.
+
+Recall@k is the share of a question's quotes that some result in the top k answers, so one
+passage holding both quotes of a two-quote answer reaches both. ir-measures sees one query per
+quote for it (is that quote reached by rank k?), averaged per question, then over questions.
+RR and nDCG are computed on the question's run with each result labelled by one quote (the
+first it answers that no earlier result did): the first relevant rank, and a gain per result.
 """
 
 from __future__ import annotations
@@ -55,6 +61,16 @@ class QuestionOutcome:
     ranked: list[str]  # per result: the evidence id it answers, or "passage:<id>"
     sources: list[str]
     spans: list[tuple[str, int, int]]  # (source, start, end) per result
+    # per result: every evidence id it answers (empty: derived from ``ranked``)
+    covers: list[frozenset[str]] = field(default_factory=list)
+
+    def reached(self) -> list[frozenset[str]]:
+        """The evidence ids each result answers."""
+        if self.covers:
+            return self.covers
+        return [
+            frozenset() if lab.startswith("passage:") else frozenset({lab}) for lab in self.ranked
+        ]
 
 
 @dataclass
@@ -169,6 +185,14 @@ def run_questions(
                 judge(res.hits, evidence),
                 [h.chunk.source for h in res.hits],
                 [(h.chunk.source, h.chunk.start, h.chunk.end) for h in res.hits],
+                [
+                    frozenset(
+                        ev_id
+                        for ev_id, (source, span) in evidence.items()
+                        if h.chunk.source == source and answers((h.chunk.start, h.chunk.end), span)
+                    )
+                    for h in res.hits
+                ],
             )
         )
         if progress:
@@ -180,10 +204,11 @@ def _metrics(outcomes: list[QuestionOutcome]) -> dict[str, float]:
     import ir_measures
     from ir_measures import RR, R, nDCG
 
+    judged = [o for o in outcomes if o.question.evidence]
+    if not judged:
+        return {}
     qrels, run = [], []
-    for o in outcomes:
-        if not o.question.evidence:
-            continue
+    for o in judged:
         for j in range(len(o.question.evidence)):
             qrels.append(ir_measures.Qrel(o.question.id, f"{o.question.id}#e{j}", 1))
         seen: set[str] = set()
@@ -191,17 +216,38 @@ def _metrics(outcomes: list[QuestionOutcome]) -> dict[str, float]:
             if label not in seen:
                 seen.add(label)
                 run.append(ir_measures.ScoredDoc(o.question.id, label, float(100 - rank)))
-    if not qrels:
-        return {}
-    measures = [R @ k for k in CUTOFFS] + [RR @ 10, nDCG @ 10]
-    agg = ir_measures.calc_aggregate(measures, qrels, run)
-    # Questions whose run is empty count as zero (ir-measures skips them otherwise).
-    n_judged = len({q.query_id for q in qrels})
-    n_run = len({d.query_id for d in run} & {q.query_id for q in qrels})
-    scale = n_run / n_judged if n_judged else 0.0
+    others = [RR @ 10, nDCG @ 10]
+    per_question: dict[object, dict[str, float]] = defaultdict(dict)
+    for m in ir_measures.iter_calc(others, qrels, run):
+        per_question[m.measure][m.query_id] = float(m.value)
+    # Recall: one query per quote, "reached" when a result up to rank k answers it.
+    quote_qrels, quote_run, owner = [], [], {}
+    for o in judged:
+        reached = o.reached()
+        for j in range(len(o.question.evidence)):
+            ev_id = f"{o.question.id}#e{j}"
+            owner[ev_id] = o.question.id
+            quote_qrels.append(ir_measures.Qrel(ev_id, ev_id, 1))
+            first = next((r for r, ids in enumerate(reached) if ev_id in ids), None)
+            for rank in range(len(reached)):
+                label = ev_id if rank == first else f"result-{rank}"
+                quote_run.append(ir_measures.ScoredDoc(ev_id, label, float(100 - rank)))
+    recall_at = [R @ k for k in CUTOFFS]
+    by_quote: dict[object, dict[str, float]] = defaultdict(dict)
+    for m in ir_measures.iter_calc(recall_at, quote_qrels, quote_run):
+        by_quote[m.measure][m.query_id] = float(m.value)
+    for measure in recall_at:  # a question's recall: the mean over its quotes
+        sums: dict[str, list[float]] = defaultdict(list)
+        for ev_id, qid in owner.items():
+            sums[qid].append(by_quote[measure].get(ev_id, 0.0))
+        per_question[measure] = {qid: sum(v) / len(v) for qid, v in sums.items()}
     names = {**{R @ k: f"recall@{k}" for k in CUTOFFS}, RR @ 10: "mrr@10", nDCG @ 10: "ndcg@10"}
-    out = {names[m]: round(float(v) * scale, 4) for m, v in agg.items()}
-    out["questions"] = float(n_judged)
+    # Questions with no results count as zero (ir-measures leaves them out).
+    out = {
+        name: round(sum(per_question[m].get(o.question.id, 0.0) for o in judged) / len(judged), 4)
+        for m, name in names.items()
+    }
+    out["questions"] = float(len(judged))
     return out
 
 
@@ -212,7 +258,7 @@ def recall_curve(outcomes: list[QuestionOutcome], k_max: int = 10) -> list[float
     for k in range(1, k_max + 1):
         total = 0.0
         for o in rows:
-            found = {lab for lab in o.ranked[:k] if not lab.startswith("passage:")}
+            found = frozenset().union(*o.reached()[:k])
             total += len(found) / len(o.question.evidence)
         curve.append(round(total / len(rows), 4) if rows else 0.0)
     return curve

@@ -79,3 +79,26 @@ def test_bad_question_file(tmp_path: Path) -> None:
     p.write_text('{"id": "a", "question": "x", "split": "dev"}\n')
     with pytest.raises(EvalError, match="no questions in split 'test'"):
         load_questions(p, "test")
+
+
+def test_one_result_can_reach_several_quotes() -> None:
+    # q3: two quotes in one passage at rank 2 (judge labels it with the first only) -> both
+    # are reached: R@1 0, R@5 1; RR 1/2 as before
+    q = Question("q3", "q", "fact", None, "dev", (Evidence("r.txt", "a"), Evidence("r.txt", "b")))
+    o = QuestionOutcome(
+        q,
+        True,
+        ["passage:x", "q3#e0", "passage:y"],
+        ["r.txt"] * 3,
+        [],
+        [frozenset(), frozenset({"q3#e0", "q3#e1"}), frozenset()],
+    )
+    r = report("x", [o])
+    assert r.overall["recall@1"] == 0.0
+    assert r.overall["recall@5"] == 1.0
+    assert r.overall["mrr@10"] == pytest.approx(0.5)
+    assert recall_curve([o], 3) == [0.0, 1.0, 1.0]
+    # a question with no results at all counts as zero, not as missing
+    empty = QuestionOutcome(Question("q4", "q", "staff", None, "dev", q.evidence), True, [], [], [])
+    both = report("x", [o, empty])
+    assert both.overall["recall@5"] == 0.5 and both.overall["mrr@10"] == pytest.approx(0.25)
