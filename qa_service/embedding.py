@@ -49,17 +49,18 @@ class Embedder(Protocol):
     ) -> NDArray[np.float32]: ...
 
 
-def make_embedder(settings: Settings, batches: bool = False) -> Embedder:
+def make_embedder(settings: Settings) -> Embedder:
     """The configured encoder, not loaded yet (ONNX falls back to torch when it cannot run).
 
-    ``encoder_backend`` chooses the query encoder. ``batches`` (``qa index``) always gets torch:
-    it embeds batches of passages faster than ONNX Runtime does, whose gain is the per-query
-    floor (bench/results/onnx.md).
+    ``encoder_backend`` chooses it for queries and for ``qa index`` alike: the ONNX export
+    reproduces the torch vectors (checked at export, ``onnx_export.MIN_COSINE``), embeds batches
+    of passages at least as fast and spares an index run the torch import and model load
+    (bench/results/incremental.md).
     """
     torch_embedder = SentenceTransformerEmbedder(
         settings.model, settings.device, settings.torch_threads, settings.blas_threads
     )
-    if settings.encoder_backend == "onnx" and settings.device == "cpu" and not batches:
+    if settings.encoder_backend == "onnx" and settings.device == "cpu":
         from .onnx_encoder import OnnxEmbedder, encoders_root
 
         return OnnxEmbedder(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import platform
 import time
 from collections.abc import Callable
@@ -19,14 +20,20 @@ from numpy.typing import NDArray
 from . import __version__, reuse, store
 from .chunking import ChunkParams, chunk_corpus
 from .dense import DenseIndex, SentenceVectors
-from .embedding import ModelTokenizer, make_embedder
+from .embedding import ModelTokenizer
 from .ingest import corpus_files, read_corpus
 from .lexical import LexicalIndex
-from .onnx_export import ensure_encoder
+from .onnx_export import IndexEncoder
 from .query import extract_acronyms
 from .settings import Settings
 from .tokens import tiktoken_counter
 from .types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+# New vectors are stored beside reused ones only if the encoder gives the stored ones back to
+# this cosine (ONNX Runtime and PyTorch agree to 0.9999999 on this model: bench/results/onnx.md).
+AGREEMENT_MIN_COSINE = 0.99999
 
 
 class BuildError(Exception):
@@ -43,6 +50,7 @@ class BuildReport:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reused: dict[str, Any] = field(default_factory=dict)  # what was reused from earlier builds
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 def chunk_params(settings: Settings, model_max_tokens: int) -> ChunkParams:
@@ -105,12 +113,15 @@ def build_index(
         if progress:
             progress(f"reading {path.name}", files_done[0], total)
 
+    clock = _Clock()
     tokenizer = ModelTokenizer(settings.model).load()
     params = chunk_params(settings, tokenizer.max_tokens)
     chunker = _chunker_settings(settings, params)
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
+    clock.lap("setup")
     previous = reuse.load_previous(settings) if not full else None
     extra = [reuse.load_previous(settings, g) for g in (vectors_from or [])]
+    clock.lap("load_previous")
 
     reused_ids: set[str] = set()
 
@@ -124,14 +135,19 @@ def build_index(
     if not docs:
         detail = "; ".join(problems) if problems else "no report files found"
         raise BuildError(f"nothing could be indexed from {corpus}: {detail}")
+    clock.lap("read")
 
-    count = tiktoken_counter(settings.tiktoken_encoding)
+    count: Callable[[str], int] | None = None  # built only if some report is chunked
     chunks: list[Chunk] = []
     for i, doc in enumerate(docs, 1):
         kept = previous.chunks.get(doc.doc_id) if previous and doc.doc_id in reused_ids else None
-        chunks.extend(kept if kept else chunk_corpus([doc], params, count, tokenizer))
+        if not kept:
+            count = count or tiktoken_counter(settings.tiktoken_encoding)
+            kept = chunk_corpus([doc], params, count, tokenizer)
+        chunks.extend(kept)
         if progress:
             progress(f"chunking {doc.source}", i, len(docs))
+    clock.lap("chunk")
 
     return index_documents(
         settings,
@@ -142,6 +158,7 @@ def build_index(
         reused={"from": previous.generation if previous else None, "documents": len(reused_ids)},
         progress=progress,
         started=t0,
+        timings=clock.seconds,
     )
 
 
@@ -156,34 +173,50 @@ def index_documents(
     progress: Callable[[str, int, int], None] | None = None,
     embed: Callable[[list[str], int], NDArray[np.float32]] | None = None,
     started: float | None = None,
+    timings: dict[str, float] | None = None,
 ) -> BuildReport:
     """Embed (reusing the vectors ``sources`` hold), index and publish parsed, chunked reports.
 
     ``embed(texts, batch_size)`` defaults to the configured model, loaded only if some text
-    has no vector yet.
+    has no vector yet; ``timings`` holds seconds of stages the caller already ran.
     """
     t0 = time.perf_counter() if started is None else started
     problems = problems or []
     tokenizer_max = ModelTokenizer(settings.model).load().max_tokens
     params = chunk_params(settings, tokenizer_max)
     chunker = _chunker_settings(settings, params)
-    ensure_encoder(settings)  # the ONNX export queries use (no-op for the torch backend)
-    embedder = make_embedder(settings, batches=True)
+    encoder = IndexEncoder(settings)  # opened only if some text has no vector yet
+    clock = _Clock(timings, exclude=lambda: encoder.load_seconds)
+    own_encoder = embed is None
     if embed is None:
 
         def embed(texts: list[str], size: int) -> NDArray[np.float32]:
-            return embedder.load().encode(texts, batch_size=size)
+            return encoder.get().encode(texts, batch_size=size)
 
     batch = max(1, settings.embed_batch_size)
     usable = [p for p in sources or [] if p.passages and p.sentences]
     dimension = usable[0].passages.dimension if usable and usable[0].passages else None
-    passage_cache = reuse.VectorCache(dimension or embedder.load().dimension)
+    passage_cache = reuse.VectorCache(dimension or encoder.get().dimension)
     sentence_cache = reuse.VectorCache(passage_cache.dimension)
     for p in usable:
         assert p.passages and p.sentences
         passage_cache.absorb(p.passages)
         sentence_cache.absorb(p.sentences)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
+    passage_texts = [c.embed_text for c in chunks]
+    texts, owner, spans = reuse.sentence_texts(chunks)
+    clock.lap("vectors_reused")
+
+    agreement = None
+    if own_encoder and usable and (
+        reuse.any_missing(passage_texts, passage_cache)
+        or reuse.any_missing(texts, sentence_cache)
+    ):
+        # New vectors will sit beside stored ones: check the encoder reproduces those first.
+        agreement, passage_cache, sentence_cache = _check_agreement(
+            encoder, passage_cache, sentence_cache, passage_texts, texts
+        )
+    clock.lap("agreement_check")
 
     def embedding(size: int) -> reuse.Embed:
         assert embed is not None
@@ -194,7 +227,6 @@ def index_documents(
             return None
         return lambda done, total: progress(stage, done, total)
 
-    passage_texts = [c.embed_text for c in chunks]
     reuse.embed_missing(
         passage_texts,
         passage_cache,
@@ -203,9 +235,10 @@ def index_documents(
         stats["passages"],
         bar("embedding passages"),
     )
+    clock.lap("embed_passages")
     vectors = passage_cache.take(passage_texts)
     dense = DenseIndex.build(vectors, settings.approx_threshold)
-    texts, owner, spans = reuse.sentence_texts(chunks)
+    clock.lap("dense")
     reuse.embed_missing(
         texts,
         sentence_cache,
@@ -214,6 +247,10 @@ def index_documents(
         stats["sentences"],
         bar("embedding sentences"),
     )
+    clock.lap("embed_sentences")
+    encoder.finish()  # the ONNX export queries use, if this run did not open it already
+    clock.lap("export_check")
+    clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
 
     def save_sentences(folder: Path) -> None:
         # Straight from the cache to disk: no second in-memory copy of every sentence vector.
@@ -225,7 +262,9 @@ def index_documents(
         )
 
     lexical = LexicalIndex.build([c.text for c in chunks])
+    clock.lap("lexical")
     acronyms = extract_acronyms(d.text for d in docs)
+    clock.lap("acronyms")
 
     reused = {
         "from": None,
@@ -247,6 +286,7 @@ def index_documents(
             writer.write_bytes(
                 "acronyms.json", json.dumps(acronyms, ensure_ascii=False, indent=1).encode()
             )
+            clock.lap("write")
             manifest = {
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "corpus_hash": corpus_hash(docs),
@@ -255,15 +295,86 @@ def index_documents(
                 "chunker": chunker,
                 "pipeline": reuse.pipeline_fingerprint(settings, chunker),
                 "embedder": reuse.embedder_signature(settings),
+                # Which runtime embedded this build's new texts (None: nothing was embedded
+                # here), and how closely it reproduced stored vectors it was mixed with.
+                "embedding": {
+                    "backend": encoder.backend if own_encoder else "caller",
+                    "agreement_min_cosine": agreement,
+                },
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "sentences": len(texts),
                 "problems": problems,
                 "versions": _versions(),
+                "build_seconds": dict(clock.seconds),  # stages up to here (not publishing)
             }
             gen = writer.publish(manifest, keep=settings.keep_generations)
         except BaseException:
             writer.abort()
             raise
-    return BuildReport(gen, docs, chunks, problems, time.perf_counter() - t0, reused)
+    clock.lap("publish")
+    return BuildReport(
+        gen, docs, chunks, problems, time.perf_counter() - t0, reused, dict(clock.seconds)
+    )
+
+
+def _check_agreement(
+    encoder: IndexEncoder,
+    passage_cache: reuse.VectorCache,
+    sentence_cache: reuse.VectorCache,
+    passage_texts: list[str],
+    sentence_texts: list[str],
+) -> tuple[float | None, reuse.VectorCache, reuse.VectorCache]:
+    """Min cosine between a few stored vectors this build reuses and the encoder's own.
+
+    An ONNX encoder that disagrees is replaced by PyTorch (the reference); if that disagrees
+    too, the stored vectors are not reused at all. So vectors that differ are never mixed.
+    """
+    sample = reuse.reused_sample(sentence_texts, sentence_cache, 8)
+    sample_passages = reuse.reused_sample(passage_texts, passage_cache, 2)
+    if not sample and not sample_passages:
+        return None, passage_cache, sentence_cache
+    cosine = 1.0
+    for _ in range(2):
+        embedder = encoder.get()
+        cosine = min(
+            reuse.min_cosine(sample, sentence_cache, embedder.encode),
+            reuse.min_cosine(sample_passages, passage_cache, embedder.encode),
+        )
+        if cosine >= AGREEMENT_MIN_COSINE or encoder.backend != "onnx":
+            break
+        log.warning(
+            "the ONNX encoder reproduces stored vectors only to cosine %.7f; embedding with"
+            " PyTorch instead",
+            cosine,
+        )
+        encoder.use_torch()
+    if cosine >= AGREEMENT_MIN_COSINE:
+        return round(cosine, 7), passage_cache, sentence_cache
+    log.warning(
+        "stored vectors differ from this model's (min cosine %.7f): embedding every text again",
+        cosine,
+    )
+    dim = passage_cache.dimension
+    return round(cosine, 7), reuse.VectorCache(dim), reuse.VectorCache(dim)
+
+
+class _Clock:
+    """Seconds per build stage: ``lap`` closes the stage that ran since the previous lap,
+    leaving out the time ``exclude`` reports (opening the encoder, counted on its own)."""
+
+    def __init__(
+        self, seconds: dict[str, float] | None = None, exclude: Callable[[], float] = float
+    ) -> None:
+        self.seconds = dict(seconds or {})
+        self._exclude = exclude
+        self._last = time.perf_counter()
+        self._excluded = exclude()
+
+    def lap(self, stage: str) -> None:
+        """Add the time since the previous lap to ``stage``."""
+        now, excluded = time.perf_counter(), self._exclude()
+        spent = now - self._last - (excluded - self._excluded)
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + spent, 3)
+        self._last, self._excluded = now, excluded

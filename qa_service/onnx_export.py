@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .embedding import Embedder, SentenceTransformerEmbedder, make_embedder
 from .onnx_encoder import (
     EXPORT_FORMAT,
     MODEL_FILE,
@@ -50,7 +51,8 @@ log = logging.getLogger(__name__)
 
 OUTPUT = "token_embeddings"
 # An export must give the torch vectors back to this cosine on every sample, or it is dropped.
-MIN_COSINE = 0.9999
+# Tight because `qa index` embeds with it too: its vectors and torch's are stored side by side.
+MIN_COSINE = 0.99999
 VERIFY_TEXTS = [
     "",
     "a",
@@ -74,6 +76,72 @@ def ensure_encoder(settings: Settings) -> Path | None:
     except (OnnxUnavailable, OSError) as exc:
         log.warning("no ONNX encoder exported, queries will use PyTorch: %s", exc)
         return None
+
+
+class IndexEncoder:
+    """The encoder one ``qa index`` run embeds with, opened on first use.
+
+    With the ONNX backend that is ONNX Runtime on the export (made first if missing or
+    damaged), so a run that embeds a few new passages never imports torch; PyTorch when the
+    backend is torch, or when the export cannot be made or opened (with a warning).
+    ``finish`` makes sure the export queries need exists even if nothing was embedded.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embedder: Embedder | None = None
+        self._export_checked = False  # the export was found valid, made, or found impossible
+        self.load_seconds = 0.0  # time spent opening (and, if need be, exporting)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the encoder has been opened."""
+        return self._embedder is not None
+
+    @property
+    def backend(self) -> str | None:
+        """"onnx" or "torch" once opened, else None."""
+        if self._embedder is None:
+            return None
+        return getattr(self._embedder, "backend", "torch")
+
+    def get(self) -> Embedder:
+        """The opened encoder."""
+        if self._embedder is None:
+            t0 = time.perf_counter()
+            self._embedder = self._open()
+            self.load_seconds += time.perf_counter() - t0
+        return self._embedder
+
+    def _open(self) -> Embedder:
+        embedder = make_embedder(self.settings)
+        if not isinstance(embedder, OnnxEmbedder):
+            return embedder.load()
+        fallback, embedder.fallback = embedder.fallback, None
+        try:
+            embedder.load()  # opening checks the export as ensure_encoder would
+        except OnnxUnavailable:
+            ensure_encoder(self.settings)  # export it (or log why not)
+            embedder.fallback = fallback
+            embedder.load()
+        self._export_checked = True
+        return embedder
+
+    def use_torch(self) -> Embedder:
+        """Switch to the PyTorch model (the reference the export is checked against)."""
+        t0 = time.perf_counter()
+        s = self.settings
+        self._embedder = SentenceTransformerEmbedder(
+            s.model, s.device, s.torch_threads, s.blas_threads
+        ).load()
+        self.load_seconds += time.perf_counter() - t0
+        return self._embedder
+
+    def finish(self) -> None:
+        """Make sure the export exists (a no-op if this run already opened or made it)."""
+        if not self._export_checked:
+            ensure_encoder(self.settings)
+            self._export_checked = True
 
 
 def is_valid(folder: Path, key: str) -> bool:

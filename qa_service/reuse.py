@@ -10,6 +10,14 @@ or replaced report can never leave a stale passage behind. What it skips is repe
   sha256 of the exact text the encoder saw (passages and sentences alike), so only new or
   changed passages are embedded. Identical texts within one build are embedded once.
 
+Which runtime embedded a vector (PyTorch, or ONNX Runtime on the model's export) is not part
+of ``embedder_signature``: the export is only kept if it reproduces the torch vectors to cosine
+0.99999 on sample texts (``onnx_export.MIN_COSINE``; 0.9999999 measured on this corpus), and a
+build that mixes new vectors with stored ones first re-embeds a few stored texts and requires
+the same agreement (``indexer._check_agreement``), else it switches to PyTorch or embeds
+everything again. So vectors from either runtime are interchangeable, and a backend switch does
+not force re-embedding the corpus.
+
 The previous generation is read through ``store.load`` (every checksum verified); if it is
 missing, damaged or built with another model, the build simply embeds everything.
 """
@@ -187,6 +195,31 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
         passages,
         sentences,
     )
+
+
+def any_missing(texts: Iterable[str], cache: VectorCache) -> bool:
+    """Whether some text has no cached vector."""
+    return any(t not in cache for t in texts)
+
+
+def reused_sample(texts: list[str], cache: VectorCache, k: int) -> list[str]:
+    """Up to ``k`` distinct cached texts, spread over ``texts`` (a cheap, fixed-cost probe)."""
+    step = max(1, len(texts) // (4 * k)) if k else 1
+    out: list[str] = []
+    for t in texts[::step]:
+        if len(out) == k:
+            break
+        if t in cache and t not in out:
+            out.append(t)
+    return out
+
+
+def min_cosine(texts: list[str], cache: VectorCache, embed: Embed) -> float:
+    """Smallest cosine between the cached vectors of ``texts`` and freshly embedded ones."""
+    if not texts:
+        return 1.0
+    fresh = np.asarray(embed(texts), dtype=np.float32)
+    return float((fresh * cache.take(texts)).sum(axis=1).min())
 
 
 @dataclass

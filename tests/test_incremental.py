@@ -138,3 +138,100 @@ def test_pipeline_change_invalidates_parsed_reports(tmp_path: Path, built_index:
     assert reuse.pipeline_fingerprint(settings, chunker) == previous.pipeline
     bigger = {**chunker, "target_tokens": chunker["target_tokens"] + 10}
     assert reuse.pipeline_fingerprint(settings, bigger) != previous.pipeline
+
+
+_ADD_ONE = """
+import json, sys
+from pathlib import Path
+from qa_service.indexer import build_index
+from qa_service.settings import Settings
+report = build_index(Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])))
+print(json.dumps({"torch": "torch" in sys.modules, "reused": report.reused,
+                  "timings": report.timings}))
+"""
+
+
+def test_adding_a_report_embeds_with_onnx_without_torch(tmp_path: Path, built_index: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    shutil.copy(CORPUS / SEEDS["kent"], corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=index)
+    shutil.copytree(built_index / "encoders", index / "encoders")  # saves exporting again
+    build_index(settings, vectors_from=[store.current_generation(built_index)])
+    shutil.copy(CORPUS / SEEDS["leicestershire"], corpus)
+    run = subprocess.run(
+        [sys.executable, "-c", _ADD_ONE, str(corpus), str(index)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["torch"] is False  # ONNX Runtime embedded the new report
+    assert out["reused"]["passages_embedded"] > 0 and out["reused"]["documents"] == 1
+    assert {"load_previous", "embed_passages", "embed_sentences", "write"} <= set(out["timings"])
+    manifest = store.load(index).manifest
+    assert manifest["embedding"]["backend"] == "onnx"
+    assert manifest["embedding"]["agreement_min_cosine"] >= 0.99999
+    assert set(manifest["build_seconds"]) <= set(out["timings"])
+
+
+def _two_reports(tmp_path: Path, built_index: Path) -> Settings:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(CORPUS / SEEDS["leicestershire"], corpus)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    shutil.copytree(built_index / "encoders", settings.index_dir / "encoders")
+    build_index(settings, vectors_from=[store.current_generation(built_index)])
+    shutil.copy(CORPUS / SEEDS["kent"], corpus)
+    return settings
+
+
+def _noisy(encode):  # type: ignore[no-untyped-def]
+    """An encoder whose vectors are a little off (cosine about 0.999 to the true ones)."""
+
+    def wrong(self, texts, batch_size=32, progress=False):  # type: ignore[no-untyped-def]
+        v = encode(self, texts, batch_size=batch_size, progress=progress)
+        v = v + np.random.default_rng(0).normal(scale=0.002, size=v.shape).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    return wrong
+
+
+def test_an_encoder_that_disagrees_with_stored_vectors_is_not_mixed_in(
+    tmp_path: Path, built_index: Path, full: SearchIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_service.onnx_encoder import OnnxEmbedder
+
+    settings = _two_reports(tmp_path, built_index)
+    monkeypatch.setattr(OnnxEmbedder, "encode", _noisy(OnnxEmbedder.encode))
+    report = build_index(settings)
+    manifest = store.load(settings.index_dir).manifest
+    assert manifest["embedding"]["backend"] == "torch"  # PyTorch took over
+    assert manifest["embedding"]["agreement_min_cosine"] >= 0.99999
+    assert report.reused["passages_reused"] > 0  # Leicestershire's vectors were kept
+    vectors = _vectors_by_id(load_search_index(settings))
+    full_vectors = _vectors_by_id(full)
+    for c in report.chunks:
+        np.testing.assert_allclose(vectors[c.chunk_id], full_vectors[c.chunk_id], atol=2e-5)
+
+
+def test_stored_vectors_no_encoder_reproduces_are_embedded_again(
+    tmp_path: Path, built_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_service.embedding import SentenceTransformerEmbedder
+    from qa_service.onnx_encoder import OnnxEmbedder
+
+    settings = _two_reports(tmp_path, built_index)
+    monkeypatch.setattr(OnnxEmbedder, "encode", _noisy(OnnxEmbedder.encode))
+    monkeypatch.setattr(
+        SentenceTransformerEmbedder, "encode", _noisy(SentenceTransformerEmbedder.encode)
+    )
+    report = build_index(settings)
+    assert report.reused["documents"] == 1  # the parse is reused, the vectors are not
+    assert report.reused["passages_reused"] == 0
+    assert report.reused["passages_embedded"] == len({c.embed_text for c in report.chunks})
+    assert store.load(settings.index_dir).manifest["embedding"]["agreement_min_cosine"] < 0.9999
