@@ -72,6 +72,10 @@ class DenseIndex:
             raise ValueError(f"vectors.npy has dtype {vectors.dtype} and shape {vectors.shape}")
         if kind == "hnsw":
             index = faiss.read_index(str(folder / "hnsw.faiss"))
+            if index.ntotal == len(vectors):
+                # The graph keeps its own float32 copy of the vectors in RAM: read rows from
+                # it rather than page-faulting them in from vectors.npy.
+                vectors = _stored_vectors(index, vectors.shape[1])
         else:
             index = faiss.IndexFlatIP(vectors.shape[1])
             index.add(np.ascontiguousarray(vectors))
@@ -95,9 +99,53 @@ class DenseIndex:
         )
         return scores[0], ids[0]
 
+    def scores_of(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Cosine similarity of the query with the given rows' vectors."""
+        return np.asarray(self.vectors[rows] @ query.astype(np.float32), dtype=np.float32)
+
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine similarity of the query with every vector (exact, for small indexes)."""
         return np.asarray(self.vectors @ query.astype(np.float32), dtype=np.float32)
+
+
+def _stored_vectors(index: Any, dim: int) -> NDArray[np.float32]:
+    """A read-only numpy view of an HNSW index's flat storage (no copy; lives with ``index``)."""
+    import faiss
+
+    storage: Any = faiss.downcast_index(index.storage)
+    view = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * dim).reshape(index.ntotal, dim)
+    view.flags.writeable = False
+    return np.asarray(view, dtype=np.float32)
+
+
+# Above this many sentence vectors they are held in RAM as float16 (half the float32 file)
+# instead of memory-mapped: at 10,000 reports the file is 9 GB and each query gathered its
+# candidates' sentences from random pages of it (bench/results/scale.md, p95). Smaller
+# indexes keep the exact float32 vectors.
+SENTENCE_F16_ABOVE = 1_000_000
+_F16_BLOCK = 65_536  # rows converted at a time, so loading never holds a float32 copy
+
+
+def _read_float16(path: Path) -> NDArray[np.float16]:
+    """A float32 .npy matrix read block by block into a float16 array (plain reads rather
+    than a memory map, so the float32 pages are not counted against the process)."""
+    with path.open("rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        if major == 1:
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if fortran or dtype != np.float32 or len(shape) != 2:
+            raise ValueError(f"{path.name}: expected a C-order float32 matrix")
+        rows, dim = shape
+        half = np.empty((rows, dim), dtype=np.float16)
+        buf = np.empty((_F16_BLOCK, dim), dtype=np.float32)
+        for a in range(0, rows, _F16_BLOCK):
+            block = buf[: min(_F16_BLOCK, rows - a)]
+            if f.readinto(block.data.cast("B")) != block.nbytes:
+                raise ValueError(f"{path.name} is shorter than its header says")
+            half[a : a + len(block)] = block
+    return half
 
 
 class SentenceVectors:
@@ -125,9 +173,12 @@ class SentenceVectors:
         np.save(folder / "sentence_spans.npy", spans, allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> SentenceVectors:
+    def load(
+        cls, folder: Path, mmap: bool = True, f16_above: int = SENTENCE_F16_ABOVE
+    ) -> SentenceVectors:
         """Read what ``save`` wrote. The vectors are memory-mapped by default: a search reads
-        only its candidates' sentences, and server processes share the pages."""
+        only its candidates' sentences, and server processes share the pages. More than
+        ``f16_above`` of them are read into RAM as float16 instead."""
         vectors = np.load(
             folder / "sentences.npy", allow_pickle=False, mmap_mode="r" if mmap else None
         )
@@ -137,6 +188,8 @@ class SentenceVectors:
             raise ValueError("sentence files disagree in length")
         if vectors.dtype != np.float32 or vectors.ndim != 2:
             raise ValueError(f"sentences.npy has dtype {vectors.dtype} and shape {vectors.shape}")
+        if len(vectors) > f16_above:
+            vectors = _read_float16(folder / "sentences.npy")
         return cls(vectors, owner.astype(np.int32), spans.astype(np.int32))
 
     def __len__(self) -> int:
@@ -157,22 +210,32 @@ class SentenceVectors:
                 head = best[: len(starts)]  # chunks after the last sentence's owner have none
                 head[has] = np.maximum(np.maximum.reduceat(sims, starts[has]), -1.0)
             return best
+        best[rows] = self.best_of_rows(query, rows)
+        return best
+
+    def best_of_rows(
+        self, query: NDArray[np.float32], rows: NDArray[np.int64]
+    ) -> NDArray[np.float32]:
+        """The best sentence cosine of each of ``rows`` (-1 for a chunk without sentences)."""
         rows = np.asarray(rows, dtype=np.int64)
-        rows = rows[rows + 1 < len(self.first)]  # chunks after the last owner have none
-        starts, ends = self.first[rows], self.first[rows + 1]
+        out = np.full(len(rows), -1.0, dtype=np.float32)
+        # chunks after the last sentence's owner have none
+        pos = np.flatnonzero(rows + 1 < len(self.first))
+        starts, ends = self.first[rows[pos]], self.first[rows[pos] + 1]
         lens = ends - starts
-        rows, starts, lens = rows[lens > 0], starts[lens > 0], lens[lens > 0]
-        if len(rows):
+        pos, starts, lens = pos[lens > 0], starts[lens > 0], lens[lens > 0]
+        if len(pos):
             # The rows' sentences gathered in one index array, scored in one product.
             seg = np.concatenate([[0], np.cumsum(lens)[:-1]])
             idx = np.repeat(starts - seg, lens) + np.arange(int(lens.sum()))
-            sims = np.asarray(self.vectors[idx] @ query.astype(np.float32))
-            best[rows] = np.maximum.reduceat(sims, seg)
-        return best
+            gathered = np.asarray(self.vectors[idx], dtype=np.float32)
+            sims = np.asarray(gathered @ query.astype(np.float32))
+            out[pos] = np.maximum.reduceat(sims, seg)
+        return out
 
     def of_chunk(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
         """The sentence spans of one chunk and their vectors."""
         if row + 1 >= len(self.first):
             return self.spans[:0], self.vectors[:0]
         a, b = int(self.first[row]), int(self.first[row + 1])
-        return self.spans[a:b], self.vectors[a:b]
+        return self.spans[a:b], np.asarray(self.vectors[a:b], dtype=np.float32)

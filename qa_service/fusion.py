@@ -21,6 +21,24 @@ def top_indices(scores: NDArray[np.float32], m: int) -> NDArray[np.int64]:
     return idx[np.lexsort((idx, -scores[idx]))]
 
 
+def top_rows(rows: NDArray[np.int64], scores: NDArray[np.float32], m: int) -> NDArray[np.int64]:
+    """The ``m`` rows with the highest scores, best first, ties by the smaller row: what
+    ``top_indices`` returns for a corpus-sized array, given only some rows and their scores."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if m <= 0 or not len(rows):
+        return np.zeros(0, dtype=np.int64)
+    if m < len(rows):
+        threshold = scores[np.argpartition(-scores, m - 1)[m - 1]]
+        above = np.flatnonzero(scores > threshold)
+        tied = np.flatnonzero(scores == threshold)
+        tied = tied[np.argsort(rows[tied], kind="stable")][: m - len(above)]
+        pick = np.concatenate([above, tied])
+    else:
+        pick = np.arange(len(rows))
+    out: NDArray[np.int64] = rows[pick[np.lexsort((rows[pick], -scores[pick]))]]
+    return out
+
+
 def minmax(scores: NDArray[np.float32], keep: NDArray[np.bool_]) -> NDArray[np.float32]:
     """Scale the kept scores to [0, 1] (all zeros when they are all equal)."""
     out = np.zeros_like(scores, dtype=np.float32)

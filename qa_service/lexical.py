@@ -77,14 +77,44 @@ class LexicalIndex:
         )
         return [t for t in out[0] if t]
 
-    def scores(self, weighted_terms: dict[str, float]) -> NDArray[np.float32]:
-        """BM25 score of every chunk for a query given as {term: weight}."""
-        total = np.zeros(self.size, dtype=np.float32)
+    def _postings(
+        self, weighted_terms: dict[str, float]
+    ) -> list[tuple[float, NDArray[np.int64], NDArray[np.float32]]]:
+        """(weight, chunk rows, per-term BM25 scores) of each query term the index knows."""
+        data = self._bm25.scores["data"]
+        indices = self._bm25.scores["indices"]
+        indptr = self._bm25.scores["indptr"]
+        out = []
         for term, weight in weighted_terms.items():
             tid = self._vocab.get(term)
             if tid is not None and weight > 0 and term:
-                total += weight * self._bm25.get_scores_from_ids([tid]).astype(np.float32)
+                a, b = int(indptr[tid]), int(indptr[tid + 1])
+                out.append((weight, indices[a:b], data[a:b].astype(np.float32)))
+        return out
+
+    def scores(self, weighted_terms: dict[str, float]) -> NDArray[np.float32]:
+        """BM25 score of every chunk for a query given as {term: weight}."""
+        # A term's postings name each chunk once, so adding them in place gives the same
+        # floats as adding the term's whole score array (bm25s's get_scores_from_ids), without
+        # one corpus-sized array per term.
+        total = np.zeros(self.size, dtype=np.float32)
+        for weight, rows, values in self._postings(weighted_terms):
+            total[rows] += weight * values
         return total
+
+    def matches(
+        self, weighted_terms: dict[str, float]
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """Every chunk's score (as ``scores``) and the chunks that contain a query term, each
+        once: the work is the length of the terms' postings, not of the corpus."""
+        total = np.zeros(self.size, dtype=np.float32)  # untouched pages stay unallocated
+        touched = []
+        for weight, rows, values in self._postings(weighted_terms):
+            touched.append(rows[total[rows] == 0])  # scores are > 0 once a term matched
+            total[rows] += weight * values
+        if not touched:
+            return total, np.zeros(0, dtype=np.int64)
+        return total, np.concatenate(touched).astype(np.int64)
 
     @property
     def max_idf(self) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_sentences
+from .candidates import CandidateScorer
 from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
 from .ingest.lines import title_key
@@ -53,6 +54,11 @@ class Filters:
 # (bench/scale.py: 51k sentences took 8 ms a query, as much as encoding it).
 SENTENCE_SCAN_LIMIT = 20_000
 SENTENCE_CANDIDATES = 1_000
+# Up to this many passages every passage is scored and fusion normalises over all of them
+# (the exact path, used by the four-report corpus and its evaluation); above it BM25 and
+# the dense index each give their top candidates and only those are scored and fused
+# (candidates.py; bench/scale.py: lexical scoring and fusion took ~14 ms each at 1.1M).
+FUSION_SCAN_LIMIT = 50_000
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class Retriever:
         embedder: Embedder,
         config: RetrievalConfig | None = None,
         cache_size: int = 1024,
+        fusion_scan_limit: int = FUSION_SCAN_LIMIT,
     ) -> None:
         self.index = index
         self.embedder = embedder
@@ -125,6 +132,11 @@ class Retriever:
         self._doc_of = np.array([position[c.doc_id] for c in index.chunks], dtype=np.int32)
         self._everything = np.ones(len(index.chunks), dtype=bool)
         self._everything.setflags(write=False)
+        self.fusion_scan_limit = fusion_scan_limit
+        self._docs = list(index.documents.values())
+        self._scorer: CandidateScorer | None = None  # built on first use by a large index
+        self._scorer_lock = threading.Lock()
+        self._allowed = functools.lru_cache(maxsize=256)(self._allowed_docs)
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
@@ -227,6 +239,21 @@ class Retriever:
             )
         return keep
 
+    def _allowed_docs(self, filters: Filters) -> NDArray[np.bool_] | None:
+        """Which documents pass the filters' document conditions (None: all of them)."""
+        if replace(filters, section=()) == Filters():
+            return None
+        allowed = np.array([_doc_passes(d, filters) for d in self._docs], dtype=bool)
+        allowed.setflags(write=False)
+        return allowed
+
+    def scorer(self) -> CandidateScorer:
+        """The candidate scorer (built once, on first use)."""
+        with self._scorer_lock:
+            if self._scorer is None:
+                self._scorer = CandidateScorer(self.index, self._doc_of)
+            return self._scorer
+
     def search(
         self,
         question: str,
@@ -261,21 +288,13 @@ class Retriever:
                 timings,
             )
 
-        keep = self.mask(applied)
-        n = len(self.index.chunks)
-        dense = np.zeros(n, dtype=np.float32)
-        lexical = np.zeros(n, dtype=np.float32)
-        if cfg.mode in ("hybrid", "dense"):
-            t = time.perf_counter()
-            qv = self.encode(dense_query(plan, cfg))
-            timings["encode"] = _ms(t)
-            t = time.perf_counter()
-            dense = self._dense_scores(qv, keep, cfg)
-            timings["dense"] = _ms(t)
-        if cfg.mode in ("hybrid", "lexical"):
-            t = time.perf_counter()
-            lexical = self.index.lexical.scores(plan.terms)
-            timings["lexical"] = _ms(t)
+        rows: NDArray[np.int64] | None = None  # the scored rows; None: every row, in order
+        if len(self.index.chunks) > self.fusion_scan_limit:
+            rows, dense, lexical = self._candidate_scores(plan, cfg, applied, top_k, timings)
+            keep = np.ones(len(rows), dtype=bool)
+        else:
+            keep = self.mask(applied)
+            dense, lexical = self._exact_scores(plan, cfg, keep, timings)
 
         t = time.perf_counter()
         if cfg.mode == "dense":
@@ -291,9 +310,14 @@ class Retriever:
         ranked = [i for i in ranked if np.isfinite(fused[i])]
         compared = self._compared_forces(plan, applied, cfg)
         if len(compared) >= 2:
-            order = cover_groups(ranked, self._force_of, top_k, compared)
+            group_of = self._force_of
+            if rows is not None:
+                group_of = [self._force_of[r] for r in rows.tolist()]
+            picked = cover_groups(ranked, group_of, top_k, compared)
         else:
-            order = ranked[:top_k]
+            picked = ranked[:top_k]
+        # positions in the score arrays -> rows of the index
+        order = picked if rows is None else [int(rows[p]) for p in picked]
         timings["fusion"] = _ms(t)
 
         t = time.perf_counter()
@@ -312,7 +336,7 @@ class Retriever:
 
         t = time.perf_counter()
         hits = []
-        for i in order:
+        for p, i in zip(picked, order, strict=True):
             chunk = self.index.chunks[i]
             spans: tuple[tuple[int, int], ...] = ()
             if cfg.highlight:
@@ -321,15 +345,66 @@ class Retriever:
                 Hit(
                     chunk,
                     self.index.documents[chunk.doc_id],
-                    float(fused[i]),
-                    float(dense[i]),
-                    float(lexical[i]),
+                    float(fused[p]),
+                    float(dense[p]),
+                    float(lexical[p]),
                     spans,
                     i,
                 )
             )
         timings["highlight"] = _ms(t)
         return SearchResult(question, answerable, hits, applied, plan, message, timings)
+
+    def _exact_scores(
+        self,
+        plan: QueryPlan,
+        cfg: RetrievalConfig,
+        keep: NDArray[np.bool_],
+        timings: dict[str, float],
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Dense and lexical scores of every passage."""
+        n = len(self.index.chunks)
+        dense = np.zeros(n, dtype=np.float32)
+        lexical = np.zeros(n, dtype=np.float32)
+        if cfg.mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            qv = self.encode(dense_query(plan, cfg))
+            timings["encode"] = _ms(t)
+            t = time.perf_counter()
+            dense = self._dense_scores(qv, keep, cfg)
+            timings["dense"] = _ms(t)
+        if cfg.mode in ("hybrid", "lexical"):
+            t = time.perf_counter()
+            lexical = self.index.lexical.scores(plan.terms)
+            timings["lexical"] = _ms(t)
+        return dense, lexical
+
+    def _candidate_scores(
+        self,
+        plan: QueryPlan,
+        cfg: RetrievalConfig,
+        applied: Filters,
+        top_k: int,
+        timings: dict[str, float],
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
+        """Rows pooled from the BM25 and dense top candidates, with their scores."""
+        qv = None
+        if cfg.mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            qv = self.encode(dense_query(plan, cfg))
+            timings["encode"] = _ms(t)
+        terms = plan.terms if cfg.mode in ("hybrid", "lexical") else None
+        section = tuple(title_key(s) for s in applied.section)
+        cand = self.scorer().score(
+            qv,
+            terms,
+            max(cfg.candidates, max(top_k, 1) * 20),
+            cfg.sentence_weight,
+            self._allowed(applied),
+            section,
+            timings,
+        )
+        return cand.rows, cand.dense, cand.lexical
 
     def _dense_scores(
         self, qv: NDArray[np.float32], keep: NDArray[np.bool_], cfg: RetrievalConfig
