@@ -204,7 +204,8 @@ def index_documents(
         sentence_cache.absorb(p.sentences)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
     passage_texts = [c.embed_text for c in chunks]
-    texts, owner, spans = reuse.sentence_texts(chunks)
+    pipeline = reuse.pipeline_fingerprint(settings, chunker)
+    texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
     clock.lap("vectors_reused")
 
     agreement = None
@@ -293,7 +294,7 @@ def index_documents(
                 "model": settings.model,
                 "model_max_tokens": tokenizer_max,
                 "chunker": chunker,
-                "pipeline": reuse.pipeline_fingerprint(settings, chunker),
+                "pipeline": pipeline,
                 "embedder": reuse.embedder_signature(settings),
                 # Which runtime embedded this build's new texts (None: nothing was embedded
                 # here), and how closely it reproduced stored vectors it was mixed with.

@@ -145,6 +145,8 @@ class Previous:
     pipeline: str | None  # pipeline fingerprint it was built with
     passages: VectorCache | None  # None when built with another model
     sentences: VectorCache | None
+    # Sentence spans by passage text (valid for builds with the same pipeline fingerprint).
+    sentence_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
     def document(self, source: str, fingerprint: str, pipeline: str) -> Document | None:
         """The parsed report if its file is unchanged and the pipeline is the same."""
@@ -171,6 +173,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
         chunks.setdefault(c.doc_id, []).append(c)
     documents = {d.source: d for d in loaded.documents.values()}
     passages = sentences = None
+    spans: dict[str, list[tuple[int, int]]] = {}
     if manifest.get("embedder") == embedder_signature(settings):
         try:
             vectors = np.load(loaded.path / "dense" / "vectors.npy", mmap_mode="r")
@@ -181,10 +184,13 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
             passages = VectorCache(int(vectors.shape[1]))
             passages.add((c.embed_text for c in loaded.chunks), np.asarray(vectors))
             sentences = VectorCache(int(vectors.shape[1]))
-            texts = [
-                loaded.chunks[int(row)].text[int(a) : int(b)]
-                for row, (a, b) in zip(sent.owner, sent.spans, strict=True)
-            ]
+            texts = []
+            first_row: dict[str, int] = {}  # passages with equal texts: one row's spans
+            for row, (a, b) in zip(sent.owner.tolist(), sent.spans.tolist(), strict=True):
+                text = loaded.chunks[row].text
+                texts.append(text[a:b])
+                if first_row.setdefault(text, row) == row:
+                    spans.setdefault(text, []).append((a, b))
             sentences.add(texts, sent.vectors)
     pipeline = manifest.get("pipeline")
     return Previous(
@@ -194,6 +200,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
         pipeline if isinstance(pipeline, str) else None,
         passages,
         sentences,
+        spans,
     )
 
 
@@ -263,14 +270,32 @@ def write_vectors(path: Path, texts: list[str], cache: VectorCache, block: int =
     del out
 
 
-def sentence_texts(chunks: list[Chunk]) -> tuple[list[str], list[int], list[tuple[int, int]]]:
-    """Every sentence of every chunk: texts, owning chunk rows and spans within the chunk."""
+def sentence_texts(
+    chunks: list[Chunk], known: dict[str, list[tuple[int, int]]] | None = None
+) -> tuple[list[str], list[int], list[tuple[int, int]]]:
+    """Every sentence of every chunk: texts, owning chunk rows and spans within the chunk.
+
+    ``known`` gives the spans of passage texts split before by the same pipeline (splitting
+    every passage again is a tenth of an add-one run at 100 reports).
+    """
     texts: list[str] = []
     owner: list[int] = []
     spans: list[tuple[int, int]] = []
+    known = known or {}
     for row, chunk in enumerate(chunks):
-        for start, end in sentence_spans(chunk.text):
+        found = known.get(chunk.text)
+        for start, end in sentence_spans(chunk.text) if found is None else found:
             texts.append(chunk.text[start:end])
             owner.append(row)
             spans.append((start, end))
     return texts, owner, spans
+
+
+def known_spans(sources: Iterable[Previous], pipeline: str) -> dict[str, list[tuple[int, int]]]:
+    """Sentence spans the ``sources`` built with ``pipeline`` already hold, by passage text."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for p in sources:
+        if p.pipeline == pipeline:
+            for text, found in p.sentence_spans.items():
+                out.setdefault(text, found)
+    return out

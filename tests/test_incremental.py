@@ -235,3 +235,15 @@ def test_stored_vectors_no_encoder_reproduces_are_embedded_again(
     assert report.reused["passages_reused"] == 0
     assert report.reused["passages_embedded"] == len({c.embed_text for c in report.chunks})
     assert store.load(settings.index_dir).manifest["embedding"]["agreement_min_cosine"] < 0.9999
+
+
+def test_known_sentence_spans_equal_a_fresh_split(built_index: Path) -> None:
+    previous = reuse.load_previous(Settings(index_dir=built_index))
+    assert previous is not None and previous.pipeline is not None
+    chunks = [c for cs in previous.chunks.values() for c in cs]
+    chunks = chunks + chunks[:5]  # repeated passages keep one copy of their spans
+    fresh = reuse.sentence_texts(chunks)
+    known = reuse.known_spans([previous], previous.pipeline)
+    assert known and set(known) <= {c.text for c in chunks}
+    assert reuse.sentence_texts(chunks, known) == fresh
+    assert reuse.known_spans([previous], "another pipeline") == {}

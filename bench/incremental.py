@@ -1,0 +1,439 @@
+"""Adding one report to a built index (`qa index` after copying one new file into the corpus),
+against a full rebuild, at the four real reports and at N synthetic ones.
+
+Four reports: each real report in turn is the new one; the other three are indexed first
+(vectors reused from the real index, so the base costs no embedding), then `qa index` runs in a
+fresh process and adds the new report, whose passages and sentences are embedded for real
+(texts it shares word for word with the other three, e.g. boilerplate sentences, are reused, as
+they would be in production). Then `qa index` runs once more with nothing changed, and
+`qa index --full` rebuilds the four reports (export present, so the one-time ONNX export is not
+counted).
+
+N reports: N synthetic reports are recombined from the sections of the three other real reports
+(``bench/scale.py``'s ``synthesize``; vectors reused by content hash) and written to a corpus
+folder as text files whose parse the index already holds; one real report is then added with
+`qa index` in a fresh process, its text genuinely embedded. A full rebuild of N distinct reports
+is not run (hours on 2 cores); it is estimated as the sum of measured parts and one
+extrapolated part, all reported:
+  - process start and imports (measured: a fresh interpreter importing the CLI) and opening the
+    encoder (measured in the add-one runs);
+  - parsing and chunking all N+1 report files (measured, in this process);
+  - building the generation from parsed reports with every vector at hand (measured: FAISS, BM25,
+    sentence positions, writing and checksumming, publishing);
+  - embedding every passage and sentence (extrapolated: counts x seconds per text measured by the
+    same encoder, in the full four-report rebuild when it ran, else in the add-one runs). The
+    synthetic reports repeat real sections, so a real rebuild of *them* would embed each
+    distinct text once; the estimate counts every text, as N distinct reports would need.
+The same estimate is made for the four real reports and printed beside the measured rebuild,
+as a check of the method.
+
+Every add-one run's stages come from the ``build_seconds`` its generation's manifest records;
+"start, imports, publish" is the wall time minus their sum.
+
+Run: .venv/bin/python bench/incremental.py [--smoke] [--reports 100] [--repeats 3]
+  --smoke  CI check (< ~2 min): 10 synthetic reports, the smallest report as the new one, one
+           repeat, no measured full rebuild; writes bench/results/smoke/.
+Full mode writes bench/results/incremental.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from scale import synthesize  # noqa: E402  (read-only use of the scale bench's generator)
+
+from qa_service import reuse, store  # noqa: E402
+from qa_service.chunking import chunk_corpus  # noqa: E402
+from qa_service.embedding import ModelTokenizer  # noqa: E402
+from qa_service.indexer import build_index, chunk_params, index_documents  # noqa: E402
+from qa_service.ingest import corpus_files, file_fingerprint, read_corpus  # noqa: E402
+from qa_service.onnx_encoder import encoders_root  # noqa: E402
+from qa_service.settings import Settings  # noqa: E402
+from qa_service.tokens import tiktoken_counter  # noqa: E402
+
+QA = Path(sys.executable).parent / "qa"
+EMBED_STAGES = ("embed_passages", "embed_sentences")
+
+
+def log(msg: str) -> None:
+    print(f"[incremental {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def med(values: list[float]) -> float:
+    return round(statistics.median(values), 3) if values else float("nan")
+
+
+def real_reports() -> list[Path]:
+    """The real report files, smallest first."""
+    return sorted(corpus_files(ROOT / "corpus"), key=lambda p: p.stat().st_size)
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Copy an index folder as hard links (generations are never modified in place)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    try:
+        shutil.copytree(src, dst, copy_function=os.link)
+    except OSError:  # another filesystem
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst)
+
+
+def qa_index(corpus: Path, index: Path, *extra: str) -> dict[str, Any]:
+    """One `qa index` in a fresh process: wall seconds and what its manifest recorded."""
+    cmd = [str(QA), "index", "-q", "--corpus", str(corpus), "--index", str(index), *extra]
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    manifest = store.load(index).manifest
+    stages = manifest.get("build_seconds", {})
+    inside = sum(v for k, v in stages.items() if k != "encoder_load") + stages.get(
+        "encoder_load", 0.0
+    )
+    return {
+        "wall_s": round(wall, 3),
+        "loadavg_1m": round(load, 2),
+        "stages_s": {**stages, "start_imports_publish": round(wall - inside, 3)},
+        "reused": manifest["reused"],
+        "embedding": manifest.get("embedding"),
+        "passages": manifest["counts"]["chunks"],
+        "sentences": manifest["sentences"],
+    }
+
+
+def import_seconds(repeats: int) -> float:
+    """Median seconds for a fresh interpreter to import the CLI (what every `qa` run pays)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import qa_service.cli"], check=True)
+        times.append(time.perf_counter() - t)
+    return med(times)
+
+
+def add_runs(template: Path, corpus: Path, work: Path, repeats: int) -> dict[str, Any]:
+    """Add the new report to copies of ``template`` ``repeats`` times; also time a no-op."""
+    runs, unchanged = [], []
+    for r in range(repeats):
+        index = work / "run"
+        link_tree(template, index)
+        runs.append(qa_index(corpus, index))
+        unchanged.append(qa_index(corpus, index)["wall_s"])
+        log(f"  add {r + 1}/{repeats}: {runs[-1]['wall_s']:.2f} s"
+            f" (load {runs[-1]['loadavg_1m']}), unchanged {unchanged[-1]:.2f} s")
+    stages = sorted({k for run in runs for k in run["stages_s"]})
+    return {
+        "add_wall_s": [r["wall_s"] for r in runs],
+        "add_p50_s": med([r["wall_s"] for r in runs]),
+        "unchanged_wall_s": unchanged,
+        "unchanged_p50_s": med(unchanged),
+        "stages_p50_s": {k: med([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages},
+        "loadavg_1m": [r["loadavg_1m"] for r in runs],
+        "reused": runs[-1]["reused"],
+        "embedding": runs[-1]["embedding"],
+        "passages": runs[-1]["passages"],
+        "sentences": runs[-1]["sentences"],
+    }
+
+
+def rates_of(runs: dict[str, Any]) -> dict[str, float]:
+    """Seconds per embedded passage and per embedded sentence in a build's stages."""
+    stages, reused = runs["stages_p50_s"], runs["reused"]
+    return {
+        "s_per_passage": stages["embed_passages"] / max(1, reused["passages_embedded"]),
+        "s_per_sentence": stages["embed_sentences"] / max(1, reused["sentences_embedded"]),
+    }
+
+
+def estimate_full(
+    docs_dir: Path, source: Path, work: Path, rates: dict[str, float], start_s: float,
+    encoder_s: float,
+) -> dict[str, Any]:
+    """A full rebuild of the reports in ``docs_dir``: measured parts plus extrapolated embedding.
+
+    The generation is built from a from-scratch parse with the vectors ``source`` holds; a text
+    it lacks gets a placeholder vector (counted; its embedding is in the extrapolated part).
+    """
+    settings = Settings(corpus_dir=docs_dir, index_dir=work / "estimate")
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    t = time.perf_counter()
+    docs, problems = read_corpus(docs_dir, settings.max_file_bytes)
+    tok = ModelTokenizer(settings.model).load()
+    chunks = chunk_corpus(docs, chunk_params(settings, tok.max_tokens), tiktoken_counter(), tok)
+    parse_s = time.perf_counter() - t
+    assert not problems, problems
+    previous = reuse.load_previous(Settings(index_dir=source))
+    assert previous is not None
+    link_tree(encoders_root(source), encoders_root(settings.index_dir))
+    placeholders = [0]
+
+    def placeholder(texts: list[str], size: int) -> np.ndarray:
+        placeholders[0] += len(texts)
+        vectors = np.zeros((len(texts), previous.passages.dimension), dtype=np.float32)
+        vectors[:, 0] = 1.0
+        return vectors
+
+    t = time.perf_counter()
+    report = index_documents(settings, docs, chunks, sources=[previous], embed=placeholder)
+    rest_s = time.perf_counter() - t
+    n_sentences = int(store.read_manifest(report.generation)["sentences"])
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    embed_s = len(chunks) * rates["s_per_passage"] + n_sentences * rates["s_per_sentence"]
+    parts = {
+        "start and imports (measured)": start_s,
+        "opening the encoder (measured)": encoder_s,
+        "parse and chunk every report (measured)": round(parse_s, 3),
+        "build without embedding (measured)": round(rest_s, 3),
+        "embed every passage and sentence (extrapolated)": round(embed_s, 3),
+    }
+    return {
+        "reports": len(docs),
+        "passages": len(chunks),
+        "sentences": n_sentences,
+        "placeholder_vectors": placeholders[0],
+        "parts_s": parts,
+        "total_s": round(sum(parts.values()), 3),
+    }
+
+
+def _refuse(texts: list[str], size: int) -> np.ndarray:
+    raise RuntimeError(f"{len(texts)} texts have no reusable vector (e.g. {texts[0][:80]!r})")
+
+
+def four_reports(
+    ref: Path, work: Path, new: list[Path], repeats: int, full_runs: int
+) -> dict[str, Any]:
+    """Each of ``new`` added to the three other real reports; the four rebuilt in full."""
+    reports = real_reports()
+    ref_gen = store.current_generation(ref)
+    rows = []
+    for added in new:
+        corpus = work / f"corpus-4-{added.stem}"
+        corpus.mkdir()
+        for p in reports:
+            if p != added:
+                shutil.copy(p, corpus / p.name)
+        template = work / f"base-4-{added.stem}"
+        link_tree(encoders_root(ref), encoders_root(template))
+        build_index(Settings(corpus_dir=corpus, index_dir=template), vectors_from=[ref_gen])
+        shutil.copy(added, corpus / added.name)
+        log(f"4 reports, new one {added.name}:")
+        rows.append({"added": added.name, **add_runs(template, corpus, work, repeats)})
+        shutil.rmtree(template)
+    full: dict[str, Any] = {"runs": 0}
+    if full_runs:
+        corpus = work / f"corpus-4-{new[0].stem}"
+        index = work / "full-4"
+        link_tree(encoders_root(ref), encoders_root(index))
+        runs = []
+        for r in range(full_runs):
+            runs.append(qa_index(corpus, index, "--full"))
+            log(f"  full rebuild {r + 1}/{full_runs}: {runs[-1]['wall_s']:.2f} s"
+                f" (load {runs[-1]['loadavg_1m']})")
+        stages = sorted({k for run in runs for k in run["stages_s"]})
+        full = {
+            "runs": full_runs,
+            "wall_s": [r["wall_s"] for r in runs],
+            "p50_s": med([r["wall_s"] for r in runs]),
+            "stages_p50_s": {k: med([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages},
+            "loadavg_1m": [r["loadavg_1m"] for r in runs],
+            "reused": runs[-1]["reused"],
+        }
+    return {"rows": rows, "full": full}
+
+
+def synthetic(ref: Path, work: Path, n: int, added: Path, repeats: int) -> dict[str, Any]:
+    """N synthetic reports from the other three real ones, then ``added`` added for real."""
+    previous = reuse.load_previous(Settings(index_dir=ref))
+    assert previous is not None and previous.passages is not None, f"{ref}: no usable index"
+    loaded = store.load(ref)
+    donors = [d for d in loaded.documents.values() if d.source != added.name]
+    donor_ids = {d.doc_id for d in donors}
+    t = time.perf_counter()
+    docs, chunks = synthesize(donors, [c for c in loaded.chunks if c.doc_id in donor_ids], n)
+    corpus = work / f"corpus-{n}"
+    corpus.mkdir()
+    written = []
+    for d in docs:  # files whose parse the base index holds (same fingerprint as `qa index`)
+        path = corpus / d.source
+        path.write_text(d.text, encoding="utf-8")
+        written.append(replace(d, fingerprint=file_fingerprint(path)))
+    log(f"{n} reports: {len(chunks)} passages synthesized in {time.perf_counter() - t:.1f} s")
+    template = work / f"base-{n}"
+    link_tree(encoders_root(ref), encoders_root(template))
+    t = time.perf_counter()
+    index_documents(
+        Settings(corpus_dir=corpus, index_dir=template),
+        written,
+        chunks,
+        sources=[previous],
+        embed=_refuse,
+    )
+    base_s = time.perf_counter() - t
+    log(f"{n} reports: base index built in {base_s:.1f} s (vectors reused)")
+    shutil.copy(added, corpus / added.name)
+    log(f"{n} reports, new one {added.name}:")
+    runs = add_runs(template, corpus, work, repeats)
+    shutil.rmtree(template)
+    return {
+        "reports": n,
+        "added": added.name,
+        "base_passages": len(chunks),
+        "base_build_s": round(base_s, 2),
+        **runs,
+    }
+
+
+def write_md(res: dict[str, Any], path: Path) -> None:
+    four, big = res["four"], res["synthetic"]
+    lines = [
+        f"# Adding one report to a built index ({res['mode']} mode, {res['machine']},"
+        f" {res['when']})",
+        "",
+        "`qa index` in a fresh process after one report file was copied into the corpus folder;"
+        " wall seconds, p50 over the repeats (n given), 1-minute load average at each run"
+        " (other jobs share the machine). Method: `bench/incremental.py` docstring.",
+        "",
+        "## Four real reports: each one added to the other three",
+        "",
+        "| new report | n | add one (s) | x full rebuild | unchanged rebuild (s) | passages"
+        " embedded / reused | sentences embedded / reused | backend | load avg |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    full4 = four["full"].get("p50_s") or res["estimate_4"]["total_s"]
+    for row in four["rows"]:
+        u = row["reused"]
+        lines.append(
+            f"| {row['added']} | {len(row['add_wall_s'])} | {row['add_p50_s']}"
+            f" | {row['add_p50_s'] / full4:.3f} | {row['unchanged_p50_s']}"
+            f" | {u['passages_embedded']} / {u['passages_reused']}"
+            f" | {u['sentences_embedded']} / {u['sentences_reused']}"
+            f" | {row['embedding']['backend']} | {row['loadavg_1m']} |"
+        )
+    est4 = res["estimate_4"]
+    if four["full"]["runs"]:
+        f = four["full"]
+        lines += [
+            "",
+            f"Full rebuild of the four (`qa index --full`, export present): p50 {f['p50_s']} s"
+            f" over {f['runs']} runs {f['wall_s']}, load {f['loadavg_1m']}. The estimate method"
+            f" used below gives {est4['total_s']} s for it"
+            f" ({est4['total_s'] / f['p50_s']:.2f} x the measured rebuild).",
+        ]
+    else:
+        lines += ["", f"Full rebuild of the four: not run in this mode; estimated {est4['total_s']}"
+                  " s (same method as below); the x column uses the estimate."]
+    est = res["estimate_n"]
+    lines += [
+        "",
+        f"## {big['reports']} synthetic reports + {big['added']}",
+        "",
+        f"Base: {big['reports']} synthetic reports, {big['base_passages']} passages, built in"
+        f" {big['base_build_s']} s with every vector reused; {big['passages']} passages after"
+        " the addition.",
+        "",
+        "| figure | seconds |",
+        "|---|---|",
+        f"| add one report, p50 of {len(big['add_wall_s'])} ({big['add_wall_s']}) |"
+        f" {big['add_p50_s']} |",
+        f"| rebuild with nothing changed, p50 | {big['unchanged_p50_s']} |",
+        f"| full rebuild of {est['reports']} reports, estimated ({est['passages']} passages,"
+        f" {est['sentences']} sentences) | {est['total_s']} |",
+    ]
+    lines += [f"| &nbsp;&nbsp;{k} | {v} |" for k, v in est["parts_s"].items()]
+    lines += [
+        f"| **add one / full rebuild** | **{big['add_p50_s'] / est['total_s']:.4f}** |",
+        "",
+        f"Embedding rates used: {res['rates']['s_per_passage'] * 1000:.1f} ms per passage,"
+        f" {res['rates']['s_per_sentence'] * 1000:.2f} ms per sentence"
+        f" ({res['rates']['source']}). Placeholder vectors in the estimate build:"
+        f" {est['placeholder_vectors']} (texts a from-scratch parse of the synthetic files words"
+        " differently from the recombined chunks; their embedding is in the extrapolated row).",
+        "",
+        "## Where an add-one run spends its time (p50 seconds per stage)",
+        "",
+        "| stage | " + " | ".join(r["added"].split("-")[0] for r in four["rows"])
+        + f" | {big['reports']} synthetic + {big['added'].split('-')[0]} |",
+        "|---|" + "---|" * (len(four["rows"]) + 1),
+    ]
+    stages = sorted(
+        {k for r in [*four["rows"], big] for k in r["stages_p50_s"]},
+        key=lambda k: -big["stages_p50_s"].get(k, 0.0),
+    )
+    for k in stages:
+        cells = [str(r["stages_p50_s"].get(k, "")) for r in [*four["rows"], big]]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    lines += ["", f"Start-up (fresh interpreter importing the CLI): {res['import_s']} s."]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--reports", type=int, default=100, help="synthetic corpus size")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    n, repeats = (10, 1) if args.smoke else (args.reports, args.repeats)
+    reports = real_reports()
+    new = reports[:1] if args.smoke else reports
+    out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="qa-incremental-") as tmp:
+        work = Path(tmp)
+        ref = work / "ref"  # a private copy: the real index may be republished meanwhile
+        store.current_generation(args.index)  # a clear error if there is none
+        link_tree(args.index, ref)
+        four = four_reports(ref, work, new, repeats, 0 if args.smoke else repeats)
+        big = synthetic(ref, work, n, reports[0], repeats)
+        if four["full"]["runs"]:
+            rates = {**rates_of(four["full"]), "source": "measured in the full four-report rebuild"}
+        else:
+            rates = {**rates_of(big), "source": "measured in the add-one runs"}
+        start_s = import_seconds(repeats)
+        encoder_s = big["stages_p50_s"].get("encoder_load", 0.0)
+        estimate_4 = estimate_full(ROOT / "corpus", ref, work, rates, start_s, encoder_s)
+        estimate_n = estimate_full(work / f"corpus-{n}", work / "run", work, rates, start_s,
+                                   encoder_s)
+    res = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{os.cpu_count()} CPUs, load average {load_before:.2f} at start",
+        "mode": "smoke" if args.smoke else "full",
+        "import_s": start_s,
+        "rates": rates,
+        "four": four,
+        "estimate_4": estimate_4,
+        "synthetic": big,
+        "estimate_n": estimate_n,
+        "ratio_n": round(big["add_p50_s"] / estimate_n["total_s"], 4),
+    }
+    (out / "incremental.json").write_text(json.dumps(res, indent=2))
+    write_md(res, out / "incremental.md")
+    log(f"add one at {n}: {big['add_p50_s']} s vs full {estimate_n['total_s']} s (estimated):"
+        f" {res['ratio_n']}x; wrote {out / 'incremental.md'}")
+
+
+if __name__ == "__main__":
+    main()
