@@ -18,6 +18,7 @@ from .candidates import CandidateScorer
 from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
 from .ingest.lines import title_key
+from .merging import group_adjacent, merged_chunk, shift_spans
 from .query import QueryPlan, plan_query
 from .search_index import SearchIndex
 from .types import Chunk, Document
@@ -81,6 +82,9 @@ class RetrievalConfig:
     answerable_threshold: float = 0.0
     coverage_weight: float = 0.2
     highlight: bool = True
+    # Neighbouring passages of one section among the best merge_window * top_k candidates
+    # are returned as one passage (merging.py); 1 turns merging off.
+    merge_window: int = 2
 
 
 @dataclass(frozen=True)
@@ -314,10 +318,20 @@ class Retriever:
             if rows is not None:
                 group_of = [self._force_of[r] for r in rows.tolist()]
             picked = cover_groups(ranked, group_of, top_k, compared)
+            groups: list[tuple[int, ...]] = [
+                (i,) for i in (picked if rows is None else [int(rows[p]) for p in picked])
+            ]
         else:
-            picked = ranked[:top_k]
-        # positions in the score arrays -> rows of the index
-        order = picked if rows is None else [int(rows[p]) for p in picked]
+            # positions in the score arrays -> rows of the index
+            ranked_rows = ranked if rows is None else [int(rows[p]) for p in ranked]
+            position = dict(zip(ranked_rows, ranked, strict=True))
+            if cfg.merge_window > 1:
+                window = cfg.merge_window * top_k
+                groups = group_adjacent(ranked_rows, self.index.chunks, top_k, window)
+            else:
+                groups = [(i,) for i in ranked_rows[:top_k]]
+            picked = [position[g[0]] for g in groups]
+        order = [g[0] for g in groups]  # each result's best row
         timings["fusion"] = _ms(t)
 
         t = time.perf_counter()
@@ -336,11 +350,16 @@ class Retriever:
 
         t = time.perf_counter()
         hits = []
-        for p, i in zip(picked, order, strict=True):
-            chunk = self.index.chunks[i]
+        for p, group in zip(picked, groups, strict=True):
+            i = group[0]
+            lead = self.index.chunks[i]
+            chunk = lead
+            if len(group) > 1:
+                canonical = self.index.documents[lead.doc_id].text
+                chunk = merged_chunk(canonical, [self.index.chunks[j] for j in group])
             spans: tuple[tuple[int, int], ...] = ()
-            if cfg.highlight:
-                spans = self._highlights(i, plan, cfg)
+            if cfg.highlight:  # the answer sentence(s) of the best of the merged passages
+                spans = shift_spans(chunk.text, lead, self._highlights(i, plan, cfg))
             hits.append(
                 Hit(
                     chunk,

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from .. import chat as chat_core
 from ..compare import compare as compare_core
 from ..forces import find_forces
+from ..merging import merged_chunk, rows_of
 from ..passages import cite_result_dict, comparison_dict, passage_dict, result_dict
 from ..retriever import Filters, Hit, Retriever
 from ..types import Chunk
@@ -269,22 +270,24 @@ def document_text(doc_id: str, state: State) -> Response:
     responses=_NOT_FOUND,
 )
 def passage(passage_id: str, state: State) -> dict[str, Any]:
-    """One passage, with the passages before and after it in its report."""
+    """One passage (a merged search result's joined id too), with the passages before and
+    after it in its report."""
     retriever = state.ready()
     chunks = retriever.index.chunks
-    row = retriever.index.row_of.get(passage_id)
-    if row is None:
+    rows = rows_of(passage_id, retriever.index.row_of, chunks)
+    if rows is None:
         raise NotFound(f"no passage with id {passage_id!r}")
-    chunk = chunks[row]
-    before = chunks[row - 1] if row > 0 and chunks[row - 1].doc_id == chunk.doc_id else None
-    after = (
-        chunks[row + 1]
-        if row + 1 < len(chunks) and chunks[row + 1].doc_id == chunk.doc_id
-        else None
-    )
+    first, last = chunks[rows[0]], chunks[rows[-1]]
+    chunk = merged_chunk(retriever.index.documents[first.doc_id].text, [chunks[r] for r in rows])
+    before = chunks[rows[0] - 1] if rows[0] > 0 else None
+    after = chunks[rows[-1] + 1] if rows[-1] + 1 < len(chunks) else None
     out = passage_dict(_hit(retriever, chunk))
-    out["previous"] = passage_dict(_hit(retriever, before)) if before else None
-    out["next"] = passage_dict(_hit(retriever, after)) if after else None
+    out["previous"] = (
+        passage_dict(_hit(retriever, before)) if before and before.doc_id == first.doc_id else None
+    )
+    out["next"] = (
+        passage_dict(_hit(retriever, after)) if after and after.doc_id == last.doc_id else None
+    )
     return out
 
 

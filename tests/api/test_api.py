@@ -143,6 +143,34 @@ def test_documents_and_passages(client: TestClient) -> None:
     assert p["text"] == hit["text"] and (p["previous"] or p["next"])
 
 
+def test_merged_passages_resolve_by_id(client: TestClient) -> None:
+    # Two neighbouring chunks of one finding that both rank come back as one passage whose id
+    # joins theirs; the passage route serves it, with the chunks around it.
+    questions = [
+        json.loads(line)["question"]
+        for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()[:60]
+    ]
+    merged = []
+    for q in questions:
+        r = client.post("/v1/search", json={"question": q, "top_k": 5}).json()
+        merged += [p for p in r["results"] if "+" in p["passage_id"]]
+    assert merged, "no merged passage in 60 questions"
+    for hit in merged[:5]:
+        p = client.get(f"/v1/passages/{hit['passage_id']}").json()
+        assert (p["text"], p["char_start"], p["char_end"]) == (
+            hit["text"],
+            hit["char_start"],
+            hit["char_end"],
+        )
+        text = client.get(f"/v1/documents/{hit['doc_id']}/text").text
+        assert matches_span(text, p["char_start"], p["char_end"], p["text"])
+        first, second = hit["passage_id"].split("+")
+        assert client.get(f"/v1/passages/{first}").json()["next"]["passage_id"] == second
+        for h0, h1 in hit["highlights"]:
+            assert 0 <= h0 < h1 <= len(hit["text"])
+    assert client.get(f"/v1/passages/{second}+{first}").status_code == 404
+
+
 def test_recommendations(client: TestClient) -> None:
     data = client.get("/v1/recommendations").json()
     counts: dict[str, int] = {}
