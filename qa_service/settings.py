@@ -52,11 +52,11 @@ class Settings(BaseSettings):
     # Retrieval, tuned on the dev split by `qa tune` (eval/results/tuning.json).
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["convex", "rrf"] = "convex"
-    fusion_alpha: float = Field(default=0.7, ge=0.0, le=1.0)
+    fusion_alpha: float = Field(default=0.6, ge=0.0, le=1.0)
     rrf_k: int = Field(default=60, ge=1)
-    expansion_weight: float = Field(default=0.3, ge=0.0, le=2.0)
+    expansion_weight: float = Field(default=0.7, ge=0.0, le=2.0)
     sentence_weight: float = Field(default=0.5, ge=0.0, le=1.0)
-    answerable_threshold: float = Field(default=0.461, ge=-1.0, le=2.0)
+    answerable_threshold: float = Field(default=0.456, ge=-1.0, le=2.0)
     max_file_mb: float = Field(default=25.0, gt=0)
     keep_generations: int = Field(default=2, ge=1, le=20)
     # HTTP limits (qa_service/api/limits.py): request bodies above this many bytes get 413
