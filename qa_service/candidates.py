@@ -101,13 +101,13 @@ class CandidateScorer:
             return ok
 
         pools = []
-        lexical_all = None
         t = time.perf_counter()
+        lexical_all = None
         if terms is not None:
-            lexical_all, touched = self.index.lexical.matches(terms)
-            if allowed_docs is not None:
-                touched = touched[allowed_docs[self.doc_of[touched]]]
-            pools.append(_best_passing(touched, lexical_all[touched], depth, passes, section))
+            best, lexical_all = self._lexical_candidates(
+                terms, depth, allowed_docs, passes, section
+            )
+            pools.append(best)
             timings["lexical"] = _ms(t)
         t = time.perf_counter()
         if qv is not None:
@@ -116,7 +116,9 @@ class CandidateScorer:
         dense = self._dense_of(qv, rows, sentence_weight, len(rows))
         if qv is not None:
             timings["dense"] = _ms(t)
-        lexical = lexical_all[rows] if lexical_all is not None else np.zeros(len(rows), np.float32)
+        lexical = np.zeros(len(rows), dtype=np.float32)
+        if lexical_all is not None:
+            lexical = lexical_all[rows]
         return Candidates(rows, dense, lexical)
 
     def _score_subset(
@@ -138,6 +140,36 @@ class CandidateScorer:
             lexical = self.index.lexical.scores(terms)[rows]
             timings["lexical"] = _ms(t)
         return Candidates(rows, dense, lexical)
+
+    def _lexical_candidates(
+        self,
+        terms: dict[str, float],
+        depth: int,
+        allowed_docs: NDArray[np.bool_] | None,
+        passes: Callable[[NDArray[np.int64]], NDArray[np.bool_]],
+        section: tuple[str, ...],
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """BM25's top passages that pass the filters (up to ``depth``), and every passage's
+        BM25 score. A section is checked passage by passage, so only as many of the best
+        as needed are checked."""
+        lexical = self.index.lexical
+        in_docs = None
+        if allowed_docs is not None:
+            allowed = allowed_docs
+
+            def in_docs(rows: NDArray[np.int64]) -> NDArray[np.bool_]:
+                return allowed[self.doc_of[rows]]
+
+        best, total = lexical.top(terms, depth if not section else depth * 4, in_docs)
+        if not section:
+            return best, total
+        m = depth * 4
+        while True:
+            ok = best[passes(best)]
+            if len(ok) >= depth or len(best) < m:
+                return ok[:depth], total
+            m *= 4
+            best, _ = lexical.top(terms, m, in_docs, total)
 
     def _dense_candidates(
         self,
@@ -179,26 +211,6 @@ class CandidateScorer:
                 best[pick] = sentences.best_of_rows(qv, rows[pick])
             scores = (1 - sentence_weight) * scores + sentence_weight * best
         return scores.astype(np.float32)
-
-
-def _best_passing(
-    rows: NDArray[np.int64],
-    scores: NDArray[np.float32],
-    depth: int,
-    passes: Callable[[NDArray[np.int64]], NDArray[np.bool_]],
-    section: tuple[str, ...],
-) -> NDArray[np.int64]:
-    """The ``depth`` best rows by score that pass; rows are checked best first, in blocks
-    (a section check is per passage, so only as many as needed are checked)."""
-    if not section:
-        return top_rows(rows, scores, depth)
-    m = depth * 4
-    while True:
-        best = top_rows(rows, scores, m)
-        ok = best[passes(best)]
-        if len(ok) >= depth or m >= len(rows):
-            return ok[:depth]
-        m *= 4
 
 
 def _ms(t: float) -> float:

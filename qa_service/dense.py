@@ -22,6 +22,12 @@ APPROX_THRESHOLD = 75_000
 _HNSW_M = 32
 
 
+# scores_of reads runs of consecutive rows in place when there are at least this many rows
+# and the runs average at least this length.
+_RUN_MIN_ROWS = 2_048
+_RUN_MIN_LENGTH = 16
+
+
 class DenseIndex:
     """Exact (flat) or approximate (HNSW) inner-product index over unit vectors."""
 
@@ -101,7 +107,20 @@ class DenseIndex:
 
     def scores_of(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """Cosine similarity of the query with the given rows' vectors."""
-        return np.asarray(self.vectors[rows] @ query.astype(np.float32), dtype=np.float32)
+        q = query.astype(np.float32)
+        rows = np.asarray(rows, dtype=np.int64)
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        if len(rows) >= _RUN_MIN_ROWS and len(breaks) * _RUN_MIN_LENGTH < len(rows):
+            # Mostly runs of consecutive rows (a filter's reports: their passages are stored
+            # together): one product per run reads the vectors in place instead of copying
+            # them (25k rows: 4 ms instead of 10).
+            starts = rows[np.concatenate([[0], breaks])]
+            ends = rows[np.concatenate([breaks - 1, [len(rows) - 1]])] + 1
+            parts = [
+                self.vectors[a:b] @ q for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+            ]
+            return np.concatenate(parts).astype(np.float32, copy=False)
+        return np.asarray(self.vectors[rows] @ q, dtype=np.float32)
 
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine similarity of the query with every vector (exact, for small indexes)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+# Chunks of the rarest query terms read to bound the k-th best score from below.
+_SEED_ROWS = 200_000
 
 
 def _stemmer() -> Any:
@@ -56,6 +59,9 @@ class LexicalIndex:
         import bm25s
 
         retriever = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=mmap)
+        # Native-width row numbers: numpy converts int32 indexes on every scatter otherwise
+        # (2 of 10 ms per query at 1.1M passages).
+        retriever.scores["indices"] = np.asarray(retriever.scores["indices"], dtype=np.intp)
         return cls(retriever, _stemmer())
 
     @property
@@ -79,8 +85,9 @@ class LexicalIndex:
 
     def _postings(
         self, weighted_terms: dict[str, float]
-    ) -> list[tuple[float, NDArray[np.int64], NDArray[np.float32]]]:
-        """(weight, chunk rows, per-term BM25 scores) of each query term the index knows."""
+    ) -> list[tuple[float, NDArray[np.int64], NDArray[np.float32], int]]:
+        """(weight, chunk rows (sorted), per-term BM25 scores, term id) of each query term
+        the index knows, in the query's order."""
         data = self._bm25.scores["data"]
         indices = self._bm25.scores["indices"]
         indptr = self._bm25.scores["indptr"]
@@ -89,32 +96,53 @@ class LexicalIndex:
             tid = self._vocab.get(term)
             if tid is not None and weight > 0 and term:
                 a, b = int(indptr[tid]), int(indptr[tid + 1])
-                out.append((weight, indices[a:b], data[a:b].astype(np.float32)))
+                out.append((weight, indices[a:b], np.asarray(data[a:b], dtype=np.float32), tid))
         return out
 
     def scores(self, weighted_terms: dict[str, float]) -> NDArray[np.float32]:
         """BM25 score of every chunk for a query given as {term: weight}."""
         # A term's postings name each chunk once, so adding them in place gives the same
         # floats as adding the term's whole score array (bm25s's get_scores_from_ids), without
-        # one corpus-sized array per term.
+        # one corpus-sized array per term. ufunc.at has a fast path since numpy 1.25: half
+        # the time of ``total[rows] += values`` (600k postings: 0.8 vs 1.7 ms).
         total = np.zeros(self.size, dtype=np.float32)
-        for weight, rows, values in self._postings(weighted_terms):
-            total[rows] += weight * values
+        for weight, rows, values, _ in self._postings(weighted_terms):
+            np.add.at(total, rows, values if weight == 1.0 else weight * values)  # 1.0 * x == x
         return total
 
-    def matches(
-        self, weighted_terms: dict[str, float]
-    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-        """Every chunk's score (as ``scores``) and the chunks that contain a query term, each
-        once: the work is the length of the terms' postings, not of the corpus."""
-        total = np.zeros(self.size, dtype=np.float32)  # untouched pages stay unallocated
-        touched = []
-        for weight, rows, values in self._postings(weighted_terms):
-            touched.append(rows[total[rows] == 0])  # scores are > 0 once a term matched
-            total[rows] += weight * values
-        if not touched:
-            return total, np.zeros(0, dtype=np.int64)
-        return total, np.concatenate(touched).astype(np.int64)
+    def top(
+        self,
+        weighted_terms: dict[str, float],
+        k: int,
+        keep: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None,
+        total: NDArray[np.float32] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """The ``k`` best-scoring chunks that contain a query term (and pass ``keep``), best
+        first, ties by row, as ``top_indices`` would pick them from ``scores``; and the
+        scores (``total``, when given, must be ``scores(weighted_terms)``).
+
+        Rather than partitioning the corpus-sized array, a lower bound of the k-th best score
+        is read off the chunks of the rarest terms; one vectorised comparison then leaves
+        the few chunks scoring at least that much."""
+        from .fusion import top_rows
+
+        if total is None:
+            total = self.scores(weighted_terms)
+        postings = sorted(self._postings(weighted_terms), key=lambda p: len(p[1]))
+        seed: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        for _, rows, _, _ in postings:
+            more = rows if keep is None else rows[keep(rows)]
+            seed = np.unique(np.concatenate([seed, more]))
+            if len(seed) >= k or len(seed) > _SEED_ROWS:
+                break
+        if 0 < k <= len(seed):
+            theta = -np.partition(-total[seed], k - 1)[k - 1]  # > 0: seeds contain a term
+            cand = np.flatnonzero(total >= theta)
+        else:
+            cand = np.flatnonzero(total > 0)
+        if keep is not None:
+            cand = cand[keep(cand)]
+        return top_rows(cand, total[cand], k), total
 
     @property
     def max_idf(self) -> float:

@@ -49,14 +49,24 @@ def test_top_rows_is_top_indices_over_the_corpus(values: list[int], m: int, rnd)
     assert top_rows(rows, scores, m).tolist() == want.tolist()
 
 
-def test_lexical_matches_score_only_the_postings(retriever) -> None:  # type: ignore[no-untyped-def]
-    """``matches`` gives the exact path's BM25 scores and exactly the chunks with a term."""
+def test_lexical_top_is_the_exact_top(retriever) -> None:  # type: ignore[no-untyped-def]
+    """The top k read off a score bound (with and without a row filter) is the top k of
+    the full BM25 array, ties included."""
     lex = retriever.index.lexical
-    for q in _questions()[:40]:
+    n = lex.size
+    odd = np.arange(n) % 3 != 0
+    for q in _questions()[:60]:
         terms = retriever.plan(q).terms
-        total, touched = lex.matches(terms)
-        assert np.array_equal(total, lex.scores(terms))
-        assert sorted(touched.tolist()) == np.flatnonzero(total).tolist()
+        full = lex.scores(terms)
+        for k in (1, 5, 20, 100, n):
+            matched = np.where(full > 0, full, -np.inf)
+            want = [int(i) for i in top_indices(matched, k) if np.isfinite(matched[i])]
+            got, total = lex.top(terms, k)
+            assert got.tolist() == want, (q, k)
+            assert np.array_equal(total, full)
+            kept = np.where(odd, matched, -np.inf)
+            want = [int(i) for i in top_indices(kept, k) if np.isfinite(kept[i])]
+            assert lex.top(terms, k, lambda r: odd[r])[0].tolist() == want, (q, k)
 
 
 def _agreement(exact: Retriever, cand: Retriever, qs: list[str]) -> tuple[float, float, float]:
@@ -160,3 +170,16 @@ def test_float16_sentence_vectors(tmp_path: Path, retriever) -> None:  # type: i
             total += 1
             same += ha.row == hb.row and ha.highlights == hb.highlights
     assert same / total >= 0.97, same / total
+
+
+def test_scores_of_runs_and_scattered_rows() -> None:
+    """Rows in long consecutive runs are scored in place; any rows give the brute-force
+    cosines, in the order asked."""
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(20_000, 16)).astype(np.float32)
+    index = DenseIndex(vecs, None, "flat")
+    q = vecs[3]
+    runs = np.concatenate([np.arange(a, a + 40) for a in range(0, 20_000, 400)])
+    scattered = np.sort(rng.choice(20_000, 3_000, replace=False))
+    for rows in (runs, scattered, runs[:10], np.zeros(0, dtype=np.int64)):
+        np.testing.assert_allclose(index.scores_of(q, rows), vecs[rows] @ q, rtol=1e-5, atol=1e-5)
