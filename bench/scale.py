@@ -44,8 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qa_service import reuse, store  # noqa: E402
+from qa_service.dense import SENTENCE_F16_ABOVE  # noqa: E402
 from qa_service.forces import FORCES  # noqa: E402
 from qa_service.indexer import index_documents  # noqa: E402
+from qa_service.retriever import FUSION_SCAN_LIMIT  # noqa: E402
 from qa_service.settings import Settings  # noqa: E402
 from qa_service.textnorm import collapse_ws  # noqa: E402
 from qa_service.types import Block, Chunk, Document, Footnote, Metadata, Section, content_hash  # noqa: E402
@@ -347,6 +349,17 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             f" {r['search_ms']['p50']} | {r['search_ms']['p95']} | {r['search_ms']['p99']} |"
             f" {r.get('search_p50_vs_real', '1.0')} |"
         )
+    lines += [
+        "",
+        f"Search path: up to {FUSION_SCAN_LIMIT:,} passages every passage is scored and fusion"
+        " normalises over all of them (the four-report evaluation's path); above it the BM25"
+        " top passages (read off a lower bound of the k-th score) and the dense index's top"
+        " passages are pooled, and only the pool is scored and fused (qa_service/candidates.py;"
+        " a filter leaving few passages is scored exactly over them). Above"
+        f" {SENTENCE_F16_ABOVE:,} sentences their vectors are held in RAM as float16 (in the"
+        " peak RSS above) instead of memory-mapped. The questions are the evaluation questions"
+        " that name no force; some still name one (e.g. Lincolnshire) and are filtered to it.",
+    ]
     lines += ["", "Search p50 by stage (ms):", ""]
     lines.append("| reports | " + " | ".join(STAGES) + " |")
     lines.append("|---|" + "---|" * len(STAGES))

@@ -11,8 +11,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
-# Chunks of the rarest query terms read to bound the k-th best score from below.
-_SEED_ROWS = 200_000
 
 
 def _stemmer() -> Any:
@@ -128,12 +126,14 @@ class LexicalIndex:
 
         if total is None:
             total = self.scores(weighted_terms)
+        # Any k distinct chunks' k-th best score is a lower bound; the rarest term's chunks
+        # (distinct already) give a high one. Terms are added while there are fewer than k.
         postings = sorted(self._postings(weighted_terms), key=lambda p: len(p[1]))
         seed: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
         for _, rows, _, _ in postings:
             more = rows if keep is None else rows[keep(rows)]
-            seed = np.unique(np.concatenate([seed, more]))
-            if len(seed) >= k or len(seed) > _SEED_ROWS:
+            seed = more if not len(seed) else np.unique(np.concatenate([seed, more[: 4 * k]]))
+            if len(seed) >= k:
                 break
         if 0 < k <= len(seed):
             theta = -np.partition(-total[seed], k - 1)[k - 1]  # > 0: seeds contain a term
