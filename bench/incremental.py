@@ -30,7 +30,10 @@ as a check of the method.
 Every add-one run's stages come from the ``build_seconds`` its generation's manifest records;
 "start, imports, publish" is the wall time minus their sum.
 
-Run: .venv/bin/python bench/incremental.py [--smoke] [--reports 100] [--repeats 3]
+With ``--before REV`` the smallest report is also added with REV's code and with this tree,
+alternating, under the same stage timers (a like-for-like before/after).
+
+Run: .venv/bin/python bench/incremental.py [--smoke] [--reports 100] [--repeats 3] [--before REV]
   --smoke  CI check (< ~2 min): 10 synthetic reports, the smallest report as the new one, one
            repeat, no measured full rebuild; writes bench/results/smoke/.
 Full mode writes bench/results/incremental.{json,md}.
@@ -303,6 +306,153 @@ def synthetic(ref: Path, work: Path, n: int, added: Path, repeats: int) -> dict[
     }
 
 
+def batch_sweep(ref: Path, added: Path, rounds: int = 3) -> list[dict[str, Any]]:
+    """ONNX Runtime embedding time of one report's passages and sentences by batch shape:
+    the padded-token budget ``qa index`` uses, against fixed batches of 32 and 64 texts."""
+    from qa_service.onnx_encoder import OnnxEmbedder
+
+    settings = Settings(index_dir=ref)
+    loaded = store.load(ref)
+    chunks = [c for c in loaded.chunks if c.source == added.name]
+    passages = [c.embed_text for c in chunks]
+    sentences = sorted(set(reuse.sentence_texts(chunks)[0]), key=len, reverse=True)
+    shapes = [(f"{b} tokens", b, 1 << 16) for b in (128, 256, 512, 1024)]
+    shapes += [("32 / 64 texts (no token budget)", 1 << 30, 32)]
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in shapes}
+    for _ in range(rounds):
+        for name, budget, texts_per_batch in shapes:
+            enc = OnnxEmbedder(
+                settings.model,
+                encoders_root(ref),
+                threads=settings.onnx_threads,
+                batch_tokens=budget,
+            ).load()
+            t = time.perf_counter()
+            enc.encode(passages, batch_size=texts_per_batch)
+            tp = time.perf_counter() - t
+            t = time.perf_counter()
+            enc.encode(sentences, batch_size=texts_per_batch * 2)
+            seconds[name].append((tp, time.perf_counter() - t))
+    return [
+        {
+            "batch": name,
+            "passages": len(passages),
+            "passages_s": med([p for p, _ in v]),
+            "sentences": len(sentences),
+            "sentences_s": med([q for _, q in v]),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        }
+        for name, v in seconds.items()
+    ]
+
+
+# Stage timers put around the same functions in both code trees (``--before``).
+_STAGE_DRIVER = r"""
+import collections, json, sys, time
+t0 = time.perf_counter()
+import qa_service.cli as cli
+imports = time.perf_counter() - t0
+from qa_service import embedding, indexer, reuse, store
+spent = collections.defaultdict(float)
+in_embed = [False]  # an embed stage is running (a lazily opened encoder is timed inside it)
+def timed(owner, name, label):
+    if not hasattr(owner, name):
+        return
+    f = getattr(owner, name)
+    def run(*a, **k):
+        t = time.perf_counter()
+        try:
+            return f(*a, **k)
+        finally:
+            spent[label] += time.perf_counter() - t
+            if label.startswith("encoder load") and in_embed[0]:
+                spent["_load inside embed"] += time.perf_counter() - t
+    setattr(owner, name, run)
+timed(reuse, "load_previous", "load previous generation")
+timed(indexer, "read_corpus", "read files")
+timed(indexer, "chunk_corpus", "chunk")
+timed(indexer.DenseIndex, "build", "FAISS")
+timed(indexer.LexicalIndex, "build", "BM25")
+timed(embedding.SentenceTransformerEmbedder, "load", "encoder load (torch)")
+timed(indexer, "ensure_encoder", "ONNX export check")
+try:
+    from qa_service import onnx_export
+    timed(onnx_export.IndexEncoder, "_open", "encoder load (ONNX)")
+    timed(onnx_export.IndexEncoder, "finish", "ONNX export check")
+except (ImportError, AttributeError):
+    pass
+for name in ("write_documents", "write_chunks", "write_dir", "write_bytes", "publish"):
+    timed(store.GenerationWriter, name, "write and publish")
+calls = [0]
+embed_missing = reuse.embed_missing
+def embed(*a, **k):
+    calls[0] += 1
+    in_embed[0] = True
+    t = time.perf_counter()
+    try:
+        return embed_missing(*a, **k)
+    finally:
+        in_embed[0] = False
+        stage = "embed passages" if calls[0] == 1 else "embed sentences"
+        spent[stage] += time.perf_counter() - t - spent.pop("_load inside embed", 0.0)
+reuse.embed_missing = embed
+sys.argv = ["qa", "index", "-q", "--corpus", sys.argv[1], "--index", sys.argv[2]]
+try:
+    cli.main()
+except SystemExit:
+    pass
+spent["imports"] = imports
+spent["torch imported"] = float("torch" in sys.modules)
+print("STAGES " + json.dumps(spent))
+"""
+
+
+def before_after(rev: str, ref: Path, work: Path, added: Path, rounds: int) -> dict[str, Any]:
+    """Add ``added`` to the other three real reports with the code of ``rev`` and with this
+    tree, alternating, the same stage timers around the same functions."""
+    old = work / "before-code"
+    old.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "qa_service"], capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    corpus = work / "ba-corpus"
+    corpus.mkdir()
+    for p in real_reports():
+        if p != added:
+            shutil.copy(p, corpus / p.name)
+    template = work / "ba-base"
+    link_tree(encoders_root(ref), encoders_root(template))
+    build_index(
+        Settings(corpus_dir=corpus, index_dir=template),
+        vectors_from=[store.current_generation(ref)],
+    )
+    shutil.copy(added, corpus / added.name)
+    runs: dict[str, list[dict[str, float]]] = {rev: [], "this tree": []}
+    for _ in range(rounds):
+        for name, code in ((rev, old), ("this tree", ROOT)):
+            link_tree(template, work / "run")
+            env = {**os.environ, "PYTHONPATH": str(code)}
+            load = os.getloadavg()[0]
+            t = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-c", _STAGE_DRIVER, str(corpus), str(work / "run")],
+                capture_output=True, text=True, cwd=code, env=env, check=True,
+            )
+            wall = time.perf_counter() - t
+            line = next(x for x in proc.stdout.splitlines() if x.startswith("STAGES "))
+            stages = json.loads(line[len("STAGES "):])
+            runs[name].append({**stages, "wall": wall, "load average": load})
+            log(f"  {name}: {wall:.2f} s (load {load:.2f})")
+    keys = sorted({k for rs in runs.values() for r in rs for k in r})
+    return {
+        "added": added.name,
+        "rounds": rounds,
+        "p50_s": {k: {name: med([r.get(k, 0.0) for r in rs]) for name, rs in runs.items()}
+                  for k in keys},
+    }
+
+
 def write_md(res: dict[str, Any], path: Path) -> None:
     four, big = res["four"], res["synthetic"]
     lines = [
@@ -383,6 +533,35 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         cells = [str(r["stages_p50_s"].get(k, "")) for r in [*four["rows"], big]]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", f"Start-up (fresh interpreter importing the CLI): {res['import_s']} s."]
+    if res.get("before_after"):
+        ba = res["before_after"]
+        names = list(next(iter(ba["p50_s"].values())))
+        lines += [
+            "",
+            f"## Before and after: {ba['added']} added to the other three (p50 of"
+            f" {ba['rounds']}, alternating)",
+            "",
+            "Stage timers around the same functions in both code trees; \"wall\" is the"
+            " whole process; \"torch imported\" is 1 when the process imported torch.",
+            "",
+            "| stage | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for k, v in sorted(ba["p50_s"].items(), key=lambda kv: -kv[1][names[0]]):
+            lines.append(f"| {k} | " + " | ".join(str(v[n]) for n in names) + " |")
+    if res.get("batches"):
+        lines += [
+            "",
+            "## ONNX Runtime batch shape (the new report's texts, p50 seconds over 3 rounds)",
+            "",
+            "| batch | passages (s) | sentences (s) | load avg |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {b['batch']} | {b['passages_s']} ({b['passages']}) |"
+            f" {b['sentences_s']} ({b['sentences']}) | {b['loadavg_1m']} |"
+            for b in res["batches"]
+        ]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -393,6 +572,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--before", metavar="REV", help="also time adding a report with REV's code")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     n, repeats = (10, 1) if args.smoke else (args.reports, args.repeats)
@@ -412,6 +592,8 @@ def main() -> None:
             rates = {**rates_of(four["full"]), "source": "measured in the full four-report rebuild"}
         else:
             rates = {**rates_of(big), "source": "measured in the add-one runs"}
+        batches = [] if args.smoke else batch_sweep(ref, reports[0])
+        ba = before_after(args.before, ref, work, reports[0], repeats) if args.before else None
         start_s = import_seconds(repeats)
         encoder_s = big["stages_p50_s"].get("encoder_load", 0.0)
         estimate_4 = estimate_full(ROOT / "corpus", ref, work, rates, start_s, encoder_s)
@@ -428,6 +610,8 @@ def main() -> None:
         "synthetic": big,
         "estimate_n": estimate_n,
         "ratio_n": round(big["add_p50_s"] / estimate_n["total_s"], 4),
+        "batches": batches,
+        "before_after": ba,
     }
     (out / "incremental.json").write_text(json.dumps(res, indent=2))
     write_md(res, out / "incremental.md")

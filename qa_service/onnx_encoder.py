@@ -1,4 +1,5 @@
-"""ONNX Runtime encoder: the sentence-transformers pipeline without torch on the query path.
+"""ONNX Runtime encoder: the sentence-transformers pipeline without torch, for queries and for
+the passages and sentences ``qa index`` embeds.
 
 The model's transformer is exported once (``onnx_export``, run by ``qa index``) to
 ``<index_dir>/encoders/<key>/``; this module runs it: the exported tokenizer (the one
@@ -48,9 +49,9 @@ EXPORT_LIBRARIES = (
     "onnx",
     "onnxscript",
 )
-# Padded tokens per ONNX Runtime batch. On 2 cores, batches of about 256 tokens (one passage,
-# or eight sentences) embedded passages twice and sentences nearly three times as fast as the
-# 32 and 64 texts per batch the torch path uses (bench/results/incremental.md).
+# Padded tokens per ONNX Runtime batch. On 2 cores, batches of 256 to 512 tokens (one or two
+# passages, or eight to sixteen sentences) embedded 1.5 to 2.2 times as fast as the 32 and 64
+# texts per batch the torch path uses (bench/results/incremental.md, idle and loaded).
 BATCH_TOKENS = 256
 POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens")
 # sentence-transformers' legacy Pooling keys, in the order it concatenates them.

@@ -7,7 +7,7 @@ itself loaded, so lower-casing and special tokens are exactly the torch model's)
 the model name, every model file and the versions of the exporting libraries, so a changed model
 or upgrade never meets a stale export. The folder is written under a temporary name, fsynced,
 checked against the torch model on sample texts and only then renamed into place; a server
-never writes it.
+never writes it. ``IndexEncoder`` is the encoder a ``qa index`` run embeds with.
 """
 
 from __future__ import annotations
