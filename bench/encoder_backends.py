@@ -696,8 +696,8 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         f" at p50, min cosine >= {MIN_COSINE} and dev R@5/MRR@10 not lower:"
         f" {d['fp32_faster_and_equal']}).",
         f"- `onnx_threads` default: **{d['onnx_threads']}**.",
-        f"- Passages in `qa index` (`make_embedder(settings, batches=True)`):"
-        f" **{d['index_backend']}**.",
+        f"- Passages in `qa index` (measured here; `qa index` now embeds with the ONNX"
+        f" export when it is valid, see incremental.md): **{d['index_backend']}**.",
         f"- int8 dynamic quantisation: {'used' if d['int8'] else 'not used'}.",
         "",
         *[f"- {r}" for r in d["reasons"]],

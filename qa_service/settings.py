@@ -29,11 +29,11 @@ class Settings(BaseSettings):
     # default pool a search's encode took 70-80 ms instead of 9 ms (bench/results/benchmarks.md);
     # the passage matrix products are small enough for one thread.
     blas_threads: int = Field(default=1, ge=1, le=64)
-    # The query encoder. "onnx" runs the model exported by `qa index` (index/encoders/) in ONNX
-    # Runtime: the same vectors (cosine >= 0.9999, checked at export), about half the encode
-    # time and no torch in the server; without a usable export it falls back to torch with a
-    # warning. `qa index` embeds passages with torch either way (faster in batches).
-    # bench/results/onnx.md has the measurements.
+    # The encoder. "onnx" runs the model exported by `qa index` (index/encoders/) in ONNX
+    # Runtime: the same vectors (cosine >= 0.99999, checked at export and spot-checked against
+    # stored vectors before a build mixes new ones in), about half the encode time and no torch
+    # in the server or in an incremental `qa index`; without a usable export it falls back to
+    # torch with a warning. bench/results/onnx.md and incremental.md have the measurements.
     encoder_backend: Literal["torch", "onnx"] = "onnx"
     # ONNX Runtime intra-op threads per process (idle threads do not spin). On 2 cores, two
     # encoded a lone query a fifth faster than one when idle and as fast with the other core
