@@ -137,7 +137,7 @@ class CandidateScorer:
         t = time.perf_counter()
         lexical = np.zeros(len(rows), dtype=np.float32)
         if terms is not None:
-            lexical = self.index.lexical.scores(terms)[rows]
+            lexical = self.index.lexical.scores_of(terms, rows)
             timings["lexical"] = _ms(t)
         return Candidates(rows, dense, lexical)
 

@@ -108,6 +108,31 @@ class LexicalIndex:
             np.add.at(total, rows, values if weight == 1.0 else weight * values)  # 1.0 * x == x
         return total
 
+    def scores_of(
+        self, weighted_terms: dict[str, float], rows: NDArray[np.int64]
+    ) -> NDArray[np.float32]:
+        """``scores(weighted_terms)[rows]`` (the same floats) for sorted, distinct ``rows``,
+        reading only the postings that fall among them: a filter's passages lie in runs of
+        consecutive rows, and each run bounds a slice of every posting list."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not len(rows):
+            return out
+        first = np.concatenate([[0], np.flatnonzero(np.diff(rows) != 1) + 1])  # run starts
+        starts = rows[first]
+        ends = rows[np.concatenate([first[1:] - 1, [len(rows) - 1]])] + 1
+        for weight, posting, values, _ in self._postings(weighted_terms):
+            lo, hi = np.searchsorted(posting, starts), np.searchsorted(posting, ends)
+            lens = hi - lo
+            n = int(lens.sum())
+            if not n:
+                continue
+            run = np.repeat(np.arange(len(starts)), lens)
+            at = lo[run] + np.arange(n) - np.repeat(np.cumsum(lens) - lens, lens)
+            pos = first[run] + (posting[at] - starts[run])
+            np.add.at(out, pos, values[at] if weight == 1.0 else weight * values[at])
+        return out
+
     def top(
         self,
         weighted_terms: dict[str, float],

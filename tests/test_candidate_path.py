@@ -51,7 +51,7 @@ def test_top_rows_is_top_indices_over_the_corpus(values: list[int], m: int, rnd)
 
 def test_lexical_top_is_the_exact_top(retriever) -> None:  # type: ignore[no-untyped-def]
     """The top k read off a score bound (with and without a row filter) is the top k of
-    the full BM25 array, ties included."""
+    the full BM25 array, ties included; ``scores_of`` some rows gives the same floats."""
     lex = retriever.index.lexical
     n = lex.size
     odd = np.arange(n) % 3 != 0
@@ -67,6 +67,8 @@ def test_lexical_top_is_the_exact_top(retriever) -> None:  # type: ignore[no-unt
             kept = np.where(odd, matched, -np.inf)
             want = [int(i) for i in top_indices(kept, k) if np.isfinite(kept[i])]
             assert lex.top(terms, k, lambda r: odd[r])[0].tolist() == want, (q, k)
+        for rows in (np.flatnonzero(odd), np.arange(40, 90), np.arange(0, n, 5), np.arange(0)):
+            assert np.array_equal(lex.scores_of(terms, rows), full[rows]), q
 
 
 def _agreement(exact: Retriever, cand: Retriever, qs: list[str]) -> tuple[float, float, float]:
