@@ -54,6 +54,9 @@ class Filters:
 # above it, only the sentences of the SENTENCE_CANDIDATES best passages by passage cosine
 # (bench/scale.py: 51k sentences took 8 ms a query, as much as encoding it).
 SENTENCE_SCAN_LIMIT = 20_000
+# Retriever.warm tokenizes every passage and sentence up to this many passages (~0.2 s for
+# the four reports' 376); the terms cache holds 32k texts, so larger indexes warm lazily.
+WARM_LIMIT = 5_000
 SENTENCE_CANDIDATES = 1_000
 # Up to this many passages every passage is scored and fusion normalises over all of them
 # (the exact path, used by the four-report corpus and its evaluation); above it BM25 and
@@ -144,6 +147,21 @@ class Retriever:
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
+
+    def warm(self, limit: int = WARM_LIMIT) -> None:
+        """Fill the per-text caches a search uses, so the first questions after a (re)load are
+        as fast as later ones: the terms of every passage and sentence (confidence and
+        highlights read them) on an index of at most ``limit`` passages, and a few encodes of
+        different lengths (the encoder sizes its buffers on first use)."""
+        chunks = self.index.chunks
+        if len(chunks) <= limit:
+            for row, chunk in enumerate(chunks):
+                self.terms(chunk.text)
+                spans, _ = self.index.sentences.of_chunk(row)
+                for a, b in spans.tolist():
+                    self.terms(chunk.text[a:b])
+        for words in (4, 12, 30):
+            self.embedder.encode([" ".join(["custody"] * words)])
 
     def terms(self, text: str) -> list[str]:
         """Stemmed, stopword-free terms of a text (cached; do not modify the list)."""

@@ -10,7 +10,7 @@ import pytest
 
 from qa_service.evaluation import load_questions
 from qa_service.passages import passage_dict
-from qa_service.retriever import Filters
+from qa_service.retriever import Filters, Retriever
 from qa_service.settings import Settings
 from qa_service.store import IndexStoreError
 from qa_service.textnorm import matches_span
@@ -141,3 +141,21 @@ def test_sentence_scoring_of_candidates_only_matches_a_full_scan(retriever, monk
     assert [
         [round(h.score, 6) for h in retriever.search(q, top_k=10).hits] for q in questions
     ] == scores
+
+
+def test_warm_fills_the_caches_a_search_reads(retriever) -> None:  # type: ignore[no-untyped-def]
+    question = "does Kent still hold under-18s at the station after charge?"
+
+    def new_texts(r: Retriever) -> int:
+        before = r._terms.cache_info().misses
+        r.search(question)
+        return int(r._terms.cache_info().misses - before)
+
+    cold = Retriever(retriever.index, retriever.embedder, retriever.config)
+    warm = Retriever(retriever.index, retriever.embedder, retriever.config)
+    warm.warm()
+    texts = len(warm.index.chunks) + len(warm.index.sentences)
+    assert warm._terms.cache_info().currsize >= texts * 0.95  # identical texts share an entry
+    # warm: only the question's own texts (its topic, expansion phrases) are tokenized; cold:
+    # every returned passage and its sentences too
+    assert new_texts(warm) <= 12 < 40 <= new_texts(cold)

@@ -88,6 +88,7 @@ class AppState:
         self._seen = store.current_signature(self.settings.index_dir)
         try:
             retriever = open_retriever(self.settings)
+            retriever.warm()  # the first questions as fast as later ones
         except Exception as exc:
             self.load_error = _describe(exc)
             return
@@ -132,6 +133,7 @@ class AppState:
                     retriever = open_retriever(self.settings)
                 else:
                     retriever = Retriever(index, old.embedder, old.config)
+            retriever.warm()  # before it serves, while the old generation still does
         except Exception as exc:
             self._seen = signature  # retried when CURRENT changes again
             if old is None:
