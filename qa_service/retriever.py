@@ -425,15 +425,17 @@ class Retriever:
         timings: dict[str, float],
     ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
         """Rows pooled from the BM25 and dense top candidates, with their scores."""
-        qv = None
-        if cfg.mode in ("hybrid", "dense"):
+
+        def encode() -> NDArray[np.float32]:
             t = time.perf_counter()
             qv = self.encode(dense_query(plan, cfg))
             timings["encode"] = _ms(t)
+            return qv
+
         terms = plan.terms if cfg.mode in ("hybrid", "lexical") else None
         section = tuple(title_key(s) for s in applied.section)
         cand = self.scorer().score(
-            qv,
+            encode if cfg.mode in ("hybrid", "dense") else None,
             terms,
             max(cfg.candidates, max(top_k, 1) * 20),
             cfg.sentence_weight,
