@@ -233,14 +233,37 @@ def check(body: dict[str, Any], generations: Generations) -> tuple[str, list[str
         return version, [f"{version}: no such generation on disk"]
     problems = []
     for p in body.get("results", []):
-        chunk = chunks.get(p.get("passage_id"))
-        if chunk is None:
+        # a merged passage (qa_service/merging.py) joins its chunks' ids with "+"
+        ids = str(p.get("passage_id")).split("+")
+        parts = [chunks[i] for i in ids if i in chunks]
+        if len(parts) != len(ids):
             problems.append(f"{version}: passage {p.get('passage_id')} is not in it")
             continue
+        chunk = parts[0] if len(parts) == 1 else _merged(parts)
         for ours, theirs in CHECKED_FIELDS.items():
-            if p.get(ours) != chunk[theirs]:
+            if ours == "text" and len(parts) > 1:
+                ok = _in_order(p.get("text", ""), [c["text"] for c in parts])
+            else:
+                ok = p.get(ours) == chunk[theirs]
+            if not ok:
                 problems.append(f"{version}: passage {p['passage_id']} {ours} differs")
     return version, problems
+
+
+def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fields a merged passage of these neighbouring chunks must have."""
+    return {**parts[0], "end": parts[-1]["end"]}
+
+
+def _in_order(text: str, pieces: list[str]) -> bool:
+    """Whether each piece occurs in ``text``, one after the other."""
+    at = 0
+    for piece in pieces:
+        found = text.find(piece, at)
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return True
 
 
 def client(
