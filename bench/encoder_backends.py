@@ -266,30 +266,20 @@ def eval_in_process(index: Any, embedder: Any, settings: Settings) -> dict[str, 
 def eval_cli(backend: str, index_dir: Path, tmp: Path) -> dict[str, Any]:
     """``qa eval --split dev --only-final`` in a subprocess with QA_ENCODER_BACKEND set."""
     out = tmp / f"eval-{backend}"
-    env = {**os.environ, "QA_ENCODER_BACKEND": backend, "HF_HUB_OFFLINE": "1"}
     t = time.perf_counter()
-    proc = subprocess.run(
-        [
-            str(QA),
-            "eval",
-            "--split",
-            "dev",
-            "--only-final",
-            "--quiet",
-            "--out",
-            str(out),
-            "--index",
-            str(index_dir),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    proc = run_qa(
+        backend,
+        900,
+        "eval",
+        "--split",
+        "dev",
+        "--only-final",
+        "--quiet",
+        "--out",
+        str(out),
+        "--index",
+        str(index_dir),
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"qa eval ({backend}) failed: {proc.stderr[-2000:]}")
     data = json.loads((out / "dev.json").read_text())
     final = next(r for r in data["retrievers"] if r["name"] == data["final"])
     return {
@@ -353,27 +343,36 @@ def bench_open(index_dir: Path, repeats: int) -> dict[str, Any]:
     }
 
 
-def qa_index(backend: str, index_dir: Path) -> float:
-    """Seconds for ``qa index --full`` in a fresh process with QA_ENCODER_BACKEND set."""
+def run_qa(backend: str, timeout: float, *args: str) -> subprocess.CompletedProcess[str]:
+    """``qa ARGS`` in a fresh process with QA_ENCODER_BACKEND set; raises when it fails."""
     env = {**os.environ, "QA_ENCODER_BACKEND": backend, "HF_HUB_OFFLINE": "1"}
-    t = time.perf_counter()
-    subprocess.run(
-        [
-            str(QA),
-            "index",
-            "--full",
-            "--quiet",
-            "--corpus",
-            str(ROOT / "corpus"),
-            "--index",
-            str(index_dir),
-        ],
+    proc = subprocess.run(
+        [str(QA), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=1800,
-        check=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"qa {args[0]} ({backend}) failed: {proc.stderr[-2000:]}")
+    return proc
+
+
+def qa_index(backend: str, index_dir: Path) -> float:
+    """Seconds for ``qa index --full`` in a fresh process with QA_ENCODER_BACKEND set."""
+    t = time.perf_counter()
+    run_qa(
+        backend,
+        1800,
+        "index",
+        "--full",
+        "--quiet",
+        "--corpus",
+        str(ROOT / "corpus"),
+        "--index",
+        str(index_dir),
     )
     return round(time.perf_counter() - t, 1)
 

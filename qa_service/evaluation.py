@@ -142,21 +142,30 @@ def answers(span: tuple[int, int], ev_span: tuple[int, int], min_cover: float = 
     return overlap > 0 and overlap >= min_cover * (ev_span[1] - ev_span[0])
 
 
-def judge(hits: list[Hit], evidence: dict[str, tuple[str, tuple[int, int]]]) -> list[str]:
-    """Label each hit with the evidence id it answers (first unanswered one), or its passage."""
+def covered(
+    hits: list[Hit], evidence: dict[str, tuple[str, tuple[int, int]]]
+) -> list[frozenset[str]]:
+    """Every evidence id each hit answers."""
+    return [
+        frozenset(
+            ev_id
+            for ev_id, (source, span) in evidence.items()
+            if h.chunk.source == source and answers((h.chunk.start, h.chunk.end), span)
+        )
+        for h in hits
+    ]
+
+
+def judge(hits: list[Hit], covers: list[frozenset[str]], order: list[str]) -> list[str]:
+    """Label each hit with the evidence id it answers (the first in ``order`` that no earlier
+    hit took), or its passage; ``covers`` is what ``covered`` found."""
     labels: list[str] = []
     used: set[str] = set()
-    for h in hits:
-        label = f"passage:{h.chunk.chunk_id}"
-        for ev_id, (source, ev_span) in evidence.items():
-            if (
-                ev_id not in used
-                and h.chunk.source == source
-                and answers((h.chunk.start, h.chunk.end), ev_span)
-            ):
-                label = ev_id
-                used.add(ev_id)
-                break
+    for h, ids in zip(hits, covers, strict=True):
+        label = next(
+            (e for e in order if e in ids and e not in used), f"passage:{h.chunk.chunk_id}"
+        )
+        used.add(label)
         labels.append(label)
     return labels
 
@@ -178,21 +187,15 @@ def run_questions(
             span = locate(texts, ev)
             if span is not None:
                 evidence[f"{q.id}#e{j}"] = (ev.source, span)
+        covers = covered(res.hits, evidence)
         outcomes.append(
             QuestionOutcome(
                 q,
                 res.answerable,
-                judge(res.hits, evidence),
+                judge(res.hits, covers, list(evidence)),
                 [h.chunk.source for h in res.hits],
                 [(h.chunk.source, h.chunk.start, h.chunk.end) for h in res.hits],
-                [
-                    frozenset(
-                        ev_id
-                        for ev_id, (source, span) in evidence.items()
-                        if h.chunk.source == source and answers((h.chunk.start, h.chunk.end), span)
-                    )
-                    for h in res.hits
-                ],
+                covers,
             )
         )
         if progress:
