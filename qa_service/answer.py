@@ -18,6 +18,33 @@ from .sentences import sentence_spans
 Span = tuple[int, int]
 
 
+# One sentence as scoring reads it: its span, its set of terms and its length damping.
+SentenceInfo = tuple[Span, frozenset[str], float]
+
+
+def sentence_info(
+    text: str, terms_of: Callable[[str], list[str]], spans: list[Span] | None = None
+) -> tuple[SentenceInfo, ...]:
+    """Every sentence of ``text`` (or the given spans) with its terms and length damping:
+    long sentences match more terms by chance, so their score is divided, gently."""
+    out = []
+    for start, end in spans if spans is not None else sentence_spans(text):
+        sent_terms = frozenset(terms_of(text[start:end]))
+        out.append(((start, end), sent_terms, math.log2(2 + len(sent_terms))))
+    return tuple(out)
+
+
+def score_info(
+    sentences: tuple[SentenceInfo, ...], weights: list[tuple[str, float]]
+) -> list[tuple[Span, float]]:
+    """Each sentence's lexical answer score: the ``weights`` (query weight times IDF) of the
+    query terms it contains, over its length damping."""
+    return [
+        (span, sum(w for t, w in weights if t in sent_terms) / damping)
+        for span, sent_terms, damping in sentences
+    ]
+
+
 def score_sentences(
     text: str,
     terms: dict[str, float],
@@ -26,13 +53,8 @@ def score_sentences(
     spans: list[Span] | None = None,
 ) -> list[tuple[Span, float]]:
     """Every sentence span of ``text`` (or the given spans) with its lexical answer score."""
-    out: list[tuple[Span, float]] = []
-    for start, end in spans if spans is not None else sentence_spans(text):
-        sent_terms = set(terms_of(text[start:end]))
-        raw = sum(w * idf(t) for t, w in terms.items() if t in sent_terms)
-        # Long sentences match more terms by chance; damp by length, gently.
-        out.append(((start, end), raw / math.log2(2 + len(sent_terms))))
-    return out
+    weights = [(t, w * idf(t)) for t, w in terms.items()]
+    return score_info(sentence_info(text, terms_of, spans), weights)
 
 
 def pick_highlights(

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .answer import pick_highlights, score_sentences
+from .answer import SentenceInfo, pick_highlights, score_info, sentence_info
 from .candidates import CandidateScorer
 from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
@@ -147,6 +147,15 @@ class Retriever:
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
+        # Each passage's sentences as highlighting reads them (spans, term sets, length
+        # damping), memoised per row: the same passages come back for many questions.
+        self._sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
+        # Merged passages (merging.py) by their rows: building one cleans its text again.
+        self._merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
+        # Plain arrays over the (possibly memory-mapped) matrices: row reads without the
+        # memmap subclass's per-slice overhead; no copy.
+        self._passage_vectors = np.asarray(index.dense.vectors)
+        self._sentence_vectors = np.asarray(index.sentences.vectors)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
         """Fill the per-text caches a search uses, so the first questions after a (re)load are
@@ -157,9 +166,7 @@ class Retriever:
         if len(chunks) <= limit:
             for row, chunk in enumerate(chunks):
                 self.terms(chunk.text)
-                spans, _ = self.index.sentences.of_chunk(row)
-                for a, b in spans.tolist():
-                    self.terms(chunk.text[a:b])
+                self._sentences_of(row)
         for words in (4, 12, 30):
             self.embedder.encode([" ".join(["custody"] * words)])
 
@@ -195,17 +202,37 @@ class Retriever:
             force_words_removed=cfg.force_filter,
         )
 
+    def _sentence_info(self, row: int) -> tuple[SentenceInfo, ...]:
+        """The sentences of one passage: span, term set and length damping (answer.py)."""
+        text = self.index.chunks[row].text
+        spans, _ = self.index.sentences.of_chunk(row)
+        return sentence_info(text, self.terms, [(int(a), int(b)) for a, b in spans.tolist()])
+
+    def _merged_chunk(self, rows: tuple[int, ...]) -> Chunk:
+        """The passage joining neighbouring rows of one section (merging.py)."""
+        members = [self.index.chunks[j] for j in rows]
+        return merged_chunk(self.index.documents[members[0].doc_id].text, members)
+
     def _highlights(
-        self, row: int, plan: QueryPlan, cfg: RetrievalConfig
+        self,
+        row: int,
+        weights: list[tuple[str, float]],
+        topic: NDArray[np.float32] | None,
     ) -> tuple[tuple[int, int], ...]:
-        """The answer sentence(s) of one passage: query terms plus similarity to the topic."""
-        chunk = self.index.chunks[row]
-        spans, vectors = self.index.sentences.of_chunk(row)
-        pairs = [(int(a), int(b)) for a, b in spans] or None
-        scored = score_sentences(chunk.text, plan.terms, self.terms, self.index.lexical.idf, pairs)
+        """The answer sentence(s) of one passage: query terms (``weights``: each term's query
+        weight times its IDF) plus similarity to the topic vector when one is given."""
+        info = self._sentences_of(row)
+        if not info:  # no stored sentences: split the passage here, lexical only
+            chunk = self.index.chunks[row]
+            info = sentence_info(chunk.text, self.terms)
+            topic = None
+        scored = score_info(info, weights)
         dense = None
-        if cfg.mode != "lexical" and pairs is not None:
-            dense = np.clip(vectors @ self.encode(plan.topic), 0.0, 1.0)
+        if topic is not None:
+            sentences = self.index.sentences
+            a, b = int(sentences.first[row]), int(sentences.first[row + 1])
+            vectors = np.asarray(self._sentence_vectors[a:b], dtype=np.float32)
+            dense = np.clip(vectors @ topic, 0.0, 1.0)
         return tuple(pick_highlights(scored, dense))
 
     def confidence(self, plan: QueryPlan, top: list[int], cfg: RetrievalConfig) -> float:
@@ -215,7 +242,7 @@ class Retriever:
         if not top:
             return 0.0
         qv = self.encode(plan.topic)
-        similarity = float(max(self.index.dense.vectors[i] @ qv for i in top))
+        similarity = float(max(self._passage_vectors[i] @ qv for i in top))
         lex = self.index.lexical
         present: set[str] = set()
         for i in top:
@@ -328,8 +355,8 @@ class Retriever:
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
         fused = np.where(keep, fused, -np.inf)
-        ranked = [int(i) for i in top_indices(fused, max(top_k, 1) * 20)]
-        ranked = [i for i in ranked if np.isfinite(fused[i])]
+        best = top_indices(fused, max(top_k, 1) * 20)
+        ranked = best[np.isfinite(fused[best])].tolist()
         compared = self._compared_forces(plan, applied, cfg)
         if len(compared) >= 2:
             group_of = self._force_of
@@ -368,16 +395,20 @@ class Retriever:
 
         t = time.perf_counter()
         hits = []
+        weights: list[tuple[str, float]] = []
+        topic = None
+        if cfg.highlight and groups:
+            idf = self.index.lexical.idf
+            weights = [(term, w * idf(term)) for term, w in plan.terms.items()]
+            if cfg.mode != "lexical" and len(self.index.sentences):
+                topic = self.encode(plan.topic)
         for p, group in zip(picked, groups, strict=True):
             i = group[0]
             lead = self.index.chunks[i]
-            chunk = lead
-            if len(group) > 1:
-                canonical = self.index.documents[lead.doc_id].text
-                chunk = merged_chunk(canonical, [self.index.chunks[j] for j in group])
+            chunk = self._merged(group) if len(group) > 1 else lead
             spans: tuple[tuple[int, int], ...] = ()
             if cfg.highlight:  # the answer sentence(s) of the best of the merged passages
-                spans = shift_spans(chunk.text, lead, self._highlights(i, plan, cfg))
+                spans = shift_spans(chunk.text, lead, self._highlights(i, weights, topic))
             hits.append(
                 Hit(
                     chunk,

@@ -40,8 +40,9 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_state(request: Request) -> AppState:
-    """The app's shared state."""
+async def get_state(request: Request) -> AppState:
+    """The app's shared state (``async``: a plain ``def`` dependency would cost every request
+    an extra trip through the thread pool)."""
     state: AppState = request.app.state.qa
     return state
 
