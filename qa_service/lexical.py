@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_split = re.compile(_TOKEN_PATTERN).findall
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    """What ``bm25s.tokenize(stopwords="en")`` removes (bm25s is imported on first use: it
+    takes ~0.2 s, which commands that never touch BM25 should not pay)."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
 
 
 def _stemmer() -> Any:
@@ -68,18 +80,15 @@ class LexicalIndex:
         return int(self._bm25.scores["num_docs"])
 
     def terms(self, text: str) -> list[str]:
-        """The index terms of a text (lower-cased, stop words removed, stemmed)."""
-        import bm25s
-
-        out = bm25s.tokenize(
-            [text],
-            stopwords="en",
-            stemmer=self._stemmer,
-            return_ids=False,
-            show_progress=False,
-            token_pattern=_TOKEN_PATTERN,
-        )
-        return [t for t in out[0] if t]
+        """The index terms of a text (lower-cased, stop words removed, stemmed): the terms
+        ``bm25s.tokenize`` gives with the settings of ``build`` (tests/test_lexical_terms.py
+        checks every passage and sentence of the corpus), without its per-call set-up (a
+        progress bar object and vocabulary maps: ~0.1 ms a question)."""
+        stop = _stopwords()
+        words = [w for w in _split(text.lower()) if w not in stop]
+        if self._stemmer is not None:
+            words = self._stemmer.stemWords(words)
+        return [t for t in words if t]
 
     def _postings(
         self, weighted_terms: dict[str, float]
