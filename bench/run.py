@@ -53,7 +53,7 @@ STAGES = ["understand", "encode", "dense", "lexical", "fusion", "answerable", "h
 
 # Counts per mode. "levels" are the HTTP concurrency levels, each run for "level_s" seconds.
 MODES: dict[str, dict[str, Any]] = {
-    "full": {"encode_q": 50, "encode_passes": 3, "search_q": 257, "http_q": 100,
+    "full": {"encode_q": 100, "encode_passes": 3, "search_q": 257, "http_q": 100,
              "levels": [1, 4, 8, 16], "level_s": 30.0, "builds": 3, "embed_chunks": 128,
              "embed_repeats": 3, "cold": 3, "evals": 3, "idle_wait_s": 120,
              "threads1_levels": [1, 8], "threads1_s": 15.0},
@@ -204,12 +204,15 @@ class JsonClient:
     def post(self, path: str, body: dict[str, Any]) -> int:
         """The response status; the body is read and dropped. Raises OSError or
         http.client.HTTPException (after closing, so the next call reconnects)."""
+        return self.exchange(path, body)[0]
+
+    def exchange(self, path: str, body: dict[str, Any]) -> tuple[int, bytes]:
+        """The response status and body (raises as ``post``)."""
         try:
             self.conn.request("POST", path, json.dumps(body).encode(),
                               {"Content-Type": "application/json"})
             response = self.conn.getresponse()
-            response.read()
-            return response.status
+            return response.status, response.read()
         except (OSError, http.client.HTTPException):
             self.conn.close()
             raise
@@ -224,19 +227,30 @@ class JsonClient:
 CLIENT_ERRORS = (OSError, http.client.HTTPException)
 
 
-def bench_http_single(url: str, questions: list[str]) -> tuple[list[float], int]:
-    """One client, sequential requests, each question once (fresh server: not cached)."""
-    out, errors = [], 0
+def bench_http_single(url: str, questions: list[str]) -> tuple[dict[str, list[float]], int]:
+    """One client, sequential requests, each question once (fresh server: not cached).
+    Returns the latencies ("total"), the server's own stage times from each response's
+    ``timings_ms`` (parsed after the clock stops), and what lies outside those stages
+    ("outside"): HTTP, framework, thread-pool trip, response shaping and the client."""
+    out: dict[str, list[float]] = {"total": [], "outside": []}
+    errors = 0
     with JsonClient(url, timeout=30.0) as c:
         c.post("/v1/search", {"question": "warm-up: custody of children"})
         for q in questions:
             t = time.perf_counter()
             try:
-                ok = c.post("/v1/search", {"question": q}) == 200
+                status, body = c.exchange("/v1/search", {"question": q})
             except CLIENT_ERRORS:
-                ok = False
-            out.append((time.perf_counter() - t) * 1000)
-            errors += not ok
+                status, body = 0, b""
+            ms = (time.perf_counter() - t) * 1000
+            out["total"].append(ms)
+            if status != 200:
+                errors += 1
+                continue
+            stages = json.loads(body).get("timings_ms", {})
+            for stage, stage_ms in stages.items():
+                out.setdefault(stage, []).append(stage_ms)
+            out["outside"].append(ms - sum(stages.values()))
     return out, errors
 
 
@@ -473,6 +487,12 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     rows.append(("  cached: stage encode (ms)", s["cached_ms"].get("encode", {}), "ms"))
     rows.append(("search over HTTP, 1 client, uncached (ms)", res["http_single"]["latency_ms"],
                  "ms"))
+    server_stages = res["http_single"].get("server_stages_ms", {})
+    rows += [(f"  server stage {st} (ms)", server_stages[st], "ms")
+             for st in STAGES if st in server_stages]
+    if "outside" in server_stages:
+        rows.append(("  outside the stages: HTTP, framework, thread hop, client (ms)",
+                     server_stages["outside"], "ms"))
     for lv in res["http_load"]:
         rows.append((f"HTTP {lv['clients']} clients: latency (ms)", lv["latency_ms"], "ms"))
     rows.append(("index build, wall (s)", res["index_build"]["wall_s"], "s"))
@@ -501,7 +521,10 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "Times are p50 / p95 / p99 over n samples; \"x encode\" is the p50 divided by the raw "
         f"single-question encode p50 of the service's encoder ({enc:.2f} ms) and, after the "
         "slash, of the raw PyTorch model"
-        + (f" ({torch_enc:.2f} ms)" if torch_enc else "") + ", both measured in the same run.",
+        + (f" ({torch_enc:.2f} ms)" if torch_enc else "") + ", both measured in the same run"
+        " on the same questions as the 1-client HTTP figure. The HTTP figure's server stages"
+        " come from each response's `timings_ms`; \"outside the stages\" is the rest of each"
+        " request's wall time.",
         "",
         "| figure | n | p50 | p95 | p99 | x encode |", "|---|---|---|---|---|---|",
     ]
@@ -619,7 +642,8 @@ def main() -> None:
             http_q = load_questions(cfg["http_q"], None)
             single, errs = bench_http_single(server.url, http_q)
             res["http_single"] = {"questions": len(http_q), "errors": errs,
-                                  "latency_ms": stats(single, enc)}
+                                  "latency_ms": stats(single.pop("total"), enc),
+                                  "server_stages_ms": {k: stats(v, enc) for k, v in single.items()}}
             log(f"HTTP 1 client p50 {res['http_single']['latency_ms']['p50']} ms")
             tag = variants(load_questions(257))
             res["http_load"] = []
