@@ -135,6 +135,9 @@ def build_index(
     if not docs:
         detail = "; ".join(problems) if problems else "no report files found"
         raise BuildError(f"nothing could be indexed from {corpus}: {detail}")
+    encoder = IndexEncoder(settings)
+    if previous is None or previous.passages is None or len(reused_ids) < len(docs):
+        encoder.open_in_background()  # a new or changed report: it will have texts to embed
     clock.lap("read")
 
     count: Callable[[str], int] | None = None  # built only if some report is chunked
@@ -159,6 +162,7 @@ def build_index(
         progress=progress,
         started=t0,
         timings=clock.seconds,
+        encoder=encoder,
     )
 
 
@@ -174,18 +178,20 @@ def index_documents(
     embed: Callable[[list[str], int], NDArray[np.float32]] | None = None,
     started: float | None = None,
     timings: dict[str, float] | None = None,
+    encoder: IndexEncoder | None = None,
 ) -> BuildReport:
     """Embed (reusing the vectors ``sources`` hold), index and publish parsed, chunked reports.
 
     ``embed(texts, batch_size)`` defaults to the configured model, loaded only if some text
-    has no vector yet; ``timings`` holds seconds of stages the caller already ran.
+    has no vector yet (``encoder``, if given, may already be opening it); ``timings`` holds
+    seconds of stages the caller already ran.
     """
     t0 = time.perf_counter() if started is None else started
     problems = problems or []
     tokenizer_max = ModelTokenizer(settings.model).load().max_tokens
     params = chunk_params(settings, tokenizer_max)
     chunker = _chunker_settings(settings, params)
-    encoder = IndexEncoder(settings)  # opened only if some text has no vector yet
+    encoder = encoder or IndexEncoder(settings)  # opened only if some text has no vector yet
     clock = _Clock(timings, exclude=lambda: encoder.load_seconds)
     own_encoder = embed is None
     if embed is None:
@@ -207,16 +213,26 @@ def index_documents(
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
     clock.lap("vectors_reused")
+    # Before embedding: while an encoder opened in the background, this is work done meanwhile.
+    lexical = LexicalIndex.build([c.text for c in chunks])
+    clock.lap("lexical")
+    acronyms = extract_acronyms(d.text for d in docs)
+    clock.lap("acronyms")
 
-    agreement = None
+    agreement: float | None = None
+    same_encoder = False
+    stored_by = reuse.common_encoder(usable)
     if own_encoder and usable and (
         reuse.any_missing(passage_texts, passage_cache)
         or reuse.any_missing(texts, sentence_cache)
     ):
-        # New vectors will sit beside stored ones: check the encoder reproduces those first.
-        agreement, passage_cache, sentence_cache = _check_agreement(
-            encoder, passage_cache, sentence_cache, passage_texts, texts
-        )
+        if stored_by is not None and encoder.get() and encoder.identity() == stored_by:
+            same_encoder = True  # the stored vectors came from this very export: no check
+        else:
+            # New vectors will sit beside stored ones: check the encoder reproduces them first.
+            agreement, passage_cache, sentence_cache = _check_agreement(
+                encoder, passage_cache, sentence_cache, passage_texts, texts
+            )
     clock.lap("agreement_check")
 
     def embedding(size: int) -> reuse.Embed:
@@ -262,11 +278,6 @@ def index_documents(
             np.array(spans, dtype=np.int32).reshape(-1, 2),
         )
 
-    lexical = LexicalIndex.build([c.text for c in chunks])
-    clock.lap("lexical")
-    acronyms = extract_acronyms(d.text for d in docs)
-    clock.lap("acronyms")
-
     reused = {
         "from": None,
         "documents": 0,
@@ -301,6 +312,8 @@ def index_documents(
                 "embedding": {
                     "backend": encoder.backend if own_encoder else "caller",
                     "agreement_min_cosine": agreement,
+                    "same_encoder_as_stored": same_encoder,
+                    "encoder": _vectors_encoder(encoder, own_encoder, usable, stored_by, agreement),
                 },
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
@@ -318,6 +331,25 @@ def index_documents(
     return BuildReport(
         gen, docs, chunks, problems, time.perf_counter() - t0, reused, dict(clock.seconds)
     )
+
+
+def _vectors_encoder(
+    encoder: IndexEncoder,
+    own_encoder: bool,
+    usable: list[reuse.Previous],
+    stored_by: dict[str, str] | None,
+    agreement: float | None,
+) -> dict[str, str] | None:
+    """The ONNX export every vector of this build came from or was checked against, if one
+    did: the next build then mixes its new vectors in without re-checking stored ones."""
+    if not own_encoder:
+        return None
+    if not encoder.loaded:  # nothing embedded: every vector is a stored one
+        return stored_by if usable else None
+    if agreement is not None and agreement < AGREEMENT_MIN_COSINE:
+        return None  # stored vectors were dropped, but a run that disagrees is no reference
+    # Every vector was embedded here, reproduced by this encoder, or (same_encoder) made by it.
+    return encoder.identity()
 
 
 def _check_agreement(

@@ -383,6 +383,18 @@ class OnnxEmbedder:
         self._meta, self._pipeline = meta, pipeline
         self._truncating, self._counting, self._session = truncating, counting, session
 
+    @property
+    def export_key(self) -> str:
+        """The key of the opened export (its model files and exporting library versions)."""
+        return str(self.load()._meta.get("key", ""))
+
+    @property
+    def runtime_version(self) -> str:
+        """The onnxruntime version that runs the export."""
+        import onnxruntime as ort
+
+        return str(ort.__version__)
+
     def _fallen_back(self) -> SentenceTransformerEmbedder | None:
         return self.load()._delegate
 

@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -91,7 +92,10 @@ class IndexEncoder:
         self.settings = settings
         self._embedder: Embedder | None = None
         self._export_checked = False  # the export was found valid, made, or found impossible
-        self.load_seconds = 0.0  # time spent opening (and, if need be, exporting)
+        self.load_seconds = 0.0  # time this run waited for opening (and, if need be, exporting)
+        self._opening: threading.Thread | None = None
+        self._opened: OnnxEmbedder | None = None  # what the background open produced
+        self.background_seconds = 0.0  # time the background open took (hidden if overlapped)
 
     @property
     def loaded(self) -> bool:
@@ -105,11 +109,46 @@ class IndexEncoder:
             return None
         return getattr(self._embedder, "backend", "torch")
 
+    def open_in_background(self) -> None:
+        """Start opening an existing ONNX export on another thread while the build goes on.
+
+        Reading and checking the 90 MB export and building the session take ~0.5 s, mostly
+        outside the GIL; parsing and chunking overlap them. Only an export that is already
+        valid is opened there: exporting or falling back to PyTorch stays on the caller's
+        thread, in ``get``.
+        """
+        if self._embedder is not None or self._opening is not None:
+            return
+        if self.settings.encoder_backend != "onnx" or self.settings.device != "cpu":
+            return
+        self._opening = threading.Thread(
+            target=self._open_export, name="open-onnx-encoder", daemon=True
+        )
+        self._opening.start()
+
+    def _open_export(self) -> None:
+        t0 = time.perf_counter()
+        embedder = make_embedder(self.settings)
+        if isinstance(embedder, OnnxEmbedder):
+            fallback, embedder.fallback = embedder.fallback, None
+            with contextlib.suppress(Exception):  # anything wrong: `get` opens it the usual way
+                embedder.load()
+                embedder.fallback = fallback
+                self._opened = embedder
+        self.background_seconds = time.perf_counter() - t0
+
     def get(self) -> Embedder:
         """The opened encoder."""
         if self._embedder is None:
             t0 = time.perf_counter()
-            self._embedder = self._open()
+            if self._opening is not None:
+                self._opening.join()
+                self._opening = None
+            if self._opened is not None:
+                self._embedder, self._opened = self._opened, None
+                self._export_checked = True
+            else:
+                self._embedder = self._open()
             self.load_seconds += time.perf_counter() - t0
         return self._embedder
 
@@ -137,8 +176,21 @@ class IndexEncoder:
         self.load_seconds += time.perf_counter() - t0
         return self._embedder
 
+    def identity(self) -> dict[str, str] | None:
+        """What produced this run's vectors, if it was the ONNX export: its key and the
+        onnxruntime version (None for PyTorch or before opening)."""
+        embedder = self._embedder
+        if not isinstance(embedder, OnnxEmbedder) or embedder.backend != "onnx":
+            return None
+        return {"export": embedder.export_key, "onnxruntime": embedder.runtime_version}
+
     def finish(self) -> None:
         """Make sure the export exists (a no-op if this run already opened or made it)."""
+        if self._opening is not None:  # opened for nothing: wait, so no thread outlives the run
+            self._opening.join()
+            self._opening = None
+        if self._opened is not None:
+            self._export_checked = True  # the background open found it valid
         if not self._export_checked:
             ensure_encoder(self.settings)
             self._export_checked = True

@@ -147,6 +147,9 @@ class Previous:
     sentences: VectorCache | None
     # Sentence spans by passage text (valid for builds with the same pipeline fingerprint).
     sentence_spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # The ONNX export (key, onnxruntime version) that embedded or reproduced every vector it
+    # holds, from its manifest; None if unknown (then new vectors are spot-checked first).
+    encoder: dict[str, str] | None = None
 
     def document(self, source: str, fingerprint: str, pipeline: str) -> Document | None:
         """The parsed report if its file is unchanged and the pipeline is the same."""
@@ -193,6 +196,8 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
                     spans.setdefault(text, []).append((a, b))
             sentences.add(texts, sent.vectors)
     pipeline = manifest.get("pipeline")
+    embedding = manifest.get("embedding")
+    encoder = embedding.get("encoder") if isinstance(embedding, dict) else None
     return Previous(
         loaded.path.name,
         documents,
@@ -201,7 +206,16 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
         passages,
         sentences,
         spans,
+        encoder if isinstance(encoder, dict) and passages is not None else None,
     )
+
+
+def common_encoder(sources: Iterable[Previous]) -> dict[str, str] | None:
+    """The encoder every source's vectors came from, if they all name the same one."""
+    found = [p.encoder for p in sources]
+    if not found or found[0] is None or any(e != found[0] for e in found):
+        return None
+    return found[0]
 
 
 def any_missing(texts: Iterable[str], cache: VectorCache) -> bool:

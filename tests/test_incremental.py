@@ -175,11 +175,16 @@ def test_adding_a_report_embeds_with_onnx_without_torch(tmp_path: Path, built_in
     assert {"load_previous", "embed_passages", "embed_sentences", "write"} <= set(out["timings"])
     manifest = store.load(index).manifest
     assert manifest["embedding"]["backend"] == "onnx"
-    assert manifest["embedding"]["agreement_min_cosine"] >= 0.99999
+    # The stored vectors came from this very export (recorded by the builds that made them),
+    # so they were not re-embedded to check it.
+    assert manifest["embedding"]["same_encoder_as_stored"] is True
+    assert manifest["embedding"]["agreement_min_cosine"] is None
+    assert manifest["embedding"]["encoder"]["export"]
     assert set(manifest["build_seconds"]) <= set(out["timings"])
 
 
 def _two_reports(tmp_path: Path, built_index: Path) -> Settings:
+    """Leicestershire built, Kent added to the corpus folder (not yet indexed)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CORPUS / SEEDS["leicestershire"], corpus)
@@ -188,6 +193,12 @@ def _two_reports(tmp_path: Path, built_index: Path) -> Settings:
     build_index(settings, vectors_from=[store.current_generation(built_index)])
     shutil.copy(CORPUS / SEEDS["kent"], corpus)
     return settings
+
+
+def _stored_by_unknown_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the stored vectors came from PyTorch, another export or an older build that did
+    not record its encoder: the build must then check the encoder against them."""
+    monkeypatch.setattr(reuse, "common_encoder", lambda sources: None)
 
 
 def _noisy(encode):  # type: ignore[no-untyped-def]
@@ -207,10 +218,13 @@ def test_an_encoder_that_disagrees_with_stored_vectors_is_not_mixed_in(
     from qa_service.onnx_encoder import OnnxEmbedder
 
     settings = _two_reports(tmp_path, built_index)
+    _stored_by_unknown_encoder(monkeypatch)
     monkeypatch.setattr(OnnxEmbedder, "encode", _noisy(OnnxEmbedder.encode))
     report = build_index(settings)
     manifest = store.load(settings.index_dir).manifest
     assert manifest["embedding"]["backend"] == "torch"  # PyTorch took over
+    assert manifest["embedding"]["same_encoder_as_stored"] is False
+    assert manifest["embedding"]["encoder"] is None  # PyTorch made the new vectors
     assert manifest["embedding"]["agreement_min_cosine"] >= 0.99999
     assert report.reused["passages_reused"] > 0  # Leicestershire's vectors were kept
     vectors = _vectors_by_id(load_search_index(settings))
@@ -226,6 +240,7 @@ def test_stored_vectors_no_encoder_reproduces_are_embedded_again(
     from qa_service.onnx_encoder import OnnxEmbedder
 
     settings = _two_reports(tmp_path, built_index)
+    _stored_by_unknown_encoder(monkeypatch)
     monkeypatch.setattr(OnnxEmbedder, "encode", _noisy(OnnxEmbedder.encode))
     monkeypatch.setattr(
         SentenceTransformerEmbedder, "encode", _noisy(SentenceTransformerEmbedder.encode)
