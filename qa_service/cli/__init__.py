@@ -6,6 +6,7 @@ Options can also come from ``QA_*`` environment variables (see ``Settings``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -73,7 +74,34 @@ index_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Sub-commands defined in sibling modules, imported only when named (or listed by --help):
+# `qa index` then never imports the retriever, chat or evaluation code.
+_LAZY_COMMANDS = {
+    "search": "search",
+    "chat": "conversation",
+    "compare": "conversation",
+    "cite": "conversation",
+    "serve": "conversation",
+    "eval": "evaluate",
+    "tune": "evaluate",
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose sub-commands in other modules register themselves when first needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, without importing the modules that define them."""
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module first if it has not registered yet."""
+        if cmd_name not in self.commands and cmd_name in _LAZY_COMMANDS:
+            importlib.import_module(f"{__name__}.{_LAZY_COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ncpi-qa")
 def cli() -> None:
     """Cited-passage search over HMICFRS child protection inspection reports."""
@@ -187,6 +215,3 @@ def main() -> None:
 if __name__ == "__main__":  # pragma: no cover
     main()
 
-
-# Sub-commands register themselves on ``cli`` when imported.
-from . import conversation, evaluate, search  # noqa: E402,F401
