@@ -1,15 +1,20 @@
 """HTTP routes. Each parses its request, makes one library call and shapes the response.
 
-Routes that encode or search are plain ``def``: FastAPI runs them in its thread pool, so
-a slow query never blocks the event loop.
+Routes that encode or search run their work in the thread pool (``@threaded``), so a slow
+query never blocks the event loop; they are ``async`` to FastAPI, which then validates and
+serialises the response on the event loop instead of a second trip through the pool (one
+trip is ~0.1 ms of hand-over between threads, more on busy cores).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from .. import chat as chat_core
 from ..compare import compare as compare_core
@@ -22,6 +27,21 @@ from . import schemas as S
 from .app import AppState, NotFound
 
 router = APIRouter()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def threaded(fn: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """``fn`` run in the thread pool, as a coroutine FastAPI awaits (its signature, which
+    FastAPI reads for parameters and dependencies, is ``fn``'s)."""
+
+    @functools.wraps(fn)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+    return run
+
 
 # Every error body is {"detail": "one readable line"} (see the handlers in app.py).
 _INVALID: dict[int | str, dict[str, Any]] = {
@@ -74,6 +94,7 @@ def _hit(retriever: Retriever, chunk: Chunk, score: float = 0.0) -> Hit:
 
 
 @router.post("/v1/search", response_model=S.SearchResponse, tags=["search"], responses=_LIMITS)
+@threaded
 def search(body: S.SearchRequest, state: State) -> dict[str, Any]:
     """Passages that answer a question, with the answer sentence highlighted."""
     retriever = state.ready()
@@ -82,6 +103,7 @@ def search(body: S.SearchRequest, state: State) -> dict[str, Any]:
 
 
 @router.post("/v1/chat", response_model=S.ChatResponse, tags=["search"], responses=_LIMITS)
+@threaded
 def chat(body: S.ChatRequest, state: State) -> dict[str, Any]:
     """Answer the last user message; follow-ups are rewritten from the history sent back."""
     retriever = state.ready()
@@ -103,6 +125,7 @@ def chat(body: S.ChatRequest, state: State) -> dict[str, Any]:
 
 
 @router.post("/v1/compare", response_model=S.CompareResponse, tags=["search"], responses=_LIMITS)
+@threaded
 def compare(body: S.CompareRequest, state: State) -> dict[str, Any]:
     """One question across forces: each force cited, or explicitly 'no relevant passage'."""
     retriever = state.ready()
@@ -112,6 +135,7 @@ def compare(body: S.CompareRequest, state: State) -> dict[str, Any]:
 
 
 @router.post("/v1/cite", response_model=S.CiteResponse, tags=["citations"], responses=_LIMITS)
+@threaded
 def cite(body: S.CiteRequest, state: State) -> dict[str, Any]:
     """Where a pasted quote comes from: report, section, paragraph and exact offsets."""
     from ..cite import QuoteLocator
