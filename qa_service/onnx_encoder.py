@@ -19,6 +19,9 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
+import re
+import secrets
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -211,8 +214,15 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def encoder_key(model: str, location: Path) -> str:
-    """sha256 over the export format, model name, every model file and the library versions."""
+def encoder_key(
+    model: str, location: Path, cache_dir: Path | None = None, remember: bool = False
+) -> str:
+    """sha256 over the export format, model name, every model file and the library versions.
+
+    ``cache_dir`` (the encoders folder) may hold the key last computed for the same files
+    (``KEY_CACHE``, trusted while every file's size, mtime and inode are unchanged, as within
+    one process); ``remember`` writes it there (``qa index`` does, a server never writes).
+    """
     files = [
         (path, path.relative_to(location))
         for path in sorted(location.rglob("*"))
@@ -230,13 +240,48 @@ def encoder_key(model: str, location: Path) -> str:
     # mtime and inode are unchanged within one process is not hashed again.
     stamp = (model, str(location), versions, tuple(_stat(path) for path, _ in files))
     key = _KEYS.get(stamp)
+    if key is None and cache_dir is not None:
+        key = _cached_key(cache_dir, stamp)
     if key is None:
         h = hashlib.sha256(f"ncpi-qa onnx encoder {EXPORT_FORMAT}\0{model}\0".encode())
         h.update(versions.encode())
         for path, rel in files:
             h.update(f"\0{rel.as_posix()}\0{sha256_file(path)}".encode())
-        key = _KEYS[stamp] = h.hexdigest()
+        key = h.hexdigest()
+    _KEYS[stamp] = key
+    if remember and cache_dir is not None and _cached_key(cache_dir, stamp) != key:
+        _remember_key(cache_dir, stamp, key)
     return key
+
+
+KEY_CACHE = "keys.json"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _stamp_id(stamp: tuple[Any, ...]) -> str:
+    return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
+
+
+def _cached_key(cache_dir: Path, stamp: tuple[Any, ...]) -> str | None:
+    try:
+        known = json.loads((cache_dir / KEY_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    key = known.get(_stamp_id(stamp)) if isinstance(known, dict) else None
+    return key if isinstance(key, str) and _HEX64.fullmatch(key) else None
+
+
+def _remember_key(cache_dir: Path, stamp: tuple[Any, ...], key: str) -> None:
+    """Best effort: replace the cache file atomically with this one key."""
+    if not cache_dir.is_dir():
+        return
+    tmp = cache_dir / f".tmp-{KEY_CACHE}-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        tmp.write_text(json.dumps({_stamp_id(stamp): key}), encoding="utf-8")
+        os.replace(tmp, cache_dir / KEY_CACHE)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 _KEYS: dict[tuple[Any, ...], str] = {}
@@ -312,6 +357,7 @@ class OnnxEmbedder:
         self.threads = threads
         self.blas_threads = blas_threads
         self.fallback = fallback
+        self.remember_key = False  # write the key cache under ``root`` (``qa index`` only)
         self._session: Any = None
         self._delegate: SentenceTransformerEmbedder | None = None
         self._meta: dict[str, Any] = {}
@@ -341,7 +387,7 @@ class OnnxEmbedder:
     def _open(self) -> None:
         location = local_model_dir(self.model_name)
         pipeline = read_pipeline(location)
-        key = encoder_key(self.model_name, location)
+        key = encoder_key(self.model_name, location, self.root, self.remember_key)
         folder = self.folder
         if folder is None:
             if self.root is None:

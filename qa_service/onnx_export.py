@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -130,6 +131,7 @@ class IndexEncoder:
         t0 = time.perf_counter()
         embedder = make_embedder(self.settings)
         if isinstance(embedder, OnnxEmbedder):
+            embedder.remember_key = True
             fallback, embedder.fallback = embedder.fallback, None
             with contextlib.suppress(Exception):  # anything wrong: `get` opens it the usual way
                 embedder.load()
@@ -156,6 +158,7 @@ class IndexEncoder:
         embedder = make_embedder(self.settings)
         if not isinstance(embedder, OnnxEmbedder):
             return embedder.load()
+        embedder.remember_key = True
         fallback, embedder.fallback = embedder.fallback, None
         try:
             embedder.load()  # opening checks the export as ensure_encoder would
@@ -191,9 +194,38 @@ class IndexEncoder:
             self._opening = None
         if self._opened is not None:
             self._export_checked = True  # the background open found it valid
+        current = None
         if not self._export_checked:
-            ensure_encoder(self.settings)
+            current = ensure_encoder(self.settings)
             self._export_checked = True
+        for opened in (self._embedder, self._opened):
+            if isinstance(opened, OnnxEmbedder) and opened.backend == "onnx":
+                current = encoder_dir(encoders_root(self.settings.index_dir), opened.export_key)
+        if current is not None:
+            prune_exports(current)
+
+
+def prune_exports(current: Path) -> list[str]:
+    """Remove the exports beside ``current`` (made for another model or other library versions:
+    no build or server of this installation opens them again; ~90 MB each)."""
+    removed = []
+    for folder in current.parent.iterdir():
+        if folder == current or not _EXPORT_NAME.fullmatch(folder.name) or not folder.is_dir():
+            continue
+        trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(4)}")
+        try:
+            os.replace(folder, trash)  # gone from its name at once; deleted below
+        except OSError as exc:
+            log.warning("could not remove the unused ONNX export %s: %s", folder, exc)
+            continue
+        shutil.rmtree(trash, ignore_errors=True)
+        removed.append(folder.name)
+    if removed:
+        log.info("removed %d unused ONNX export(s): %s", len(removed), ", ".join(removed))
+    return removed
+
+
+_EXPORT_NAME = re.compile(r"[0-9a-f]{32}")  # encoder_dir names an export by its key's prefix
 
 
 def is_valid(folder: Path, key: str) -> bool:
@@ -211,7 +243,7 @@ def export_encoder(model: str, root: Path) -> Path:
     """The export folder for ``model`` under ``root``, exported now if missing or damaged."""
     location = local_model_dir(model)
     read_pipeline(location)  # refuse unsupported models before loading anything
-    key = encoder_key(model, location)
+    key = encoder_key(model, location, root, remember=True)
     final = encoder_dir(root, key)
     if is_valid(final, key):
         return final
@@ -228,6 +260,7 @@ def export_encoder(model: str, root: Path) -> Path:
         raise OnnxUnavailable(f"exporting {model!r} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    encoder_key(model, location, root, remember=True)  # root exists now: keep the key
     return final
 
 
