@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .forces import find_forces, names_of, short_name
-from .retriever import Filters, Retriever, SearchResult
+from .retriever import Retriever
+from .search_types import Filters, SearchResult
 
 _LEAD = re.compile(
     r"^\s*(?:and|also|but|ok(?:ay)?|so|then|same for|same in|what about|how about|and what about"

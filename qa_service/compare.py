@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from .retriever import Filters, Hit, Retriever
+from .retriever import Retriever
+from .search_types import Filters, Hit
 
 
 @dataclass(frozen=True)

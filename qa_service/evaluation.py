@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .retriever import Hit, RetrievalConfig, Retriever, SearchResult
+from .retriever import Retriever
+from .search_types import Hit, RetrievalConfig, SearchResult
 from .textnorm import collapse_ws
 
 KINDS = ("staff", "inspector", "quote", "fact", "compare", "none")

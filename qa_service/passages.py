@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .retriever import Hit, SearchResult
+from .search_types import Hit, SearchResult
 
 
 def passage_dict(hit: Hit) -> dict[str, Any]:

@@ -7,8 +7,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,9 +20,8 @@ from .ingest.lines import title_key
 from .merging import group_adjacent, merged_chunk, shift_spans
 from .query import QueryPlan, plan_query
 from .search_index import SearchIndex
-from .types import Chunk, Document
-
-Mode = Literal["hybrid", "dense", "lexical"]
+from .search_types import Filters, Hit, RetrievalConfig, SearchResult, doc_passes
+from .types import Chunk
 
 # Wording that asks across forces ("compare", "each force", "which forces", "the four forces").
 COMPARE_INTENT = re.compile(
@@ -32,22 +30,6 @@ COMPARE_INTENT = re.compile(
     r"|which of the (?:four|forces))\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions on which passages may be returned (empty = no restriction)."""
-
-    forces: tuple[str, ...] = ()
-    report_types: tuple[str, ...] = ()
-    year_from: int | None = None
-    year_to: int | None = None
-    section: tuple[str, ...] = ()  # heading path prefix, compared case-insensitively
-    doc_ids: tuple[str, ...] = ()
-
-    def is_empty(self) -> bool:
-        """True when nothing is filtered."""
-        return self == Filters()
 
 
 # Up to this many sentence vectors an exact index scores every sentence (a few ms at most);
@@ -63,57 +45,6 @@ SENTENCE_CANDIDATES = 1_000
 # the dense index each give their top candidates and only those are scored and fused
 # (candidates.py; bench/scale.py: lexical scoring and fusion took ~14 ms each at 1.1M).
 FUSION_SCAN_LIMIT = 50_000
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    """How to retrieve; the defaults are the settings tuned on the dev split (eval/)."""
-
-    mode: Mode = "hybrid"
-    fusion: Literal["convex", "rrf"] = "convex"
-    alpha: float = 0.5  # weight of the dense score in convex fusion
-    rrf_k: int = 60
-    candidates: int = 100
-    expansion_weight: float = 0.5
-    expand: bool = True  # acronyms and everyday words added to the lexical query
-    expand_dense: bool = False
-    force_filter: bool = True  # a force named in the question becomes a filter
-    diversify: bool = True  # a question comparing forces gets each force's best passage
-    dense_on_topic: bool = True  # embed the question without force names for ranking
-    sentence_weight: float = 0.5  # dense = (1 - w) * passage cosine + w * best sentence cosine
-    # Answerable when topic similarity + coverage_weight * term coverage reaches the threshold.
-    answerable_threshold: float = 0.0
-    coverage_weight: float = 0.2
-    highlight: bool = True
-    # Neighbouring passages of one section among the best merge_window * top_k candidates
-    # are returned as one passage (merging.py); 1 turns merging off.
-    merge_window: int = 2
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One returned passage with its scores and answer highlights (spans in chunk.text)."""
-
-    chunk: Chunk
-    document: Document
-    score: float
-    dense: float
-    lexical: float
-    highlights: tuple[tuple[int, int], ...] = ()
-    row: int = -1  # the chunk's position in the index (its row in the vector matrix)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """The answer to one question."""
-
-    question: str
-    answerable: bool
-    hits: list[Hit]
-    filters: Filters  # as applied, including forces detected in the question
-    plan: QueryPlan
-    message: str | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -275,7 +206,7 @@ class Retriever:
         if filters == Filters():
             return self._everything
         docs = list(self.index.documents.values())
-        allowed_docs = np.array([_doc_passes(d, filters) for d in docs], dtype=bool)
+        allowed_docs = np.array([doc_passes(d, filters) for d in docs], dtype=bool)
         keep = allowed_docs[self._doc_of]
         if filters.section:
             want = tuple(title_key(s) for s in filters.section)
@@ -292,7 +223,7 @@ class Retriever:
         """Which documents pass the filters' document conditions (None: all of them)."""
         if replace(filters, section=()) == Filters():
             return None
-        allowed = np.array([_doc_passes(d, filters) for d in self._docs], dtype=bool)
+        allowed = np.array([doc_passes(d, filters) for d in self._docs], dtype=bool)
         allowed.setflags(write=False)
         return allowed
 
@@ -520,20 +451,6 @@ def dense_query(plan: QueryPlan, cfg: RetrievalConfig) -> str:
     if cfg.expand_dense and plan.expansions:
         text = f"{text} ({', '.join(plan.expansions)})"
     return text
-
-
-def _doc_passes(doc: Document, f: Filters) -> bool:
-    m = doc.metadata
-    if f.doc_ids and doc.doc_id not in f.doc_ids:
-        return False
-    if f.forces and m.force not in f.forces:
-        return False
-    if f.report_types and (m.report_type or "") not in f.report_types:
-        return False
-    year = m.inspection_year
-    if f.year_from is not None and (year is None or year < f.year_from):
-        return False
-    return not (f.year_to is not None and (year is None or year > f.year_to))
 
 
 def _ms(t: float) -> float:

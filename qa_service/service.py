@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .embedding import make_embedder
-from .retriever import RetrievalConfig, Retriever
+from .retriever import Retriever
 from .search_index import load_search_index
+from .search_types import RetrievalConfig
 from .settings import Settings
 
 

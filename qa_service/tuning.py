@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .evaluation import Question, report, run_questions
-from .retriever import RetrievalConfig, Retriever
+from .retriever import Retriever
+from .search_types import RetrievalConfig
 
 
 def ladder(base: RetrievalConfig) -> list[tuple[str, RetrievalConfig]]:

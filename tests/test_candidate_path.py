@@ -14,7 +14,8 @@ from qa_service import candidates
 from qa_service.dense import DenseIndex, SentenceVectors
 from qa_service.fusion import top_indices, top_rows
 from qa_service.ingest.lines import title_key
-from qa_service.retriever import Filters, Retriever
+from qa_service.retriever import Retriever
+from qa_service.search_types import Filters
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 

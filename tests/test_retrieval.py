@@ -10,7 +10,8 @@ import pytest
 
 from qa_service.evaluation import load_questions
 from qa_service.passages import passage_dict
-from qa_service.retriever import Filters, Retriever
+from qa_service.retriever import Retriever
+from qa_service.search_types import Filters
 from qa_service.settings import Settings
 from qa_service.store import IndexStoreError
 from qa_service.textnorm import matches_span

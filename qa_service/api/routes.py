@@ -19,7 +19,8 @@ from ..compare import compare as compare_core
 from ..forces import find_forces
 from ..merging import merged_chunk, rows_of
 from ..passages import cite_result_dict, comparison_dict, passage_dict, result_dict
-from ..retriever import Filters, Hit, Retriever
+from ..retriever import Retriever
+from ..search_types import Filters, Hit
 from ..types import Chunk
 from . import schemas as S
 from .app import AppState, NotFound

@@ -11,7 +11,8 @@ import click
 
 from ..forces import find_forces
 from ..passages import result_dict
-from ..retriever import Filters, Retriever, SearchResult
+from ..retriever import Retriever
+from ..search_types import Filters, SearchResult
 from ..service import open_retriever
 from . import _settings, clean_errors, cli, fail, index_option
 
