@@ -123,27 +123,36 @@ def build_index(
     extra = [reuse.load_previous(settings, g) for g in (vectors_from or [])]
     clock.lap("load_previous")
 
-    reused_ids: set[str] = set()
+    reused_from: dict[str, reuse.Previous] = {}  # doc id -> the generation its parse came from
+    older = reuse.OlderGenerations(settings, previous.generation if previous else None)
 
     def cached(source: str, fingerprint: str) -> Document | None:
+        if full:
+            return None
         doc = previous.document(source, fingerprint, pipeline) if previous else None
-        if doc is not None:
-            reused_ids.add(doc.doc_id)
-        return doc
+        if doc is not None and previous is not None:
+            reused_from[doc.doc_id] = previous
+            return doc
+        found = older.document(source, fingerprint, pipeline)  # perhaps removed and put back
+        if found is None:
+            return None
+        reused_from[found[0].doc_id] = found[1]
+        return found[0]
 
     docs, problems = read_corpus(corpus, settings.max_file_bytes, on_file, cached)
     if not docs:
         detail = "; ".join(problems) if problems else "no report files found"
         raise BuildError(f"nothing could be indexed from {corpus}: {detail}")
     encoder = IndexEncoder(settings)
-    if previous is None or previous.passages is None or len(reused_ids) < len(docs):
+    if previous is None or previous.passages is None or len(reused_from) < len(docs):
         encoder.open_in_background()  # a new or changed report: it will have texts to embed
     clock.lap("read")
 
     count: Callable[[str], int] | None = None  # built only if some report is chunked
     chunks: list[Chunk] = []
     for i, doc in enumerate(docs, 1):
-        kept = previous.chunks.get(doc.doc_id) if previous and doc.doc_id in reused_ids else None
+        origin = reused_from.get(doc.doc_id)
+        kept = origin.chunks.get(doc.doc_id) if origin else None
         if not kept:
             count = count or tiktoken_counter(settings.tiktoken_encoding)
             kept = chunk_corpus([doc], params, count, tokenizer)
@@ -157,8 +166,12 @@ def build_index(
         docs,
         chunks,
         problems=problems,
-        sources=[p for p in (previous, *extra) if p is not None],
-        reused={"from": previous.generation if previous else None, "documents": len(reused_ids)},
+        sources=[p for p in (previous, *older.loaded, *extra) if p is not None],
+        reused={
+            "from": previous.generation if previous else None,
+            "documents": len(reused_from),
+            "older": [p.generation for p in older.loaded],
+        },
         progress=progress,
         started=t0,
         timings=clock.seconds,
@@ -317,6 +330,8 @@ def index_documents(
                 },
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
+                # Report file fingerprints, so a later build can find a report put back.
+                "sources": {d.source: d.fingerprint for d in docs if d.fingerprint},
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "sentences": len(texts),
                 "problems": problems,

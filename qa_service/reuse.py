@@ -210,6 +210,56 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
     )
 
 
+class OlderGenerations:
+    """The kept generations before the current one, opened only for a report they hold.
+
+    A report removed and later put back is no longer in the current generation, but may be in
+    an older kept one (``QA_KEEP_GENERATIONS``). Each manifest lists its reports' file
+    fingerprints (``sources``); a generation is loaded, with every checksum verified as for
+    the current one, only when it holds a report the current one lacks.
+    """
+
+    def __init__(self, settings: Settings, current: str | None) -> None:
+        self.settings = settings
+        self.loaded: list[Previous] = []
+        self._index: list[tuple[Path, dict[str, str]]] | None = None
+        self._current = current
+
+    def _manifests(self) -> list[tuple[Path, dict[str, str]]]:
+        if self._index is None:
+            self._index = []
+            gens = sorted(self.settings.index_dir.glob("gen-*"), reverse=True)  # newest first
+            for gen in gens:
+                if gen.name == self._current or not gen.is_dir():
+                    continue
+                with contextlib.suppress(OSError, ValueError, store.IndexStoreError):
+                    manifest = json.loads((gen / store.MANIFEST).read_bytes())
+                    store.check_manifest_digest(gen, manifest)
+                    sources = manifest.get("sources")
+                    if isinstance(sources, dict):
+                        self._index.append((gen, sources))
+        return self._index
+
+    def document(
+        self, source: str, fingerprint: str, pipeline: str
+    ) -> tuple[Document, Previous] | None:
+        """The parsed report from the newest older generation holding this exact file, and
+        that generation (whose chunks of it are the ones to reuse)."""
+        for gen, sources in self._manifests():
+            if sources.get(source) != fingerprint:
+                continue
+            found = next((p for p in self.loaded if p.generation == gen.name), None)
+            if found is None:
+                found = load_previous(self.settings, gen)
+                if found is None:
+                    continue  # damaged: as if it were not there
+                self.loaded.append(found)
+            doc = found.document(source, fingerprint, pipeline)
+            if doc is not None:
+                return doc, found
+        return None
+
+
 def common_encoder(sources: Iterable[Previous]) -> dict[str, str] | None:
     """The encoder every source's vectors came from, if they all name the same one."""
     found = [p.encoder for p in sources]
