@@ -227,6 +227,40 @@ def search_latency(settings: Settings, questions: list[str]) -> dict[str, Any]:
     }
 
 
+def agreement(settings: Settings, questions: list[str]) -> dict[str, Any]:
+    """The candidate path against an exact scan of the same index (flat FAISS, every passage
+    scored and fused): how often the first passage is the same, and the top-5 overlap."""
+    import dataclasses
+
+    from qa_service.dense import DenseIndex
+    from qa_service.retriever import Retriever
+    from qa_service.service import open_retriever
+
+    cand = open_retriever(settings)
+    flat = DenseIndex.build(np.asarray(cand.index.dense.vectors), approx_threshold=1 << 62)
+    exact = Retriever(
+        dataclasses.replace(cand.index, dense=flat),
+        cand.embedder,
+        cand.config,
+        fusion_scan_limit=1 << 62,
+    )
+    first = n = 0
+    overlap = 0.0
+    for q in questions:
+        a, b = exact.search(q), cand.search(q)
+        ea, eb = [h.row for h in a.hits], [h.row for h in b.hits]
+        if not ea:
+            continue
+        n += 1
+        first += bool(eb) and ea[0] == eb[0]
+        overlap += len(set(ea) & set(eb)) / len(ea)
+    return {
+        "questions": n,
+        "same_first": round(first / n, 3),
+        "top5_overlap": round(overlap / n, 3),
+    }
+
+
 def _peak_mb() -> int:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
@@ -366,6 +400,21 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     for r in res["sizes"]:
         cells = [str(r["stages_ms"].get(s, {}).get("p50", "")) for s in STAGES]
         lines.append(f"| {r['reports']} | " + " | ".join(cells) + " |")
+    agreed = [r for r in res["sizes"] if "agreement" in r]
+    if agreed:
+        lines += [
+            "",
+            "The candidate path against an exact scan of the same index (flat FAISS, every"
+            " passage scored and fused), on every evaluation question:",
+            "",
+            "| reports | questions | same first passage | top-5 overlap |",
+            "|---|---|---|---|",
+        ]
+        for r in agreed:
+            a = r["agreement"]
+            lines.append(
+                f"| {r['reports']} | {a['questions']} | {a['same_first']} | {a['top5_overlap']} |"
+            )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -383,6 +432,12 @@ def main() -> None:
         help="keep the built indexes here; with --search-only, re-measure only the searches",
     )
     ap.add_argument("--search-only", action="store_true")
+    ap.add_argument(
+        "--agreement",
+        action="store_true",
+        help="also compare the candidate path with an exact scan on every evaluation question"
+        " (a flat copy of the vectors: use at 1,000 reports, not 10,000)",
+    )
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").open()]
@@ -399,6 +454,9 @@ def main() -> None:
             row["peak_rss_mb"] = _peak_mb()
         else:
             row = run_one(args.one, args.index, args.work, questions)
+        if args.agreement and args.one:
+            every = [r["question"] for r in rows]
+            row["agreement"] = agreement(Settings(index_dir=args.work / f"index-{args.one}"), every)
         row_file.write_text(json.dumps(row))
         print(json.dumps(row))
         return
@@ -407,7 +465,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rates = real_rates(args.index)
     log(f"real rates: {rates}")
-    results = []
+    results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         if args.work:
             tmp = str(args.work)
@@ -416,6 +474,7 @@ def main() -> None:
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="qa-scale-"))
         for size in [0, *sizes]:  # 0: the real index, the baseline
             extra = ["--search-only"] if args.search_only else []
+            extra += ["--agreement"] if args.agreement else []
             proc = subprocess.run(
                 [
                     sys.executable,

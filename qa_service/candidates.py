@@ -189,14 +189,17 @@ class CandidateScorer:
         oversample: float,
         passes: Callable[[NDArray[np.int64]], NDArray[np.bool_]],
     ) -> NDArray[np.int64]:
-        """The approximate index's top passages that pass the filters (up to ``depth``)."""
+        """The approximate index's top passages that pass the filters (up to ``depth``).
+        Only a filter that rejected some of them makes it fetch more: HNSW can return fewer
+        than asked (many equal vectors), and asking again for 4x as many, up to
+        MAX_DENSE_FETCH, cost ~1 ms a question at 10,000 synthetic reports for nothing."""
         dense = self.index.dense
         want = int(depth * max(1.0, oversample))
         while True:
             _, ids = dense.search(qv, min(len(dense), want))
             ids = ids[ids >= 0].astype(np.int64)
             ok = ids[passes(ids)]
-            if len(ok) >= depth or want >= min(len(dense), MAX_DENSE_FETCH):
+            if len(ok) >= depth or len(ok) == len(ids) or want >= min(len(dense), MAX_DENSE_FETCH):
                 return ok[:depth]
             want *= 4
 

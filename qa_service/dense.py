@@ -120,7 +120,7 @@ class DenseIndex:
                 self.vectors[a:b] @ q for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
             ]
             return np.concatenate(parts).astype(np.float32, copy=False)
-        return np.asarray(self.vectors[rows] @ q, dtype=np.float32)
+        return np.asarray(np.take(self.vectors, rows, axis=0) @ q, dtype=np.float32)
 
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine similarity of the query with every vector (exact, for small indexes)."""
@@ -247,10 +247,16 @@ class SentenceVectors:
             # The rows' sentences gathered in one index array, scored in one product.
             seg = np.concatenate([[0], np.cumsum(lens)[:-1]])
             idx = np.repeat(starts - seg, lens) + np.arange(int(lens.sum()))
-            gathered = np.asarray(self.vectors[idx], dtype=np.float32)
-            sims = np.asarray(gathered @ query.astype(np.float32))
+            sims = np.asarray(self.rows(idx) @ query.astype(np.float32))
             out[pos] = np.maximum.reduceat(sims, seg)
         return out
+
+    def rows(self, idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The vectors of the given sentences, as float32."""
+        # np.take copies whole rows: a third of the time of fancy indexing (1,000 rows of
+        # float16: 0.1 instead of 0.3 ms; FAISS's float16 decoder is no faster than astype
+        # on one thread and much slower on two busy ones).
+        return np.asarray(np.take(self.vectors, idx, axis=0), dtype=np.float32)
 
     def of_chunk(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
         """The sentence spans of one chunk and their vectors."""
