@@ -17,6 +17,10 @@ the generation (vector assembly, FAISS flat or HNSW, BM25, writing and checksumm
 peak memory, size on disk, load time, and search latency by stage.
 
 Run: .venv/bin/python bench/scale.py [--sizes 100 1000 10000] [--smoke] [--out DIR]
+       [--work DIR [--search-only]] [--agreement]
+With --work the built indexes are kept there; --search-only then loads them again and times the
+searches only (the build columns come from the build run). --agreement compares the candidate
+path with an exact scan (sizes up to 1,000 reports).
 Each size runs in its own process (so peak memory is its own) and writes
 ``<out>/scale.json`` and ``<out>/scale.md``.
 """
@@ -52,6 +56,7 @@ from qa_service.settings import Settings  # noqa: E402
 from qa_service.textnorm import collapse_ws  # noqa: E402
 from qa_service.types import Block, Chunk, Document, Footnote, Metadata, Section, content_hash  # noqa: E402
 
+AGREEMENT_MAX_REPORTS = 1_000
 STAGES = ["understand", "encode", "dense", "lexical", "fusion", "answerable", "highlight"]
 
 
@@ -387,9 +392,11 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "",
         f"Search path: up to {FUSION_SCAN_LIMIT:,} passages every passage is scored and fusion"
         " normalises over all of them (the four-report evaluation's path); above it the BM25"
-        " top passages (read off a lower bound of the k-th score) and the dense index's top"
-        " passages are pooled, and only the pool is scored and fused (qa_service/candidates.py;"
-        " a filter leaving few passages is scored exactly over them). Above"
+        " top passages (read off a lower bound of the k-th score; a term in more than a fifth"
+        " of the passages is added as one corpus-sized score array, kept after its first use,"
+        " instead of scattering its postings) and the dense index's top passages are pooled,"
+        " and only the pool is scored and fused (qa_service/candidates.py; a filter leaving few"
+        " passages is scored exactly over them). Above"
         f" {SENTENCE_F16_ABOVE:,} sentences their vectors are held in RAM as float16 (in the"
         " peak RSS above) instead of memory-mapped. The questions are the evaluation questions"
         " that name no force; some still name one (e.g. Lincolnshire) and are filtered to it.",
@@ -435,8 +442,9 @@ def main() -> None:
     ap.add_argument(
         "--agreement",
         action="store_true",
-        help="also compare the candidate path with an exact scan on every evaluation question"
-        " (a flat copy of the vectors: use at 1,000 reports, not 10,000)",
+        help="also compare the candidate path with an exact scan on every evaluation question,"
+        f" at sizes up to {AGREEMENT_MAX_REPORTS:,} reports (the scan holds a flat copy of the"
+        " vectors and scores every passage)",
     )
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -454,7 +462,7 @@ def main() -> None:
             row["peak_rss_mb"] = _peak_mb()
         else:
             row = run_one(args.one, args.index, args.work, questions)
-        if args.agreement and args.one:
+        if args.agreement and 0 < args.one <= AGREEMENT_MAX_REPORTS:
             every = [r["question"] for r in rows]
             row["agreement"] = agreement(Settings(index_dir=args.work / f"index-{args.one}"), every)
         row_file.write_text(json.dumps(row))
