@@ -592,6 +592,7 @@ def main() -> None:
     res["loadavg_1m"] = {}
     log(f"mode {mode}: loading the index and model")
     retriever = open_retriever(Settings(index_dir=ROOT / "index"))
+    retriever.warm()  # as the server does before it serves
     res["index"] = {"version": retriever.index.version, "chunks": len(retriever.index.chunks),
                     "documents": len(retriever.index.documents)}
 
