@@ -56,3 +56,18 @@ def test_small_indexes_and_a_spent_budget_keep_postings(  # type: ignore[no-unty
     capped = _fresh(retriever.index.lexical)
     capped.scores(terms)
     assert len(capped._wide) == 1
+
+
+def test_common_terms_are_kept_at_load_commonest_first(  # type: ignore[no-untyped-def]
+    retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading keeps none for the four-report index; within a budget, the commonest first."""
+    assert not retriever.index.lexical._wide
+    monkeypatch.setattr(lexical, "_WIDE_MIN_CHUNKS", 0)
+    monkeypatch.setattr(lexical, "_WIDE_SHARE", 0.0)
+    index = _fresh(retriever.index.lexical)
+    monkeypatch.setattr(lexical, "_WIDE_MAX_BYTES", 3 * index.size * 4)
+    assert index.keep_common_terms() == 3
+    indptr = index._bm25.scores["indptr"]
+    df = np.diff(indptr)
+    assert sorted(df[list(index._wide)].tolist()) == sorted(df.tolist())[-3:]
