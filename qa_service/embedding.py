@@ -68,6 +68,7 @@ def make_embedder(settings: Settings) -> Embedder:
             encoders_root(settings.index_dir),
             threads=settings.onnx_threads,
             blas_threads=settings.blas_threads,
+            spin=settings.onnx_spin,
             fallback=torch_embedder,
         )
     return torch_embedder

@@ -347,6 +347,7 @@ class OnnxEmbedder:
         threads: int = 1,
         blas_threads: int | None = 1,
         fallback: SentenceTransformerEmbedder | None = None,
+        spin: bool = False,
         folder: Path | None = None,
         batch_tokens: int = BATCH_TOKENS,
     ) -> None:
@@ -355,6 +356,7 @@ class OnnxEmbedder:
         self.root = root
         self.folder = folder
         self.threads = threads
+        self.spin = spin  # pool threads busy-wait for work instead of sleeping (Settings)
         self.blas_threads = blas_threads
         self.fallback = fallback
         self.remember_key = False  # write the key cache under ``root`` (``qa index`` only)
@@ -410,8 +412,11 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle pool threads spin by default; on 2 shared cores that steals from the server.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Pool threads waiting for work either spin or sleep (Settings.onnx_spin says when
+        # spinning pays).
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if self.spin else "0"
+        )
         options.log_severity_level = 3
         try:
             session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])

