@@ -88,10 +88,10 @@ class LexicalIndex:
         """Build the score arrays of the common terms now, commonest first, rather than on a
         query's first use (each costs that query a few ms at a million chunks); returns how
         many are kept (46 terms, 200 MB at 10,000 synthetic reports; none below 50k chunks)."""
-        indptr = np.asarray(self._bm25.scores["indptr"], dtype=np.int64)
-        df = np.diff(indptr)
         if self.size < _WIDE_MIN_CHUNKS:
             return 0
+        indptr = np.asarray(self._bm25.scores["indptr"], dtype=np.int64)
+        df = np.diff(indptr)
         indices = self._bm25.scores["indices"]
         data = self._bm25.scores["data"]
         common = np.flatnonzero(df > _WIDE_SHARE * self.size)

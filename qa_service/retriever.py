@@ -83,10 +83,6 @@ class Retriever:
         self._sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
         # Merged passages (merging.py) by their rows: building one cleans its text again.
         self._merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
-        # Plain arrays over the (possibly memory-mapped) matrices: row reads without the
-        # memmap subclass's per-slice overhead; no copy.
-        self._passage_vectors = np.asarray(index.dense.vectors)
-        self._sentence_vectors = np.asarray(index.sentences.vectors)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
         """Fill the per-text caches a search uses, so the first questions after a (re)load are
@@ -160,9 +156,7 @@ class Retriever:
         scored = score_info(info, weights)
         dense = None
         if topic is not None:
-            sentences = self.index.sentences
-            a, b = int(sentences.first[row]), int(sentences.first[row + 1])
-            vectors = np.asarray(self._sentence_vectors[a:b], dtype=np.float32)
+            _, vectors = self.index.sentences.of_chunk(row)
             dense = np.clip(vectors @ topic, 0.0, 1.0)
         return tuple(pick_highlights(scored, dense))
 
@@ -173,7 +167,7 @@ class Retriever:
         if not top:
             return 0.0
         qv = self.encode(plan.topic)
-        similarity = float(max(self._passage_vectors[i] @ qv for i in top))
+        similarity = float(max(self.index.dense.vectors[i] @ qv for i in top))
         lex = self.index.lexical
         present: set[str] = set()
         for i in top:
