@@ -3,18 +3,22 @@ counts requests for /metrics, and serves the web page at /."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import store
@@ -24,12 +28,10 @@ from ..search_index import load_search_index
 from ..service import open_retriever
 from ..settings import Settings
 from ..store import IndexStoreError
-from .limits import BodySizeLimit, Deadline
+from .limits import BodySizeLimit
 from .metrics import Metrics
 
 STATIC = Path(__file__).with_name("static")
-# Routes that encode and search: bounded by ``Settings.request_timeout_s``.
-DEADLINE_PATHS = frozenset({"/v1/search", "/v1/chat", "/v1/compare", "/v1/cite"})
 
 
 class NotFound(Exception):
@@ -40,9 +42,19 @@ class NotReady(Exception):
     """The index is not loaded (503)."""
 
 
-# The retriever the current request took from ``AppState.ready`` (sync routes run whole in one
-# worker thread), so the helpers it builds are cached for that index, not a newer one.
+class TimedOut(Exception):
+    """The work took longer than ``Settings.request_timeout_s`` (504)."""
+
+
+# The retriever the current request took from ``AppState.ready`` (a route's work runs whole in
+# one worker thread), so the helpers it builds are cached for that index, not a newer one.
 _request_local = threading.local()
+
+# Threads for the routes that encode and search. More than the 2 cores only queue in the OS
+# instead of here; enough that a slow citation lookup does not hold up searches.
+HTTP_WORKERS = 8
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,6 +79,29 @@ class AppState:
     _loader: threading.Thread | None = field(default=None, repr=False)
     _checked_at: float = field(default=float("-inf"), repr=False)
     _seen: tuple[int, int, int] | None = field(default=None, repr=False)
+    _workers: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(HTTP_WORKERS, thread_name_prefix="qa-http"),
+        repr=False,
+    )
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread, so the event loop stays free; TimedOut after
+        ``request_timeout_s``. Work still queued then is dropped; work already running goes on
+        in its thread (a thread cannot be interrupted) and its result is discarded.
+
+        An asyncio executor rather than FastAPI's thread pool for plain ``def`` routes, and the
+        deadline on the future rather than a middleware running each request as its own task:
+        the same guarantees with less per-request bookkeeping (bench/results/http-overhead.md).
+        """
+        timeout = self.settings.request_timeout_s
+        future = asyncio.get_running_loop().run_in_executor(self._workers, partial(fn, *args))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise TimedOut(
+                f"the request took longer than {timeout:g} s and was abandoned;"
+                " try again, or ask a shorter question"
+            ) from None
 
     @property
     def extras(self) -> dict[str, Any]:
@@ -193,6 +228,9 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+_NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(settings: Settings | None = None, state: AppState | None = None) -> FastAPI:
     """Build the app. The index is loaded at startup, once; tests may pass a ready state."""
     app_state = state or AppState(settings or Settings())
@@ -208,14 +246,13 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         version="0.1.0",
         summary="Cited passages from HMICFRS child protection inspection reports.",
         lifespan=lifespan,
+        telemetry=None if app_state.settings.otel else _NO_TELEMETRY,
         responses={503: {"description": "The index is not loaded"}},
     )
     app.state.qa = app_state
-    # Added first = innermost.
-    app.add_middleware(Deadline, timeout=app_state.settings.request_timeout_s, paths=DEADLINE_PATHS)
     app.add_middleware(BodySizeLimit, max_bytes=app_state.settings.max_body_bytes)
 
-    # Outermost: counts every response, the limits' 413s and 504s included.
+    # Outermost: counts every response, the 413s and 504s included.
     app.add_middleware(Observe, state=app_state)
 
     @app.exception_handler(NotFound)
@@ -225,6 +262,10 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     @app.exception_handler(NotReady)
     async def not_ready(request: Request, exc: NotReady) -> JSONResponse:
         return JSONResponse({"detail": f"index not ready: {exc}"}, status_code=503)
+
+    @app.exception_handler(TimedOut)
+    async def timed_out(request: Request, exc: TimedOut) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=504)
 
     @app.exception_handler(ValueError)
     async def bad_value(request: Request, exc: ValueError) -> JSONResponse:

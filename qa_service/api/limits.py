@@ -4,14 +4,11 @@
 413 as soon as the limit is passed (or at once when Content-Length says so): the rest of the
 body is never read. The body it accepted is replayed to the app unchanged.
 
-``Deadline`` runs the routes it guards as a separate task and answers 504 when they take longer
-than the timeout. The sync route keeps running in its worker thread until it finishes (a thread
-cannot be interrupted); its late response is dropped.
+The time limit (504) is kept where the slow work is handed to a thread: ``AppState.run``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -82,50 +79,3 @@ class BodySizeLimit:
             return await receive()  # afterwards only http.disconnect can come
 
         await self.app(scope, replay, send)
-
-
-class Deadline:
-    """Answer 504 when a guarded route takes longer than ``timeout`` seconds."""
-
-    def __init__(self, app: ASGIApp, timeout: float, paths: frozenset[str]) -> None:
-        self.app = app
-        self.timeout = timeout
-        self.paths = paths
-        self._abandoned: set[asyncio.Task[None]] = set()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") not in self.paths:
-            await self.app(scope, receive, send)
-            return
-        started = False
-        abandoned = False
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal started
-            if abandoned:
-                return  # the client already has its 504
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
-        done, _ = await asyncio.wait({task}, timeout=self.timeout)
-        if task in done or started:  # finished, or already answering: let it complete
-            await task
-            return
-        abandoned = True
-        self._abandoned.add(task)
-        task.add_done_callback(self._forget)
-        await send_json(
-            send,
-            504,
-            {
-                "detail": f"the request took longer than {self.timeout:g} s and was abandoned;"
-                " try again, or ask a shorter question"
-            },
-        )
-
-    def _forget(self, task: asyncio.Task[None]) -> None:
-        self._abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved, so asyncio does not log it as never retrieved

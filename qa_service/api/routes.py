@@ -1,9 +1,9 @@
 """HTTP routes. Each parses its request, makes one library call and shapes the response.
 
-Routes that encode or search are plain ``def``: FastAPI runs them in its thread pool, so
-a slow query never blocks the event loop. They return their body already checked against
-the response model and serialised (``_json``), in that same worker thread: for the dict a
-plain ``def`` route returns, FastAPI would validate it in a second trip through the pool.
+Routes that encode or search hand their whole work to a worker thread (``AppState.run``), so
+a slow query never blocks the event loop. The work returns its body already checked against
+the response model and serialised (``_json``), in that same worker thread, so the event loop
+only sends it.
 """
 
 from __future__ import annotations
@@ -88,8 +88,12 @@ def _hit(retriever: Retriever, chunk: Chunk, score: float = 0.0) -> Hit:
 
 
 @router.post("/v1/search", response_model=S.SearchResponse, tags=["search"], responses=_LIMITS)
-def search(body: S.SearchRequest, state: State) -> Response:
+async def search(body: S.SearchRequest, state: State) -> Response:
     """Passages that answer a question, with the answer sentence highlighted."""
+    return await state.run(_search, body, state)
+
+
+def _search(body: S.SearchRequest, state: AppState) -> Response:
     retriever = state.ready()
     result = retriever.search(body.question, top_k=body.top_k, filters=_filters(body.filters))
     return _json(
@@ -98,8 +102,12 @@ def search(body: S.SearchRequest, state: State) -> Response:
 
 
 @router.post("/v1/chat", response_model=S.ChatResponse, tags=["search"], responses=_LIMITS)
-def chat(body: S.ChatRequest, state: State) -> Response:
+async def chat(body: S.ChatRequest, state: State) -> Response:
     """Answer the last user message; follow-ups are rewritten from the history sent back."""
+    return await state.run(_chat, body, state)
+
+
+def _chat(body: S.ChatRequest, state: AppState) -> Response:
     retriever = state.ready()
     if not any(m.role == "user" for m in body.messages):
         raise ValueError("messages: at least one message must have role 'user'")
@@ -120,8 +128,12 @@ def chat(body: S.ChatRequest, state: State) -> Response:
 
 
 @router.post("/v1/compare", response_model=S.CompareResponse, tags=["search"], responses=_LIMITS)
-def compare(body: S.CompareRequest, state: State) -> Response:
+async def compare(body: S.CompareRequest, state: State) -> Response:
     """One question across forces: each force cited, or explicitly 'no relevant passage'."""
+    return await state.run(_compare, body, state)
+
+
+def _compare(body: S.CompareRequest, state: AppState) -> Response:
     retriever = state.ready()
     forces = [_filters(S.SearchFilters(forces=[f])).forces[0] for f in body.forces]
     result = compare_core(retriever, body.question, forces or None, body.per_force)
@@ -131,8 +143,12 @@ def compare(body: S.CompareRequest, state: State) -> Response:
 
 
 @router.post("/v1/cite", response_model=S.CiteResponse, tags=["citations"], responses=_LIMITS)
-def cite(body: S.CiteRequest, state: State) -> Response:
+async def cite(body: S.CiteRequest, state: State) -> Response:
     """Where a pasted quote comes from: report, section, paragraph and exact offsets."""
+    return await state.run(_cite, body, state)
+
+
+def _cite(body: S.CiteRequest, state: AppState) -> Response:
     from ..cite import QuoteLocator
 
     retriever = state.ready()

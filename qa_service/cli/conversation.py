@@ -125,4 +125,11 @@ def serve_cmd(host: str, port: int, index_dir: Path | None) -> None:
     settings = _settings(index_dir=index_dir)
     app = create_app(settings)
     click.echo(f"Serving on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+        timeout_graceful_shutdown=10,
+    )
