@@ -144,15 +144,20 @@ class Server:
     """``qa serve`` on a free 127.0.0.1 port, as a subprocess this runner owns."""
 
     def __init__(self, log_path: Path, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+                 args: tuple[str, ...] = (), code: Path = ROOT) -> None:
+        """``code``: the source tree whose ``qa_service`` runs (another checkout for an A/B;
+        this checkout's virtualenv either way)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log_path.open("ab")
         t0 = time.perf_counter()
+        command = [str(QA)] if code == ROOT else [
+            sys.executable, "-c", "from qa_service.cli import main; main()"]
+        extra = {} if code == ROOT else {"PYTHONPATH": str(code)}
         self.proc = subprocess.Popen(
-            [str(QA), "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
-            cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, **(env or {})},
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(self.port), *args],
+            cwd=code, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **extra, **(env or {})},
         )
         self.ready_s = self._wait_ready(t0)
 
