@@ -50,8 +50,9 @@ class TimedOut(Exception):
 # one worker thread), so the helpers it builds are cached for that index, not a newer one.
 _request_local = threading.local()
 
-# Threads for the routes that encode and search. More than the 2 cores only queue in the OS
-# instead of here; enough that a slow citation lookup does not hold up searches.
+# Threads for the routes that encode and search: more than the cores, so that one slow request
+# (a long quote to locate) does not hold up the others; many more would only move the queue
+# from this pool to the OS scheduler.
 HTTP_WORKERS = 8
 
 T = TypeVar("T")
