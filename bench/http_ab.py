@@ -78,6 +78,7 @@ def main() -> None:
         sys.exit("no index: run `.venv/bin/qa index` first")
     questions = load_questions(257)
     env = {"QA_INDEX_DIR": str(ROOT / "index")}
+    env_a, env_b = _env(args.env_a), _env(args.env_b)
     with tempfile.TemporaryDirectory(prefix="qa-ab-") as tmpdir:
         tmp = Path(tmpdir)
         code_a = ROOT
@@ -85,8 +86,7 @@ def main() -> None:
             code_a = tmp / "base"
             subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
                             str(code_a), args.base], check=True)
-        sides = {"A": (code_a, {**env, **_env(args.env_a)}),
-                 "B": (ROOT, {**env, **_env(args.env_b)})}
+        sides = {"A": (code_a, {**env, **env_a}), "B": (ROOT, {**env, **env_b})}
         servers: dict[str, Server] = {}
         samples: dict[str, dict[str, list[float]]] = {}
         try:
@@ -114,8 +114,8 @@ def main() -> None:
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"), "smoke": args.smoke, "blocks": blocks,
         "load_avg_1m": load,
         "sides": {
-            "A": {"code": args.base or "this tree", "env": _env(args.env_a)},
-            "B": {"code": "this tree", "env": _env(args.env_b)},
+            "A": {"code": args.base or "this tree", "env": env_a},
+            "B": {"code": "this tree", "env": env_b},
         },
         "p50_ms": {name: {k: round(statistics.median(v), 3) for k, v in s.items()}
                    for name, s in samples.items()},

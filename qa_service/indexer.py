@@ -129,10 +129,11 @@ def build_index(
     def cached(source: str, fingerprint: str) -> Document | None:
         if full:
             return None
-        doc = previous.document(source, fingerprint, pipeline) if previous else None
-        if doc is not None and previous is not None:
-            reused_from[doc.doc_id] = previous
-            return doc
+        if previous is not None:
+            doc = previous.document(source, fingerprint, pipeline)
+            if doc is not None:
+                reused_from[doc.doc_id] = previous
+                return doc
         found = older.document(source, fingerprint, pipeline)  # perhaps removed and put back
         if found is None:
             return None
