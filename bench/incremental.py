@@ -27,15 +27,26 @@ extrapolated part, all reported:
 The same estimate is made for the four real reports and printed beside the measured rebuild,
 as a check of the method.
 
+Distinct copies (measured, no estimate): ``--copies K`` copies of each of the three other real
+report files, every sentence of each copy made unique by a marker before its full stop (e.g.
+"... were reviewed (copy 2).") so that nothing is reused or deduplicated between copies: a
+corpus of 3K distinct reports of real size and layout whose full rebuild embeds every passage
+and nearly every sentence (headings and other lines without a full stop stay shared, so the
+rebuild, if anything, embeds a little less than K distinct reports would). The copies are built
+with `qa index --full`, the real report is added with `qa index` (repeats), and the 3K+1
+reports are rebuilt with `qa index --full`: every figure is a fresh process, measured.
+
 Every add-one run's stages come from the ``build_seconds`` its generation's manifest records;
 "start, imports, publish" is the wall time minus their sum.
 
 With ``--before REV`` the smallest report is also added with REV's code and with this tree,
 alternating, under the same stage timers (a like-for-like before/after).
 
-Run: .venv/bin/python bench/incremental.py [--smoke] [--reports 100] [--repeats 3] [--before REV]
+Run: .venv/bin/python bench/incremental.py [--smoke] [--reports 100] [--copies 3] [--repeats 3]
+                                             [--before REV]
   --smoke  CI check (< ~2 min): 10 synthetic reports, the smallest report as the new one, one
-           repeat, no measured full rebuild; writes bench/results/smoke/.
+           repeat, no measured full rebuild of the four, one distinct copy of the smallest
+           other report; writes bench/results/smoke/.
 Full mode writes bench/results/incremental.{json,md}.
 """
 
@@ -44,6 +55,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -306,6 +318,66 @@ def synthetic(ref: Path, work: Path, n: int, added: Path, repeats: int) -> dict[
     }
 
 
+# A sentence's full stop (or ! or ?) after a letter, digit or closing bracket, before a space,
+# a tag or the end: where ``mark_sentences`` puts its marker.
+_SENTENCE_END = re.compile(r"(?<=[A-Za-z0-9)])([.!?])(?=\s|<|$)")
+
+
+def mark_sentences(text: str, tag: str) -> str:
+    """``text`` with `` (tag)`` before every sentence's closing punctuation."""
+    return _SENTENCE_END.sub(lambda m: f" ({tag}){m.group(1)}", text)
+
+
+def distinct_copies(
+    work: Path, copies: int, added: Path, repeats: int, full_runs: int
+) -> dict[str, Any]:
+    """``copies`` marked copies of each other real report, ``added`` added, all measured."""
+    donors = [p for p in real_reports() if p != added]
+    corpus = work / "corpus-copies"
+    corpus.mkdir()
+    for k in range(copies):
+        for p in donors:
+            text = mark_sentences(p.read_text(encoding="utf-8"), f"copy {k + 1}")
+            (corpus / f"copy{k + 1:02d}-{p.name}").write_text(text, encoding="utf-8")
+    n = copies * len(donors)
+    template = work / "base-copies"
+    link_tree(encoders_root(work / "ref"), encoders_root(template))
+    base = qa_index(corpus, template, "--full")
+    log(f"{n} distinct copies: full build {base['wall_s']:.1f} s, {base['passages']} passages,"
+        f" {base['reused']['sentences_embedded']} sentences embedded")
+    shutil.copy(added, corpus / added.name)
+    log(f"{n} distinct copies, new one {added.name}:")
+    runs = add_runs(template, corpus, work, repeats)
+    shutil.rmtree(template)
+    index = work / "full-copies"
+    link_tree(encoders_root(work / "ref"), encoders_root(index))
+    fulls = []
+    for r in range(full_runs):
+        fulls.append(qa_index(corpus, index, "--full"))
+        log(f"  full rebuild of {n + 1} {r + 1}/{full_runs}: {fulls[-1]['wall_s']:.2f} s"
+            f" (load {fulls[-1]['loadavg_1m']})")
+    shutil.rmtree(index)
+    full_p50 = med([f["wall_s"] for f in fulls])
+    return {
+        "copies": copies,
+        "reports": n,
+        "added": added.name,
+        "base_build_s": base["wall_s"],
+        "base_passages": base["passages"],
+        "base_reused": base["reused"],
+        **runs,
+        "full_wall_s": [f["wall_s"] for f in fulls],
+        "full_p50_s": full_p50,
+        "full_reused": fulls[-1]["reused"],
+        "full_stages_p50_s": {
+            k: med([f["stages_s"].get(k, 0.0) for f in fulls])
+            for k in sorted({k for f in fulls for k in f["stages_s"]})
+        },
+        "full_loadavg_1m": [f["loadavg_1m"] for f in fulls],
+        "ratio": round(runs["add_p50_s"] / full_p50, 4),
+    }
+
+
 def batch_sweep(ref: Path, added: Path, rounds: int = 3) -> list[dict[str, Any]]:
     """ONNX Runtime embedding time of one report's passages and sentences by batch shape:
     the padded-token budget ``qa index`` uses, against fixed batches of 32 and 64 texts."""
@@ -535,6 +607,34 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         cells = [str(r["stages_p50_s"].get(k, "")) for r in [*four["rows"], big]]
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
     lines += ["", f"Start-up (fresh interpreter importing the CLI): {res['import_s']} s."]
+    if res.get("copies"):
+        c = res["copies"]
+        fr, br = c["full_reused"], c["base_reused"]
+        lines += [
+            "",
+            f"## {c['reports']} distinct reports ({c['copies']} marked copies of each other real"
+            f" report) + {c['added']}, every figure measured",
+            "",
+            f"Base: `qa index --full` of the {c['reports']} copies, {c['base_build_s']} s"
+            f" ({c['base_passages']} passages and {br['sentences_embedded']} sentences embedded).",
+            "",
+            "| figure | seconds |",
+            "|---|---|",
+            f"| add one report, p50 of {len(c['add_wall_s'])} ({c['add_wall_s']}) |"
+            f" {c['add_p50_s']} |",
+            f"| &nbsp;&nbsp;of which embedding | "
+            f"{round(sum(c['stages_p50_s'].get(k, 0.0) for k in EMBED_STAGES), 3)} |",
+            f"| rebuild with nothing changed, p50 | {c['unchanged_p50_s']} |",
+            f"| `qa index --full` of all {c['reports'] + 1}, p50 of {len(c['full_wall_s'])}"
+            f" ({c['full_wall_s']}; {fr['passages_embedded']} passages and"
+            f" {fr['sentences_embedded']} sentences embedded) | {c['full_p50_s']} |",
+            f"| &nbsp;&nbsp;of which embedding | "
+            f"{round(sum(c['full_stages_p50_s'].get(k, 0.0) for k in EMBED_STAGES), 3)} |",
+            f"| **add one / full rebuild** | **{c['ratio']:.4f}** |",
+            "",
+            f"Load average at the add-one runs {c['loadavg_1m']}, at the full rebuilds"
+            f" {c['full_loadavg_1m']}.",
+        ]
     if res.get("before_after"):
         ba = res["before_after"]
         names = list(next(iter(ba["p50_s"].values())))
@@ -571,6 +671,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--reports", type=int, default=100, help="synthetic corpus size")
+    ap.add_argument("--copies", type=int, default=3,
+                    help="distinct marked copies of each other real report (0: skip)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
     ap.add_argument("--out", type=Path, default=None)
@@ -601,6 +703,8 @@ def main() -> None:
         estimate_4 = estimate_full(ROOT / "corpus", ref, work, rates, start_s, encoder_s)
         estimate_n = estimate_full(work / f"corpus-{n}", work / "run", work, rates, start_s,
                                    encoder_s)
+        copies = distinct_copies(work, 1 if args.smoke else args.copies, reports[0], repeats,
+                                 1 if args.smoke else repeats) if args.copies else None
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} CPUs, load average {load_before:.2f} at start",
@@ -612,6 +716,7 @@ def main() -> None:
         "synthetic": big,
         "estimate_n": estimate_n,
         "ratio_n": round(big["add_p50_s"] / estimate_n["total_s"], 4),
+        "copies": copies,
         "batches": batches,
         "before_after": ba,
     }
@@ -619,6 +724,9 @@ def main() -> None:
     write_md(res, out / "incremental.md")
     log(f"add one at {n}: {big['add_p50_s']} s vs full {estimate_n['total_s']} s (estimated):"
         f" {res['ratio_n']}x; wrote {out / 'incremental.md'}")
+    if copies:
+        log(f"add one at {copies['reports']} distinct: {copies['add_p50_s']} s vs full"
+            f" {copies['full_p50_s']} s (measured): {copies['ratio']}x")
 
 
 if __name__ == "__main__":
