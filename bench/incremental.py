@@ -722,6 +722,9 @@ def main() -> None:
     }
     (out / "incremental.json").write_text(json.dumps(res, indent=2))
     write_md(res, out / "incremental.md")
+    from plots import plot_incremental
+
+    plot_incremental(res, out)
     log(f"add one at {n}: {big['add_p50_s']} s vs full {estimate_n['total_s']} s (estimated):"
         f" {res['ratio_n']}x; wrote {out / 'incremental.md'}")
     if copies:

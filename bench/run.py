@@ -797,8 +797,12 @@ def main() -> None:
         log(f"warning: other processes used {other:.0f}% CPU during the run; figures are skewed")
     (out_dir / "benchmarks.json").write_text(json.dumps(res, indent=2) + "\n")
     write_md(res, out_dir / "benchmarks.md")
+    from plots import plot_benchmarks
+
+    plot_benchmarks(res, out_dir)
     print((out_dir / "benchmarks.md").read_text())
-    log(f"done in {res['runner_wall_s']} s; wrote {out_dir}/benchmarks.{{json,md}}")
+    log(f"done in {res['runner_wall_s']} s; wrote {out_dir}/benchmarks.{{json,md}} and"
+        " benchmarks-{latency,load}.png")
 
 
 if __name__ == "__main__":

@@ -528,7 +528,10 @@ def main() -> None:
     }
     (out / "scale.json").write_text(json.dumps(res, indent=2))
     write_md(res, out / "scale.md")
-    log(f"wrote {out / 'scale.md'}")
+    from plots import plot_scale
+
+    plot_scale(res, out)
+    log(f"wrote {out / 'scale.md'} and scale.png")
 
 
 if __name__ == "__main__":
