@@ -47,28 +47,33 @@ def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
     ):
         if key in res:
             rows.append((label, {"encode": res[key]["p50"]}, res[key]["p50"]))
-    rows.append((
-        "search in-process",
-        {s: inproc[s]["p50"] for s in STAGES if s in inproc},
-        inproc["total"]["p50"] if "total" in inproc else 0.0,
-    ))
-    rows.append((
-        "search over HTTP,\n1 client",
-        {**{s: http[s]["p50"] for s in STAGES if s in http}, OUTSIDE: http[OUTSIDE]["p50"]},
-        single["latency_ms"]["p50"],
-    ))
+    rows.append(
+        (
+            "search in-process",
+            {s: inproc[s]["p50"] for s in STAGES if s in inproc},
+            inproc["total"]["p50"] if "total" in inproc else 0.0,
+        )
+    )
+    rows.append(
+        (
+            "search over HTTP,\n1 client",
+            {**{s: http[s]["p50"] for s in STAGES if s in http}, OUTSIDE: http[OUTSIDE]["p50"]},
+            single["latency_ms"]["p50"],
+        )
+    )
     colours = dict(zip([*STAGES, OUTSIDE], plt.get_cmap("tab10").colors, strict=False))
     fig, ax = plt.subplots(figsize=(9, 5), dpi=120)
     seen: set[str] = set()
-    for y, (label, parts, total) in enumerate(rows):
+    for y, (_label, parts, total) in enumerate(rows):
         left = 0.0
         for stage in [*STAGES, OUTSIDE]:
             width = parts.get(stage, 0.0)
             if width <= 0:
                 continue
             name = "HTTP, framework, thread hop, client" if stage == OUTSIDE else stage
-            ax.barh(y, width, left=left, color=colours[stage],
-                    label=None if stage in seen else name)
+            ax.barh(
+                y, width, left=left, color=colours[stage], label=None if stage in seen else name
+            )
             seen.add(stage)
             left += width
         ax.text(left + 0.05, y, f"p50 {total or left:.2f} ms", va="center", fontsize=8)
@@ -110,8 +115,9 @@ def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
         right_ax.set_ylim(bottom=0)
         right_ax.grid(alpha=0.3)
         right_ax.legend(fontsize=8)
-        fig.suptitle(f"HTTP /v1/search under load, {load[0]['seconds']:.0f} s per level",
-                     fontsize=10)
+        fig.suptitle(
+            f"HTTP /v1/search under load, {load[0]['seconds']:.0f} s per level", fontsize=10
+        )
         fig.tight_layout()
         path = folder / "benchmarks-load.png"
         fig.savefig(path)
@@ -132,8 +138,14 @@ def plot_scale(res: dict[str, Any], folder: Path) -> list[Path]:
     lat.axhline(2 * base, color="black", linestyle="--", linewidth=1)
     lat.text(reports[0], 2 * base * 1.03, "2x the four-report p50", fontsize=8)
     for s in sizes:
-        lat.annotate(s.get("dense_kind", ""), (s["reports"], s["search_ms"]["p50"]),
-                     textcoords="offset points", xytext=(0, -12), fontsize=7, ha="center")
+        lat.annotate(
+            s.get("dense_kind", ""),
+            (s["reports"], s["search_ms"]["p50"]),
+            textcoords="offset points",
+            xytext=(0, -12),
+            fontsize=7,
+            ha="center",
+        )
     lat.set_xscale("log")
     lat.set_xlabel("reports (synthetic above 4)")
     lat.set_ylabel("search, ms (in-process)")
@@ -168,41 +180,56 @@ def plot_incremental(res: dict[str, Any], folder: Path) -> list[Path]:
     full4 = four["full"].get("p50_s") or res["estimate_4"]["total_s"]
     how4 = "measured" if four["full"].get("runs") else "estimated"
     for row in four["rows"]:
-        bars.append((
-            f"{row['added'].split('-')[0]}\nto the other 3",
-            row["add_p50_s"],
-            sum(row["stages_p50_s"].get(k, 0.0) for k in embed),
-            full4,
-            how4,
-        ))
+        bars.append(
+            (
+                f"{row['added'].split('-')[0]}\nto the other 3",
+                row["add_p50_s"],
+                sum(row["stages_p50_s"].get(k, 0.0) for k in embed),
+                full4,
+                how4,
+            )
+        )
     if res.get("copies"):
         c = res["copies"]
-        bars.append((
-            f"{c['added'].split('-')[0]}\nto {c['reports']} distinct",
-            c["add_p50_s"],
-            sum(c["stages_p50_s"].get(k, 0.0) for k in embed),
-            c["full_p50_s"],
-            "measured",
-        ))
+        bars.append(
+            (
+                f"{c['added'].split('-')[0]}\nto {c['reports']} distinct",
+                c["add_p50_s"],
+                sum(c["stages_p50_s"].get(k, 0.0) for k in embed),
+                c["full_p50_s"],
+                "measured",
+            )
+        )
     big, est = res["synthetic"], res["estimate_n"]
-    bars.append((
-        f"{big['added'].split('-')[0]}\nto {big['reports']} synthetic",
-        big["add_p50_s"],
-        sum(big["stages_p50_s"].get(k, 0.0) for k in embed),
-        est["total_s"],
-        "estimated",
-    ))
+    bars.append(
+        (
+            f"{big['added'].split('-')[0]}\nto {big['reports']} synthetic",
+            big["add_p50_s"],
+            sum(big["stages_p50_s"].get(k, 0.0) for k in embed),
+            est["total_s"],
+            "estimated",
+        )
+    )
     fig, ax = plt.subplots(figsize=(9, 4), dpi=120)
     xs = range(len(bars))
     ratios = [add / full for _, add, _, full, _ in bars]
     ax.bar(xs, ratios, color="tab:blue", label="add one report (whole run)")
-    ax.bar(xs, [e / full for _, _, e, full, _ in bars], color="tab:orange",
-           label="of which embedding the new report")
+    ax.bar(
+        xs,
+        [e / full for _, _, e, full, _ in bars],
+        color="tab:orange",
+        label="of which embedding the new report",
+    )
     ax.axhline(0.1, color="black", linestyle="--", linewidth=1)
     ax.text(len(bars) - 0.6, 0.103, "a tenth of a full rebuild", fontsize=8, ha="right")
     for x, (_, add, _, full, how) in zip(xs, bars, strict=True):
-        ax.text(x, add / full + 0.005, f"{add:.1f} s / {full:.0f} s\n({how} rebuild)",
-                ha="center", fontsize=7)
+        ax.text(
+            x,
+            add / full + 0.005,
+            f"{add:.1f} s / {full:.0f} s\n({how} rebuild)",
+            ha="center",
+            fontsize=7,
+        )
     ax.set_xticks(list(xs), [b[0] for b in bars], fontsize=8)
     ax.set_ylabel("time / full rebuild of the same corpus")
     ax.set_ylim(0, max(ratios) * 1.3)
@@ -235,8 +262,7 @@ def main(argv: list[str]) -> int:
                 print(f"wrote {path}")
                 drawn += 1
     if not drawn:
-        print(f"error: no benchmark results ({', '.join(PLOTTERS)}) in {folder}",
-              file=sys.stderr)
+        print(f"error: no benchmark results ({', '.join(PLOTTERS)}) in {folder}", file=sys.stderr)
         return 2
     return 0
 
