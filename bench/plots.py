@@ -27,6 +27,13 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
     """One question's latency, by stage, against the raw encode; HTTP load by clients."""
     plt = _pyplot()
@@ -85,11 +92,7 @@ def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
     ax.set_title(f"One question, by stage ({res['generated']}, {res['machine']['cpus']} CPUs)")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    path = folder / "benchmarks-latency.png"
-    fig.savefig(path)
-    plt.close(fig)
-    written.append(path)
+    written.append(_save(plt, fig, folder / "benchmarks-latency.png"))
 
     # 2. Throughput and latency by concurrent clients.
     load = res.get("http_load") or []
@@ -118,11 +121,7 @@ def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
         fig.suptitle(
             f"HTTP /v1/search under load, {load[0]['seconds']:.0f} s per level", fontsize=10
         )
-        fig.tight_layout()
-        path = folder / "benchmarks-load.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, folder / "benchmarks-load.png"))
     return written
 
 
@@ -164,11 +163,7 @@ def plot_scale(res: dict[str, Any], folder: Path) -> list[Path]:
     mem.grid(alpha=0.3, which="both")
     mem.legend(fontsize=8)
     fig.suptitle(f"Scale ({res['when']}; vectors reused by content hash)", fontsize=10)
-    fig.tight_layout()
-    path = folder / "scale.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, folder / "scale.png")]
 
 
 def plot_incremental(res: dict[str, Any], folder: Path) -> list[Path]:
@@ -238,11 +233,7 @@ def plot_incremental(res: dict[str, Any], folder: Path) -> list[Path]:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper right")
     ax.set_title(f"Adding one report to a built index ({res['when']})", fontsize=10)
-    fig.tight_layout()
-    path = folder / "incremental.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return [path]
+    return [_save(plt, fig, folder / "incremental.png")]
 
 
 PLOTTERS = {
