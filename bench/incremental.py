@@ -332,13 +332,21 @@ def distinct_copies(
     work: Path, copies: int, added: Path, repeats: int, full_runs: int
 ) -> dict[str, Any]:
     """``copies`` marked copies of each other real report, ``added`` added, all measured."""
-    donors = [p for p in real_reports() if p != added]
+    donors = {}
+    for p in real_reports():
+        if p != added:
+            try:  # text, markdown and HTML; a PDF cannot be marked as text and is left out
+                donors[p] = p.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                log(f"{p.name} is not UTF-8 text: no marked copies of it")
+    if not donors:
+        raise SystemExit("--copies: no other text report to copy")
     corpus = work / "corpus-copies"
     corpus.mkdir()
     for k in range(copies):
-        for p in donors:
-            text = mark_sentences(p.read_text(encoding="utf-8"), f"copy {k + 1}")
-            (corpus / f"copy{k + 1:02d}-{p.name}").write_text(text, encoding="utf-8")
+        for p, text in donors.items():
+            marked = mark_sentences(text, f"copy {k + 1}")
+            (corpus / f"copy{k + 1:02d}-{p.name}").write_text(marked, encoding="utf-8")
     n = copies * len(donors)
     template = work / "base-copies"
     link_tree(encoders_root(work / "ref"), encoders_root(template))
