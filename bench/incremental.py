@@ -72,13 +72,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from run import reports_by_size as real_reports  # noqa: E402  (the real reports, smallest first)
 from scale import synthesize  # noqa: E402  (read-only use of the scale bench's generator)
 
 from qa_service import reuse, store  # noqa: E402
 from qa_service.chunking import chunk_corpus  # noqa: E402
 from qa_service.embedding import ModelTokenizer  # noqa: E402
 from qa_service.indexer import build_index, chunk_params, index_documents  # noqa: E402
-from qa_service.ingest import corpus_files, file_fingerprint, read_corpus  # noqa: E402
+from qa_service.ingest import file_fingerprint, read_corpus  # noqa: E402
 from qa_service.onnx_encoder import encoders_root  # noqa: E402
 from qa_service.settings import Settings  # noqa: E402
 from qa_service.tokens import tiktoken_counter  # noqa: E402
@@ -93,11 +94,6 @@ def log(msg: str) -> None:
 
 def med(values: list[float]) -> float:
     return round(statistics.median(values), 3) if values else float("nan")
-
-
-def real_reports() -> list[Path]:
-    """The real report files, smallest first."""
-    return sorted(corpus_files(ROOT / "corpus"), key=lambda p: p.stat().st_size)
 
 
 def link_tree(src: Path, dst: Path) -> None:
@@ -145,6 +141,30 @@ def import_seconds(repeats: int) -> float:
     return med(times)
 
 
+def stages_p50(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """The p50 of each stage over ``qa_index`` runs (0 for a run that lacks the stage)."""
+    stages = sorted({k for run in runs for k in run["stages_s"]})
+    return {k: med([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages}
+
+
+def full_rebuilds(corpus: Path, index: Path, ref: Path, runs: int) -> dict[str, Any]:
+    """``qa index --full`` of ``corpus`` ``runs`` times into ``index`` (with ``ref``'s export)."""
+    link_tree(encoders_root(ref), encoders_root(index))
+    out = []
+    for r in range(runs):
+        out.append(qa_index(corpus, index, "--full"))
+        log(f"  full rebuild {r + 1}/{runs}: {out[-1]['wall_s']:.2f} s"
+            f" (load {out[-1]['loadavg_1m']})")
+    return {
+        "runs": runs,
+        "wall_s": [r["wall_s"] for r in out],
+        "p50_s": med([r["wall_s"] for r in out]),
+        "stages_p50_s": stages_p50(out),
+        "loadavg_1m": [r["loadavg_1m"] for r in out],
+        "reused": out[-1]["reused"],
+    }
+
+
 def add_runs(template: Path, corpus: Path, work: Path, repeats: int) -> dict[str, Any]:
     """Add the new report to copies of ``template`` ``repeats`` times; also time a no-op."""
     runs, unchanged = [], []
@@ -155,13 +175,12 @@ def add_runs(template: Path, corpus: Path, work: Path, repeats: int) -> dict[str
         unchanged.append(qa_index(corpus, index)["wall_s"])
         log(f"  add {r + 1}/{repeats}: {runs[-1]['wall_s']:.2f} s"
             f" (load {runs[-1]['loadavg_1m']}), unchanged {unchanged[-1]:.2f} s")
-    stages = sorted({k for run in runs for k in run["stages_s"]})
     return {
         "add_wall_s": [r["wall_s"] for r in runs],
         "add_p50_s": med([r["wall_s"] for r in runs]),
         "unchanged_wall_s": unchanged,
         "unchanged_p50_s": med(unchanged),
-        "stages_p50_s": {k: med([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages},
+        "stages_p50_s": stages_p50(runs),
         "loadavg_1m": [r["loadavg_1m"] for r in runs],
         "reused": runs[-1]["reused"],
         "embedding": runs[-1]["embedding"],
@@ -256,23 +275,7 @@ def four_reports(
         shutil.rmtree(template)
     full: dict[str, Any] = {"runs": 0}
     if full_runs:
-        corpus = work / f"corpus-4-{new[0].stem}"
-        index = work / "full-4"
-        link_tree(encoders_root(ref), encoders_root(index))
-        runs = []
-        for r in range(full_runs):
-            runs.append(qa_index(corpus, index, "--full"))
-            log(f"  full rebuild {r + 1}/{full_runs}: {runs[-1]['wall_s']:.2f} s"
-                f" (load {runs[-1]['loadavg_1m']})")
-        stages = sorted({k for run in runs for k in run["stages_s"]})
-        full = {
-            "runs": full_runs,
-            "wall_s": [r["wall_s"] for r in runs],
-            "p50_s": med([r["wall_s"] for r in runs]),
-            "stages_p50_s": {k: med([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages},
-            "loadavg_1m": [r["loadavg_1m"] for r in runs],
-            "reused": runs[-1]["reused"],
-        }
+        full = full_rebuilds(work / f"corpus-4-{new[0].stem}", work / "full-4", ref, full_runs)
     return {"rows": rows, "full": full}
 
 
@@ -329,7 +332,7 @@ def mark_sentences(text: str, tag: str) -> str:
 
 
 def distinct_copies(
-    work: Path, copies: int, added: Path, repeats: int, full_runs: int
+    ref: Path, work: Path, copies: int, added: Path, repeats: int, full_runs: int
 ) -> dict[str, Any]:
     """``copies`` marked copies of each other real report, ``added`` added, all measured."""
     donors = {}
@@ -349,7 +352,7 @@ def distinct_copies(
             (corpus / f"copy{k + 1:02d}-{p.name}").write_text(marked, encoding="utf-8")
     n = copies * len(donors)
     template = work / "base-copies"
-    link_tree(encoders_root(work / "ref"), encoders_root(template))
+    link_tree(encoders_root(ref), encoders_root(template))
     base = qa_index(corpus, template, "--full")
     log(f"{n} distinct copies: full build {base['wall_s']:.1f} s, {base['passages']} passages,"
         f" {base['reused']['sentences_embedded']} sentences embedded")
@@ -357,15 +360,9 @@ def distinct_copies(
     log(f"{n} distinct copies, new one {added.name}:")
     runs = add_runs(template, corpus, work, repeats)
     shutil.rmtree(template)
-    index = work / "full-copies"
-    link_tree(encoders_root(work / "ref"), encoders_root(index))
-    fulls = []
-    for r in range(full_runs):
-        fulls.append(qa_index(corpus, index, "--full"))
-        log(f"  full rebuild of {n + 1} {r + 1}/{full_runs}: {fulls[-1]['wall_s']:.2f} s"
-            f" (load {fulls[-1]['loadavg_1m']})")
-    shutil.rmtree(index)
-    full_p50 = med([f["wall_s"] for f in fulls])
+    log(f"{n} distinct copies + {added.name}, rebuilt in full:")
+    full = full_rebuilds(corpus, work / "full-copies", ref, full_runs)
+    shutil.rmtree(work / "full-copies")
     return {
         "copies": copies,
         "reports": n,
@@ -374,15 +371,12 @@ def distinct_copies(
         "base_passages": base["passages"],
         "base_reused": base["reused"],
         **runs,
-        "full_wall_s": [f["wall_s"] for f in fulls],
-        "full_p50_s": full_p50,
-        "full_reused": fulls[-1]["reused"],
-        "full_stages_p50_s": {
-            k: med([f["stages_s"].get(k, 0.0) for f in fulls])
-            for k in sorted({k for f in fulls for k in f["stages_s"]})
-        },
-        "full_loadavg_1m": [f["loadavg_1m"] for f in fulls],
-        "ratio": round(runs["add_p50_s"] / full_p50, 4),
+        "full_wall_s": full["wall_s"],
+        "full_p50_s": full["p50_s"],
+        "full_reused": full["reused"],
+        "full_stages_p50_s": full["stages_p50_s"],
+        "full_loadavg_1m": full["loadavg_1m"],
+        "ratio": round(runs["add_p50_s"] / full["p50_s"], 4),
     }
 
 
@@ -711,8 +705,8 @@ def main() -> None:
         estimate_4 = estimate_full(ROOT / "corpus", ref, work, rates, start_s, encoder_s)
         estimate_n = estimate_full(work / f"corpus-{n}", work / "run", work, rates, start_s,
                                    encoder_s)
-        copies = distinct_copies(work, 1 if args.smoke else args.copies, reports[0], repeats,
-                                 1 if args.smoke else repeats) if args.copies else None
+        copies = distinct_copies(ref, work, 1 if args.smoke else args.copies, reports[0],
+                                 repeats, 1 if args.smoke else repeats) if args.copies else None
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} CPUs, load average {load_before:.2f} at start",

@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from qa_service.ingest import corpus_files
 from qa_service.service import open_retriever
 from qa_service.settings import Settings
 
@@ -456,13 +457,17 @@ def timed_run(cmd: list[str], timeout: float) -> dict[str, float]:
     return {"wall_s": wall, "peak_rss_mb": rss_mb}
 
 
+def reports_by_size() -> list[Path]:
+    """The corpus folder's report files, smallest first."""
+    return sorted(corpus_files(ROOT / "corpus"), key=lambda p: p.stat().st_size)
+
+
 def bench_index(n: int, smoke: bool, tmp: Path) -> dict[str, Any]:
     corpus = ROOT / "corpus"
     if smoke:  # the smallest report only
         corpus = tmp / "corpus"
         corpus.mkdir()
-        small = min((p for p in (ROOT / "corpus").iterdir() if p.name != "README.md"),
-                    key=lambda p: p.stat().st_size)
+        small = reports_by_size()[0]
         shutil.copy(small, corpus / small.name)
     runs = []
     for i in range(n):
@@ -470,7 +475,7 @@ def bench_index(n: int, smoke: bool, tmp: Path) -> dict[str, Any]:
                                "--index", str(tmp / f"index-{i}")], timeout=600))
         log(f"index build {i + 1}/{n}: {runs[-1]['wall_s']:.1f} s, "
             f"{runs[-1]['peak_rss_mb']:.0f} MB")
-    reports = sorted(p.name for p in corpus.iterdir() if p.name != "README.md")
+    reports = [p.name for p in corpus_files(corpus)]
     return {"corpus": reports, "wall_s": [r["wall_s"] for r in runs],
             "peak_rss_mb": [r["peak_rss_mb"] for r in runs]}
 
@@ -479,8 +484,7 @@ def bench_add_report(n: int, smoke: bool, tmp: Path) -> dict[str, Any]:
     """Adding one report to a built index (the smallest, as a new post-inspection review would
     be), with ``qa index`` reusing the rest; rebuilding with nothing changed; and rebuilding
     the same corpus from scratch with ``qa index --full`` (the encoder export present)."""
-    reports = sorted((p for p in (ROOT / "corpus").iterdir() if p.name != "README.md"),
-                     key=lambda p: p.stat().st_size)
+    reports = reports_by_size()
     added, rest = reports[0], reports[1:]
     if smoke:
         rest = rest[:1]
