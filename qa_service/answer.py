@@ -34,6 +34,11 @@ def sentence_info(
     return tuple(out)
 
 
+def term_weights(terms: dict[str, float], idf: Callable[[str], float]) -> list[tuple[str, float]]:
+    """Each query term with its query weight times its IDF, as ``score_info`` reads them."""
+    return [(t, w * idf(t)) for t, w in terms.items()]
+
+
 def score_info(
     sentences: tuple[SentenceInfo, ...], weights: list[tuple[str, float]]
 ) -> list[tuple[Span, float]]:
@@ -53,8 +58,7 @@ def score_sentences(
     spans: list[Span] | None = None,
 ) -> list[tuple[Span, float]]:
     """Every sentence span of ``text`` (or the given spans) with its lexical answer score."""
-    weights = [(t, w * idf(t)) for t, w in terms.items()]
-    return score_info(sentence_info(text, terms_of, spans), weights)
+    return score_info(sentence_info(text, terms_of, spans), term_weights(terms, idf))
 
 
 def pick_highlights(

@@ -202,7 +202,7 @@ class CandidateScorer:
             ids = ids[ids >= 0].astype(np.int64)
             ok = ids[passes(ids)]
             enough = len(ok) >= depth or want >= min(len(dense), MAX_DENSE_FETCH)
-            if enough or len(ok) == len(ids) or len(ids) < asked:
+            if enough or len(ids) < asked:  # (not enough: asked == want > len(ok))
                 return ok[:depth]
             want *= 4
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from .answer import SentenceInfo, pick_highlights, score_info, sentence_info
+from .answer import SentenceInfo, pick_highlights, score_info, sentence_info, term_weights
 from .candidates import CandidateScorer
 from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
@@ -82,7 +82,7 @@ class Retriever:
         # damping), memoised per row: the same passages come back for many questions.
         self._sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
         # Merged passages (merging.py) by their rows: building one cleans its text again.
-        self._merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
+        self.merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
         """Fill the per-text caches a search uses, so the first questions after a (re)load are
@@ -199,9 +199,8 @@ class Retriever:
         """Which chunks pass the filters (read-only when nothing is filtered)."""
         if filters == Filters():
             return self._everything
-        docs = list(self.index.documents.values())
-        allowed_docs = np.array([doc_passes(d, filters) for d in docs], dtype=bool)
-        keep = allowed_docs[self._doc_of]
+        allowed = self._allowed(filters)  # the documents' conditions, cached per filter
+        keep = np.ones(len(self._doc_of), dtype=bool) if allowed is None else allowed[self._doc_of]
         if filters.section:
             want = tuple(title_key(s) for s in filters.section)
             keep &= np.array(
@@ -323,14 +322,13 @@ class Retriever:
         weights: list[tuple[str, float]] = []
         topic = None
         if cfg.highlight and groups:
-            idf = self.index.lexical.idf
-            weights = [(term, w * idf(term)) for term, w in plan.terms.items()]
+            weights = term_weights(plan.terms, self.index.lexical.idf)
             if cfg.mode != "lexical" and len(self.index.sentences):
                 topic = self.encode(plan.topic)
         for p, group in zip(picked, groups, strict=True):
             i = group[0]
             lead = self.index.chunks[i]
-            chunk = self._merged(group) if len(group) > 1 else lead
+            chunk = self.merged(group) if len(group) > 1 else lead
             spans: tuple[tuple[int, int], ...] = ()
             if cfg.highlight:  # the answer sentence(s) of the best of the merged passages
                 spans = shift_spans(chunk.text, lead, self._highlights(i, weights, topic))

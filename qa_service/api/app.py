@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,7 +94,7 @@ class AppState:
         the same guarantees with less per-request bookkeeping (bench/results/http-overhead.md).
         """
         timeout = self.settings.request_timeout_s
-        future = asyncio.get_running_loop().run_in_executor(self._workers, partial(fn, *args))
+        future = asyncio.get_running_loop().run_in_executor(self._workers, fn, *args)
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from .. import chat as chat_core
 from ..compare import compare as compare_core
 from ..forces import find_forces
-from ..merging import merged_chunk, rows_of
+from ..merging import rows_of
 from ..passages import cite_result_dict, comparison_dict, passage_dict, result_dict
 from ..retriever import Retriever
 from ..search_types import Filters, Hit
@@ -314,7 +314,7 @@ def passage(passage_id: str, state: State) -> dict[str, Any]:
     if rows is None:
         raise NotFound(f"no passage with id {passage_id!r}")
     first, last = chunks[rows[0]], chunks[rows[-1]]
-    chunk = merged_chunk(retriever.index.documents[first.doc_id].text, [chunks[r] for r in rows])
+    chunk = retriever.merged(rows)
     before = chunks[rows[0] - 1] if rows[0] > 0 else None
     after = chunks[rows[-1] + 1] if rows[-1] + 1 < len(chunks) else None
     out = passage_dict(_hit(retriever, chunk))
