@@ -213,6 +213,12 @@ def index_documents(
         def embed(texts: list[str], size: int) -> NDArray[np.float32]:
             return encoder.get().encode(texts, batch_size=size)
 
+    # Before anything waits for the encoder: while it opens in the background (a fresh build
+    # asks it for the vector dimension just below), this is work done meanwhile.
+    lexical = LexicalIndex.build([c.text for c in chunks])
+    clock.lap("lexical")
+    acronyms = extract_acronyms(d.text for d in docs)
+    clock.lap("acronyms")
     batch = max(1, settings.embed_batch_size)
     usable = [p for p in sources or [] if p.passages and p.sentences]
     dimension = usable[0].passages.dimension if usable and usable[0].passages else None
@@ -227,11 +233,6 @@ def index_documents(
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
     clock.lap("vectors_reused")
-    # Before embedding: while an encoder opened in the background, this is work done meanwhile.
-    lexical = LexicalIndex.build([c.text for c in chunks])
-    clock.lap("lexical")
-    acronyms = extract_acronyms(d.text for d in docs)
-    clock.lap("acronyms")
 
     agreement: float | None = None
     same_encoder = False
@@ -327,7 +328,7 @@ def index_documents(
                     "backend": encoder.backend if own_encoder else "caller",
                     "agreement_min_cosine": agreement,
                     "same_encoder_as_stored": same_encoder,
-                    "encoder": _vectors_encoder(encoder, own_encoder, usable, stored_by, agreement),
+                    "encoder": _vectors_encoder(encoder, own_encoder, stored_by, agreement),
                 },
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
@@ -352,7 +353,6 @@ def index_documents(
 def _vectors_encoder(
     encoder: IndexEncoder,
     own_encoder: bool,
-    usable: list[reuse.Previous],
     stored_by: dict[str, str] | None,
     agreement: float | None,
 ) -> dict[str, str] | None:
@@ -361,7 +361,7 @@ def _vectors_encoder(
     if not own_encoder:
         return None
     if not encoder.loaded:  # nothing embedded: every vector is a stored one
-        return stored_by if usable else None
+        return stored_by  # (None when there were no stored vectors)
     if agreement is not None and agreement < AGREEMENT_MIN_COSINE:
         return None  # stored vectors were dropped, but a run that disagrees is no reference
     # Every vector was embedded here, reproduced by this encoder, or (same_encoder) made by it.

@@ -240,8 +240,11 @@ def encoder_key(
     # mtime and inode are unchanged within one process is not hashed again.
     stamp = (model, str(location), versions, tuple(_stat(path) for path, _ in files))
     key = _KEYS.get(stamp)
-    if key is None and cache_dir is not None:
-        key = _cached_key(cache_dir, stamp)
+    stored = None  # the key the cache file holds for these files (read at most once)
+    if cache_dir is not None and (key is None or remember):
+        stored = _cached_key(cache_dir, stamp)
+    if key is None:
+        key = stored
     if key is None:
         h = hashlib.sha256(f"ncpi-qa onnx encoder {EXPORT_FORMAT}\0{model}\0".encode())
         h.update(versions.encode())
@@ -249,7 +252,7 @@ def encoder_key(
             h.update(f"\0{rel.as_posix()}\0{sha256_file(path)}".encode())
         key = h.hexdigest()
     _KEYS[stamp] = key
-    if remember and cache_dir is not None and _cached_key(cache_dir, stamp) != key:
+    if remember and cache_dir is not None and stored != key:
         _remember_key(cache_dir, stamp, key)
     return key
 

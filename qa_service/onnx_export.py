@@ -96,7 +96,6 @@ class IndexEncoder:
         self.load_seconds = 0.0  # time this run waited for opening (and, if need be, exporting)
         self._opening: threading.Thread | None = None
         self._opened: OnnxEmbedder | None = None  # what the background open produced
-        self.background_seconds = 0.0  # time the background open took (hidden if overlapped)
 
     @property
     def loaded(self) -> bool:
@@ -127,17 +126,23 @@ class IndexEncoder:
         )
         self._opening.start()
 
-    def _open_export(self) -> None:
-        t0 = time.perf_counter()
+    def _configured(self) -> tuple[Embedder, SentenceTransformerEmbedder | None]:
+        """The configured embedder, not loaded; an ONNX one remembers its export key and has
+        its PyTorch fallback taken off (returned beside it), so a failed open raises."""
         embedder = make_embedder(self.settings)
+        if not isinstance(embedder, OnnxEmbedder):
+            return embedder, None
+        embedder.remember_key = True
+        fallback, embedder.fallback = embedder.fallback, None
+        return embedder, fallback
+
+    def _open_export(self) -> None:
+        embedder, fallback = self._configured()
         if isinstance(embedder, OnnxEmbedder):
-            embedder.remember_key = True
-            fallback, embedder.fallback = embedder.fallback, None
             with contextlib.suppress(Exception):  # anything wrong: `get` opens it the usual way
                 embedder.load()
                 embedder.fallback = fallback
                 self._opened = embedder
-        self.background_seconds = time.perf_counter() - t0
 
     def get(self) -> Embedder:
         """The opened encoder."""
@@ -155,11 +160,9 @@ class IndexEncoder:
         return self._embedder
 
     def _open(self) -> Embedder:
-        embedder = make_embedder(self.settings)
+        embedder, fallback = self._configured()
         if not isinstance(embedder, OnnxEmbedder):
             return embedder.load()
-        embedder.remember_key = True
-        fallback, embedder.fallback = embedder.fallback, None
         try:
             embedder.load()  # opening checks the export as ensure_encoder would
         except OnnxUnavailable:
@@ -212,13 +215,11 @@ def prune_exports(current: Path) -> list[str]:
     for folder in current.parent.iterdir():
         if folder == current or not _EXPORT_NAME.fullmatch(folder.name) or not folder.is_dir():
             continue
-        trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(4)}")
         try:
-            os.replace(folder, trash)  # gone from its name at once; deleted below
+            _discard(folder)
         except OSError as exc:
             log.warning("could not remove the unused ONNX export %s: %s", folder, exc)
             continue
-        shutil.rmtree(trash, ignore_errors=True)
         removed.append(folder.name)
     if removed:
         log.info("removed %d unused ONNX export(s): %s", len(removed), ", ".join(removed))
@@ -386,15 +387,21 @@ def _publish(tmp: Path, final: Path, key: str) -> None:
     if final.exists():
         if is_valid(final, key):
             return  # another build exported it meanwhile
-        trash = final.with_name(f".trash-{final.name}-{secrets.token_hex(4)}")
-        os.replace(final, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+        _discard(final)
     try:
         os.replace(tmp, final)
     except OSError as exc:
         if not is_valid(final, key):
             raise OnnxUnavailable(f"cannot publish the ONNX export to {final}: {exc}") from exc
     fsync_dir(final.parent)
+
+
+def _discard(folder: Path) -> None:
+    """Remove a folder: renamed away first (gone from its name at once; raises OSError if it
+    cannot be), then deleted."""
+    trash = folder.with_name(f".trash-{folder.name}-{secrets.token_hex(4)}")
+    os.replace(folder, trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _remove_stale(root: Path) -> None:

@@ -224,6 +224,7 @@ class OlderGenerations:
         self.loaded: list[Previous] = []
         self._index: list[tuple[Path, dict[str, str]]] | None = None
         self._current = current
+        self._damaged: set[str] = set()  # generations that failed to load
 
     def _manifests(self) -> list[tuple[Path, dict[str, str]]]:
         if self._index is None:
@@ -248,11 +249,14 @@ class OlderGenerations:
         for gen, sources in self._manifests():
             if sources.get(source) != fingerprint:
                 continue
+            if gen.name in self._damaged:
+                continue
             found = next((p for p in self.loaded if p.generation == gen.name), None)
             if found is None:
                 found = load_previous(self.settings, gen)
                 if found is None:
-                    continue  # damaged: as if it were not there
+                    self._damaged.add(gen.name)  # as if it were not there; not loaded again
+                    continue
                 self.loaded.append(found)
             doc = found.document(source, fingerprint, pipeline)
             if doc is not None:
