@@ -4,6 +4,7 @@ counts requests for /metrics, and serves the web page at /."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,12 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,12 +31,31 @@ from ..embedding import ModelError
 from ..retriever import Retriever
 from ..search_index import load_search_index
 from ..service import open_retriever
-from ..settings import Settings
+from ..settings import LIMITS, Settings
 from ..store import IndexStoreError
+from .errors import describe_validation_errors
 from .limits import BodySizeLimit
 from .metrics import Metrics
 
 STATIC = Path(__file__).with_name("static")
+# Swagger UI and ReDoc, served from the fastapi-offline package: /docs and /redoc need no network.
+DOCS_ASSETS = Path(
+    getattr(importlib.util.find_spec("fastapi_offline"), "origin", "") or ""
+).with_name("static")
+
+# Tags group the operations by who uses them.
+STAFF = "staff"
+INSPECTORS = "inspectors"
+OPERATORS = "evaluators and operators"
+TAGS = [
+    {"name": STAFF, "description": "Staff asking the reports: search, chat, compare forces."},
+    {
+        "name": INSPECTORS,
+        "description": "Inspectors checking sources: find a quote, read reports, passages and"
+        " recommendations.",
+    },
+    {"name": OPERATORS, "description": "Evaluators and operators: liveness, readiness, metrics."},
+]
 
 
 class NotFound(Exception):
@@ -43,6 +68,10 @@ class NotReady(Exception):
 
 class TimedOut(Exception):
     """The work took longer than ``Settings.request_timeout_s`` (504)."""
+
+
+class TooBusy(Exception):
+    """More than ``Settings.max_queued`` requests already wait for a worker (429)."""
 
 
 # The retriever the current request took from ``AppState.ready`` (a route's work runs whole in
@@ -83,6 +112,7 @@ class AppState:
         default_factory=lambda: ThreadPoolExecutor(HTTP_WORKERS, thread_name_prefix="qa-http"),
         repr=False,
     )
+    _pending: int = field(default=0, repr=False)  # run() calls not finished (event loop only)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in a worker thread, so the event loop stays free; TimedOut after
@@ -94,6 +124,13 @@ class AppState:
         the same guarantees with less per-request bookkeeping (bench/results/http-overhead.md).
         """
         timeout = self.settings.request_timeout_s
+        limit = self.settings.max_queued
+        if self._pending >= limit:
+            raise TooBusy(
+                f"{self._pending} requests are already waiting (the limit is {limit},"
+                " QA_MAX_QUEUED); retry in a second"
+            )
+        self._pending += 1
         future = asyncio.get_running_loop().run_in_executor(self._workers, fn, *args)
         try:
             return await asyncio.wait_for(future, timeout)
@@ -102,6 +139,8 @@ class AppState:
                 f"the request took longer than {timeout:g} s and was abandoned;"
                 " try again, or ask a shorter question"
             ) from None
+        finally:
+            self._pending -= 1
 
     @property
     def extras(self) -> dict[str, Any]:
@@ -245,9 +284,12 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
         title="ncpi-qa",
         version="0.1.0",
         summary="Cited passages from HMICFRS child protection inspection reports.",
+        description=_DESCRIPTION.format(body=app_state.settings.max_body_bytes, **LIMITS.__dict__),
+        openapi_tags=TAGS,
+        docs_url=None,  # served below with the packaged assets instead of a CDN's
+        redoc_url=None,
         lifespan=lifespan,
         telemetry=None if app_state.settings.otel else _NO_TELEMETRY,
-        responses={503: {"description": "The index is not loaded"}},
     )
     app.state.qa = app_state
     app.add_middleware(BodySizeLimit, max_bytes=app_state.settings.max_body_bytes)
@@ -267,18 +309,20 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     async def timed_out(request: Request, exc: TimedOut) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=504)
 
+    @app.exception_handler(TooBusy)
+    async def too_busy(request: Request, exc: TooBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "1"})
+
     @app.exception_handler(ValueError)
     async def bad_value(request: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # One readable line per problem, e.g. "body.top_k: Input should be <= 50".
-        problems = [
-            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
-            for err in exc.errors()
-        ]
-        return JSONResponse({"detail": "; ".join(problems) or "invalid request"}, status_code=422)
+        # One readable line per problem, naming the field and the limit; 400 for a body
+        # that is not JSON at all.
+        status, detail = describe_validation_errors(exc.errors())
+        return JSONResponse({"detail": detail}, status_code=status)
 
     from .routes import router
 
@@ -290,4 +334,59 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     def index_page() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    _add_docs(app)
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc with their scripts, styles and icon served from here."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+    openapi_url = app.openapi_url or "/openapi.json"
+    icon = "/docs-assets/favicon.png"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API docs",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url=icon,
+            oauth2_redirect_url="/docs/oauth2-redirect",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - API reference",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url=icon,
+            with_google_fonts=False,
+        )
+
+
+_DESCRIPTION = """\
+Every answer is a passage of a report with its section path and exact character span.
+Interactive docs at `/docs` (Swagger UI) and `/redoc`, served by this app (no network needed).
+
+**Limits** (the same in the `qa` CLI; over one is a 422 whose `detail` names it, nothing is
+ever cut): question or chat message {question_chars:,} characters; {messages} messages per
+conversation; quote {quote_chars:,} characters; `top_k` 1-{top_k}; `per_force` 1-{per_force};
+{filter_values} values per filter list ({doc_ids} doc_ids), each at most
+{filter_value_chars} characters; years {year_min}-{year_max}; request body {body:,} bytes
+(413). Blank text is refused everywhere.
+
+**Filters and the question**: a force named in the question wins over a forces filter that
+does not include it; the filter is set aside and the response's `notes` says so. Filter values
+the corpus lacks (a force with no report, an unknown doc_id or report type, years with no
+report) are not errors; `notes` says so. A `year_from` after `year_to` is read in order.
+
+**Errors**: every 4xx/5xx body is `{{"detail": "one line"}}`: 400 not JSON, 404 no such id,
+413 body too large, 422 invalid input, 429 too many waiting (Retry-After), 503 index not
+loaded, 504 took too long.
+"""

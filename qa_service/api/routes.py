@@ -4,43 +4,84 @@ Routes that encode or search hand their whole work to a worker thread (``AppStat
 a slow query never blocks the event loop. The work returns its body already checked against
 the response model and serialised (``_json``), in that same worker thread, so the event loop
 only sends it.
+
+Every operation has a summary, a description (its docstring) and its error responses; the
+tags group them by who uses them (``app.TAGS``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from .. import chat as chat_core
 from ..compare import compare as compare_core
-from ..forces import find_forces
+from ..inputs import (
+    FORCE_NAMES,
+    InputError,
+    filter_notes,
+    force_named,
+    forces_of,
+    resolve_forces,
+    window_note,
+    year_range,
+)
 from ..merging import rows_of
-from ..passages import cite_result_dict, comparison_dict, passage_dict, result_dict
+from ..passages import (
+    chat_dict,
+    cite_result_dict,
+    comparison_dict,
+    passage_dict,
+    result_dict,
+)
+from ..recommendations import AREAS
 from ..retriever import Retriever
 from ..search_types import Filters, Hit
+from ..settings import LIMITS
 from ..types import Chunk
+from . import examples as X
 from . import schemas as S
-from .app import AppState, NotFound
+from .app import INSPECTORS, OPERATORS, STAFF, AppState, NotFound
 
 router = APIRouter()
 
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": S.ErrorBody, "description": description}
+
+
 # Every error body is {"detail": "one readable line"} (see the handlers in app.py).
 _INVALID: dict[int | str, dict[str, Any]] = {
-    422: {"model": S.ErrorBody, "description": "Invalid input; detail says which field and why"},
+    422: _error(
+        "Input the service refuses: over a limit, blank text, a force name that is no police"
+        " force, a field of the wrong type. `detail` names the field and the limit."
+    ),
+}
+_NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: _error("The index is not loaded (see GET /readyz)."),
 }
 # What the POST routes and the limits in ``limits.py`` answer, documented where they apply.
 _LIMITS: dict[int | str, dict[str, Any]] = {
     **_INVALID,
-    400: {"model": S.ErrorBody, "description": "Body is not UTF-8 JSON, or bad Content-Length"},
-    413: {"model": S.ErrorBody, "description": "Request body over QA_MAX_BODY_BYTES"},
-    504: {"model": S.ErrorBody, "description": "Took longer than QA_REQUEST_TIMEOUT_S"},
+    400: _error(
+        "The body is not JSON (detail says where it stops parsing), not UTF-8, or has a"
+        " bad Content-Length."
+    ),
+    413: _error("The request body is over QA_MAX_BODY_BYTES (64 KiB by default)."),
+    429: _error(
+        "Too many requests are already waiting for a worker (QA_MAX_QUEUED); retry after"
+        " the Retry-After header's seconds."
+    ),
+    **_NOT_READY,
+    504: _error("The work took longer than QA_REQUEST_TIMEOUT_S (10 s by default)."),
 }
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     **_INVALID,
-    404: {"model": S.ErrorBody, "description": "No such id"},
+    404: _error("No report or passage has this id."),
+    **_NOT_READY,
 }
 
 
@@ -52,25 +93,42 @@ async def get_state(request: Request) -> AppState:
 
 
 State = Annotated[AppState, Depends(get_state)]
+DocId = Annotated[
+    str,
+    Path(description="A report's `doc_id` (GET /v1/documents).", examples=[X.DOC_ID]),
+]
+PassageId = Annotated[
+    str,
+    Path(description="A passage's `passage_id` (from a search result).", examples=[X.PASSAGE_ID]),
+]
 
 
-def _filters(f: S.SearchFilters) -> Filters:
-    forces: list[str] = []
-    for name in f.forces:
-        found = find_forces(name)
-        if not found:
-            raise ValueError(f"filters.forces: {name!r} is not a police force of England and Wales")
-        forces.append(found[0])
-    if f.year_from is not None and f.year_to is not None and f.year_from > f.year_to:
-        raise ValueError("filters: year_from is after year_to")
-    return Filters(
-        tuple(forces),
+def _filters(f: S.SearchFilters) -> tuple[Filters, list[str]]:
+    """The request's filters as the core's, with a note if the year range was reversed."""
+    year_from, year_to, note = year_range(f.year_from, f.year_to)
+    filters = Filters(
+        forces_of(f.forces, "filters.forces"),
         tuple(f.report_types),
-        f.year_from,
-        f.year_to,
+        year_from,
+        year_to,
         tuple(f.section),
         tuple(f.doc_ids),
     )
+    return filters, [note] if note else []
+
+
+def _prepared(
+    retriever: Retriever, question: str, requested: S.SearchFilters
+) -> tuple[Filters, list[str]]:
+    """Filters after the question-wins rule, and every note about them."""
+    filters, notes = _filters(requested)
+    filters, conflict = resolve_forces(question, filters)
+    return filters, notes + conflict + filter_notes(filters, retriever.index.documents)
+
+
+def _window(retriever: Retriever, question: str) -> list[str]:
+    embedder = retriever.embedder
+    return window_note(embedder.count_tokens(question), embedder.max_tokens)
 
 
 def _json(model: type[BaseModel], content: dict[str, Any]) -> Response:
@@ -87,64 +145,104 @@ def _hit(retriever: Retriever, chunk: Chunk, score: float = 0.0) -> Hit:
     return Hit(chunk, retriever.index.documents[chunk.doc_id], score, 0.0, 0.0, ())
 
 
-@router.post("/v1/search", response_model=S.SearchResponse, tags=["search"], responses=_LIMITS)
-async def search(body: S.SearchRequest, state: State) -> Response:
-    """Passages that answer a question, with the answer sentence highlighted."""
+@router.post(
+    "/v1/search",
+    response_model=S.SearchResponse,
+    tags=[STAFF],
+    summary="Find the passages that answer a question",
+    responses=_LIMITS,
+)
+async def search(
+    body: Annotated[S.SearchRequest, Body(openapi_examples=X.SEARCH)], state: State
+) -> Response:
+    """Passages that answer a question, best first, each with the sentence that answers it
+    highlighted and its exact place in the report. A force named in the question becomes a
+    filter; a forces filter that the question contradicts is set aside (the question wins) and
+    `notes` says so, as it does for filter values the corpus lacks."""
     return await state.run(_search, body, state)
 
 
 def _search(body: S.SearchRequest, state: AppState) -> Response:
     retriever = state.ready()
-    result = retriever.search(body.question, top_k=body.top_k, filters=_filters(body.filters))
-    return _json(
-        S.SearchResponse, {**result_dict(result), "index_version": retriever.index.version}
-    )
+    filters, notes = _prepared(retriever, body.question, body.filters)
+    result = retriever.search(body.question, top_k=body.top_k, filters=filters)
+    content = {
+        **result_dict(result),
+        "index_version": retriever.index.version,
+        "notes": notes + _window(retriever, body.question),
+    }
+    return _json(S.SearchResponse, content)
 
 
-@router.post("/v1/chat", response_model=S.ChatResponse, tags=["search"], responses=_LIMITS)
-async def chat(body: S.ChatRequest, state: State) -> Response:
-    """Answer the last user message; follow-ups are rewritten from the history sent back."""
+@router.post(
+    "/v1/chat",
+    response_model=S.ChatResponse,
+    tags=[STAFF],
+    summary="Answer the last message of a conversation, with citations",
+    responses=_LIMITS,
+)
+async def chat(
+    body: Annotated[S.ChatRequest, Body(openapi_examples=X.CHAT)], state: State
+) -> Response:
+    """An answer quoted from the reports, every sentence followed by the marker of the passage
+    it comes from. Follow-ups ("and Leicestershire?") are completed from the history, which the
+    client sends back each time. The same limits, filters and notes as search: the last user
+    message is the question."""
     return await state.run(_chat, body, state)
 
 
 def _chat(body: S.ChatRequest, state: AppState) -> Response:
     retriever = state.ready()
-    if not any(m.role == "user" for m in body.messages):
-        raise ValueError("messages: at least one message must have role 'user'")
+    users = [m.content for m in body.messages if m.role == "user"]
+    if not users:
+        raise InputError("messages: at least one message must have role 'user'")
+    filters, notes = _prepared(retriever, users[-1], body.filters)
     turns = [chat_core.Turn(m.role, m.content) for m in body.messages]
-    reply = chat_core.answer(retriever, turns, top_k=body.top_k, filters=_filters(body.filters))
-    cited = reply.result.hits[: reply.citations]
+    reply = chat_core.answer(retriever, turns, top_k=body.top_k, filters=filters)
     content = {
-        "question": reply.question,
-        "rewritten_question": reply.rewritten,
-        "answer": reply.answer,
-        "sentences": [{"text": s.text, "citation": s.citation} for s in reply.sentences],
-        "citations": [{**passage_dict(h), "marker": n} for n, h in enumerate(cited, 1)],
-        "answerable": reply.result.answerable and bool(reply.sentences),
-        "message": reply.result.message,
+        **chat_dict(reply),
         "index_version": retriever.index.version,
+        "notes": notes + _window(retriever, reply.rewritten),
     }
     return _json(S.ChatResponse, content)
 
 
-@router.post("/v1/compare", response_model=S.CompareResponse, tags=["search"], responses=_LIMITS)
-async def compare(body: S.CompareRequest, state: State) -> Response:
-    """One question across forces: each force cited, or explicitly 'no relevant passage'."""
+@router.post(
+    "/v1/compare",
+    response_model=S.CompareResponse,
+    tags=[STAFF],
+    summary="Ask one question of every force",
+    responses=_LIMITS,
+)
+async def compare(
+    body: Annotated[S.CompareRequest, Body(openapi_examples=X.COMPARE)], state: State
+) -> Response:
+    """One question across forces: for each force its best passage(s), or an explicit
+    'no relevant passage' or 'not in corpus'."""
     return await state.run(_compare, body, state)
 
 
 def _compare(body: S.CompareRequest, state: AppState) -> Response:
     retriever = state.ready()
-    forces = [_filters(S.SearchFilters(forces=[f])).forces[0] for f in body.forces]
+    forces = list(forces_of(body.forces))
     result = compare_core(retriever, body.question, forces or None, body.per_force)
     return _json(
         S.CompareResponse, {**comparison_dict(result), "index_version": retriever.index.version}
     )
 
 
-@router.post("/v1/cite", response_model=S.CiteResponse, tags=["citations"], responses=_LIMITS)
-async def cite(body: S.CiteRequest, state: State) -> Response:
-    """Where a pasted quote comes from: report, section, paragraph and exact offsets."""
+@router.post(
+    "/v1/cite",
+    response_model=S.CiteResponse,
+    tags=[INSPECTORS],
+    summary="Find where a quote comes from",
+    responses=_LIMITS,
+)
+async def cite(
+    body: Annotated[S.CiteRequest, Body(openapi_examples=X.CITE)], state: State
+) -> Response:
+    """Where a pasted quote (verbatim or nearly) comes from: report, section, paragraph and
+    exact offsets in the report's canonical text; `not_found` when nothing is close enough."""
     return await state.run(_cite, body, state)
 
 
@@ -157,24 +255,41 @@ def _cite(body: S.CiteRequest, state: AppState) -> Response:
         if locator is None:
             locator = QuoteLocator(retriever.index.documents, retriever.index.chunks)
             state.extras["locator"] = locator
-    if not body.quote.strip():
-        raise ValueError("quote: the quote is empty")
     return _json(S.CiteResponse, cite_result_dict(locator.locate(body.quote)))
 
 
 @router.get(
     "/v1/recommendations",
     response_model=S.RecommendationsResponse,
-    tags=["reports"],
-    responses=_INVALID,
+    tags=[INSPECTORS],
+    summary="List the recommendations the reports make",
+    responses={**_INVALID, **_NOT_READY},
 )
 def recommendations(
     state: State,
-    force: Annotated[str | None, Query(max_length=100)] = None,
-    area: Annotated[str | None, Query(max_length=100)] = None,
+    force: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=LIMITS.filter_value_chars,
+            description="Only this force's (official name, short name or short form, any"
+            " case). A force with no report in the corpus gives an empty list and a message.",
+            examples=["Kent"],
+            json_schema_extra={"enum": list(FORCE_NAMES)},
+        ),
+    ] = None,
+    area: Annotated[
+        str | None,
+        Query(
+            description="Only this area of practice (any case; hyphens as spaces).",
+            examples=["police detention"],
+            json_schema_extra={"enum": list(AREAS)},
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """The recommendations each report makes or reviews, by area, each with its citation."""
-    from ..recommendations import AREAS, extract_recommendations
+    """The recommendations each report makes (inspections) or reviews (post-inspection
+    reviews), by area, each with its citation and, for a review, its summary finding."""
+    from ..recommendations import extract_recommendations
 
     retriever = state.ready()
     with state.lock:
@@ -184,19 +299,25 @@ def recommendations(
                 r for d in retriever.index.documents.values() for r in extract_recommendations(d)
             ]
             state.extras["recommendations"] = recs
-    if force:
-        found = find_forces(force)
-        if not found:
-            raise ValueError(f"force: {force!r} is not a police force of England and Wales")
-        recs = [r for r in recs if r.force == found[0]]
-    if area:
-        wanted = area.strip().lower().replace("-", " ")
+    message = None
+    if force is not None:
+        official = forces_of([force], "force")[0]
+        recs = [r for r in recs if r.force == official]
+        notes = filter_notes(Filters(forces=(official,)), retriever.index.documents)
+        message = notes[0] if notes else None
+    if area is not None:
+        wanted = " ".join(area.replace("-", " ").split()).lower()
         if wanted not in AREAS:
-            raise ValueError(f"area: {area!r} is not one of: {', '.join(AREAS)}")
+            raise InputError(f"area: {area!r} is not one of: {', '.join(AREAS)}")
         recs = [r for r in recs if r.area == wanted]
+        if not recs and message is None:
+            message = f"No recommendation in the area {wanted!r}" + (
+                f" for {force_named(force or '')}." if force else "."
+            )
     return {
         "recommendations": [_recommendation(r) for r in recs],
         "areas": list(AREAS),
+        "message": message,
     }
 
 
@@ -244,9 +365,15 @@ def _document_summary(retriever: Retriever, doc_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/documents", response_model=list[S.DocumentSummary], tags=["reports"])
+@router.get(
+    "/v1/documents",
+    response_model=list[S.DocumentSummary],
+    tags=[INSPECTORS],
+    summary="List the reports",
+    responses=_NOT_READY,
+)
 def documents(state: State) -> list[dict[str, Any]]:
-    """Every report in the index."""
+    """Every report in the index, with its metadata and counts of sections and passages."""
     retriever = state.ready()
     return [_document_summary(retriever, d) for d in retriever.index.documents]
 
@@ -254,11 +381,12 @@ def documents(state: State) -> list[dict[str, Any]]:
 @router.get(
     "/v1/documents/{doc_id}",
     response_model=S.DocumentDetail,
-    tags=["reports"],
+    tags=[INSPECTORS],
+    summary="One report's metadata and section tree",
     responses=_NOT_FOUND,
 )
-def document(doc_id: str, state: State) -> dict[str, Any]:
-    """A report's metadata and section tree."""
+def document(doc_id: DocId, state: State) -> dict[str, Any]:
+    """A report's metadata and its section tree, each section with its span in the text."""
     retriever = state.ready()
     out = _document_summary(retriever, doc_id)
     doc = retriever.index.documents[doc_id]
@@ -281,7 +409,8 @@ def document(doc_id: str, state: State) -> dict[str, Any]:
 @router.get(
     "/v1/documents/{doc_id}/text",
     response_class=Response,  # PlainTextResponse would document the 404 as text too
-    tags=["reports"],
+    tags=[INSPECTORS],
+    summary="One report's canonical text",
     responses={
         200: {
             "description": "The canonical text",
@@ -290,8 +419,8 @@ def document(doc_id: str, state: State) -> dict[str, Any]:
         **_NOT_FOUND,
     },
 )
-def document_text(doc_id: str, state: State) -> Response:
-    """The report's canonical text: what every char_start/char_end indexes."""
+def document_text(doc_id: DocId, state: State) -> Response:
+    """The report's canonical text (UTF-8): what every char_start/char_end indexes."""
     retriever = state.ready()
     doc = retriever.index.documents.get(doc_id)
     if doc is None:
@@ -302,10 +431,11 @@ def document_text(doc_id: str, state: State) -> Response:
 @router.get(
     "/v1/passages/{passage_id}",
     response_model=S.PassageDetail,
-    tags=["reports"],
+    tags=[INSPECTORS],
+    summary="One passage, with its neighbours",
     responses=_NOT_FOUND,
 )
-def passage(passage_id: str, state: State) -> dict[str, Any]:
+def passage(passage_id: PassageId, state: State) -> dict[str, Any]:
     """One passage (a merged search result's joined id too), with the passages before and
     after it in its report."""
     retriever = state.ready()
@@ -327,21 +457,25 @@ def passage(passage_id: str, state: State) -> dict[str, Any]:
     return out
 
 
-@router.get("/healthz", response_model=S.Health, tags=["operations"])
-def healthz() -> dict[str, Any]:
-    """The process is up."""
-    return {"status": "ok"}
+@router.get("/healthz", response_model=S.Health, tags=[OPERATORS], summary="Liveness")
+def healthz(state: State) -> dict[str, Any]:
+    """The process is up (200 even while the index loads), with the index generation it
+    serves once one is loaded; /readyz says whether it can answer."""
+    retriever = state.retriever
+    return {"status": "ok", "index_version": retriever.index.version if retriever else None}
 
 
 @router.get(
-    "/readyz", response_model=S.Health, tags=["operations"], responses={503: {"model": S.Health}}
+    "/readyz",
+    response_model=S.Health,
+    tags=[OPERATORS],
+    summary="Readiness",
+    responses={503: {"model": S.Health, "description": "Not ready; detail says why."}},
 )
 def readyz(state: State) -> Any:
     """The index is loaded and its parts agree (checked when it was loaded)."""
     retriever = state.retriever
     if retriever is None:
-        from fastapi.responses import JSONResponse
-
         return JSONResponse({"status": "not ready", "detail": state.load_error}, status_code=503)
     # ``detail`` says why a newer published generation could not be loaded, if it could not.
     return {
@@ -351,7 +485,13 @@ def readyz(state: State) -> Any:
     }
 
 
-@router.get("/metrics", response_class=PlainTextResponse, tags=["operations"])
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    tags=[OPERATORS],
+    summary="Prometheus metrics",
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
 def metrics(state: State) -> Response:
     """Prometheus metrics: requests and latency per route, index size and version."""
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

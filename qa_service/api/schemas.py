@@ -1,15 +1,42 @@
-"""Request and response models of the HTTP API (the CONTRACT.md shapes, validated)."""
+"""Request and response models of the HTTP API (the CONTRACT.md shapes, validated).
+
+Every limit a request must keep is stated here, in the schema (maxLength, maxItems, maximum,
+enum, pattern), from ``settings.LIMITS``: a client generated from /openapi.json sends nothing
+the service refuses, except ids that name nothing (404). Every field has a description.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_QUESTION = 1000
-MAX_TOP_K = 50
-MAX_MESSAGES = 20  # x 2000 characters stays inside the 64 KiB body limit
-MAX_QUOTE = 5000
+from ..inputs import FORCE_NAMES
+from ..recommendations import AREAS
+from ..settings import LIMITS
+
+# Kept for scripts that imported them; the numbers live in ``settings.LIMITS``.
+MAX_QUESTION = LIMITS.question_chars
+MAX_TOP_K = LIMITS.top_k
+MAX_MESSAGES = LIMITS.messages
+MAX_QUOTE = LIMITS.quote_chars
+
+NOT_BLANK = r"\S"  # at least one character that is not a space: blank text is refused
+
+ForceName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=LIMITS.filter_value_chars,
+        json_schema_extra={"enum": list(FORCE_NAMES)},
+        description="A police force: its official name, short name or a common short form"
+        " (matched without regard to case).",
+        examples=["Kent Police", "Lancs"],
+    ),
+]
+FilterText = Annotated[
+    str, Field(min_length=1, max_length=LIMITS.filter_value_chars, pattern=NOT_BLANK)
+]
 
 
 class Strict(BaseModel):
@@ -20,265 +47,414 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class SearchFilters(Strict):
-    """Optional restrictions; every list is OR-ed, different fields AND-ed."""
+def _years() -> Any:
+    return Field(
+        default=None,
+        ge=LIMITS.year_min,
+        le=LIMITS.year_max,
+        examples=[2017],
+        description="Inspection year bound, inclusive. A year_from after year_to is read as"
+        " the years between them, and `notes` in the response says so.",
+    )
 
-    forces: list[str] = Field(
+
+class SearchFilters(Strict):
+    """Optional restrictions; every list is OR-ed, different fields AND-ed. A value the
+    corpus lacks (a force with no report, an unknown doc_id or report type, years with no
+    report) is not an error: the response's `notes` says so. A force named in the question
+    that the forces filter does not include wins over the filter (see `notes`)."""
+
+    forces: list[ForceName] = Field(
         default_factory=list,
-        max_length=50,
-        description="Force names or short forms, e.g. 'Kent' or 'Lancs'.",
+        max_length=LIMITS.filter_values,
+        description="Only these forces. Official names, short names ('Kent') or short forms"
+        " ('Lancs'), any case.",
+        examples=[["Kent Police"], ["Lancs", "Lincs"]],
     )
-    report_types: list[str] = Field(
-        default_factory=list, max_length=10, examples=[["inspection", "post-inspection review"]]
+    report_types: list[FilterText] = Field(
+        default_factory=list,
+        max_length=LIMITS.filter_values,
+        description="Only reports of these types, as `report_type` gives them.",
+        examples=[["inspection", "post-inspection review"]],
     )
-    year_from: int | None = Field(default=None, ge=1900, le=2100)
-    year_to: int | None = Field(default=None, ge=1900, le=2100)
-    section: list[str] = Field(
-        default_factory=list, max_length=10, description="Heading path prefix, outermost first."
+    year_from: int | None = _years()
+    year_to: int | None = _years()
+    section: list[FilterText] = Field(
+        default_factory=list,
+        max_length=LIMITS.filter_values,
+        description="Heading path prefix, outermost first (compared without regard to case).",
+        examples=[["Police detention"]],
     )
-    doc_ids: list[str] = Field(default_factory=list, max_length=100)
+    doc_ids: list[FilterText] = Field(
+        default_factory=list,
+        max_length=LIMITS.doc_ids,
+        description="Only these reports (`doc_id` of GET /v1/documents).",
+        examples=[["kent-2021-post-inspection-review"]],
+    )
+
+
+def _question(description: str) -> Any:
+    return Field(
+        min_length=1,
+        max_length=LIMITS.question_chars,
+        pattern=NOT_BLANK,
+        description=f"{description} At most {LIMITS.question_chars:,} characters; blank"
+        " text is refused; nothing is cut.",
+        examples=["Does Kent still hold under-18s at the station after charge?"],
+    )
+
+
+def _top_k(default: int) -> Any:
+    return Field(
+        default=default,
+        ge=1,
+        le=LIMITS.top_k,
+        description="How many passages to return, best first.",
+        examples=[default],
+    )
 
 
 class SearchRequest(Strict):
     """A question to answer with cited passages."""
 
-    question: str = Field(
-        min_length=1,
-        max_length=MAX_QUESTION,
-        examples=["does Kent still hold under-18s at the station after charge?"],
+    question: str = _question("The question, in plain words.")
+    top_k: int = _top_k(5)
+    filters: SearchFilters = Field(
+        default_factory=SearchFilters, description="Optional restrictions on the reports."
     )
-    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
-    filters: SearchFilters = Field(default_factory=SearchFilters)
 
 
 class Passage(BaseModel):
     """A cited passage (CONTRACT.md)."""
 
-    passage_id: str
-    doc_id: str
-    source: str
-    title: str
-    force: str | None
-    report_type: str | None
-    published: str | None
-    section: list[str]
-    char_start: int
-    char_end: int
-    text: str
-    score: float
-    highlights: list[list[int]] = Field(description="[start, end] spans within text.")
+    passage_id: str = Field(
+        description="Stable id: the same text in the same report keeps it across rebuilds."
+        " A merged result joins its chunks' ids with '+'."
+    )
+    doc_id: str = Field(description="Stable id of the report.")
+    source: str = Field(description="File name of the report in the corpus.")
+    title: str = Field(description="Report title.")
+    force: str | None = Field(description="Official name of the force inspected.")
+    report_type: str | None = Field(description="inspection, post-inspection review, ...")
+    published: str | None = Field(description="Publication date as an ISO 8601 prefix.")
+    section: list[str] = Field(description="Heading path, outermost heading first.")
+    char_start: int = Field(description="Start of the passage in the report's canonical text.")
+    char_end: int = Field(description="End (exclusive) in the report's canonical text.")
+    text: str = Field(description="The passage text.")
+    score: float = Field(description="Ranking score; higher is better.")
+    highlights: list[list[int]] = Field(
+        description="[start, end] spans within text of the sentence(s) that best answer."
+    )
     type: str = Field(description="Block type: recommendation, summary, finding, ...")
 
 
 class AppliedFilters(BaseModel):
     """Filters as applied, including forces detected in the question."""
 
-    forces: list[str]
-    report_types: list[str]
-    year_from: int | None
-    year_to: int | None
-    section: list[str]
+    forces: list[str] = Field(description="Forces searched (official names).")
+    report_types: list[str] = Field(description="Report types searched (empty: all).")
+    year_from: int | None = Field(description="First inspection year searched.")
+    year_to: int | None = Field(description="Last inspection year searched.")
+    section: list[str] = Field(description="Heading path prefix searched (empty: all).")
+
+
+AnswerState = Literal["answered", "partial", "not_answered"]
+
+NOTES: Any = Field(
+    default_factory=list,
+    description="What the service did with the request that the caller should know: a"
+    " filter value the corpus lacks, a force filter set aside for a force the question"
+    " names, a year range read in order, a question longer than the model reads at once.",
+)
 
 
 class SearchResponse(BaseModel):
     """Passages that answer the question, best first."""
 
-    question: str
-    answerable: bool
-    message: str | None
-    results: list[Passage]
-    filters: AppliedFilters
-    detected_forces: list[str]
-    expansions: list[str]
-    index_version: str
-    timings_ms: dict[str, float]
+    question: str = Field(description="The question as asked.")
+    answerable: bool = Field(description="False when the corpus does not answer the question.")
+    state: AnswerState = Field(
+        description="answered; partial (the reports cover the topic but not what was asked: "
+        "see missing); not_answered (the reports do not answer: passages are only related)."
+    )
+    confidence: float = Field(
+        description="Calibrated probability that the reports answer the question."
+    )
+    missing: str | None = Field(
+        default=None, description="With state partial: what was asked that the reports lack."
+    )
+    message: str | None = Field(description="Why it is not answerable, when it is not.")
+    results: list[Passage] = Field(description="Passages, best first.")
+    filters: AppliedFilters = Field(description="The filters as applied.")
+    detected_forces: list[str] = Field(description="Forces the question names.")
+    expansions: list[str] = Field(description="Words added to the keyword query (acronyms).")
+    index_version: str = Field(description="The index generation that answered.")
+    timings_ms: dict[str, float] = Field(description="Milliseconds per stage.")
+    notes: list[str] = NOTES
 
 
 class Message(Strict):
     """One message of a conversation."""
 
-    role: Literal["user", "assistant"]
-    content: str = Field(min_length=1, max_length=2000)
+    role: Literal["user", "assistant"] = Field(
+        description="Who wrote it: the user, or the service (an answer sent back).",
+        examples=["user"],
+    )
+    content: str = Field(
+        min_length=1,
+        max_length=LIMITS.question_chars,
+        pattern=NOT_BLANK,
+        description=f"The message text. At most {LIMITS.question_chars:,} characters (the"
+        " question limit); blank text is refused; nothing is cut.",
+        examples=["Does Kent still hold under-18s at the station after charge?"],
+    )
 
 
 class ChatRequest(Strict):
     """A conversation; the last user message is answered. The client keeps the history."""
 
-    messages: list[Message] = Field(min_length=1, max_length=MAX_MESSAGES)
-    top_k: int = Field(default=5, ge=1, le=20)
-    filters: SearchFilters = Field(default_factory=SearchFilters)
+    messages: list[Message] = Field(
+        min_length=1,
+        max_length=LIMITS.messages,
+        description=f"The conversation so far, oldest first, at most {LIMITS.messages}"
+        " messages; at least one has role 'user' (the last of those is answered).",
+        json_schema_extra={
+            "contains": {
+                "type": "object",
+                "properties": {"role": {"const": "user"}},
+                "required": ["role"],
+            }
+        },
+    )
+    top_k: int = _top_k(5)
+    filters: SearchFilters = Field(
+        default_factory=SearchFilters, description="Optional restrictions on the reports."
+    )
 
 
 class AnswerSentence(BaseModel):
     """An answer sentence and the marker of the citation it is quoted from."""
 
-    text: str
-    citation: int
+    text: str = Field(description="The report's own words: a sentence of the cited passage.")
+    citation: int = Field(description="The `marker` of the citation it is quoted from.")
+    force: str | None = Field(default=None, description="The force whose report it quotes.")
 
 
 class Citation(Passage):
     """A passage cited in a chat answer, with its marker number."""
 
-    marker: int
+    marker: int = Field(description="The number the answer's [n] markers refer to.")
 
 
 class ChatResponse(BaseModel):
     """An extractive answer: every sentence is quoted from the citation its marker names."""
 
-    question: str
-    rewritten_question: str
-    answer: str
-    sentences: list[AnswerSentence]
-    citations: list[Citation]
-    answerable: bool
-    message: str | None
-    index_version: str
+    question: str = Field(description="The last user message, as sent.")
+    rewritten_question: str = Field(
+        description="The question searched: a follow-up completed from the conversation."
+    )
+    answer: str = Field(description="The answer sentences, each followed by its [n] marker.")
+    sentences: list[AnswerSentence] = Field(description="The answer sentences, in order.")
+    citations: list[Citation] = Field(description="The cited passages, by marker.")
+    related: list[Passage] = Field(
+        default_factory=list,
+        description="With state not_answered: the closest passages, for context only; they "
+        "do not answer the question.",
+    )
+    answerable: bool = Field(description="False when the corpus does not answer the question.")
+    state: AnswerState = Field(
+        description="answered, partial (see missing) or not_answered (sentences is empty)."
+    )
+    confidence: float = Field(
+        description="Calibrated probability that the reports answer the question."
+    )
+    missing: str | None = Field(
+        default=None, description="With state partial: what was asked that the reports lack."
+    )
+    message: str | None = Field(description="Why it is not answerable, when it is not.")
+    index_version: str = Field(description="The index generation that answered.")
+    notes: list[str] = NOTES
 
 
 class CiteRequest(Strict):
     """A pasted quote to locate."""
 
-    quote: str = Field(min_length=1, max_length=MAX_QUOTE)
+    quote: str = Field(
+        min_length=1,
+        max_length=LIMITS.quote_chars,
+        pattern=NOT_BLANK,
+        description=f"Text pasted from a report, verbatim or nearly. At most"
+        f" {LIMITS.quote_chars:,} characters; blank text is refused.",
+        examples=["Children were still being detained overnight in police custody."],
+    )
 
 
 class CiteMatch(BaseModel):
     """Where a quote (or its nearest text) is in the corpus."""
 
-    status: Literal["exact", "near"]
-    similarity: float
-    doc_id: str
-    source: str
-    title: str
-    force: str | None
-    section: list[str]
-    paragraph: str
-    char_start: int
-    char_end: int
-    text: str
-    passage_id: str | None
+    status: Literal["exact", "near"] = Field(description="Verbatim match, or nearly.")
+    similarity: float = Field(description="1.0 for exact; lower for near matches.")
+    doc_id: str = Field(description="The report's id.")
+    source: str = Field(description="The report's file name.")
+    title: str = Field(description="The report's title.")
+    force: str | None = Field(description="The force the report is about.")
+    section: list[str] = Field(description="Heading path, outermost first.")
+    paragraph: str = Field(description="The paragraph holding the match.")
+    char_start: int = Field(description="Start of the match in the canonical text.")
+    char_end: int = Field(description="End (exclusive) of the match in the canonical text.")
+    text: str = Field(description="The matched text.")
+    passage_id: str | None = Field(description="The passage holding the match, if one does.")
 
 
 class CiteResponse(BaseModel):
     """Best matches first; ``not_found`` when nothing is close enough."""
 
-    quote: str
-    status: Literal["exact", "near", "not_found"]
-    matches: list[CiteMatch]
-    message: str | None
+    quote: str = Field(description="The quote as sent.")
+    status: Literal["exact", "near", "not_found"] = Field(description="The best match's kind.")
+    matches: list[CiteMatch] = Field(description="Matches, best first.")
+    message: str | None = Field(description="Why nothing was found, when nothing was.")
 
 
 class CompareRequest(Strict):
     """One question across forces (all corpus forces unless some are named)."""
 
-    question: str = Field(min_length=1, max_length=MAX_QUESTION)
-    forces: list[str] = Field(default_factory=list, max_length=50)
-    per_force: int = Field(default=1, ge=1, le=5)
+    question: str = _question("The question to ask of each force.")
+    forces: list[ForceName] = Field(
+        default_factory=list,
+        max_length=LIMITS.filter_values,
+        description="Forces to compare (default: every force in the corpus).",
+        examples=[["Kent", "Lancashire"]],
+    )
+    per_force: int = Field(
+        default=1,
+        ge=1,
+        le=LIMITS.per_force,
+        description="Passages per force.",
+        examples=[1],
+    )
 
 
 class ForceAnswer(BaseModel):
     """One force's passages, or an explicit statement that none is relevant."""
 
-    force: str
-    status: Literal["cited", "no relevant passage", "not in corpus"]
-    confidence: float
-    passages: list[Passage]
+    force: str = Field(description="Official name of the force.")
+    status: Literal["cited", "no relevant passage", "not in corpus"] = Field(
+        description="Whether the force's reports answer, do not, or are not in the corpus."
+    )
+    confidence: float = Field(description="How closely the best passage answers (0-1).")
+    passages: list[Passage] = Field(description="The force's passages, best first.")
 
 
 class CompareResponse(BaseModel):
     """A force-by-force answer."""
 
-    question: str
-    topic: str
-    forces: list[ForceAnswer]
-    index_version: str
+    question: str = Field(description="The question as asked.")
+    topic: str = Field(description="The question without force names, as searched.")
+    forces: list[ForceAnswer] = Field(description="One entry per force, in name order.")
+    index_version: str = Field(description="The index generation that answered.")
 
 
 class SectionNode(BaseModel):
     """One node of a report's section tree."""
 
-    index: int
-    title: str
-    level: int
-    parent: int | None
-    path: list[str]
-    char_start: int
-    char_end: int
+    index: int = Field(description="Position in the report's section list.")
+    title: str = Field(description="The heading.")
+    level: int = Field(description="Heading level (1 outermost).")
+    parent: int | None = Field(description="`index` of the enclosing section.")
+    path: list[str] = Field(description="Heading path, outermost first.")
+    char_start: int = Field(description="Start of the section in the canonical text.")
+    char_end: int = Field(description="End (exclusive) in the canonical text.")
 
 
 class DocumentSummary(BaseModel):
     """A report's metadata."""
 
-    doc_id: str
-    source: str
-    format: str
-    title: str
-    force: str | None
-    report_type: str | None
-    published: str | None
-    inspection_dates: str | None
-    inspection_year: int | None
-    sections: int
-    passages: int
+    doc_id: str = Field(description="Stable id of the report.")
+    source: str = Field(description="File name in the corpus.")
+    format: str = Field(description="txt, md, html or pdf.")
+    title: str = Field(description="Report title.")
+    force: str | None = Field(description="Official name of the force inspected.")
+    report_type: str | None = Field(description="inspection, post-inspection review, ...")
+    published: str | None = Field(description="Publication date as an ISO 8601 prefix.")
+    inspection_dates: str | None = Field(description="When the inspection took place.")
+    inspection_year: int | None = Field(description="The year the filters' years compare.")
+    sections: int = Field(description="Number of sections.")
+    passages: int = Field(description="Number of passages indexed.")
 
 
 class DocumentDetail(DocumentSummary):
     """A report's metadata and section tree."""
 
-    section_tree: list[SectionNode]
-    text_url: str
+    section_tree: list[SectionNode] = Field(description="Every section, in report order.")
+    text_url: str = Field(description="Where the canonical text is served.")
 
 
 class PassageDetail(Passage):
     """A passage with its neighbours in the report, for context."""
 
-    previous: Passage | None
-    next: Passage | None
+    previous: Passage | None = Field(description="The passage before it in the report.")
+    next: Passage | None = Field(description="The passage after it in the report.")
 
 
 class Recommendation(BaseModel):
     """A recommendation a report makes (or a review restates), with its citation."""
 
-    doc_id: str
-    source: str
-    force: str | None
-    report_type: str | None
-    area: str
-    kind: str
-    text: str
-    section: list[str]
-    char_start: int
-    char_end: int
-    summary: RecommendationSummary | None
+    doc_id: str = Field(description="The report's id.")
+    source: str = Field(description="The report's file name.")
+    force: str | None = Field(description="The force it is addressed to.")
+    report_type: str | None = Field(description="The report's type.")
+    area: str = Field(description="The area of practice it concerns.")
+    kind: str = Field(description="'made' by an inspection, or 'reviewed' by a review.")
+    text: str = Field(description="The recommendation's text.")
+    section: list[str] = Field(description="Heading path, outermost first.")
+    char_start: int = Field(description="Start in the canonical text.")
+    char_end: int = Field(description="End (exclusive) in the canonical text.")
+    summary: RecommendationSummary | None = Field(
+        description="A review's summary finding for this area."
+    )
 
 
 class RecommendationSummary(BaseModel):
     """A review's summary finding for the area of the recommendation it reviews."""
 
-    text: str
-    section: list[str]
-    char_start: int
-    char_end: int
+    text: str = Field(description="The summary finding.")
+    section: list[str] = Field(description="Heading path, outermost first.")
+    char_start: int = Field(description="Start in the canonical text.")
+    char_end: int = Field(description="End (exclusive) in the canonical text.")
 
 
 class RecommendationsResponse(BaseModel):
     """Recommendations, in report order."""
 
-    recommendations: list[Recommendation]
-    areas: list[str]
+    recommendations: list[Recommendation] = Field(description="In report order.")
+    areas: list[str] = Field(description="Every area a recommendation can have.")
+    message: str | None = Field(
+        default=None,
+        description="Why the list is empty when a filter names what the corpus lacks.",
+    )
 
 
 class Health(BaseModel):
     """Liveness/readiness."""
 
-    status: str
-    index_version: str | None = None
-    detail: str | None = None
+    status: str = Field(description="ok (live), ready, or not ready.")
+    index_version: str | None = Field(
+        default=None, description="The index generation loaded, once one is."
+    )
+    detail: str | None = Field(
+        default=None, description="Why it is not ready, or why a newer index was not loaded."
+    )
 
 
 class ErrorBody(BaseModel):
     """Every error response."""
 
-    detail: str
+    detail: str = Field(
+        description="One line a person can act on: the field, the limit and what to do.",
+        examples=["question: 2,001 characters is over the limit of 2,000 (question_chars)"],
+    )
 
+
+AREA_NAMES: tuple[str, ...] = AREAS
 
 Recommendation.model_rebuild()
