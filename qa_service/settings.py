@@ -5,10 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class InputLimits(BaseModel):
+    """What one request may ask, the same on every HTTP route and in the CLI
+    (``qa_service/inputs.py`` checks them; the OpenAPI schema states them as maxLength,
+    maxItems and maximum). Fixed rather than configurable, so the published schema is the truth.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    # A question, and each message of a conversation (an assistant answer sent back too).
+    question_chars: int = 2000
+    messages: int = 20  # per conversation (POST /v1/chat)
+    quote_chars: int = 5000  # POST /v1/cite, qa cite
+    top_k: int = 50  # passages per answer (search, chat, qa search, qa chat)
+    per_force: int = 5  # passages per force (compare)
+    batch_questions: int = 10_000  # lines of qa search --batch
+    filter_values: int = 50  # forces, report types, section headings per filter (each)
+    doc_ids: int = 100  # filters.doc_ids
+    filter_value_chars: int = 200  # each force name, report type, heading, doc_id
+    year_min: int = 1900
+    year_max: int = 2100
+
+
+LIMITS = InputLimits()
 
 
 class Settings(BaseSettings):
@@ -69,6 +94,8 @@ class Settings(BaseSettings):
     # before the rest is read; search-type routes taking longer than the timeout get 504.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     request_timeout_s: float = Field(default=10.0, gt=0)
+    # Requests waiting for or in a worker thread at once; more get 429 with Retry-After.
+    max_queued: int = Field(default=64, ge=1)
     # How often (at most) a request checks index/CURRENT for a newly published generation.
     reload_check_s: float = Field(default=1.0, ge=0)
     # One log line per request from uvicorn. Off by default: it cost ~0.1 ms of the event
