@@ -23,7 +23,8 @@ from .dense import DenseIndex, SentenceVectors
 from .embedding import ModelTokenizer
 from .ingest import corpus_files, read_corpus
 from .lexical import LexicalIndex
-from .onnx_export import IndexEncoder
+from .onnx_encoder import encoders_root
+from .onnx_export import IndexEncoder, sweep_exports
 from .query import extract_acronyms
 from .settings import Settings
 from .tokens import tiktoken_counter
@@ -36,8 +37,40 @@ log = logging.getLogger(__name__)
 AGREEMENT_MIN_COSINE = 0.99999
 
 
+BUILD_LOCK_WAIT_S = 10.0
+
+
 class BuildError(Exception):
-    """Nothing could be indexed (the message says why)."""
+    """Nothing could be indexed, or the index would not fit (the message says why)."""
+
+
+def sweep_leftovers(index_dir: Path) -> list[str]:
+    """Remove the temporary folders interrupted builds and exports left in ``index_dir``
+    (none that a build running now is still using); returns their names."""
+    root = encoders_root(index_dir)
+    try:
+        removed = store.sweep_leftovers(index_dir)
+        removed += [f"{root.name}/{name}" for name in sweep_exports(root)]
+    except OSError as exc:  # e.g. a read-only index folder: the build itself will say so
+        log.warning("could not remove leftovers of interrupted builds in %s: %s", index_dir, exc)
+        return []
+    if removed:
+        log.info("removed %d leftover(s) of interrupted builds: %s", len(removed), removed)
+    return removed
+
+
+def check_disk_space(settings: Settings, needed: int) -> None:
+    """BuildError unless ``needed`` bytes, plus the ``min_free_mb`` reserve, fit in the index
+    folder's filesystem."""
+    reserve = int(settings.min_free_mb * 2**20)
+    free = store.free_bytes(settings.index_dir)
+    if free < needed + reserve:
+        raise BuildError(
+            f"not enough disk space for the index in {settings.index_dir}: the new generation"
+            f" needs about {needed / 2**20:.1f} MB and {settings.min_free_mb:g} MB are kept"
+            f" free (QA_MIN_FREE_MB), but only {free / 2**20:.1f} MB are free; free some space"
+            " or build on another disk (--index)"
+        )
 
 
 @dataclass
@@ -105,6 +138,7 @@ def build_index(
     corpus = settings.corpus_dir
     if not corpus.is_dir():
         raise BuildError(f"corpus folder {corpus} does not exist")
+    sweep_leftovers(settings.index_dir)
     total = sum(1 for _ in corpus_files(corpus))
     files_done = [0]
 
@@ -232,6 +266,10 @@ def index_documents(
     passage_texts = [c.embed_text for c in chunks]
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
+    needed = store.estimate_generation_bytes(
+        docs, chunks, len(texts), passage_cache.dimension, len(chunks) > settings.approx_threshold
+    )
+    check_disk_space(settings, needed)  # before the slow part, embedding
     clock.lap("vectors_reused")
 
     agreement: float | None = None
@@ -302,7 +340,10 @@ def index_documents(
         "sentences_embedded": stats["sentences"].embedded,
         "sentences_reused": stats["sentences"].reused,
     }
-    with store.build_lock(settings.index_dir):
+    # Waits out a moment of another run's sweep_leftovers; a build still writing after that
+    # is refused (two builds never write at once).
+    with store.build_lock(settings.index_dir, wait_s=BUILD_LOCK_WAIT_S):
+        check_disk_space(settings, needed)  # again: another build may have published since
         writer = store.GenerationWriter(settings.index_dir)
         try:
             writer.write_documents(docs)

@@ -13,6 +13,7 @@ never writes it. ``IndexEncoder`` is the encoder a ``qa index`` run embeds with.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import inspect
 import json
@@ -24,6 +25,7 @@ import shutil
 import threading
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,7 @@ from .onnx_encoder import (
     read_sidecar,
 )
 from .settings import Settings
-from .store import fsync_dir, sha256_file
+from .store import free_bytes, fsync_dir, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,11 @@ VERIFY_TEXTS = [
     "Façade naïve café – “quoted” text, 日本語, emoji 🙂 and accents: Ångström.",
     " ".join(["The force reviewed missing children cases with partner agencies."] * 80),
 ]
-_STALE_S = 24 * 3600  # leftovers of an interrupted export older than this are removed
+# One process at a time exports into an encoders folder, holding a flock on the folder. Every
+# ``.tmp-*`` export folder is made under it, so whoever holds it knows the ones there are
+# leftovers of killed exports (a lock dies with its process) and removes them at once.
+# Headroom an export needs beyond the model's own files (the graph holds the same weights).
+_EXPORT_SPACE_FACTOR = 1.2
 
 
 def ensure_encoder(settings: Settings) -> Path | None:
@@ -104,7 +110,7 @@ class IndexEncoder:
 
     @property
     def backend(self) -> str | None:
-        """"onnx" or "torch" once opened, else None."""
+        """ "onnx" or "torch" once opened, else None."""
         if self._embedder is None:
             return None
         return getattr(self._embedder, "backend", "torch")
@@ -249,20 +255,63 @@ def export_encoder(model: str, root: Path) -> Path:
     if is_valid(final, key):
         return final
     root.mkdir(parents=True, exist_ok=True)
-    _remove_stale(root)
-    tmp = root / f".tmp-{key[:12]}-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        _export(model, location, tmp, key)
-        _publish(tmp, final, key)
-    except OnnxUnavailable:
-        raise
-    except Exception as exc:  # a failed export means "use torch", never a failed build
-        raise OnnxUnavailable(f"exporting {model!r} failed: {type(exc).__name__}: {exc}") from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # One export at a time per folder: a second build waits here, then finds the export made.
+    with _export_lock(root, wait=True):
+        if is_valid(final, key):
+            return final  # another build exported it while this one waited
+        _remove_leftovers(root)
+        _check_space(location, root)
+        tmp = root / f".tmp-{key[:12]}-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        try:
+            _export(model, location, tmp, key)
+            _publish(tmp, final, key)
+        except OnnxUnavailable:
+            raise
+        except Exception as exc:  # a failed export means "use torch", never a failed build
+            raise OnnxUnavailable(
+                f"exporting {model!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     encoder_key(model, location, root, remember=True)  # root exists now: keep the key
     return final
+
+
+def sweep_exports(root: Path) -> list[str]:
+    """Remove what interrupted exports left under ``root`` unless an export is running there
+    now; returns the names removed. ``qa index`` calls it first thing."""
+    if not root.is_dir():
+        return []
+    try:
+        with _export_lock(root, wait=False):
+            return _remove_leftovers(root)
+    except BlockingIOError:  # an export is running: its folder is no leftover
+        return _remove_leftovers(root, exports=False)
+
+
+@contextlib.contextmanager
+def _export_lock(root: Path, wait: bool) -> Iterator[None]:
+    """Hold ``root``'s export lock (BlockingIOError if busy and not ``wait``): a flock on the
+    folder itself, so there is no lock file to leave behind."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        yield  # closing the descriptor (or the process dying) releases the lock
+    finally:
+        os.close(fd)
+
+
+def _check_space(location: Path, root: Path) -> None:
+    """Refuse to start an export the disk cannot hold (PyTorch is used instead)."""
+    model_bytes = sum(p.stat().st_size for p in location.rglob("*") if p.is_file())
+    needed = int(model_bytes * _EXPORT_SPACE_FACTOR)
+    free = free_bytes(root)
+    if free < needed:
+        raise OnnxUnavailable(
+            f"not enough disk space in {root} to export the model: it needs about"
+            f" {needed / 2**20:.0f} MB, {free / 2**20:.0f} MB are free"
+        )
 
 
 def _export(model: str, location: Path, folder: Path, key: str) -> None:
@@ -404,9 +453,42 @@ def _discard(folder: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _remove_stale(root: Path) -> None:
-    now = time.time()
-    for leftover in [*root.glob(".tmp-*"), *root.glob(".trash-*")]:
-        with contextlib.suppress(OSError):
-            if now - leftover.stat().st_mtime > _STALE_S:
-                shutil.rmtree(leftover, ignore_errors=True)
+_OWNED_TMP = re.compile(r"\.tmp-.*-(\d+)-[0-9a-f]{8}")  # ...-<pid>-<random>
+
+
+def _remove_leftovers(root: Path, exports: bool = True) -> list[str]:
+    """Remove ``.trash-*`` folders (garbage whoever made them), the key cache's temporary
+    files of dead processes and, if ``exports`` (the caller holds the export lock), every
+    ``.tmp-*`` export folder."""
+    removed = []
+    for entry in root.iterdir():
+        name = entry.name
+        if name.startswith(".trash-"):
+            shutil.rmtree(entry, ignore_errors=True)
+        elif not name.startswith(".tmp-"):
+            continue
+        elif entry.is_dir() and not entry.is_symlink():
+            if not exports:
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            # The key cache writes its temporary file without the export lock: removed only
+            # once the process named in it is gone.
+            owner = _OWNED_TMP.fullmatch(name)
+            if owner and _alive(int(owner.group(1))):
+                continue
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reused id only delays a removal)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

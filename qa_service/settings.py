@@ -90,12 +90,25 @@ class Settings(BaseSettings):
     answerable_threshold: float = Field(default=0.456, ge=-1.0, le=2.0)
     max_file_mb: float = Field(default=25.0, gt=0)
     keep_generations: int = Field(default=2, ge=1, le=20)
+    # `qa index` refuses to build (before embedding) when the new generation's estimated size
+    # plus this reserve is more than the free space where the index lives.
+    min_free_mb: float = Field(default=100.0, ge=0)
     # HTTP limits (qa_service/api/limits.py): request bodies above this many bytes get 413
     # before the rest is read; search-type routes taking longer than the timeout get 504.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     request_timeout_s: float = Field(default=10.0, gt=0)
     # Requests waiting for or in a worker thread at once; more get 429 with Retry-After.
     max_queued: int = Field(default=64, ge=1)
+    # Slow clients (qa_service/api/server.py): a connection must deliver a whole request, head
+    # and body, within this many seconds of opening (or of its previous response), or it is
+    # closed (408 if it had sent part of one). At most this many connections may wait without
+    # a complete request; above that the longest-waiting one is closed. A request head larger
+    # than max_header_bytes gets 431.
+    request_read_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    max_pending_connections: int = Field(default=256, ge=1)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    # How long `qa serve` lets requests in flight finish after SIGTERM or SIGINT.
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
     # How often (at most) a request checks index/CURRENT for a newly published generation.
     reload_check_s: float = Field(default=1.0, ge=0)
     # One log line per request from uvicorn. Off by default: it cost ~0.1 ms of the event

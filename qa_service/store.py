@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .types import Block, Chunk, Document, Footnote, Metadata, Section
+from .types import Block, Chunk, Document, Footnote, FootnoteRef, Metadata, Section
 
 # Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 1 is still read.
 FORMAT_VERSION = 2
@@ -105,6 +105,7 @@ def document_from_json(d: dict[str, Any], text: str) -> Document:
             Block(**{**b, "gaps": tuple(tuple(g) for g in b["gaps"])}) for b in d["blocks"]
         ),
         footnotes=tuple(Footnote(**f) for f in d["footnotes"]),
+        references=tuple(FootnoteRef(**r) for r in d.get("references", ())),
         warnings=tuple(d.get("warnings", ())),
         fingerprint=str(d.get("fingerprint", "")),
     )
@@ -125,18 +126,56 @@ def chunk_from_json(d: dict[str, Any]) -> Chunk:
 
 
 @contextlib.contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index directory's build lock: one builder at a time."""
+def build_lock(index_dir: Path, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold the index directory's build lock: one builder at a time.
+
+    ``wait_s``: how long to keep trying while someone else holds it (a build writing its
+    generation, or a few milliseconds of ``sweep_leftovers``) before giving up.
+    """
     index_dir.mkdir(parents=True, exist_ok=True)
     with (index_dir / ".lock").open("a") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexStoreError(f"another build is running on {index_dir}") from None
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise IndexStoreError(f"another build is running on {index_dir}") from None
+                time.sleep(0.01)
         try:
             yield
         finally:
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def sweep_leftovers(index_dir: Path) -> list[str]:
+    """Remove what interrupted builds left in the index folder (unfinished ``.building-*``
+    generations, ``.CURRENT.*`` pointers) and return their names.
+
+    They are only ever made under the build lock, and a killed build's lock dies with it: so
+    whoever holds the lock owns every one of them. While another build holds it, nothing is
+    touched (those folders are its work in progress).
+    """
+    if not index_dir.is_dir():
+        return []
+    try:
+        with build_lock(index_dir):
+            return _remove_temps(index_dir)
+    except IndexStoreError:
+        return []  # a build is running: its folders are not leftovers
+
+
+def _remove_temps(index_dir: Path) -> list[str]:
+    """Remove temporary entries of the index folder; the caller holds the build lock."""
+    removed = []
+    for tmp in index_dir.glob(f"{_TMP_PREFIX}*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp.name)
+    for stale in index_dir.glob(f".{CURRENT}.*"):
+        stale.unlink(missing_ok=True)
+        removed.append(stale.name)
+    return removed
 
 
 class GenerationWriter:
@@ -220,6 +259,41 @@ class GenerationWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+# Allowance per file for filesystem blocks, and for everything the estimate leaves out.
+_FILE_OVERHEAD = 4096
+_SLACK = 1.15
+
+
+def estimate_generation_bytes(
+    docs: list[Document], chunks: list[Chunk], sentences: int, dimension: int, approx: bool
+) -> int:
+    """About how many bytes a generation of these reports will take on disk (an upper bound
+    in practice: tests/reliability/test_leftovers.py compares it with real builds)."""
+    text = sum(len(d.text.encode()) for d in docs)
+    chunk_text = sum(
+        len(c.text.encode("utf-8")) + len(c.embed_text.encode("utf-8")) for c in chunks
+    )
+    dense = len(chunks) * dimension * 4 * (3 if approx else 1)  # HNSW keeps a graph beside them
+    size = (
+        2 * text  # texts/ and documents.jsonl (sections, blocks, footnotes: under half the text)
+        + chunk_text * 12 // 10
+        + 400 * len(chunks)  # chunks.jsonl: JSON and metadata per chunk
+        + chunk_text  # bm25/: postings and vocabulary
+        + dense
+        + sentences * (dimension * 4 + 12)  # sentences/: vectors, owners, spans
+        + _FILE_OVERHEAD * (len(docs) + 16)
+    )
+    return int(size * _SLACK)
+
+
+def free_bytes(path: Path) -> int:
+    """Bytes free for an unprivileged writer on the filesystem holding ``path`` (or its
+    nearest existing parent)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
 def manifest_digest(manifest: dict[str, Any]) -> str:
     """sha256 of a manifest's canonical JSON, without its own checksum field."""
     body = {k: v for k, v in manifest.items() if k != MANIFEST_SHA}
@@ -279,10 +353,7 @@ def cleanup(index_dir: Path, keep: int) -> None:
     for old in gens[:-keep] if keep > 0 else gens:
         if old.name != current:
             shutil.rmtree(old, ignore_errors=True)
-    for tmp in index_dir.glob(f"{_TMP_PREFIX}*"):
-        shutil.rmtree(tmp, ignore_errors=True)  # only under the build lock: nobody owns it
-    for stale in index_dir.glob(f".{CURRENT}.*"):
-        stale.unlink(missing_ok=True)
+    _remove_temps(index_dir)  # only under the build lock: nobody else owns them
 
 
 def _safe_rel(rel: object) -> bool:

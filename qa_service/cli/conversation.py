@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -117,19 +118,17 @@ def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @index_option
 def serve_cmd(host: str, port: int, index_dir: Path | None) -> None:
-    """Serve the HTTP API and the web page (OpenAPI at /docs)."""
-    import uvicorn
+    """Serve the HTTP API and the web page (OpenAPI at /docs).
 
+    SIGTERM or Ctrl-C stops it gracefully: requests in flight finish (up to
+    QA_SHUTDOWN_TIMEOUT_S), then it exits 0.
+    """
     from ..api import create_app
+    from ..api.server import serve
 
     settings = _settings(index_dir=index_dir)
     app = create_app(settings)
     click.echo(f"Serving on http://{host}:{port}/ (API docs at /docs)", err=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=10,
-    )
+    status = serve(app, settings, host, port)
+    if status:
+        sys.exit(status)
