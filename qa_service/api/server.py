@@ -193,11 +193,11 @@ class Server(uvicorn.Server):
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        """uvicorn's handlers, without re-raising the handled signal after a clean stop."""
+        """uvicorn's handlers, without re-raising the handled signal once stopped (the exit
+        status says how the stop went)."""
         with super().capture_signals():
             yield
-            if self.clean_exit:
-                self._captured_signals.clear()
+            self._captured_signals.clear()
 
     async def _wait_tasks_to_complete(self) -> None:
         await super()._wait_tasks_to_complete()  # cancelled if the shutdown timeout passes
