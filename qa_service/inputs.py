@@ -10,6 +10,7 @@ errors: the search runs and ``filter_notes`` / ``resolve_forces`` say what was d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -17,6 +18,20 @@ from .forces import ALL_FORCES, find_forces, names_of, short_name
 from .search_types import Filters
 from .settings import LIMITS
 from .types import Document
+
+# Text is blank when it holds only these: every character Python's str.isspace() and
+# JavaScript's \s call a space, listed so that the OpenAPI pattern means the same in every
+# regex dialect (a client's, the validator's, the server's).
+NOT_BLANK = (
+    r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f"
+    r"\u3000\ufeff]"
+)
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` has no character that is not a space."""
+    return _NOT_BLANK.search(text) is None
 
 
 class InputError(ValueError):
@@ -41,7 +56,7 @@ def force_named(name: str) -> str | None:
 
 def check_text(field: str, text: str, limit: int, limit_name: str) -> str:
     """``text`` itself, or InputError when it is blank or longer than ``limit`` characters."""
-    if not text.strip():
+    if is_blank(text):
         raise InputError(f"{field}: is empty or only spaces; write some text")
     if len(text) > limit:
         raise InputError(

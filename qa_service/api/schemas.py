@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..inputs import FORCE_NAMES
+from ..inputs import FORCE_NAMES, NOT_BLANK
 from ..recommendations import AREAS
 from ..settings import LIMITS
 
@@ -21,7 +21,15 @@ MAX_TOP_K = LIMITS.top_k
 MAX_MESSAGES = LIMITS.messages
 MAX_QUOTE = LIMITS.quote_chars
 
-NOT_BLANK = r"\S"  # at least one character that is not a space: blank text is refused
+# Integers as JSON Schema has them: 5 and 5.0 are the same number; true and "5" are not numbers.
+WholeInt = Annotated[int, BeforeValidator(lambda v: _whole(v))]
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
 
 ForceName = Annotated[
     str,
@@ -47,11 +55,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+Year = Annotated[
+    int, Field(ge=LIMITS.year_min, le=LIMITS.year_max), BeforeValidator(lambda v: _whole(v))
+]
+
+
 def _years() -> Any:
     return Field(
         default=None,
-        ge=LIMITS.year_min,
-        le=LIMITS.year_max,
         examples=[2017],
         description="Inspection year bound, inclusive. A year_from after year_to is read as"
         " the years between them, and `notes` in the response says so.",
@@ -77,8 +88,8 @@ class SearchFilters(Strict):
         description="Only reports of these types, as `report_type` gives them.",
         examples=[["inspection", "post-inspection review"]],
     )
-    year_from: int | None = _years()
-    year_to: int | None = _years()
+    year_from: Year | None = _years()
+    year_to: Year | None = _years()
     section: list[FilterText] = Field(
         default_factory=list,
         max_length=LIMITS.filter_values,
@@ -118,7 +129,7 @@ class SearchRequest(Strict):
     """A question to answer with cited passages."""
 
     question: str = _question("The question, in plain words.")
-    top_k: int = _top_k(5)
+    top_k: WholeInt = _top_k(5)
     filters: SearchFilters = Field(
         default_factory=SearchFilters, description="Optional restrictions on the reports."
     )
@@ -226,7 +237,7 @@ class ChatRequest(Strict):
             }
         },
     )
-    top_k: int = _top_k(5)
+    top_k: WholeInt = _top_k(5)
     filters: SearchFilters = Field(
         default_factory=SearchFilters, description="Optional restrictions on the reports."
     )
@@ -325,7 +336,7 @@ class CompareRequest(Strict):
         description="Forces to compare (default: every force in the corpus).",
         examples=[["Kent", "Lancashire"]],
     )
-    per_force: int = Field(
+    per_force: WholeInt = Field(
         default=1,
         ge=1,
         le=LIMITS.per_force,

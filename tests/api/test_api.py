@@ -198,9 +198,9 @@ def test_errors(client: TestClient) -> None:
         {"question": ""},
         {"question": "x", "top_k": 0},
         {"question": "x", "top_k": 51},
-        {"question": "x" * 1001},
+        {"question": "x" * 2001},
+        {"question": "   "},
         {"question": "x", "filters": {"forces": ["Narnia"]}},
-        {"question": "x", "filters": {"year_from": 2021, "year_to": 2017}},
         {"question": "x", "unknown": 1},
         {},
     ]
@@ -210,7 +210,7 @@ def test_errors(client: TestClient) -> None:
     r = client.post(
         "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert r.status_code == 422
+    assert r.status_code == 400 and "not valid JSON" in r.json()["detail"]
     r = client.post("/v1/chat", json={"messages": [{"role": "assistant", "content": "hi"}]})
     assert r.status_code == 422 and "user" in r.json()["detail"]
     r = client.post("/v1/chat", json={"messages": []})
@@ -242,8 +242,13 @@ def test_openapi_lists_every_route_with_models(client: TestClient) -> None:
 
 
 def test_health_ready_metrics(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "index_version": None, "detail": None}
-    assert client.get("/readyz").json()["status"] == "ready"
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert client.get("/healthz").json() == {
+        "status": "ok",
+        "index_version": ready["index_version"],
+        "detail": None,
+    }
     client.post("/v1/search", json={"question": "custody"})
     text = client.get("/metrics").text
     assert 'qa_requests_total{method="POST",route="/v1/search",status="200"}' in text

@@ -13,7 +13,7 @@ import pytest
 
 from qa_service.api import create_app
 from qa_service.api.app import INSPECTORS, OPERATORS, STAFF
-from qa_service.inputs import FORCE_NAMES
+from qa_service.inputs import FORCE_NAMES, NOT_BLANK
 from qa_service.settings import LIMITS, Settings
 
 SPEC: dict[str, Any] = create_app(Settings(index_dir=Path("/nonexistent"))).openapi()
@@ -139,8 +139,9 @@ def test_limits_are_schema_constraints() -> None:
     # one question limit everywhere a question is asked
     for prop in (search["question"], message["content"], compare["question"]):
         assert prop["maxLength"] == LIMITS.question_chars
-        assert prop["minLength"] == 1 and prop["pattern"] == r"\S"  # blank text is refused
-    assert cite["quote"]["maxLength"] == LIMITS.quote_chars and cite["quote"]["pattern"] == r"\S"
+        assert prop["minLength"] == 1 and prop["pattern"] == NOT_BLANK  # blank refused
+    assert cite["quote"]["maxLength"] == LIMITS.quote_chars
+    assert cite["quote"]["pattern"] == NOT_BLANK
     assert search["top_k"]["maximum"] == chat["top_k"]["maximum"] == LIMITS.top_k
     assert compare["per_force"]["maximum"] == LIMITS.per_force
     assert chat["messages"]["maxItems"] == LIMITS.messages
@@ -152,7 +153,7 @@ def test_limits_are_schema_constraints() -> None:
     assert compare["forces"]["items"]["enum"] == list(FORCE_NAMES)
     for name in ("report_types", "section", "doc_ids"):
         assert filters[name]["items"]["maxLength"] == LIMITS.filter_value_chars
-        assert filters[name]["items"]["pattern"] == r"\S"
+        assert filters[name]["items"]["pattern"] == NOT_BLANK
     years = filters["year_from"]["anyOf"][0]
     assert (years["minimum"], years["maximum"]) == (LIMITS.year_min, LIMITS.year_max)
     assert "after year_to" in filters["year_from"]["description"]  # the cross-field rule
