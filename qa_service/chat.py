@@ -57,6 +57,7 @@ class AnswerSentence:
 
     text: str
     citation: int  # 1-based marker; citations[citation - 1] contains ``text``
+    force: str | None = None  # the force whose report it is from
 
 
 @dataclass(frozen=True)
@@ -167,23 +168,41 @@ def answer(
         raise ValueError("the conversation has no user message")
     question = next(t.content for t in reversed(turns) if t.role == "user")
     result = retriever.search(rewritten[-1], top_k=top_k, filters=filters)
-    sentences: list[AnswerSentence] = []
-    if result.answerable:
-        seen: set[str] = set()
-        for n, hit in enumerate(result.hits, 1):
-            if len(sentences) >= max_sentences:
-                break
-            if not hit.highlights:
-                continue
-            a, b = hit.highlights[0]
-            text = " ".join(hit.chunk.text[a:b].split())
-            if text and text not in seen:
-                seen.add(text)
-                sentences.append(AnswerSentence(text, n))
-    if sentences:
-        body = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
-        cited = max(s.citation for s in sentences)
-    else:
-        body = result.message or "No passage in the corpus answers this question."
-        cited = 0
-    return ChatReply(question, rewritten[-1], body, sentences, result, cited)
+    sentences = answer_sentences(result, max_sentences)
+    return ChatReply(
+        question,
+        rewritten[-1],
+        answer_text(result, sentences),
+        sentences,
+        result,
+        max((s.citation for s in sentences), default=0),
+    )
+
+
+def answer_sentences(result: SearchResult, max_sentences: int = 3) -> list[AnswerSentence]:
+    """The answer's sentences, best first: the report's own words of each pick, cited by the
+    1-based position of its passage (empty when the reports do not answer)."""
+    if result.state == "not_answered":
+        return []
+    out: list[AnswerSentence] = []
+    for pick in result.answer[:max_sentences]:
+        hit = result.hits[pick.hit]
+        text = " ".join(hit.chunk.text[pick.start : pick.end].split())
+        if text:
+            out.append(AnswerSentence(text, pick.hit + 1, pick.force))
+    return out
+
+
+def answer_text(result: SearchResult, sentences: Sequence[AnswerSentence]) -> str:
+    """The answer as one string: each sentence followed by its marker; when it draws on more
+    than one force's report, each sentence opens with the force it is about."""
+    if not sentences:
+        return result.message or "The reports in the corpus do not answer this question."
+    several = len({s.force for s in sentences}) > 1
+    body = " ".join(
+        (f"{short_name(s.force)}: " if several and s.force else "") + f"{s.text} [{s.citation}]"
+        for s in sentences
+    )
+    if result.state == "partial" and result.message:
+        return f"{result.message} What they do say: {body}"
+    return body

@@ -34,6 +34,9 @@ def result_dict(result: SearchResult) -> dict[str, Any]:
     return {
         "question": result.question,
         "answerable": result.answerable,
+        "state": result.state,
+        "confidence": round(result.confidence, 4),
+        "missing": result.missing,
         "message": result.message,
         "results": [passage_dict(h) for h in result.hits],
         "filters": {
@@ -46,6 +49,29 @@ def result_dict(result: SearchResult) -> dict[str, Any]:
         "detected_forces": list(result.plan.forces_named),
         "expansions": list(result.plan.expansions),
         "timings_ms": result.timings_ms,
+    }
+
+
+def chat_dict(reply: Any) -> dict[str, Any]:
+    """A chat reply (``chat.ChatReply``) as JSON: the answer, its sentences and citations, and
+    when the reports do not answer, the closest passages labelled as related."""
+    result = reply.result
+    cited = result.hits[: reply.citations]
+    answered = result.state != "not_answered" and bool(reply.sentences)
+    return {
+        "question": reply.question,
+        "rewritten_question": reply.rewritten,
+        "answer": reply.answer,
+        "sentences": [
+            {"text": s.text, "citation": s.citation, "force": s.force} for s in reply.sentences
+        ],
+        "citations": [{**passage_dict(h), "marker": n} for n, h in enumerate(cited, 1)],
+        "related": [] if answered else [passage_dict(h) for h in result.hits[:3]],
+        "answerable": answered,
+        "state": result.state if answered else "not_answered",
+        "confidence": round(result.confidence, 4),
+        "missing": result.missing,
+        "message": result.message,
     }
 
 

@@ -12,12 +12,13 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from .answer import SentenceInfo, pick_highlights, score_info, sentence_info, term_weights
+from .answer import SentenceInfo, sentence_info, term_weights
+from .answering import AnswerLayer
 from .candidates import CandidateScorer
 from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
 from .ingest.lines import title_key
-from .merging import group_adjacent, merged_chunk, shift_spans
+from .merging import Riders, group_adjacent, host_rows, merged_chunk, ride_along
 from .query import QueryPlan, plan_query
 from .search_index import SearchIndex
 from .search_types import Filters, Hit, RetrievalConfig, SearchResult, doc_passes
@@ -80,9 +81,14 @@ class Retriever:
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
         # Each passage's sentences as highlighting reads them (spans, term sets, length
         # damping), memoised per row: the same passages come back for many questions.
-        self._sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
+        self.sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
         # Merged passages (merging.py) by their rows: building one cleans its text again.
         self.merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
+        # Footnotes and bare captions ride along with the passage citing them (merging.py).
+        self._host = host_rows(index.chunks)
+        self._riders = Riders(index.chunks, index.documents)
+        # Answer sentences and the answered / partial / not-answered decision.
+        self.answers = AnswerLayer(self)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
         """Fill the per-text caches a search uses, so the first questions after a (re)load are
@@ -93,7 +99,9 @@ class Retriever:
         if len(chunks) <= limit:
             for row, chunk in enumerate(chunks):
                 self.terms(chunk.text)
-                self._sentences_of(row)
+                self.sentences_of(row)
+                for title in chunk.section:
+                    self.terms(title)
         for words in (4, 12, 30):
             self.embedder.encode([" ".join(["custody"] * words)])
 
@@ -140,25 +148,10 @@ class Retriever:
         members = [self.index.chunks[j] for j in rows]
         return merged_chunk(self.index.documents[members[0].doc_id].text, members)
 
-    def _highlights(
-        self,
-        row: int,
-        weights: list[tuple[str, float]],
-        topic: NDArray[np.float32] | None,
-    ) -> tuple[tuple[int, int], ...]:
-        """The answer sentence(s) of one passage: query terms (``weights``: each term's query
-        weight times its IDF) plus similarity to the topic vector when one is given."""
-        info = self._sentences_of(row)
-        if not info:  # no stored sentences: split the passage here, lexical only
-            chunk = self.index.chunks[row]
-            info = sentence_info(chunk.text, self.terms)
-            topic = None
-        scored = score_info(info, weights)
-        dense = None
-        if topic is not None:
-            _, vectors = self.index.sentences.of_chunk(row)
-            dense = np.clip(vectors @ topic, 0.0, 1.0)
-        return tuple(pick_highlights(scored, dense))
+    def attached(self, chunk: Chunk) -> tuple[Chunk, ...]:
+        """The footnotes and captions that ride along with a passage (merging.Riders)."""
+        doc = self.index.documents[chunk.doc_id]
+        return tuple(self.index.chunks[r] for r in self._riders.of(chunk, doc))
 
     def confidence(self, plan: QueryPlan, top: list[int], cfg: RetrievalConfig) -> float:
         """How well the best passages cover the question's topic: the topic's best cosine with
@@ -259,6 +252,7 @@ class Retriever:
                 plan,
                 f"The corpus has no report on {named}. It covers: {covered}.",
                 timings,
+                state="not_answered",
             )
 
         rows: NDArray[np.int64] | None = None  # the scored rows; None: every row, in order
@@ -278,7 +272,7 @@ class Retriever:
             fused = rrf([dense, lexical], keep, cfg.rrf_k, cfg.candidates)
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
-        fused = np.where(keep, fused, -np.inf)
+        fused = ride_along(np.where(keep, fused, -np.inf), self._host, rows)
         best = top_indices(fused, max(top_k, 1) * 20)
         ranked = best[np.isfinite(fused[best])].tolist()
         compared = self._compared_forces(plan, applied, cfg)
@@ -329,9 +323,6 @@ class Retriever:
             i = group[0]
             lead = self.index.chunks[i]
             chunk = self.merged(group) if len(group) > 1 else lead
-            spans: tuple[tuple[int, int], ...] = ()
-            if cfg.highlight:  # the answer sentence(s) of the best of the merged passages
-                spans = shift_spans(chunk.text, lead, self._highlights(i, weights, topic))
             hits.append(
                 Hit(
                     chunk,
@@ -339,12 +330,26 @@ class Retriever:
                     float(fused[p]),
                     float(dense[p]),
                     float(lexical[p]),
-                    spans,
+                    (),
                     i,
+                    self.attached(chunk),
                 )
             )
+        result = SearchResult(
+            question,
+            answerable,
+            hits,
+            applied,
+            plan,
+            message,
+            timings,
+            state="answered" if answerable else "not_answered",
+            confidence=round(confidence, 4),
+        )
+        if cfg.highlight and hits:
+            result = self.answers.respond(result, groups, weights, topic, confidence, compared, cfg)
         timings["highlight"] = _ms(t)
-        return SearchResult(question, answerable, hits, applied, plan, message, timings)
+        return result
 
     def _exact_scores(
         self,

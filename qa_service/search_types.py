@@ -63,6 +63,20 @@ class Hit:
     lexical: float
     highlights: tuple[tuple[int, int], ...] = ()
     row: int = -1  # the chunk's position in the index (its row in the vector matrix)
+    # Footnotes the passage cites and captions of its figures: shown with it, never ranked
+    # on their own (merging.ride_along).
+    attached: tuple[Chunk, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerPick:
+    """One answer sentence (or run of consecutive sentences): a span of a hit's text."""
+
+    hit: int  # position in SearchResult.hits
+    start: int  # span in that hit's chunk.text
+    end: int
+    score: float  # the ranker's probability that it answers
+    force: str | None
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,17 @@ class SearchResult:
     plan: QueryPlan
     message: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The answer layer (answer_rank.py, answerability.py): the state, the calibrated
+    # probability that the reports answer the question, what they do not give (partial), and
+    # the answer sentences best first (empty when not answered).
+    state: str = "answered"  # "answered" | "partial" | "not_answered"
+    confidence: float = 0.0
+    missing: str | None = None
+    answer: tuple[AnswerPick, ...] = ()
+    # For fitting and evaluation: every scored candidate with its probability, and the
+    # answerability features (not part of any response).
+    candidates: tuple[tuple[object, float], ...] = field(default=(), repr=False, compare=False)
+    answer_features: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
 
 def doc_passes(doc: Document, f: Filters) -> bool:

@@ -84,6 +84,7 @@ _LAZY_COMMANDS = {
     "serve": "conversation",
     "eval": "evaluate",
     "tune": "evaluate",
+    "fit-answers": "evaluate",
 }
 
 

@@ -6,9 +6,11 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..answer_eval import answer_report, answer_table, plot_reliability, run_answers
 from ..evaluation import (
     EvalError,
     RunReport,
@@ -25,6 +27,7 @@ from ..tuning import ladder, tune
 from . import _settings, clean_errors, cli, fail, index_option
 
 GATE_METRICS = ("recall@5", "mrr@10")
+ANSWER_GATE_METRICS = ("answer@1",)
 GATE_TOLERANCE = 0.02
 
 
@@ -82,6 +85,10 @@ def eval_cmd(
                 bar.set_description(name)
                 outcomes = run_questions(retriever, qs, cfg, top_k, lambda _: bar.update(1))
                 reports.append(report(name, outcomes))
+        with tqdm(total=len(qs), disable=quiet, file=sys.stderr, unit="question") as bar:
+            bar.set_description("chat answers")
+            answered = run_answers(retriever, qs, progress=lambda _: bar.update(1))
+        answers = answer_report(answered)
     label = split or "all"
     out.mkdir(parents=True, exist_ok=True)
     data = {
@@ -91,6 +98,7 @@ def eval_cmd(
         "config": asdict(retriever.config),
         "retrievers": [report_to_json(r) for r in reports],
         "final": reports[-1].name,
+        "answers": answers,
     }
     (out / f"{label}.json").write_text(json.dumps(data, indent=2) + "\n")
     final = reports[-1]
@@ -103,16 +111,27 @@ def eval_cmd(
         "",
         kind_table(final),
         "",
+        "## Answers (the chat answer's sentences and state)",
+        "",
+        answer_table(answers),
+        "",
     ]
     (out / f"{label}.md").write_text("\n".join(md))
     plot_recall(reports, out / f"{label}-recall.png", f"Recall@k, {label} split")
+    plot_reliability(
+        answered, out / f"{label}-reliability.png", f"Answerable probability, {label} split"
+    )
     click.echo(markdown_table(reports))
-    click.echo(f"\nWrote {out / (label + '.json')}, {label}.md and {label}-recall.png")
+    click.echo("\n" + answer_table(answers))
+    click.echo(
+        f"\nWrote {out / (label + '.json')}, {label}.md, {label}-recall.png"
+        f" and {label}-reliability.png"
+    )
     if gate is not None:
-        _check_gate(gate, final)
+        _check_gate(gate, final, answers)
 
 
-def _check_gate(gate: Path, final: RunReport) -> None:
+def _check_gate(gate: Path, final: RunReport, answers: dict[str, Any]) -> None:
     try:
         committed = json.loads(gate.read_text())
         base = next(r for r in committed["retrievers"] if r["name"] == committed["final"])
@@ -121,6 +140,15 @@ def _check_gate(gate: Path, final: RunReport) -> None:
     drops = []
     for metric in GATE_METRICS:
         now, before = final.overall.get(metric, 0.0), base["overall"][metric]
+        status = "ok" if now >= before - GATE_TOLERANCE else "REGRESSION"
+        click.echo(f"gate {metric}: {now:.4f} vs committed {before:.4f} ({status})")
+        if status != "ok":
+            drops.append(metric)
+    before_answers = committed.get("answers", {}).get("overall", {})
+    for metric in ANSWER_GATE_METRICS:
+        if before_answers.get(metric) is None:
+            continue
+        now, before = answers["overall"].get(metric) or 0.0, before_answers[metric]
         status = "ok" if now >= before - GATE_TOLERANCE else "REGRESSION"
         click.echo(f"gate {metric}: {now:.4f} vs committed {before:.4f} ({status})")
         if status != "ok":
@@ -162,3 +190,33 @@ def tune_cmd(questions: Path, split: str, out: Path, index_dir: Path | None) -> 
         json.dumps({"split": split, "chosen": asdict(best), "trials": trials}, indent=2) + "\n"
     )
     click.echo(json.dumps(asdict(best), indent=2))
+
+
+@cli.command("fit-answers")
+@click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+)
+@click.option("--split", default="dev", show_default=True)
+@index_option
+def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None:
+    """Refit the answer-sentence ranker and the answerability model on the dev split and
+    write them to qa_service/models/ (plain JSON).
+
+    Example: qa fit-answers && qa eval --split dev --only-final
+    """
+    from ..answer_fit import fit
+
+    if split == "test":
+        fail("fitting on the test split would make its figures meaningless; use dev")
+    settings = _settings(index_dir=index_dir)
+    with clean_errors():
+        try:
+            qs = load_questions(questions, split)
+        except EvalError as exc:
+            fail(str(exc))
+        retriever = open_retriever(settings)
+        rep = fit(retriever, qs, progress=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps(asdict(rep), indent=2))

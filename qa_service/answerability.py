@@ -1,0 +1,154 @@
+"""Answered, partial or not answered: a calibrated decision over the answer candidates.
+
+A logistic model (fitted on dev by ``qa fit-answers``, shipped as ``models/answerability.json``)
+gives the probability that the reports answer the question, from:
+- the best answer unit's probability (answer_rank.py), its margin over the next, and the mean
+  of the best three;
+- the topic's similarity to the best passages and their coverage of its weighted terms
+  (``Retriever.confidence``), the best passage's dense and lexical scores, and whether the
+  dense and lexical scores agree on the best passage;
+- the rarest question term that no returned passage holds (a word the reports never use, such
+  as "firearms", is strong evidence that they do not cover the topic);
+- whether a number or date is asked and the lead sentence gives none; whether the question
+  names a year no report is from or mentions.
+Two thresholds from the same file cut the probability into the three states: below
+``refuse`` not answered, below ``answer`` partial. An answer whose lead gives no number
+where one is asked, or whose passages never mention a year the question names, is partial
+at most: the reports cover the topic but not what was asked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .answer_rank import (
+    MODEL_DIR,
+    OVERRIDES,
+    Candidate,
+    LinearModel,
+    asks_number,
+    gives_number,
+    load_model,
+)
+
+ANSWERABILITY_FILE = MODEL_DIR / "answerability.json"
+
+FEATURES = (
+    "best_p",
+    "margin",
+    "mean3_p",
+    "confidence",
+    "top_dense",
+    "top_lexical",
+    "agree",
+    "uncovered_idf",
+    "number_missing",
+    "year_missing",
+    "log_terms",
+)
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The state of an answer, its probability, and what the reports do not give."""
+
+    state: str  # "answered" | "partial" | "not_answered"
+    confidence: float  # calibrated probability that the reports answer the question
+    missing: str | None = None  # what was asked that the reports do not give (partial)
+
+
+def answerability() -> LinearModel:
+    """The shipped answerability model."""
+    if "answerability" in OVERRIDES:
+        return OVERRIDES["answerability"]
+    return load_model(ANSWERABILITY_FILE, FEATURES)
+
+
+def uncovered_terms(
+    terms: Iterable[str], translated: frozenset[str], present: set[str]
+) -> list[str]:
+    """The question's terms that no returned passage holds (everyday words already translated
+    into the reports' words are left out)."""
+    return [t for t in terms if t not in translated and t not in present]
+
+
+def years_missing(question: str, known_years: set[int], texts: Iterable[str]) -> list[str]:
+    """Years the question names that no report is from and no returned passage mentions."""
+    years = _YEAR.findall(question)
+    if not years:
+        return []
+    joined = " ".join(texts)
+    return [y for y in years if int(y) not in known_years and y not in joined]
+
+
+def features(
+    ranked: Sequence[tuple[Candidate, float]],
+    question: str,
+    confidence: float,
+    top_dense: float,
+    top_lexical: float,
+    agree: bool,
+    uncovered_idf: float,
+    year_missing: bool,
+    n_terms: int,
+) -> NDArray[np.float32]:
+    """The answerability features of one question (``FEATURES`` order)."""
+    probs = [p for _, p in ranked]
+    best = probs[0] if probs else 0.0
+    second = probs[1] if len(probs) > 1 else 0.0
+    lead = ranked[0][0].text if ranked else ""
+    number_missing = asks_number(question) and not gives_number(question, lead)
+    return np.asarray(
+        [
+            best,
+            best - second,
+            float(np.mean(probs[:3])) if probs else 0.0,
+            confidence,
+            top_dense,
+            top_lexical,
+            float(agree),
+            uncovered_idf,
+            float(number_missing),
+            float(year_missing),
+            math.log1p(n_terms),
+        ],
+        dtype=np.float32,
+    )
+
+
+def decide(
+    x: NDArray[np.float32],
+    model: LinearModel,
+    question: str,
+    missing_words: Sequence[str] = (),
+    missing_years: Sequence[str] = (),
+) -> Decision:
+    """The state for one question's features ``x``."""
+    p = float(model.proba(x[None, :])[0])
+    refuse = model.extra.get("refuse", 0.5)
+    answer = model.extra.get("answer", refuse)
+    if p < refuse:
+        return Decision("not_answered", round(p, 4))
+    number_missing = bool(x[FEATURES.index("number_missing")])
+    missing = None
+    if missing_years:
+        missing = f"anything on {', '.join(missing_years)}"
+    elif number_missing:
+        missing = "the figure or date asked for"
+    elif p < answer:
+        missing = (
+            f"anything on {', '.join(missing_words[:3])}"
+            if missing_words
+            else "a direct answer to every part of the question"
+        )
+    if missing is not None:
+        return Decision("partial", round(p, 4), missing)
+    return Decision("answered", round(p, 4))

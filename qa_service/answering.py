@@ -1,0 +1,249 @@
+"""The answer layer of a search: answer sentences, highlights and the answered / partial /
+not-answered decision, computed once per search so that search, chat, compare, the CLI and
+the evaluation all show the same sentence and the same state.
+
+Reads what the index already holds (each passage's sentence spans and vectors), so it adds no
+encoding to a search: the question's topic vector is the one retrieval computed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .answer import pick_highlights, score_info, sentence_info
+from .answer_rank import Candidate, PassageInput, candidates, compose, rank, ranker
+from .answerability import answerability, decide, features, uncovered_terms, years_missing
+from .merging import ID_SEPARATOR, shift_spans
+from .search_types import AnswerPick, Hit, RetrievalConfig, SearchResult
+
+if TYPE_CHECKING:
+    from .retriever import Retriever
+
+# A sentence repeated (cosine >= this) in another report is boilerplate ("In April 2019,
+# HMICFRS inspected ..."), not a finding; flagged for indexes of up to BOILERPLATE_SCAN
+# sentences (an all-pairs product; above that no sentence is flagged).
+BOILERPLATE_COSINE = 0.9
+BOILERPLATE_SCAN = 40_000
+
+NOT_ANSWERED = "The reports in the corpus do not answer this question."
+
+
+class AnswerLayer:
+    """Scores the answer units of a search's passages and decides whether they answer."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self._boilerplate: NDArray[np.bool_] | None = None
+        self._lock = threading.Lock()
+        self._known_years: set[int] | None = None
+
+    def boilerplate(self) -> NDArray[np.bool_]:
+        """Per stored sentence: whether another report repeats it nearly word for word."""
+        with self._lock:
+            if self._boilerplate is None:
+                self._boilerplate = _boilerplate(self.retriever)
+            return self._boilerplate
+
+    def known_years(self) -> set[int]:
+        """Years the corpus's reports are from (inspection or publication)."""
+        if self._known_years is None:
+            years: set[int] = set()
+            for d in self.retriever.index.documents.values():
+                m = d.metadata
+                if m.inspection_year:
+                    years.add(m.inspection_year)
+                if m.published and m.published[:4].isdigit():
+                    years.add(int(m.published[:4]))
+            self._known_years = years
+        return self._known_years
+
+    def passage_input(self, hit: Hit) -> PassageInput:
+        """A hit's text with its sentences' spans, vectors and boilerplate flags."""
+        index = self.retriever.index
+        rows = [index.row_of.get(part, -1) for part in hit.chunk.chunk_id.split(ID_SEPARATOR)]
+        if len(rows) == 1:
+            rows = [hit.row]
+        flags = self.boilerplate()
+        spans: list[tuple[int, int]] = []
+        vectors: list[NDArray[np.float32]] = []
+        plate: list[bool] = []
+        terms: list[frozenset[str]] = []
+        for row in rows:
+            if row < 0:
+                continue
+            member = index.chunks[row]
+            own, vecs = index.sentences.of_chunk(row)
+            local = [(int(a), int(b)) for a, b in own.tolist()]
+            if not local:
+                continue
+            shifted = shift_spans(hit.chunk.text, member, local) if len(rows) > 1 else local
+            if len(shifted) != len(local):
+                continue
+            first = int(index.sentences.first[row])
+            terms.extend(info[1] for info in self.retriever.sentences_of(row))
+            spans.extend(shifted)
+            vectors.append(vecs)
+            plate.extend(bool(flags[first + k]) if len(flags) else False for k in range(len(local)))
+        return PassageInput(
+            hit.chunk.text,
+            spans,
+            np.concatenate(vectors) if vectors else np.zeros((0, 1), dtype=np.float32),
+            plate,
+            terms,
+            hit.chunk.section,
+            hit.score,
+            hit.dense,
+            hit.chunk.doc_id,
+            hit.document.metadata.force,
+        )
+
+    def respond(
+        self,
+        result: SearchResult,
+        groups: Sequence[tuple[int, ...]],
+        weights: list[tuple[str, float]],
+        topic: NDArray[np.float32] | None,
+        confidence: float,
+        compared: Sequence[str],
+        cfg: RetrievalConfig,
+    ) -> SearchResult:
+        """``result`` with highlights, answer sentences, state and confidence filled in."""
+        r = self.retriever
+        plan = result.plan
+        hits = result.hits
+        passages = [self.passage_input(h) for h in hits]
+        stop = r.index.lexical.terms
+        question_words = {
+            w for w in _words(plan.topic) if stop(w)
+        }  # content words: those the lexical index keeps
+        cands = candidates(passages, topic, plan.topic, weights, r.terms, question_words)
+        ranked = rank(cands, ranker())
+
+        # Highlights: each passage's best unit (the lead's own passage: the lead).
+        best_of: dict[int, Candidate] = {}
+        for c, _ in ranked:
+            best_of.setdefault(c.hit, c)
+        new_hits = []
+        for n, (hit, group) in enumerate(zip(hits, groups, strict=True)):
+            best = best_of.get(n)
+            if best is not None:
+                spans: tuple[tuple[int, int], ...] = ((best.unit.start, best.unit.end),)
+            else:
+                spans = self._fallback(hit, group[0], weights, topic)
+            new_hits.append(replace(hit, highlights=spans))
+
+        # The decision.
+        present: set[str] = set()
+        for h in hits[:5]:
+            present.update(r.terms(h.chunk.text))
+        lex = r.index.lexical
+        missing_terms = uncovered_terms(plan.terms, plan.translated, present)
+        max_idf = lex.max_idf or 1.0
+        uncovered_idf = max(
+            ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
+            default=0.0,
+        )
+        years = years_missing(plan.question, self.known_years(), (h.chunk.text for h in hits))
+        dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
+        lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
+        x = features(
+            ranked,
+            plan.question,
+            confidence,
+            hits[0].dense,
+            hits[0].lexical,
+            dense_best == lexical_best,
+            uncovered_idf,
+            bool(years),
+            len(plan.terms),
+        )
+        decision = decide(x, answerability(), plan.question, (), years)
+        if decision.state == "partial" and missing_terms and not years:
+            # Name the question's own words the reports lack (tokenized only when needed).
+            words = _original_words(plan.topic, set(missing_terms), r.terms)
+            decision = decide(x, answerability(), plan.question, words, years)
+        if plan.forces_missing and cfg.force_filter:
+            decision = replace(decision, state="not_answered")
+        state = decision.state
+        picks: tuple[AnswerPick, ...] = ()
+        if state != "not_answered":
+            picks = tuple(
+                AnswerPick(c.hit, c.unit.start, c.unit.end, round(p, 4), c.force)
+                for c, p in compose(ranked, compared if len(compared) >= 2 else ())
+            )
+            if not picks:
+                state = "not_answered"
+        message = result.message if (plan.forces_missing and cfg.force_filter) else None
+        if state == "not_answered" and message is None:
+            message = NOT_ANSWERED
+        elif state == "partial":
+            message = f"The reports cover this topic but do not give {decision.missing}."
+        return replace(
+            result,
+            answerable=state != "not_answered",
+            hits=new_hits,
+            message=message,
+            state=state,
+            confidence=decision.confidence,
+            missing=decision.missing if state == "partial" else None,
+            answer=picks,
+            candidates=tuple((c, p) for c, p in ranked),
+            answer_features=tuple(float(v) for v in x),
+        )
+
+    def _fallback(
+        self,
+        hit: Hit,
+        row: int,
+        weights: list[tuple[str, float]],
+        topic: NDArray[np.float32] | None,
+    ) -> tuple[tuple[int, int], ...]:
+        """Highlights of a passage with no answer unit (a table, a list of fragments): its
+        best sentence by query terms and similarity."""
+        index = self.retriever.index
+        own, vectors = index.sentences.of_chunk(row)
+        member = index.chunks[row]
+        info = sentence_info(member.text, self.retriever.terms, [tuple(s) for s in own.tolist()])
+        if not info:
+            info = sentence_info(member.text, self.retriever.terms)
+            topic = None
+        dense = np.clip(vectors @ topic, 0.0, 1.0) if topic is not None and len(vectors) else None
+        spans = pick_highlights(score_info(info, weights), dense)
+        return shift_spans(hit.chunk.text, member, spans)
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()]
+
+
+def _original_words(topic: str, stems: set[str], terms_of: object) -> list[str]:
+    """The question's own words behind the given stemmed terms, in question order."""
+    out: list[str] = []
+    for w in _words(topic):
+        got = terms_of(w)  # type: ignore[operator]
+        if got and got[0] in stems and w not in out:
+            out.append(w)
+    return out
+
+
+def _boilerplate(retriever: Retriever) -> NDArray[np.bool_]:
+    sentences = retriever.index.sentences
+    n = len(sentences)
+    flags = np.zeros(n, dtype=bool)
+    if n == 0 or n > BOILERPLATE_SCAN:
+        return flags
+    doc_of_row = np.array([hash(c.doc_id) for c in retriever.index.chunks], dtype=np.int64)
+    doc = doc_of_row[np.asarray(sentences.owner, dtype=np.int64)]
+    vectors = sentences.rows(np.arange(n, dtype=np.int64))
+    step = 2048
+    for a in range(0, n, step):
+        sims = vectors[a : a + step] @ vectors.T
+        sims[doc[a : a + step, None] == doc[None, :]] = -1.0
+        flags[a : a + step] = sims.max(axis=1) >= BOILERPLATE_COSINE
+    return flags
