@@ -1,7 +1,8 @@
 """The ``qa`` command: parse arguments, make one library call, print.
 
 Library errors become one-line messages on stderr with exit code 2, never tracebacks.
-Options can also come from ``QA_*`` environment variables (see ``Settings``).
+Options can also come from ``QA_*`` environment variables (see ``Settings``). Input limits are
+``settings.LIMITS``, checked by ``qa_service.inputs`` exactly as the HTTP API checks them.
 """
 
 from __future__ import annotations
@@ -102,10 +103,34 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = """\b
+Exit codes:
+  0  done
+  1  internal error (QA_DEBUG=1 shows the traceback), or qa eval --gate found a regression
+  2  bad input (a usage error, a question over a limit or blank, a name that is no police
+     force) or a missing, corrupt or incompatible index: one line on stderr, no traceback
+"""
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES,
+)
 @click.version_option(package_name="ncpi-qa")
 def cli() -> None:
-    """Cited-passage search over HMICFRS child protection inspection reports."""
+    """Cited-passage search over HMICFRS child protection inspection reports.
+
+    \b
+    Examples:
+      qa index                                   build index/ from corpus/
+      qa search "does Kent hold under-18s overnight after charge?"
+      qa search --batch questions.jsonl > answers.jsonl
+      printf 'custody in Kent?\\nand Lancashire?\\n' | qa chat
+      qa cite "a sentence pasted from a report" --json
+
+    Every command that prints results takes --json; `qa COMMAND --help` has examples.
+    """
 
 
 @cli.command("index")
@@ -123,11 +148,20 @@ def cli() -> None:
     is_flag=True,
     help="Parse and embed every report again instead of reusing the current index's work.",
 )
-def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool, full: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def index_cmd(
+    corpus_dir: Path | None, index_dir: Path | None, quiet: bool, full: bool, as_json: bool
+) -> None:
     """Build the index from every report in the corpus folder and publish it atomically.
 
     Reports whose files did not change, and passages already embedded, are reused from the
     current index, so adding, editing or removing a report embeds only what is new.
+
+    \b
+    Examples:
+      qa index
+      qa index --corpus reports/ --index /srv/qa-index --quiet
+      qa index --full --json
     """
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir)
     with clean_errors(), _progress(quiet) as progress:
@@ -135,6 +169,17 @@ def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool, full
     for problem in report.problems:
         click.echo(f"Skipped: {problem}", err=True)
     reused = report.reused
+    if as_json:
+        summary = {
+            "generation": report.generation,
+            "reports": len(report.documents),
+            "passages": len(report.chunks),
+            "seconds": round(report.seconds, 2),
+            "reused": reused,
+            "skipped": [str(p) for p in report.problems],
+        }
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
     click.echo(
         f"Indexed {len(report.documents)} report(s), {len(report.chunks)} passages"
         f" in {report.seconds:.1f}s -> {report.generation}"
@@ -145,20 +190,22 @@ def index_cmd(corpus_dir: Path | None, index_dir: Path | None, quiet: bool, full
 
 @contextmanager
 def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A tqdm bar on stderr per stage (reading, chunking, ...)."""
+    """A tqdm bar on stderr per stage, counting what that stage counts (reports read and
+    chunked, passages and sentences embedded)."""
     from tqdm import tqdm
 
     bars: list[Any] = []
     stages: list[str] = []
 
     def update(stage: str, done: int, total: int) -> None:
-        name = stage.split()[0]
+        name, unit = _stage_unit(stage)
         if not stages or stages[-1] != name:
             if bars:
                 bars[-1].close()
             stages.append(name)
-            bars.append(tqdm(total=total, desc=name, unit="report", disable=quiet, file=sys.stderr))
-        bars[-1].set_postfix_str(stage.split(" ", 1)[-1][:40])
+            bars.append(tqdm(total=total, desc=name, unit=unit, disable=quiet, file=sys.stderr))
+        if unit == "report":  # the report in hand
+            bars[-1].set_postfix_str(stage.split(" ", 1)[-1][:40])
         bars[-1].update(done - bars[-1].n)
 
     try:
@@ -166,6 +213,15 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
     finally:
         for bar in bars:
             bar.close()
+
+
+def _stage_unit(stage: str) -> tuple[str, str]:
+    """(bar name, unit) of a progress stage: "embedding passages" counts passages, "reading
+    kent.txt" counts reports."""
+    words = stage.split()
+    if words and words[0] == "embedding" and len(words) > 1:
+        return stage, words[1].rstrip("s")
+    return (words[0] if words else stage), "report"
 
 
 @cli.command("documents")
@@ -215,4 +271,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

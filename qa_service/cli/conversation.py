@@ -5,69 +5,132 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..chat import Turn
 from ..chat import answer as chat_answer
 from ..compare import compare as compare_core
-from ..forces import find_forces
-from ..passages import cite_result_dict, comparison_dict
+from ..inputs import InputError, check_count, check_question, check_text, forces_of
+from ..passages import chat_dict, cite_result_dict, comparison_dict
+from ..search_types import Filters
 from ..service import open_retriever
+from ..settings import LIMITS
 from . import _settings, clean_errors, cli, fail, index_option
+from .search import notes_for
+
+EXITS = "Exit codes: 0 done, 1 internal error, 2 bad input or index."
 
 
-@cli.command("chat")
-@click.option("--top-k", type=click.IntRange(1, 20), default=5, show_default=True)
+@cli.command("chat", epilog=EXITS)
+@click.option("--top-k", type=click.IntRange(1, LIMITS.top_k), default=5, show_default=True)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON line per question (the HTTP chat reply)."
+)
 @index_option
-def chat_cmd(top_k: int, index_dir: Path | None) -> None:
-    """Ask questions in a conversation; follow-ups ("and Kent?") use what came before."""
+def chat_cmd(top_k: int, as_json: bool, index_dir: Path | None) -> None:
+    """Ask questions in a conversation; follow-ups ("and Kent?") use what came before.
+
+    At a terminal it prompts; an empty line or Ctrl-D ends. Piped, it reads one question a
+    line and prints each answer under its question ("Q: ..."), or with --json one JSON line
+    per question. A conversation holds at most 20 messages (the HTTP limit): past that the
+    next question starts a new one, and stderr says so. Each question is checked against the
+    same limits as qa search.
+
+    \b
+    Examples:
+      qa chat
+      printf 'Does Kent hold children overnight?\\nand Lancashire?\\n' | qa chat
+      qa chat --json < questions.txt > answers.jsonl
+    """
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         retriever = open_retriever(settings)
+    piped = not sys.stdin.isatty()
     turns: list[Turn] = []
-    click.echo("Ask a question (empty line or Ctrl-D to stop).")
+    if not piped:
+        click.echo("Ask a question (empty line or Ctrl-D to stop).")
+    for question in _questions(piped):
+        try:
+            check_question(question)
+        except InputError as exc:
+            fail(str(exc))
+        if len(turns) + 1 > LIMITS.messages:
+            click.echo(
+                f"Note: the conversation reached {LIMITS.messages} messages (messages limit);"
+                " this question starts a new one.",
+                err=True,
+            )
+            turns = []
+        turns.append(Turn("user", question))
+        with clean_errors():
+            reply = chat_answer(retriever, turns, top_k=top_k)
+            _, notes = notes_for(retriever, reply.rewritten, Filters())
+        _print_reply(reply, question, notes, piped, as_json)
+        turns.append(Turn("assistant", reply.answer))
+
+
+def _questions(piped: bool) -> Any:
+    """Questions from the terminal until an empty line, or every non-empty piped line."""
+    if piped:
+        for line in sys.stdin:
+            if line.strip():
+                yield line.rstrip("\n")
+        return
     while True:
         try:
             question = click.prompt("you", default="", show_default=False, prompt_suffix="> ")
         except (EOFError, click.Abort):
-            break
+            return
         if not question.strip():
-            break
-        turns.append(Turn("user", question))
-        with clean_errors():
-            reply = chat_answer(retriever, turns, top_k=top_k)
-        if reply.rewritten != question:
-            click.echo(f"(searched: {reply.rewritten})")
-        click.echo(f"\n{reply.answer}\n")
-        for n, hit in enumerate(reply.result.hits[: reply.citations], 1):
-            c = hit.chunk
-            click.echo(
-                f"  [{n}] {hit.document.metadata.force} – {' > '.join(c.section)}"
-                f" ({c.source}, chars {c.start}-{c.end})"
-            )
-        click.echo("")
-        turns.append(Turn("assistant", reply.answer))
+            return
+        yield question
 
 
-@cli.command("compare")
+def _print_reply(reply: Any, question: str, notes: list[str], piped: bool, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({**chat_dict(reply), "notes": notes}, ensure_ascii=False))
+        return
+    if piped:
+        click.echo(f"Q: {question}")
+    for note in notes:
+        click.echo(f"Note: {note}", err=True)
+    if reply.rewritten != question:
+        click.echo(f"(searched: {reply.rewritten})")
+    click.echo(f"\n{reply.answer}\n")
+    for n, hit in enumerate(reply.result.hits[: reply.citations], 1):
+        c = hit.chunk
+        click.echo(
+            f"  [{n}] {hit.document.metadata.force} – {' > '.join(c.section)}"
+            f" ({c.source}, chars {c.start}-{c.end})"
+        )
+    click.echo("")
+
+
+@cli.command("compare", epilog=EXITS)
 @click.argument("question")
 @click.option("--force", multiple=True, help="Only these forces (default: every force).")
-@click.option("--per-force", type=click.IntRange(1, 5), default=1, show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--per-force", type=click.IntRange(1, LIMITS.per_force), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the HTTP compare reply).")
 @index_option
 def compare_cmd(
     question: str, force: tuple[str, ...], per_force: int, as_json: bool, index_dir: Path | None
 ) -> None:
-    """Answer one question force by force: a cited passage or "no relevant passage" each."""
-    if not question.strip():
-        fail("the question is empty")
-    forces = []
-    for name in force:
-        found = find_forces(name)
-        if not found:
-            fail(f"--force {name!r} is not a police force of England and Wales")
-        forces.append(found[0])
+    """Answer one question force by force: a cited passage or "no relevant passage" each.
+
+    \b
+    Examples:
+      qa compare "how do forces handle missing children?"
+      qa compare "appropriate adults in custody" --force Kent --force Lancs --per-force 2
+      qa compare "voice of the child" --json
+    """
+    try:
+        check_question(question, "QUESTION")
+        check_count("--force", len(force), LIMITS.filter_values, "filter_values")
+        forces = list(forces_of(force, "--force"))
+    except InputError as exc:
+        fail(str(exc))
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         result = compare_core(open_retriever(settings), question, forces or None, per_force)
@@ -87,17 +150,27 @@ def compare_cmd(
             )
 
 
-@cli.command("cite")
+@cli.command("cite", epilog=EXITS)
 @click.argument("quote")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the HTTP cite reply).")
 @index_option
 def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
-    """Where a quote (verbatim or nearly) comes from: report, section, exact offsets."""
+    """Where a quote (verbatim or nearly) comes from: report, section, exact offsets.
+
+    A QUOTE may be 5,000 characters (the HTTP API's limit too).
+
+    \b
+    Examples:
+      qa cite "Fewer children are arrested and detained in custody"
+      qa cite "$(pbpaste)" --json
+    """
     from ..cite import QuoteLocator
     from ..search_index import load_search_index
 
-    if not quote.strip():
-        fail("the quote is empty")
+    try:
+        check_text("QUOTE", quote, LIMITS.quote_chars, "quote_chars")
+    except InputError as exc:
+        fail(str(exc))
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         index = load_search_index(settings)

@@ -29,9 +29,42 @@ from . import _settings, clean_errors, cli, fail, index_option
 GATE_METRICS = ("recall@5", "mrr@10")
 ANSWER_GATE_METRICS = ("answer@1",)
 GATE_TOLERANCE = 0.02
+BASELINE = Path("eval/results")  # committed figures: written only when asked for
 
 
-@cli.command("eval")
+def results_folder(output: Path | None, update_baseline: bool) -> Path:
+    """Where a run writes: the folder named, the committed baseline with --update-baseline,
+    else a new eval/runs/<UTC time>/ (a run never overwrites committed results by default)."""
+    if output is not None and update_baseline and output != BASELINE:
+        fail(f"--update-baseline writes to {BASELINE}; drop --output {output} or the flag")
+    if update_baseline:
+        return BASELINE
+    if output is not None:
+        return output
+    from datetime import UTC, datetime
+
+    return Path("eval/runs") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+output_option = click.option(
+    "--output",
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Results folder (default: a new eval/runs/<UTC time>/).",
+)
+baseline_option = click.option(
+    "--update-baseline",
+    is_flag=True,
+    help=f"Write to the committed results in {BASELINE}/ (what --gate compares against).",
+)
+
+
+@cli.command(
+    "eval",
+    epilog="Exit codes: 0 done, 1 --gate regression or internal error, 2 bad input or index.",
+)
 @click.option(
     "--questions",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -40,12 +73,9 @@ GATE_TOLERANCE = 0.02
 )
 @click.option("--split", default=None, help="Only questions of this split (dev or test).")
 @click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("eval/results"),
-    show_default=True,
-)
+@output_option
+@baseline_option
+@click.option("--json", "as_json", is_flag=True, help="Print the results JSON on stdout.")
 @click.option("--only-final", is_flag=True, help="Evaluate only the configured retriever.")
 @click.option(
     "--gate",
@@ -58,13 +88,26 @@ def eval_cmd(
     questions: Path,
     split: str | None,
     top_k: int,
-    out: Path,
+    out: Path | None,
+    update_baseline: bool,
+    as_json: bool,
     only_final: bool,
     gate: Path | None,
     quiet: bool,
     index_dir: Path | None,
 ) -> None:
-    """Compare retrievers on a question set; write JSON, markdown and a Recall@k plot."""
+    """Compare retrievers on a question set; write JSON, markdown and a Recall@k plot.
+
+    Results go to a new eval/runs/<UTC time>/ folder; the committed eval/results/ is written
+    only with --update-baseline (or --output eval/results).
+
+    \b
+    Examples:
+      qa eval --split test --only-final
+      qa eval --split test --only-final -q --gate eval/results/test.json
+      qa eval --split dev --update-baseline
+      qa eval --split test --only-final -q --json | jq .retrievers[0].overall
+    """
     from tqdm import tqdm
 
     settings = _settings(index_dir=index_dir)
@@ -90,6 +133,7 @@ def eval_cmd(
             answered = run_answers(retriever, qs, progress=lambda _: bar.update(1))
         answers = answer_report(answered)
     label = split or "all"
+    out = results_folder(out, update_baseline)
     out.mkdir(parents=True, exist_ok=True)
     data = {
         "questions_file": str(questions),
@@ -121,11 +165,14 @@ def eval_cmd(
     plot_reliability(
         answered, out / f"{label}-reliability.png", f"Answerable probability, {label} split"
     )
-    click.echo(markdown_table(reports))
-    click.echo("\n" + answer_table(answers))
+    if as_json:  # the JSON on stdout, the tables for a person on stderr
+        click.echo(json.dumps(data, indent=2))
+    click.echo(markdown_table(reports), err=as_json)
+    click.echo("\n" + answer_table(answers), err=as_json)
     click.echo(
         f"\nWrote {out / (label + '.json')}, {label}.md, {label}-recall.png"
-        f" and {label}-reliability.png"
+        f" and {label}-reliability.png",
+        err=as_json,
     )
     if gate is not None:
         _check_gate(gate, final, answers)
@@ -166,15 +213,22 @@ def _check_gate(gate: Path, final: RunReport, answers: dict[str, Any]) -> None:
     show_default=True,
 )
 @click.option("--split", default="dev", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("eval/results"),
-    show_default=True,
-)
+@output_option
+@baseline_option
 @index_option
-def tune_cmd(questions: Path, split: str, out: Path, index_dir: Path | None) -> None:
-    """Tune fusion and the answerable threshold on the dev split (never on test)."""
+def tune_cmd(
+    questions: Path, split: str, out: Path | None, update_baseline: bool, index_dir: Path | None
+) -> None:
+    """Tune fusion and the answerable threshold on the dev split (never on test).
+
+    Prints the chosen settings as JSON; writes tuning.json to a new eval/runs/<UTC time>/
+    (eval/results/ with --update-baseline).
+
+    \b
+    Examples:
+      qa tune
+      qa tune --update-baseline
+    """
     if split == "test":
         fail("tuning on the test split would make its figures meaningless; use dev")
     settings = _settings(index_dir=index_dir)
@@ -185,6 +239,7 @@ def tune_cmd(questions: Path, split: str, out: Path, index_dir: Path | None) -> 
             fail(str(exc))
         retriever = open_retriever(settings)
         best, trials = tune(retriever, qs, retriever.config, lambda m: click.echo(m, err=True))
+    out = results_folder(out, update_baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tuning.json").write_text(
         json.dumps({"split": split, "chosen": asdict(best), "trials": trials}, indent=2) + "\n"
