@@ -3,6 +3,9 @@
 Rules (checked by property tests):
 - a chunk lies inside one section and covers blocks of one type (a table stays with its
   caption, a case study is not mixed with the findings around it, a footnote stands alone);
+- a footnote's chunk names the chunk that cites it, and a bare caption's the chunk it
+  illustrates (``metadata["attached_to"]``): the retriever returns that chunk instead;
+- a table's embedded text writes each row as a readable line ("Row: Good 4, Inadequate 3");
 - a block that fits under the ceiling is never split; a longer one is split at sentence
   boundaries into pieces of at most the target;
 - blocks are packed up to the target size, counted with tiktoken;
@@ -14,12 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .forces import short_name
 from .sentences import sentence_spans
 from .textnorm import collapse_ws, passage_text, remove_footnote_marks
-from .types import Block, Chunk, Document, content_hash
+from .types import ATTACHED_TYPES, Block, Chunk, Document, content_hash
 
 Counter = Callable[[str], int]
 
@@ -118,7 +121,7 @@ def _runs(blocks: list[Block]) -> list[list[Block]]:
             runs
             and runs[-1][-1].section == b.section
             and runs[-1][-1].type == b.type
-            and b.type != "footnote"
+            and b.type not in ATTACHED_TYPES
         ):
             runs[-1].append(b)
         else:
@@ -167,7 +170,60 @@ def chunk_document(
             if section.heading_end > section.start and not between.strip():
                 span = _Span(section.start, span.end, span.gaps)
         chunks.extend(_finalise(doc, block, span, params, count, count_model, chunks, seen_ids))
-    return chunks
+    return attach(doc, chunks)
+
+
+def attach(doc: Document, chunks: list[Chunk]) -> list[Chunk]:
+    """Name, on each footnote chunk, the chunk that first cites it, and on each bare caption
+    chunk the next chunk of its section (else the previous one): ``metadata["attached_to"]``."""
+    first_ref: dict[int, int] = {}
+    for ref in doc.references:
+        if ref.footnote is not None and ref.footnote not in first_ref:
+            first_ref[ref.footnote] = ref.start
+    note_at = {(f.start, f.end): k for k, f in enumerate(doc.footnotes)}
+    out = []
+    for c in chunks:
+        host: Chunk | None = None
+        if c.type == "footnote":
+            k = next((k for (fs, fe), k in note_at.items() if c.start <= fs and fe <= c.end), None)
+            pos = first_ref.get(k) if k is not None else None
+            if pos is not None:
+                host = next((h for h in chunks if h.start <= pos < h.end and h is not c), None)
+        elif c.type == "caption":
+            same = [
+                h
+                for h in chunks
+                if h.section_index == c.section_index and h.type not in ATTACHED_TYPES
+            ]
+            host = next((h for h in same if h.start >= c.end), same[-1] if same else None)
+        if host is not None and host.type not in ATTACHED_TYPES:
+            c = replace(c, metadata={**c.metadata, "attached_to": host.chunk_id})
+        out.append(c)
+    return out
+
+
+_CELLS = re.compile(r"\t+")
+
+
+def readable_table(text: str) -> str:
+    """A table's text with each row written as a line a reader (and the encoder) can follow:
+    "Row label: Heading one 4, Heading two 3". The caption and other lines stay as they are."""
+    lines = text.splitlines()
+    rows = [i for i, line in enumerate(lines) if "\t" in line]
+    if len(rows) < 2:
+        return text
+    header = [c.strip() for c in lines[rows[0]].split("\t")]
+    out = list(lines[: rows[0]])
+    for i in rows[1:]:
+        cells = [c.strip() for c in lines[i].split("\t")]
+        if len(cells) != len(header):
+            out.append("; ".join(c for c in cells if c))
+            continue
+        pairs = [f"{h} {v}".strip() for h, v in zip(header[1:], cells[1:], strict=True) if v]
+        label = cells[0] or header[0]
+        out.append(f"{label}: {', '.join(pairs)}" if label else ", ".join(pairs))
+    out.extend(line for line in lines[rows[-1] + 1 :])
+    return "\n".join(out)
 
 
 def _finalise(
@@ -182,6 +238,8 @@ def _finalise(
 ) -> list[Chunk]:
     section = doc.sections[block.section]
     body = _text_without_gaps(doc, span)
+    if block.type == "table":
+        body = readable_table(body)
     window = params.model_max_tokens
     body_tokens = count_model(body)
     if body_tokens > window and span.end - span.start > 1:

@@ -146,12 +146,14 @@ def answers(span: tuple[int, int], ev_span: tuple[int, int], min_cover: float = 
 def covered(
     hits: list[Hit], evidence: dict[str, tuple[str, tuple[int, int]]]
 ) -> list[frozenset[str]]:
-    """Every evidence id each hit answers."""
+    """Every evidence id each hit answers (a footnote riding along with it counts: it is
+    shown with the passage)."""
     return [
         frozenset(
             ev_id
             for ev_id, (source, span) in evidence.items()
-            if h.chunk.source == source and answers((h.chunk.start, h.chunk.end), span)
+            if h.chunk.source == source
+            and any(answers((c.start, c.end), span) for c in (h.chunk, *h.attached))
         )
         for h in hits
     ]

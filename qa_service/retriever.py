@@ -18,7 +18,14 @@ from .candidates import CandidateScorer
 from .embedding import Embedder
 from .fusion import convex, cover_groups, rrf, top_indices
 from .ingest.lines import title_key
-from .merging import Riders, group_adjacent, host_rows, merged_chunk, ride_along
+from .merging import (
+    Riders,
+    group_adjacent,
+    host_rows,
+    merged_chunk,
+    ride_along,
+    row_weights,
+)
 from .query import QueryPlan, plan_query
 from .search_index import SearchIndex
 from .search_types import Filters, Hit, RetrievalConfig, SearchResult, doc_passes
@@ -87,6 +94,7 @@ class Retriever:
         # Footnotes and bare captions ride along with the passage citing them (merging.py).
         self._host = host_rows(index.chunks)
         self._riders = Riders(index.chunks, index.documents)
+        self._weight = row_weights(index.chunks)
         # Answer sentences and the answered / partial / not-answered decision.
         self.answers = AnswerLayer(self)
 
@@ -272,7 +280,7 @@ class Retriever:
             fused = rrf([dense, lexical], keep, cfg.rrf_k, cfg.candidates)
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
-        fused = ride_along(np.where(keep, fused, -np.inf), self._host, rows)
+        fused = ride_along(np.where(keep, fused, -np.inf), self._host, rows, self._weight)
         best = top_indices(fused, max(top_k, 1) * 20)
         ranked = best[np.isfinite(fused[best])].tolist()
         compared = self._compared_forces(plan, applied, cfg)

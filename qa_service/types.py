@@ -17,6 +17,7 @@ BlockType = Literal[
     "finding",  # detailed findings
     "case_study",
     "table",  # a figure/table together with its caption
+    "caption",  # a figure's caption with nothing readable under it (the figure is an image)
     "footnote",
 ]
 
@@ -27,8 +28,12 @@ BLOCK_TYPES: tuple[BlockType, ...] = (
     "finding",
     "case_study",
     "table",
+    "caption",
     "footnote",
 )
+# Blocks that are searchable but never returned on their own: they ride along with the
+# passage that cites them (a footnote) or that they illustrate (a bare caption).
+ATTACHED_TYPES: frozenset[BlockType] = frozenset({"footnote", "caption"})
 
 
 def content_hash(*parts: str, length: int = 16) -> str:
@@ -78,6 +83,17 @@ class Footnote:
 
 
 @dataclass(frozen=True)
+class FootnoteRef:
+    """Where the text cites a footnote: the marker's span (``<sup>21</sup>``, ``[^21]``,
+    ``²¹``, ``[21]``), kept out of the words around it, and the footnote it points to."""
+
+    marker: str  # the footnote's number as printed, e.g. "21"
+    start: int
+    end: int
+    footnote: int | None  # index into Document.footnotes (None: no such footnote found)
+
+
+@dataclass(frozen=True)
 class Metadata:
     """What a report says about itself (or what its sidecar file adds)."""
 
@@ -85,6 +101,9 @@ class Metadata:
     force: str | None = None
     report_type: str | None = None  # "inspection" | "post-inspection review" | ...
     published: str | None = None  # ISO 8601 prefix, e.g. "2021-09"
+    # Where ``published`` comes from: "title page", "text" (a sentence stating it), or
+    # "review year" (the text dates its own review but prints no publication date).
+    published_from: str | None = None
     inspection_dates: str | None = None  # as printed, e.g. "9–19 October 2017"
     inspection_year: int | None = None
 
@@ -101,6 +120,7 @@ class Document:
     sections: tuple[Section, ...]
     blocks: tuple[Block, ...]
     footnotes: tuple[Footnote, ...] = ()
+    references: tuple[FootnoteRef, ...] = ()  # footnote markers in the text, in text order
     warnings: tuple[str, ...] = ()
     # sha256 of the report file's bytes and its metadata sidecar's ("" if not read from a
     # file): an unchanged file keeps its parsed form across builds (see ``reuse``).

@@ -12,7 +12,7 @@ from reportlab.pdfgen import canvas
 
 from qa_service.ingest import IngestError, html, pdf, read_document
 from qa_service.ingest import lines as L
-from qa_service.textnorm import collapse_ws, matches_span, passage_text, strip_markup
+from qa_service.textnorm import matches_span, passage_text
 from qa_service.types import Document
 
 try:
@@ -79,7 +79,7 @@ def test_reader_items_point_at_their_text(rendered: dict[str, Path]) -> None:
         pdf.extract(rendered["pdf"].read_bytes(), "lancashire.pdf"),
     ):
         for it in ex.items:
-            assert collapse_ws(strip_markup(ex.text[it.start : it.end])) == it.text
+            assert L.clean_line(ex.text[it.start : it.end]) == it.text
             assert it.text and not ex.text[it.start].isspace()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..types import Document
-from . import markdown, plaintext
+from . import footnotes, markdown, plaintext
 from .metadata import SIDECAR_SUFFIX, apply_sidecar, read_metadata
 from .structure import RawItem, build
 
@@ -28,10 +28,12 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a format reader gives back: canonical text and its raw items."""
+    """What a format reader gives back: canonical text, its raw items and, when the format's
+    parser finds them, the footnote references as (start, end, number)."""
 
     text: str
     items: list[RawItem]
+    references: list[tuple[int, int, str]] | None = None
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -53,7 +55,8 @@ def _read_txt(path: Path, data: bytes) -> Extracted:
 
 def _read_md(path: Path, data: bytes) -> Extracted:
     text = _decode(path, data)
-    return Extracted(text, markdown.raw_items(text))
+    items, refs = markdown.extract(text)
+    return Extracted(text, items, refs)
 
 
 def _read_html(path: Path, data: bytes) -> Extracted:
@@ -122,6 +125,9 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     meta = read_metadata(structure.front_matter, extracted.text, fallback_title=path.stem)
     meta, warnings = apply_sidecar(meta, path)
     fmt = _FORMATS[suffix]
+    found = extracted.references
+    if found is None:
+        found = footnotes.scan(extracted.text, structure.blocks, structure.sections)
     return Document(
         doc_id=doc_id_for(path),
         source=path.name,
@@ -131,6 +137,7 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
         sections=tuple(structure.sections),
         blocks=tuple(structure.blocks),
         footnotes=tuple(structure.footnotes),
+        references=footnotes.resolve(found, structure.footnotes),
         warnings=tuple(warnings),
     )
 

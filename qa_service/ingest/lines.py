@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..textnorm import collapse_ws, remove_footnote_marks, strip_markup
+from ..textnorm import (
+    collapse_ws,
+    remove_footnote_marks,
+    strip_markup,
+    visible_text,
+    without_markers,
+)
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•●▪◦–]|\(?[a-z]{1,3}\)|\(?\d{1,2}\))\s+")
 _TOC_ENTRY = re.compile(
@@ -19,8 +25,12 @@ _TOC_ENTRY = re.compile(
 _CAPTION = re.compile(
     r"^(?:figure|table|chart|graph|diagram|exhibit)\s+\d+[a-z]?\s*[:.–—-]", re.IGNORECASE
 )
-_FOOTNOTE_LINE = re.compile(r"^\s*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\]|<sup>\s*\d{1,3}\s*</sup>)\s*\S")
-_FOOTNOTE_MARKER = re.compile(r"^\s*(?:([⁰¹²³⁴⁵⁶⁷⁸⁹]+)|\[(\d{1,3})\]|<sup>\s*(\d{1,3})\s*</sup>)")
+_FOOTNOTE_LINE = re.compile(
+    r"^\s*(?:[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\]|\[\^\d{1,3}\]:|<sup>\s*\d{1,3}\s*</sup>)\s*\S"
+)
+_FOOTNOTE_MARKER = re.compile(
+    r"^\s*(?:([⁰¹²³⁴⁵⁶⁷⁸⁹]+)|\[(\d{1,3})\]|\[\^(\d{1,3})\]:|<sup>\s*(\d{1,3})\s*</sup>)"
+)
 _NUMBERING = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2})*)(?:\.\s+|\s+(?=\S))(?=[A-Z])")
 _SENTENCE_BREAK = re.compile(r"[A-Za-z0-9)’'\"”][.!?]\s+[A-Z‘“\"]")
 _CASE_LABEL = re.compile(r"^case stud(?:y|ies)\b[^.!?]{0,60}$", re.IGNORECASE)
@@ -160,8 +170,9 @@ class TocEntry:
 
 
 def clean_line(line: str) -> str:
-    """The visible text of one line: markup removed, whitespace collapsed."""
-    return collapse_ws(strip_markup(line))
+    """The visible text of one line: markup and footnote markers removed, whitespace collapsed
+    (a heading printed "Children Act 1989<sup>21</sup>" is titled "Children Act 1989")."""
+    return collapse_ws(without_markers(visible_text(line)))
 
 
 def is_blank(line: str) -> bool:

@@ -61,6 +61,9 @@ class RawItem:
     hint: int | None = None  # heading level given by markup, if the format marks headings
     plain: bool = False  # no heading markup in this format: headings are judged by looks
     role: str = ""  # decided by ``classify``
+    # What the format's parser says the item is ("footnote", "table", "list"), if it knows:
+    # trusted over the look of the line, except that TOC and furniture lines are never content.
+    kind: str = ""
 
 
 @dataclass
@@ -96,6 +99,8 @@ def classify(items: list[RawItem]) -> None:
             it.role = "toc"
         elif L.is_furniture(text):
             it.role = "furniture"
+        elif it.kind in ("footnote", "table") or (it.kind == "list" and not L.is_caption(text)):
+            it.role = it.kind
         elif L.footnote_marker(src) is not None:
             it.role = "footnote"
         elif it.hint is not None:
@@ -428,7 +433,7 @@ def _make_blocks(
                 blocks[-1] = Block("table", last.start, it.end, section)
                 continue
         elif pending_caption is not None:  # a caption with no table under it
-            blocks.append(Block("table", pending_caption.start, pending_caption.end, section))
+            blocks.append(Block("caption", pending_caption.start, pending_caption.end, section))
             pending_caption = None
         blocks.append(Block(btype, start, it.end, section))
         gaps = []
@@ -438,7 +443,7 @@ def _make_blocks(
         last_body = len(blocks) - 1 if unfinished else None
     if pending_caption is not None:
         section = placed[-1][0]
-        blocks.append(Block("table", pending_caption.start, pending_caption.end, section))
+        blocks.append(Block("caption", pending_caption.start, pending_caption.end, section))
     return _fold_case_labels(blocks, placed), footnotes
 
 
