@@ -64,7 +64,7 @@ VERIFY_TEXTS = [
     "Façade naïve café – “quoted” text, 日本語, emoji 🙂 and accents: Ångström.",
     " ".join(["The force reviewed missing children cases with partner agencies."] * 80),
 ]
-# One process at a time exports into an encoders folder, holding a flock on the folder. Every
+# One process at a time exports into an encoders folder, holding its lock (flock). Every
 # ``.tmp-*`` export folder is made under it, so whoever holds it knows the ones there are
 # leftovers of killed exports (a lock dies with its process) and removes them at once.
 # Headroom an export needs beyond the model's own files (the graph holds the same weights).
@@ -292,14 +292,16 @@ def sweep_exports(root: Path) -> list[str]:
 
 @contextlib.contextmanager
 def _export_lock(root: Path, wait: bool) -> Iterator[None]:
-    """Hold ``root``'s export lock (BlockingIOError if busy and not ``wait``): a flock on the
-    folder itself, so there is no lock file to leave behind."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        yield  # closing the descriptor (or the process dying) releases the lock
-    finally:
-        os.close(fd)
+    """Hold ``root``'s export lock (BlockingIOError if busy and not ``wait``). The lock file
+    sits beside the folder (``index/.encoders.lock``), as the build lock does, so the folder
+    holds exports only; a file rather than the folder itself, which NFS cannot lock."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with (root.parent / f".{root.name}.lock").open("a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def _check_space(location: Path, root: Path) -> None:
