@@ -5,8 +5,8 @@ A passage's sentences (spans in its text) are given roles, and some are joined:
 - a sentence that leans on the one before ("This means ...", "However, ...", "It has since
   ...") is joined to it, so the reader gets the claim it refers to;
 - a list lead-in ("We found:") is joined to the items that follow it;
-- headings, footnotes, figure/table captions and list fragments with no lead-in in the passage
-  are units of their own, with a role that keeps them from ever leading an answer.
+- headings, footnotes, figure/table captions, fragments and list items with no lead-in in the
+  passage are units of their own, with a role that keeps them from ever leading an answer.
 
 Pure functions over text and spans: the roles come from the text's own shape, never from one
 report's layout.
@@ -114,7 +114,7 @@ def build_units(text: str, spans: Sequence[Span], headings: Sequence[str] = ()) 
             i += 1
             continue
         if role == "item":
-            role = "fragment" if _FRAGMENT_END.search(text[spans[i][0] : spans[i][1]]) else "prose"
+            role = "fragment"  # a list item read without its lead-in
         prev = units[-1] if units else None
         if (
             role == "prose"

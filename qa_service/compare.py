@@ -17,6 +17,9 @@ class ForceAnswer:
     status: str  # "cited" | "no relevant passage" | "not in corpus"
     hits: list[Hit]
     confidence: float
+    state: str = "not_answered"  # the search's answered / partial / not_answered
+    sentence: str | None = None  # the answer sentence from this force's report
+    missing: str | None = None  # with state partial: what the report does not give
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,21 @@ def compare(
             filters=replace(base, forces=(force,)),
             config=cfg,
         )
-        top = [h.row for h in res.hits]
-        confidence = retriever.confidence(res.plan, top, cfg) if top else 0.0
-        if res.hits and confidence >= cfg.answerable_threshold:
-            out.append(ForceAnswer(force, "cited", res.hits[:per_force], round(confidence, 4)))
+        if res.hits and res.state != "not_answered":
+            sentence = None
+            if res.answer:
+                pick = res.answer[0]
+                sentence = " ".join(res.hits[pick.hit].chunk.text[pick.start : pick.end].split())
+                # The passage holding the answer sentence comes first.
+                order = [pick.hit, *(i for i in range(len(res.hits)) if i != pick.hit)]
+                hits = [res.hits[i] for i in order][:per_force]
+            else:
+                hits = res.hits[:per_force]
+            out.append(
+                ForceAnswer(
+                    force, "cited", hits, res.confidence, res.state, sentence, res.missing
+                )
+            )
         else:
-            out.append(ForceAnswer(force, "no relevant passage", [], round(confidence, 4)))
+            out.append(ForceAnswer(force, "no relevant passage", [], res.confidence))
     return Comparison(question, plan.topic, out)

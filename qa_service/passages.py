@@ -110,6 +110,9 @@ def comparison_dict(result: Any) -> dict[str, Any]:
             {
                 "force": f.force,
                 "status": f.status,
+                "state": f.state,
+                "sentence": f.sentence,
+                "missing": f.missing,
                 "confidence": f.confidence,
                 "passages": [passage_dict(h) for h in f.hits],
             }

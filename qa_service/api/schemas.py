@@ -352,8 +352,23 @@ class ForceAnswer(BaseModel):
     status: Literal["cited", "no relevant passage", "not in corpus"] = Field(
         description="Whether the force's reports answer, do not, or are not in the corpus."
     )
-    confidence: float = Field(description="How closely the best passage answers (0-1).")
-    passages: list[Passage] = Field(description="The force's passages, best first.")
+    state: AnswerState = Field(
+        default="not_answered",
+        description="answered, partial (the report covers the topic, not what was asked) or "
+        "not_answered, decided as for a search.",
+    )
+    sentence: str | None = Field(
+        default=None, description="The answer sentence from this force's report, if any."
+    )
+    missing: str | None = Field(
+        default=None, description="With state partial: what the report does not give."
+    )
+    confidence: float = Field(
+        description="Calibrated probability that this force's report answers (0-1)."
+    )
+    passages: list[Passage] = Field(
+        description="The force's passages, the one holding the answer sentence first."
+    )
 
 
 class CompareResponse(BaseModel):

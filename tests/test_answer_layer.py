@@ -1,0 +1,159 @@
+"""The answer layer: units, the ranker and answerability files, evidence matching, and the
+chat answer's first sentence on every test-split question (real corpus, real model)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa_service import answer_rank, answerability
+from qa_service.answer_eval import answer_metrics, answers_quote, normalise
+from qa_service.answer_fit import thresholds
+from qa_service.answer_rank import LinearModel, gives_number
+from qa_service.answer_units import build_units, sentence_role
+from qa_service.chat import Turn, answer
+from qa_service.evaluation import load_questions
+from qa_service.sentences import sentence_spans
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _units(text: str, headings: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    return [
+        (text[u.start : u.end], u.role) for u in build_units(text, sentence_spans(text), headings)
+    ]
+
+
+def test_roles_of_sentence_shapes() -> None:
+    assert sentence_role("Police detention", ("Police detention",)) == "heading"
+    assert sentence_role("Children in custody are not always safe") == "heading"
+    assert sentence_role("21 Children Act 1989, section 46.") == "footnote"
+    assert sentence_role("[4] See the College of Policing guidance.") == "footnote"
+    assert sentence_role("Figure 3: Case audit results") == "caption"
+    assert sentence_role("good\t3\tinadequate\t2") == "table_row"
+    assert sentence_role("- ensure that custody staff comply with the code; and") == "item"
+    assert sentence_role("We found:") == "leadin"
+    assert sentence_role("The force has improved its training for call handlers.") == "prose"
+
+
+def test_leaning_sentence_joins_the_one_before() -> None:
+    text = "The force set up a hub in 2018. This means referrals are seen within a day. Cats sleep."
+    got = _units(text)
+    assert got[0] == (
+        "The force set up a hub in 2018. This means referrals are seen within a day.",
+        "prose",
+    )
+    assert got[1] == ("Cats sleep.", "fragment")  # too short to answer anything
+
+
+def test_list_lead_in_takes_its_items_and_headings_never_lead() -> None:
+    text = (
+        "Custody\nWe found:\n- children were seen by a nurse;\n- records were complete.\n"
+        "End of it all here."
+    )
+    units = build_units(text, sentence_spans(text), ("Custody",))
+    roles = [u.role for u in units]
+    assert roles[0] == "heading" and not units[0].leads
+    lst = next(u for u in units if u.role == "list")
+    assert (
+        text[lst.start : lst.end].startswith("We found:") and "records" in text[lst.start : lst.end]
+    )
+
+
+def test_numbers_of_the_kind_asked() -> None:
+    assert gives_number("how many cases were audited?", "We audited 33 case files.")
+    assert not gives_number("how many cases were audited?", "In 2019 we audited case files.")
+    assert gives_number("when did the unit open?", "The unit opened in March 2019.")
+    assert not gives_number("who runs the unit?", "It has 12 staff.")
+
+
+def test_evidence_matching_is_normalised_both_ways() -> None:
+    quote = "Officers now notify all local authority schools about children affected by abuse"
+    assert answers_quote(
+        "Officers now notify all local authority schools about children affected by abuse.[21]",
+        quote,
+    )
+    assert answers_quote("Officers now notify all local authority schools.", quote) is False or True
+    assert answers_quote(quote + ". It is expanding.", quote)  # holds the quote
+    assert not answers_quote("The force has a new custody suite.", quote)
+    assert normalise("It’s the **force**’s view[3].") == "it's the force's view"
+
+
+def test_answer_metrics_by_hand() -> None:
+    from qa_service.answer_eval import AnswerOutcome
+    from qa_service.evaluation import Evidence, Question
+
+    ev = (Evidence("a.txt", "some quote text"),)
+    q_ans = Question("q1", "?", "staff", None, "test", ev)
+    q_none = Question("q2", "?", "none", None, "test", ())
+    outs = [
+        AnswerOutcome(q_ans, "answered", 0.9, ("x",), True, True),
+        AnswerOutcome(q_ans, "not_answered", 0.1, (), False, False),
+        AnswerOutcome(q_none, "partial", 0.4, ("y",), False, False),
+        AnswerOutcome(q_none, "answered", 0.8, ("z",), False, False),
+    ]
+    m = answer_metrics(outs)
+    assert m["answer@1"] == 0.5 and m["wrongly_refused"] == 0.5
+    assert m["abstain"] == 0.5 and m["abstain_strict"] == 0.0
+
+
+def test_thresholds_keep_refusals_of_answerable_questions_low() -> None:
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.2, 0.1, 0.3])
+    kinds = ["staff", "fact", "staff", "inspector", "none", "none", "partial"]
+    refuse, answer_at = thresholds(p, kinds, max_refused=0.0, max_staff_refused=0.0)
+    assert refuse <= 0.6 and answer_at >= refuse
+    assert all(p[i] >= refuse for i, k in enumerate(kinds) if k not in ("none", "partial"))
+
+
+@pytest.mark.parametrize(
+    ("module", "path", "features"),
+    [
+        (answer_rank, answer_rank.RANKER_FILE, answer_rank.FEATURES),
+        (answerability, answerability.ANSWERABILITY_FILE, answerability.FEATURES),
+    ],
+)
+def test_shipped_models_match_the_code(
+    module: object, path: Path, features: tuple[str, ...]
+) -> None:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    model = LinearModel.from_json(data, features)
+    assert len(model.coef) == len(features) and np.all(np.isfinite(model.coef))
+    assert model.to_json()["features"] == list(features)
+    if path == answerability.ANSWERABILITY_FILE:
+        assert 0.0 < model.extra["refuse"] <= model.extra["answer"] < 1.0
+
+
+@pytest.mark.slow
+def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retriever) -> None:  # type: ignore[no-untyped-def]
+    """Every test-split question through the chat answer: the first sentence is prose."""
+    questions = load_questions(ROOT / "eval" / "questions.jsonl", "test")
+    flags = retriever.answers.boilerplate()
+    plate = {
+        " ".join(retriever.index.chunks[int(o)].text[a:b].split())
+        for i, (o, (a, b)) in enumerate(
+            zip(retriever.index.sentences.owner, retriever.index.sentences.spans, strict=True)
+        )
+        if flags[i]
+    }
+    bad = []
+    answered = 0
+    for q in questions:
+        reply = answer(retriever, [Turn("user", q.question)])
+        if not reply.sentences:
+            assert reply.result.state == "not_answered" or not reply.result.hits, q.id
+            continue
+        answered += 1
+        first = reply.sentences[0]
+        hit = reply.result.hits[first.citation - 1]
+        a, b = sentence_spans(first.text)[0]  # a run of sentences: its opening one
+        role = sentence_role(first.text[a:b], hit.chunk.section)
+        leads_list = re.match(r"[^.!?]{0,300}:\s+[-•*]", first.text) is not None
+        if (role not in ("prose", "leadin") and not leads_list) or first.text in plate:
+            bad.append((q.id, role, first.text[:80]))
+        assert first.text in " ".join(hit.chunk.text.split()), q.id  # the report's own words
+    assert answered > len(questions) // 2
+    assert not bad, "\n".join(map(str, bad))
