@@ -188,6 +188,8 @@ class _Guarded:
         """Close the connection; answer first if the client sent part of a request and no
         response is under way (otherwise the app sees a disconnect)."""
         self._stop_waiting()
+        if self.transport.is_closing():
+            return  # closing already (e.g. uvicorn's keep-alive timeout): gone in a moment
         self.guard.closed(why)
         if self._head_bytes and not self._head_complete():
             self.transport.write(response)
