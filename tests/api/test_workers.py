@@ -69,9 +69,13 @@ def test_serve_access_log_setting(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], expected: bool
 ) -> None:
     seen: dict[str, Any] = {}
-    import uvicorn
+    from qa_service.api import server
 
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: seen.update(kwargs))
+    def run(self: server.Server) -> None:  # instead of serving: what uvicorn was given
+        seen.update(access_log=self.config.access_log, host=self.config.host)
+        self.started = self.drained = True
+
+    monkeypatch.setattr(server.Server, "run", run)
     res = CliRunner().invoke(cli, ["serve", "--index", str(tmp_path)], env=env)
     assert res.exit_code == 0, res.output
     assert seen["access_log"] is expected and seen["host"] == "127.0.0.1"
