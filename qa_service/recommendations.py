@@ -170,7 +170,9 @@ def _summary_for(doc: Document, rec_section: Section, area: str) -> ReviewSummar
             continue  # a child of a sibling
         if is_recommendation_section(s):
             return None
-        if _norm(s.title).startswith("summary") and area_of(s.path) == area:
+        # "Summary of findings", or "Initial contact: Summary of findings" written whole
+        summary = any(side.strip().startswith("summary") for side in _norm(s.title).split(":"))
+        if summary and area_of(s.path) == area:
             members = [b for b in doc.blocks if b.section == s.index and b.type != "footnote"]
             if not members:
                 return None

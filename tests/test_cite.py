@@ -222,7 +222,7 @@ def test_repeated_quote_returns_every_occurrence_in_document_order(
     assert [m.char_start for m in result.matches] == expected
     for m in result.matches:
         check_match(doc, m, corpus_chunks)
-        assert m.section[-1] == "Summary of post-inspection review findings"
+        assert m.section[-1] == quote  # the heading line, whole
 
     many = locator.locate("We recommend that")  # in three reports, many times
     assert many.status == "exact" and len(many.matches) == 3

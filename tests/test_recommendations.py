@@ -105,7 +105,7 @@ LAST_WORDS = {
     ("kent", 1): "making sure that effective safeguarding measures are implemented.",
     ("leicestershire", 2): "children who go missing repeatedly.",
     ("leicestershire", 3): "to ensure that standards are being met).",
-    ("leicestershire", 6): "secure adequate appropriate adult⁸ support in a timely manner.",
+    ("leicestershire", 6): "secure adequate appropriate adult[8] support in a timely manner.",
     ("lincolnshire", 2): "- the importance of sharing information with partner organisations.",
     ("lancashire", 1): "where children are at risk or vulnerable.",
     ("lancashire", 5): "for protecting children in these cases.",
@@ -161,7 +161,7 @@ def test_offsets_slice_back_inside_the_section(
                 ssec = doc.sections[s.section_index]
                 assert ssec.heading_end <= s.char_start < s.char_end <= ssec.end
                 assert ssec.path == s.section
-                assert ssec.title.lower().startswith("summary of post-inspection review")
+                assert "summary of post-inspection review" in ssec.title.lower()
                 assert ssec.parent == sec.parent and ssec.start > sec.start
 
 

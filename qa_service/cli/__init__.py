@@ -243,7 +243,9 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
                 "force": doc.metadata.force,
                 "report_type": doc.metadata.report_type,
                 "published": doc.metadata.published,
+                "published_from": doc.metadata.published_from,
                 "inspection_dates": doc.metadata.inspection_dates,
+                "inspection_year": doc.metadata.inspection_year,
                 "sections": len(doc.sections),
                 "top_level_sections": top,
                 "passages": sum(1 for c in idx.chunks if c.doc_id == doc.doc_id),
@@ -254,9 +256,13 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r['doc_id']}\n  {r['title']}")
+        published = r["published"] or "not stated"
+        if r["published_from"] == "review year":
+            published += " (year of the review it reports; no date printed)"
+        inspected = r["inspection_dates"] or r["inspection_year"] or "not stated"
         click.echo(
-            f"  force: {r['force']} | type: {r['report_type']} | published: {r['published']}"
-            f" | inspected: {r['inspection_dates']}"
+            f"  force: {r['force']} | type: {r['report_type']} | published: {published}"
+            f" | inspected: {inspected}"
         )
         click.echo(
             f"  {r['sections']} sections ({len(r['top_level_sections'])} top level),"

@@ -32,7 +32,15 @@ _MONTH = r"(?:" + "|".join(m.capitalize() for m in _MONTHS) + r")"
 _DATE_RANGE = re.compile(
     rf"\b(\d{{1,2}}(?:\s+{_MONTH})?\s*[–—-]\s*\d{{1,2}}\s+{_MONTH}\s+(\d{{4}}))\b"
 )
-_MONTH_YEAR_LINE = re.compile(rf"^\s*({_MONTH})\s+(\d{{4}})\s*$")
+_MONTH_YEAR_LINE = re.compile(rf"^\s*(?:\d{{1,2}}\s+)?({_MONTH})\s+(\d{{4}})\s*$")
+# A line that states this report's publication: "Published 12 March 2021",
+# "Published on: March 2021", "This report was published in May 2018" (not "we published
+# our findings", which is about the report being reviewed).
+_PUBLISHED_LINE = re.compile(
+    rf"(?im)^\s*(?:this report was\s+)?(?:first\s+)?published(?:\s+(?:on|in))?\s*:?\s*"
+    rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?({_MONTH})\s+(\d{{4}})\b"
+)
+_ISO_DATE = re.compile(r"(?im)^\s*(?:published|date)\s*:?\s*(\d{4})-(\d{2})(?:-\d{2})?\s*$")
 _REVIEW_YEAR = re.compile(r"\bThe (\d{4}) (post-inspection review|inspection)\b")
 _VISIT = re.compile(
     rf"\bIn ({_MONTH}) (\d{{4}}), (?:we|HMICFRS|HMIC)\b[^.]{{0,40}}?\b"
@@ -62,11 +70,18 @@ def read_metadata(front_matter: list[str], text: str, fallback_title: str) -> Me
     else:
         report_type = None
 
-    published = None
+    published, published_from = None, None
     for line in front_matter:
         m = _MONTH_YEAR_LINE.match(line)
         if m:
-            published = _iso_month(m.group(1), m.group(2))
+            published, published_from = _iso_month(m.group(1), m.group(2)), "title page"
+    if published is None:
+        stated = _PUBLISHED_LINE.search(text)
+        iso = _ISO_DATE.search(text)
+        if stated:
+            published, published_from = _iso_month(stated.group(1), stated.group(2)), "text"
+        elif iso and 1 <= int(iso.group(2)) <= 12:
+            published, published_from = f"{iso.group(1)}-{iso.group(2)}", "text"
     dates = None
     year = None
     for line in front_matter:
@@ -83,11 +98,16 @@ def read_metadata(front_matter: list[str], text: str, fallback_title: str) -> Me
                 dates, year = f"{m.group(1)} {m.group(2)}", int(m.group(2))
         if year is None and target is not None:
             year = target
+    if published is None and year is not None and report_type is not None:
+        # No date printed (web-page reviews): the year of the review or inspection the report
+        # describes, which is when it was written; labelled so it is not read as a stated date.
+        published, published_from = str(year), "review year"
     return Metadata(
         title=title,
         force=force,
         report_type=report_type,
         published=published,
+        published_from=published_from,
         inspection_dates=dates,
         inspection_year=year,
     )

@@ -10,7 +10,9 @@ Heading depth is decided from the strongest cue available, in this order:
 1. the report's own table of contents (bold or numbered entries are chapters);
 2. section numbering (``2.`` is a chapter, ``2.1`` a subsection);
 3. ``Area: Part`` headings whose one side names an open ancestor (web reports write
-   "Initial contact: Summary of findings" under "Initial contact");
+   "Initial contact: Summary of findings" under "Initial contact", or under
+   "Findings: Initial contact"), and siblings that share an area ("Findings: Investigation"
+   after "Findings: Initial contact"); a section's title is always the whole heading line;
 4. the words every report uses for its front and back matter (Introduction, Next steps...);
 5. otherwise relative cues: markup levels (trusted only relative to each other, since
    converted documents often level headings wrongly), and for plain text whether the
@@ -74,6 +76,10 @@ class _Open:
     hint: int | None
     headline: bool
     key: str
+    # An "Area: Part" heading: the side shared with its parent or siblings, and the side
+    # that names what it introduces (a later "Part: Detail" heading goes under it).
+    area: str = ""
+    part: str = ""
 
 
 @dataclass
@@ -209,6 +215,7 @@ class _TreeBuilder:
         absolute: bool,
         hint: int | None,
         headline: bool,
+        sides: tuple[str, str] = ("", ""),
     ) -> None:
         parent = self.stack[-1].section if self.stack else None
         path = (*self.sections[parent].path, title) if parent is not None else (title,)
@@ -225,26 +232,38 @@ class _TreeBuilder:
                 heading_end=span[1],
             )
         )
-        self.opens.append(_Open(index, rank, absolute, hint, headline, L.title_key(title)))
+        self.opens.append(_Open(index, rank, absolute, hint, headline, L.title_key(title), *sides))
         self.stack.append(self.opens[-1])
 
     def _place_absolute(
-        self, title: str, span: tuple[int, int], rank: int, hint: int | None
+        self,
+        title: str,
+        span: tuple[int, int],
+        rank: int,
+        hint: int | None,
+        sides: tuple[str, str] = ("", ""),
     ) -> None:
         self._pop_to(lambda o: o.rank >= rank)
-        self._push(title, span, rank, True, hint, False)
+        self._push(title, span, rank, True, hint, False, sides)
 
     def _find_open(self, key: str) -> int | None:
         """Position in the stack of the nearest open section titled ``key``."""
         for k in range(len(self.stack) - 1, -1, -1):
-            if self.stack[k].key == key:
+            if key in (self.stack[k].key, self.stack[k].part):
+                return k
+        return None
+
+    def _find_area(self, key: str) -> int | None:
+        """Position in the stack of the nearest open "Area: Part" section of area ``key``."""
+        for k in range(len(self.stack) - 1, -1, -1):
+            if self.stack[k].area == key:
                 return k
         return None
 
     def _reopen(self, key: str) -> int | None:
         """Reopen the latest closed section titled ``key`` (closed early by a misread heading)."""
         for o in reversed(self.opens):
-            if o.key == key and not o.headline:
+            if key in (o.key, o.part) and not o.headline:
                 chain: list[_Open] = []
                 i: int | None = o.section
                 while i is not None:
@@ -254,9 +273,23 @@ class _TreeBuilder:
                 return len(self.stack) - 1
         return None
 
-    def _child_of(self, k: int, title: str, span: tuple[int, int], hint: int | None) -> None:
+    def _child_of(
+        self,
+        k: int,
+        title: str,
+        span: tuple[int, int],
+        hint: int | None,
+        sides: tuple[str, str] = ("", ""),
+    ) -> None:
         del self.stack[k + 1 :]
-        self._push(title, span, self.stack[k].rank + 1, False, hint, False)
+        self._push(title, span, self.stack[k].rank + 1, False, hint, False, sides)
+
+    def _sibling_of(
+        self, k: int, title: str, span: tuple[int, int], hint: int | None, sides: tuple[str, str]
+    ) -> None:
+        o = self.stack[k]
+        del self.stack[k:]
+        self._push(title, span, o.rank, o.absolute, hint, False, sides)
 
     def add(self, title: str, span: tuple[int, int], hint: int | None, after_heading: bool) -> None:
         key = L.title_key(title)
@@ -274,15 +307,18 @@ class _TreeBuilder:
             for find in (self._find_open, self._reopen):
                 k = find(lkey)
                 if k is not None:
-                    self._child_of(k, right, span, hint)
+                    self._child_of(k, title, span, hint, (lkey, rkey))
                     return
                 k = find(rkey)
                 if k is not None:
-                    self._child_of(k, left, span, hint)
+                    self._child_of(k, title, span, hint, (rkey, lkey))
                     return
+            k = self._find_area(lkey)
+            if k is not None:
+                self._sibling_of(k, title, span, hint, (lkey, rkey))
+                return
             if not self.toc_levels:
-                self._place_absolute(left, span, 1, hint)
-                self._push(right, span, 2, True, hint, False)
+                self._place_absolute(title, span, 1, hint, (lkey, rkey))
                 return
         if not self.toc_levels:
             rank = _keyword_rank(key)
@@ -319,10 +355,12 @@ def _section_types(sections: list[Section]) -> list[BlockType]:
     types: list[BlockType] = []
     for s in sections:
         key = L.title_key(s.title)
+        colon = _split_colon(s.title)
+        sides = [key, *(L.title_key(side) for side in colon)] if colon else [key]
         t: BlockType
         if "recommendation" in key:
             t = "recommendation"
-        elif key.startswith("summary"):
+        elif any(side.startswith("summary") for side in sides):
             t = "summary"
         elif "detailed" in key and "finding" in key:
             t = "finding"
