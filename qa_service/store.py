@@ -273,7 +273,8 @@ def estimate_generation_bytes(
     chunk_text = sum(
         len(c.text.encode("utf-8")) + len(c.embed_text.encode("utf-8")) for c in chunks
     )
-    dense = len(chunks) * dimension * 4 * (3 if approx else 1)  # HNSW keeps a graph beside them
+    # HNSW (M=32) adds a file holding its own copy of the vectors and ~300 bytes of graph each.
+    dense = len(chunks) * dimension * 4 * (3 if approx else 1)
     size = (
         2 * text  # texts/ and documents.jsonl (sections, blocks, footnotes: under half the text)
         + chunk_text * 12 // 10
