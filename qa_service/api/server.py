@@ -3,10 +3,15 @@
 uvicorn 0.54 has a keep-alive timeout (an idle connection between requests) but no limit on
 how long a request may take to arrive: a client that sends half a request head and waits is
 held open for ever, so a few hundred of them exhaust the server's connections or descriptors
-(slowloris). The other servers on PyPI were weighed: gunicorn's uvicorn workers leave the
-connections to uvicorn (its ``--timeout`` is a worker heartbeat), and swapping in hypercorn or
-granian would replace the HTTP stack every benchmark here measured. So the protocol uvicorn
-already uses (httptools, h11 without it) is subclassed with a small guard instead:
+(slowloris). Its own options do not cover it: ``timeout_keep_alive`` runs only between
+requests and stops at the first byte, ``h11_max_incomplete_event_size`` bounds a head's size
+and only under h11, and ``limit_concurrency`` answers 503 once connections exceed it, counting
+the slow ones, so under attack it would turn honest clients away. Other servers were weighed:
+gunicorn's uvicorn workers leave the connections to uvicorn (its ``--timeout`` is a worker
+heartbeat), and swapping in hypercorn or granian would replace the HTTP stack every benchmark
+here measured. A reverse proxy (nginx's ``client_header_timeout``) does the same job in front,
+but ``qa serve`` should be safe on its own. So the protocol uvicorn already uses (httptools,
+h11 without it) is subclassed with a small guard instead:
 
 * a connection must deliver a whole request, head and body, within ``request_read_timeout_s``
   of opening or of its previous response (keep-alive). Otherwise it is closed, with a 408 if
