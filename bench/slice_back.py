@@ -134,7 +134,15 @@ def run(index: Path, questions: Path, top_k: int) -> dict[str, Any]:
                     )
             for g in glued_numbers(canonical, c.start, c.end, c.text):
                 glued[g] += 1
+    index_ok = index_glued = 0
+    for c in retriever.index.chunks:
+        canonical = docs[c.doc_id].text
+        index_ok += slices_back(canonical, c.start, c.end, c.text)
+        index_glued += len(glued_numbers(canonical, c.start, c.end, c.text))
     return {
+        "index_passages": len(retriever.index.chunks),
+        "index_slice_back": index_ok,
+        "index_glued_numbers": index_glued,
         "questions": len(rows),
         "passages": total,
         "slice_back": ok,
@@ -161,6 +169,10 @@ def main() -> None:
         f"({report['share']:.1%}) over {report['questions']} questions, top {args.top_k}"
     )
     print(f"failing by source: {report['failing_by_source']}")
+    print(
+        f"whole index: {report['index_slice_back']}/{report['index_passages']} passages slice"
+        f" back, {report['index_glued_numbers']} glued footnote numbers"
+    )
     print(f"glued footnote numbers in returned text: {sum(report['glued_numbers'].values())}")
     for ex in report["examples"][:3]:
         print(json.dumps(ex, ensure_ascii=False)[:700])

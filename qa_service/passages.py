@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .search_types import Hit, SearchResult
+from .types import Chunk, Document
 
 
 def passage_dict(hit: Hit) -> dict[str, Any]:
@@ -25,6 +26,22 @@ def passage_dict(hit: Hit) -> dict[str, Any]:
         "score": round(hit.score, 6),
         "highlights": [list(h) for h in hit.highlights],
         "type": c.type,
+        # What rides along (merging.Riders): the footnotes whose [N] markers the text shows,
+        # and the captions of figures it discusses.
+        "footnotes": [_attached(a, hit.document) for a in hit.attached if a.type == "footnote"],
+        "captions": [_attached(a, hit.document) for a in hit.attached if a.type == "caption"],
+    }
+
+
+def _attached(chunk: Chunk, doc: Document) -> dict[str, Any]:
+    """A footnote or caption shown with a passage: its number, text and span."""
+    marker = next((f.marker for f in doc.footnotes if chunk.start <= f.start < chunk.end), "")
+    return {
+        "marker": marker,
+        "passage_id": chunk.chunk_id,
+        "char_start": chunk.start,
+        "char_end": chunk.end,
+        "text": chunk.text,
     }
 
 

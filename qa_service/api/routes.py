@@ -142,7 +142,8 @@ def _json(model: type[BaseModel], content: dict[str, Any]) -> Response:
 
 
 def _hit(retriever: Retriever, chunk: Chunk, score: float = 0.0) -> Hit:
-    return Hit(chunk, retriever.index.documents[chunk.doc_id], score, 0.0, 0.0, ())
+    doc = retriever.index.documents[chunk.doc_id]
+    return Hit(chunk, doc, score, 0.0, 0.0, (), attached=retriever.attached(chunk))
 
 
 @router.post(

@@ -157,6 +157,24 @@ class Passage(BaseModel):
         description="[start, end] spans within text of the sentence(s) that best answer."
     )
     type: str = Field(description="Block type: recommendation, summary, finding, ...")
+    footnotes: list[AttachedNote] = Field(
+        default_factory=list,
+        description="The footnotes whose markers text shows as [N], each with its text and"
+        " span (footnotes ride along with the passage that cites them, never ranked alone).",
+    )
+    captions: list[AttachedNote] = Field(
+        default_factory=list, description="Captions of figures the passage discusses."
+    )
+
+
+class AttachedNote(BaseModel):
+    """A footnote (or figure caption) shown with the passage that cites it."""
+
+    marker: str = Field(description="The footnote's number as printed ('21'); '' for a caption.")
+    passage_id: str = Field(description="Its own passage id (GET /v1/passages/{id}).")
+    char_start: int = Field(description="Start in the report's canonical text.")
+    char_end: int = Field(description="End (exclusive) in the report's canonical text.")
+    text: str = Field(description="Its text, starting with its marker written [N].")
 
 
 class AppliedFilters(BaseModel):
