@@ -96,6 +96,10 @@
       el("p", { class: "meta" }, metaLine(p)),
       section ? el("p", { class: "section" }, el("span", { class: "label" }, "Section: "), section) : null,
       el("blockquote", { class: "text" }, markedText(p.text, p.highlights)),
+      // footnotes the text cites as [N] ride along with it
+      p.footnotes && p.footnotes.length ? el("ol", { class: "footnotes", "aria-label": "Footnotes" },
+        p.footnotes.map((f) => el("li", { "data-marker": f.marker },
+          el("a", { href: reportHash(p.doc_id, f.char_start, f.char_end) }, f.text)))) : null,
       el("p", { class: "open" },
         el("a", {
           class: "open-report", href: reportHash(p.doc_id, p.char_start, p.char_end),
@@ -187,14 +191,27 @@
       box.append(el("p", { class: "searched" }, el("strong", {}, "Searched: "), reply.rewritten_question));
     }
     if (!reply.answerable) {
-      box.append(el("div", { class: "not-answerable" },
+      box.append(el("div", { class: "not-answerable", "data-state": "not_answered" },
         el("p", {}, el("strong", {}, "Not answerable from these reports.")),
         el("p", { class: "message" }, reply.message || reply.answer)));
+      if (reply.related && reply.related.length) {
+        box.append(
+          el("h3", { class: "sources-title" }, `Related passages, not an answer (${reply.related.length})`),
+          el("ol", { class: "related" }, reply.related.map((c) =>
+            el("li", {}, passageCard(c, { level: 4 })))));
+      }
       return box;
     }
-    const answer = el("p", { class: "answer" });
+    const answer = el("p", { class: "answer", "data-state": reply.state });
+    if (reply.state === "partial" && reply.message) {
+      answer.append(el("strong", { class: "partial" }, reply.message), " What they do say: ");
+    }
+    // An answer drawing on several forces' reports names the force before each sentence.
+    const forces = new Set(reply.sentences.map((s) => s.force));
+    const shortName = (f) => f.replace(/\s+(Police Service|Police|Constabulary)$/, "");
     reply.sentences.forEach((s, i) => {
       if (i) answer.append(" ");
+      if (forces.size > 1 && s.force) answer.append(el("strong", {}, `${shortName(s.force)}:`), " ");
       answer.append(s.text, " ", el("a", {
         class: "marker", href: `#c-${turn}-${s.citation}`, "aria-label": `citation ${s.citation}`,
         onclick: (event) => {
@@ -380,45 +397,86 @@
     if (link && box.open) box.scrollTop = Math.max(0, link.offsetTop - box.clientHeight / 3);
   }
 
-  // The canonical text, with section headings in bold, an anchor at each section start and
-  // the cited span [start, end) in one <mark>.
+  // What a reader sees of a span of canonical text: footnote markers written [N], and HTML
+  // tags, heading marks, emphasis, link syntax and escapes removed (the CONTRACT.md rule).
+  const SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹";
+  const entities = document.createElement("textarea");
+  function display(raw) {
+    const text = raw
+      .replace(/<sup>\s*(\d{1,3})\s*<\/sup>/gi, "[$1]")
+      .replace(/\[\^(\d{1,3})\]:?/g, "[$1]")
+      .replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g, (m) => `[${[...m].map((c) => SUPERSCRIPTS.indexOf(c)).join("")}]`)
+      .replace(/<\/?[A-Za-z][^<>]*>/g, "")
+      .replace(/^[ \t]{0,3}#{1,6}[ \t]+/gm, "")
+      .replace(/\[([^\]\n]*)\]\([^)\s]*\)/g, "$1")
+      .replace(/(\*\*|__)(?=\S)(.+?)(?<=\S)\1/g, "$2")
+      .replace(/(?<![\w*\\])\*(?=[^\s*])([^*\n]*?[^\s*\\])\*(?![\w*])/g, "$1")
+      .replace(/\\([!-/:-@[-`{-~])/g, "$1");
+    entities.innerHTML = text.replace(/</g, "&lt;"); // decodes &amp; etc., never markup
+    return entities.value.replace(/[^\S\t\n]+/g, " ").replace(/\n\s*\n\s*/g, "\n").trim();
+  }
+
+  // A table block: caption lines, then TAB-separated rows as a table (cells keep a TAB
+  // between them so the text reads, and copies, as the report's).
+  function tableBlock(text) {
+    const lines = text.split("\n");
+    const first = lines.findIndex((l) => l.includes("\t"));
+    if (first < 0) return el("p", { class: "block" }, text);
+    const caption = lines.slice(0, first).join("\n");
+    const rows = lines.slice(first).map((line, r) => el("tr", {},
+      line.split("\t").map((cell, k, cells) => el(r === 0 ? "th" : "td", {},
+        cell + (k < cells.length - 1 ? "\t" : "\n")))));
+    return el("table", { class: "report-table" },
+      caption ? el("caption", {}, caption + "\n") : null, el("tbody", {}, rows));
+  }
+
+  // The report as its headings and content blocks (text outside them, such as navigation
+  // links, tables of contents and title pages, is furniture and not shown), an anchor at each
+  // section start and the cited span [start, end) in one <mark>.
   function renderText(start, end) {
     const text = report.text;
-    const points = new Set([0, text.length]);
-    const anchors = new Map();
-    const headingEnds = new Map();
-    for (const s of report.doc.section_tree) {
-      if (s.char_start < 0 || s.char_start > text.length) continue;
-      points.add(s.char_start);
-      if (!anchors.has(s.char_start)) anchors.set(s.char_start, []);
-      anchors.get(s.char_start).push(s.index);
-      let lineEnd = text.indexOf("\n", s.char_start);
-      if (lineEnd < 0) lineEnd = text.length;
-      if (lineEnd - s.char_start < 400) {
-        headingEnds.set(s.char_start, lineEnd);
-        points.add(lineEnd);
+    const { section_tree: tree, blocks = [] } = report.doc;
+    let pieces = [];
+    for (const s of tree) {
+      const headingEnd = s.heading_end ?? s.char_start;
+      if (headingEnd > s.char_start) {
+        pieces.push({ kind: "heading", start: s.char_start, end: headingEnd, level: s.level });
       }
     }
-    if (start !== null) points.add(start).add(end);
-    const sorted = [...points].sort((a, b) => a - b);
+    for (const b of blocks) pieces.push({ kind: b.type, start: b.char_start, end: b.char_end });
+    if (start !== null) { // cut pieces at the cited span's ends, so the mark holds exactly it
+      pieces = pieces.flatMap((p) => [start, end]
+        .filter((x) => p.start < x && x < p.end)
+        .concat([p.end])
+        .map((x, i, cuts) => ({ ...p, start: i ? cuts[i - 1] : p.start, end: x, cut: cuts.length > 1 })));
+    }
+    pieces.sort((a, b) => a.start - b.start || a.end - b.end);
+    const anchors = [...tree].sort((a, b) => a.char_start - b.char_start);
     const root = document.createDocumentFragment();
-    let parent = root, mark = null, headingEnd = -1;
-    sorted.forEach((pos, i) => {
-      if (mark && pos === end) parent = root;
-      if (start !== null && pos === start) {
-        mark = el("mark", { id: "cited", class: "cited", tabindex: "-1" });
-        root.append(mark);
-        parent = mark;
+    let mark = null, next = 0;
+    for (const p of pieces) {
+      const body = display(text.slice(p.start, p.end));
+      const parent = start !== null && p.start >= start && p.end <= end && p.end > p.start
+        ? (mark ??= root.appendChild(el("mark", { id: "cited", class: "cited", tabindex: "-1" })))
+        : root;
+      while (next < anchors.length && anchors[next].char_start <= p.start) {
+        parent.append(el("span", { id: `sec-${anchors[next].index}`, class: "sec-anchor", tabindex: "-1" }));
+        next += 1;
       }
-      for (const index of anchors.get(pos) || []) {
-        parent.append(el("span", { id: `sec-${index}`, class: "sec-anchor", tabindex: "-1" }));
+      if (!body) continue;
+      if (parent === mark && mark.childNodes.length) mark.append("\n");
+      if (p.kind === "heading") {
+        parent.append(el("p", { class: `heading level-${Math.min(p.level, 4)}` }, el("strong", {}, body)));
+      } else if (p.kind === "table" && !p.cut) {
+        parent.append(tableBlock(body));
+      } else {
+        parent.append(el("p", { class: p.kind === "footnote" ? "block footnote" : "block" }, body));
       }
-      if (headingEnds.has(pos)) headingEnd = Math.max(headingEnd, headingEnds.get(pos));
-      const next = sorted[i + 1];
-      if (next === undefined) return;
-      const chunk = text.slice(pos, next);
-      parent.append(pos < headingEnd ? el("strong", { class: "heading" }, chunk) : chunk);
-    });
+    }
+    while (next < anchors.length) { // sections with no content of their own
+      root.append(el("span", { id: `sec-${anchors[next].index}`, class: "sec-anchor", tabindex: "-1" }));
+      next += 1;
+    }
     $("#report-text").replaceChildren(root);
     return mark;
   }
