@@ -400,8 +400,13 @@ def document(doc_id: DocId, state: State) -> dict[str, Any]:
             "path": list(s.path),
             "char_start": s.start,
             "char_end": s.end,
+            "heading_end": s.heading_end,
         }
         for s in doc.sections
+    ]
+    out["blocks"] = [
+        {"type": b.type, "section": b.section, "char_start": b.start, "char_end": b.end}
+        for b in doc.blocks
     ]
     out["text_url"] = f"/v1/documents/{doc_id}/text"
     return out

@@ -408,6 +408,19 @@ class SectionNode(BaseModel):
     path: list[str] = Field(description="Heading path, outermost first.")
     char_start: int = Field(description="Start of the section in the canonical text.")
     char_end: int = Field(description="End (exclusive) in the canonical text.")
+    heading_end: int = Field(
+        default=0, description="End of its heading line (== char_start: no heading line)."
+    )
+
+
+class BlockNode(BaseModel):
+    """One block of report content; text outside every block and heading is page furniture
+    (navigation, tables of contents, title pages), never content."""
+
+    type: str = Field(description="text, recommendation, summary, finding, table, footnote, ...")
+    section: int = Field(description="`index` of its section.")
+    char_start: int = Field(description="Start in the canonical text.")
+    char_end: int = Field(description="End (exclusive) in the canonical text.")
 
 
 class DocumentSummary(BaseModel):
@@ -430,6 +443,9 @@ class DocumentDetail(DocumentSummary):
     """A report's metadata and section tree."""
 
     section_tree: list[SectionNode] = Field(description="Every section, in report order.")
+    blocks: list[BlockNode] = Field(
+        default_factory=list, description="The report's content blocks, in report order."
+    )
     text_url: str = Field(description="Where the canonical text is served.")
 
 
