@@ -12,7 +12,7 @@ from qa_service.merging import (
     shift_spans,
 )
 from qa_service.textnorm import matches_span
-from qa_service.types import Chunk, Document
+from qa_service.types import BlockType, Chunk, Document
 
 
 def _neighbours(chunks: list[Chunk]) -> list[int]:
@@ -89,3 +89,51 @@ def test_grouping_joins_neighbours_among_the_best_candidates() -> None:
     # no neighbours: the ranking as is; too few candidates in the window: filled from after it
     assert group_adjacent([0, 6, 9], chunks, top_k=2, window=4) == [(0,), (6,)]
     assert group_adjacent([0, 1, 6, 9], chunks, top_k=3, window=2) == [(0, 1), (6,), (9,)]
+
+
+def _typed(cid: str, ctype: BlockType, ordinal: int, attached_to: str | None = None) -> Chunk:
+    meta: dict[str, str | int | None] = {"attached_to": attached_to} if attached_to else {}
+    return Chunk(
+        cid,
+        "d",
+        "d.md",
+        ("S",),
+        0,
+        ctype,
+        ordinal * 10,
+        ordinal * 10 + 9,
+        "t",
+        "t",
+        1,
+        1,
+        ordinal,
+        meta,
+    )
+
+
+def test_passages_of_different_types_never_merge() -> None:
+    text, table = _typed("a", "text", 0), _typed("b", "table", 1)
+    assert not adjacent(text, table)
+    assert adjacent(text, _typed("c", "text", 1))
+
+
+def test_attached_passages_ride_along_with_their_host() -> None:
+    import numpy as np
+
+    from qa_service.merging import host_rows, ride_along
+
+    chunks = [_typed("a", "text", 0), _typed("b", "text", 1), _typed("n", "footnote", 2, "a")]
+    host = host_rows(chunks)
+    assert host.tolist() == [-1, -1, 0]
+    scores = np.array([0.2, 0.5, 0.9], dtype=np.float32)
+    out = ride_along(scores, host, lift=0.8)
+    assert out[2] == -np.inf  # never ranked on its own
+    assert out[0] == np.float32(0.9) * np.float32(0.8)  # its host rises to the lifted score
+    assert out[1] == np.float32(0.5)
+    # a host already above the lifted score keeps its own
+    out = ride_along(np.array([0.95, 0.5, 0.9], np.float32), host, lift=0.8)
+    assert out[0] == np.float32(0.95)
+    # scored rows only (the candidate path): a host outside them gets nothing
+    rows = np.array([1, 2], dtype=np.int64)
+    out = ride_along(np.array([0.5, 0.9], np.float32), host, rows, lift=0.8)
+    assert out.tolist()[0] == np.float32(0.5) and out[1] == -np.inf
