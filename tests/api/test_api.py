@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
 from qa_service.api.app import AppState
+from qa_service.forces import short_name
 from qa_service.settings import Settings
 from qa_service.textnorm import collapse_ws, matches_span
 
@@ -83,7 +84,13 @@ def test_every_answer_sentence_is_cited(client: TestClient, question: str) -> No
     stripped = reply["answer"]
     for s in reply["sentences"]:
         stripped = stripped.replace(f"{s['text']} [{s['citation']}]", "")
-    assert stripped.strip() == ""
+    if reply["state"] == "partial":  # says what the reports lack first
+        stripped = stripped.replace(reply["message"], "").replace("What they do say:", "")
+    # an answer drawing on several forces' reports names the force before each sentence
+    for s in reply["sentences"]:
+        if s["force"]:
+            stripped = stripped.replace(f"{short_name(s['force'])}:", "")
+    assert stripped.strip() == "", stripped
 
 
 def test_unanswerable_chat(client: TestClient) -> None:
