@@ -228,7 +228,13 @@ def _stage_unit(stage: str) -> tuple[str, str]:
 @index_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
-    """List the indexed reports with their metadata and section counts."""
+    """List the indexed reports with their metadata and section counts.
+
+    \b
+    Examples:
+      qa documents
+      qa documents --json
+    """
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         idx = load(settings.index_dir)

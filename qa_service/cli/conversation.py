@@ -195,6 +195,12 @@ def serve_cmd(host: str, port: int, index_dir: Path | None) -> None:
 
     SIGTERM or Ctrl-C stops it gracefully: requests in flight finish (up to
     QA_SHUTDOWN_TIMEOUT_S), then it exits 0.
+
+    \b
+    Examples:
+      qa serve
+      qa serve --host 127.0.0.1 --port 8080
+      QA_REQUEST_READ_TIMEOUT_S=5 qa serve
     """
     from ..api import create_app
     from ..api.server import serve
