@@ -88,14 +88,15 @@
   }
 
   // A cited passage: report title, force, section path, text with the answer sentence marked.
-  function passageCard(p, { id = null, marker = null, level = 3 } = {}) {
+  function passageCard(p, { id = null, marker = null, level = 3, related = false } = {}) {
     const section = sectionPath(p.section);
-    return el("article", { class: "passage", id, tabindex: id ? "-1" : null, "data-doc": p.doc_id },
+    return el("article", { class: related ? "passage related-passage" : "passage", id, tabindex: id ? "-1" : null, "data-doc": p.doc_id },
       el(`h${level}`, { class: "passage-title" },
         marker ? el("span", { class: "num" }, `[${marker}] `) : null, p.title),
       el("p", { class: "meta" }, metaLine(p)),
       section ? el("p", { class: "section" }, el("span", { class: "label" }, "Section: "), section) : null,
-      el("blockquote", { class: "text" }, markedText(p.text, p.highlights)),
+      el("blockquote", { class: "text" }, p.type === "table" && !(p.highlights || []).length
+        ? tableBlock(p.text) : markedText(p.text, p.highlights)),
       // footnotes the text cites as [N] ride along with it
       p.footnotes && p.footnotes.length ? el("ol", { class: "footnotes", "aria-label": "Footnotes" },
         p.footnotes.map((f) => el("li", { "data-marker": f.marker },
@@ -185,26 +186,44 @@
     return norm(a) === norm(b);
   }
 
+  // What each answer state is called on the page; the API's `state` picks one.
+  const STATE_LABELS = {
+    answered: "Answered from the reports",
+    partial: "Partly answered",
+    not_answered: "Not answerable from these reports.",
+  };
+
+  function replyState(reply) {
+    if (STATE_LABELS[reply.state]) return reply.state;
+    return reply.answerable ? "answered" : "not_answered"; // a reply from before states
+  }
+
   function renderReply(reply, typed, turn) {
-    const box = el("div", { class: "reply" });
+    const state = replyState(reply);
+    const box = el("div", { class: "reply", "data-state": state });
     if (!sameQuestion(reply.rewritten_question, typed)) {
       box.append(el("p", { class: "searched" }, el("strong", {}, "Searched: "), reply.rewritten_question));
     }
-    if (!reply.answerable) {
+    if (state === "not_answered") {
       box.append(el("div", { class: "not-answerable", "data-state": "not_answered" },
-        el("p", {}, el("strong", {}, "Not answerable from these reports.")),
+        el("h2", { class: "state-label" }, STATE_LABELS.not_answered),
         el("p", { class: "message" }, reply.message || reply.answer)));
       if (reply.related && reply.related.length) {
+        // closest passages, shown apart from citations: they do not answer the question
+        const title = `related-${turn}`;
         box.append(
-          el("h3", { class: "sources-title" }, `Related passages, not an answer (${reply.related.length})`),
-          el("ol", { class: "related" }, reply.related.map((c) =>
-            el("li", {}, passageCard(c, { level: 4 })))));
+          el("h3", { class: "sources-title", id: title },
+            `Related passages, not an answer (${reply.related.length})`),
+          el("ol", { class: "related", "aria-labelledby": title }, reply.related.map((c) =>
+            el("li", {}, passageCard(c, { level: 4, related: true })))));
       }
       return box;
     }
-    const answer = el("p", { class: "answer", "data-state": reply.state });
-    if (reply.state === "partial" && reply.message) {
-      answer.append(el("strong", { class: "partial" }, reply.message), " What they do say: ");
+    box.append(el("h2", { class: "state-label", "data-state": state }, STATE_LABELS[state]));
+    const answer = el("p", { class: "answer", "data-state": state });
+    if (state === "partial" && reply.message) {
+      answer.append(el("strong", { class: "partial" }, reply.message), " ",
+        el("span", { class: "say" }, "What they do say:"), " ");
     }
     // An answer drawing on several forces' reports names the force before each sentence.
     const forces = new Set(reply.sentences.map((s) => s.force));
@@ -220,7 +239,7 @@
         },
       }, `[${s.citation}]`));
     });
-    box.append(el("h2", { class: "visually-hidden" }, "Answer"), answer);
+    box.append(answer);
     if (reply.citations.length) {
       box.append(
         el("h3", { class: "sources-title" }, `Cited passages (${reply.citations.length})`),
@@ -258,9 +277,10 @@
       const reply = await api("POST", "/v1/chat", { messages: chat.messages.slice(-MAX_MESSAGES), filters });
       chat.messages.push({ role: "assistant", content: (reply.answer || "(no answer)").slice(0, 2000) });
       pending.replaceWith(renderReply(reply, question, turn));
-      announce(reply.answerable
-        ? `Answer with ${reply.citations.length} cited passages.`
-        : "Not answerable from these reports.");
+      const state = replyState(reply);
+      announce(state === "not_answered" ? "Not answerable from these reports."
+        : state === "partial" ? `Partly answered, with ${reply.citations.length} cited passages. ${reply.message || ""}`.trim()
+          : `Answer with ${reply.citations.length} cited passages.`);
     } catch (err) {
       chat.messages.pop(); // the question was not answered: do not send it again
       pending.replaceWith(el("p", { class: "error-inline" }, `Could not answer: ${err.message}`));
