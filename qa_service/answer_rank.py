@@ -4,14 +4,17 @@ plain JSON file beside this module (``models/answer_ranker.json``).
 
 Features (``FEATURES``, one row per unit):
 - dense: the unit's best sentence cosine with the question's topic, the same relative to the
-  best unit of the question, and the passage's own dense score (passage with heading context);
+  best unit of the question and as a rank, the same for the sentence read with its neighbour
+  (sentences are embedded alone), and the passage's own dense score (with heading context);
 - lexical: IDF-weighted query terms in the unit (relative to the best unit), the share of the
   question's weighted terms it holds, the share of plain content words, and the share of the
   terms found in its section headings;
 - retrieval: the passage's fused score relative to the first, and its rank;
 - role and position: first unit of the passage, sentences joined, leaning on the sentence
   before, a list, a table row, boilerplate that other reports repeat, and its length;
-- what is asked: a number or date is asked and the unit gives one (or not).
+- what is asked: a number or date is asked and the unit gives one (or not); a "why", "who" or
+  yes/no question and the unit has the words that answer that kind (because, a team or role,
+  still / now / no longer); the share of the unit's words that are the question's.
 Headings, footnotes, captions and fragments are never scored as answers (answer_units.py).
 """
 
@@ -57,6 +60,33 @@ FEATURES = (
     "lex_rank_inv",
     "lex_damped_rel",
     "top_passage",
+    "dense_context",
+    "word_precision",
+    "cue_match",
+)
+
+# What kind of answer a question asks for, and the words that give it.
+_CUES = (
+    (
+        re.compile(r"\b(why|how come|reason)\b", re.I),
+        re.compile(r"\b(because|as a result|due to|means|so that|led to|caused|reason)\b", re.I),
+    ),
+    (
+        re.compile(r"\b(who|which (?:team|unit|officers?|staff|agency))\b", re.I),
+        re.compile(
+            r"\b(officers?|sergeants?|inspectors?|teams?|units?|managers?|staff|partners?|"
+            r"social (?:care|workers?)|local authorit\w+|hub|co-?ordinators?)\b",
+            re.I,
+        ),
+    ),
+    (
+        re.compile(r"^\s*(?:do|does|did|is|are|was|were|has|have|had|can|will)\b|\bstill\b", re.I),
+        re.compile(
+            r"\b(still|now|no longer|continues?|continued|since|improv\w*|not yet|remains?|"
+            r"has been|have been|has not|hasn’t|haven’t|wasn’t|weren’t|didn’t|doesn’t)\b",
+            re.I,
+        ),
+    ),
 )
 
 ASKS_QUANTITY = re.compile(
@@ -65,8 +95,8 @@ ASKS_QUANTITY = re.compile(
     re.IGNORECASE,
 )
 ASKS_DATE = re.compile(
-    r"\b(when (?:was|were|did|is|will|does|do)|what (?:date|year|month)|which (?:year|month|date)"
-    r"|how long|since when)\b",
+    r"^\W*(?:(?:and|so|but|ok)\W+)?when\b|\b(when (?:was|were|did|is|will|does|do|exactly)|"
+    r"what (?:date|year|month)|which (?:year|month|date)|how long|since when)\b",
     re.IGNORECASE,
 )
 _QUANTITY = re.compile(
@@ -240,6 +270,14 @@ def candidates(
             else:
                 vec = np.zeros(len(topic) if topic is not None else 1, dtype=np.float32)
             given = gives_number(question, text)
+            context = [0.0]
+            if has_vectors and topic is not None:
+                a, b = u.sentences[0], u.sentences[-1]
+                for i, j in ((a - 1, a), (b, b + 1)):
+                    if i >= 0 and j < len(p.spans):
+                        v = p.vectors[i] + p.vectors[j]
+                        context.append(float(v @ topic) / (float(np.linalg.norm(v)) or 1.0))
+            precision = len(words & question_words) / max(1, len(words))
             rows.append(
                 [
                     max(sent_sims),
@@ -267,6 +305,9 @@ def candidates(
                     0.0,  # lex_rank_inv, filled below
                     lex / math.log2(2 + len(unit_terms)),  # normalised below
                     float(h == 0),
+                    max(context),
+                    precision,
+                    float(any(q.search(question) and a.search(text) for q, a in _CUES)),
                 ]
             )
             first = False
@@ -334,7 +375,7 @@ def compose(
     keep_ratio: float = 0.2,
     min_proba: float = 0.05,
     redundant: float = 0.9,
-    adjacent_ratio: float = 0.4,
+    adjacent_ratio: float = 0.2,
 ) -> list[tuple[Candidate, float]]:
     """The answer: the best unit, then each force asked about (a comparison) gets its best,
     then further units only where they score near the lead and say something new. The

@@ -3,7 +3,8 @@
 A logistic model (fitted on dev by ``qa fit-answers``, shipped as ``models/answerability.json``)
 gives the probability that the reports answer the question, from:
 - the best answer unit's probability (answer_rank.py), its margin over the next, and the mean
-  of the best three;
+  of the best three; the best and the lead unit's absolute similarity to the question and share
+  of its weighted terms (the ranker's probabilities are relative within one question);
 - the topic's similarity to the best passages and their coverage of its weighted terms
   (``Retriever.confidence``), the best passage's dense and lexical scores, and whether the
   dense and lexical scores agree on the best passage;
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .answer_rank import FEATURES as RANKER_FEATURES
 from .answer_rank import (
     MODEL_DIR,
     OVERRIDES,
@@ -51,6 +53,10 @@ FEATURES = (
     "number_missing",
     "year_missing",
     "log_terms",
+    "best_dense",
+    "best_cover",
+    "lead_dense",
+    "lead_cover",
 )
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
@@ -106,6 +112,10 @@ def features(
     second = probs[1] if len(probs) > 1 else 0.0
     lead = ranked[0][0].text if ranked else ""
     number_missing = asks_number(question) and not gives_number(question, lead)
+    dense_at = RANKER_FEATURES.index("dense_best")
+    cover_at = RANKER_FEATURES.index("lex_cover")
+    dense = [float(c.features[dense_at]) for c, _ in ranked] or [0.0]
+    cover = [float(c.features[cover_at]) for c, _ in ranked] or [0.0]
     return np.asarray(
         [
             best,
@@ -119,6 +129,10 @@ def features(
             float(number_missing),
             float(year_missing),
             math.log1p(n_terms),
+            max(dense),
+            max(cover),
+            dense[0],
+            cover[0],
         ],
         dtype=np.float32,
     )
