@@ -372,8 +372,8 @@ def compose(
     ranked: list[tuple[Candidate, float]],
     forces: Sequence[str] = (),
     max_units: int = 3,
-    keep_ratio: float = 0.2,
-    min_proba: float = 0.05,
+    keep_ratio: float = 0.1,
+    min_proba: float = 0.02,
     redundant: float = 0.9,
     adjacent_ratio: float = 0.2,
 ) -> list[tuple[Candidate, float]]:
