@@ -59,6 +59,18 @@ FEATURES = (
     "lead_cover",
 )
 
+# Words of how people ask, not of what they ask about: a report need not use them to answer
+# ("how does Kent handle missing children?"), so their absence is no sign of a gap.
+ASKING_WORDS = frozenset(
+    """handle handled handling deal deals dealing dealt happen happens happened happening
+    work works working worked manage managed managing treat treated treating respond responded
+    cope coping get gets getting got make makes making made take takes taking took look looks
+    looking find finds found know knows known tell told say says said think thinks thought
+    thing things stuff good bad better worse best worst well properly actually really much many
+    lot lots kind sort way ways anything something everything nothing anyone someone everyone
+    ok okay right wrong enough now still ever even just also like mean means""".split()
+)
+
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
 
 
@@ -79,11 +91,14 @@ def answerability() -> LinearModel:
 
 
 def uncovered_terms(
-    terms: Iterable[str], translated: frozenset[str], present: set[str]
+    terms: Iterable[str],
+    translated: frozenset[str],
+    present: set[str],
+    asking: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The question's terms that no returned passage holds (everyday words already translated
-    into the reports' words are left out)."""
-    return [t for t in terms if t not in translated and t not in present]
+    into the reports' words, and ``asking`` terms, the stems of ASKING_WORDS, are left out)."""
+    return [t for t in terms if t not in translated and t not in present and t not in asking]
 
 
 def years_missing(question: str, known_years: set[int], texts: Iterable[str]) -> list[str]:

@@ -18,7 +18,14 @@ from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_info, sentence_info
 from .answer_rank import Candidate, PassageInput, candidates, compose, rank, ranker
-from .answerability import answerability, decide, features, uncovered_terms, years_missing
+from .answerability import (
+    ASKING_WORDS,
+    answerability,
+    decide,
+    features,
+    uncovered_terms,
+    years_missing,
+)
 from .merging import ID_SEPARATOR, shift_spans
 from .search_types import AnswerPick, Hit, RetrievalConfig, SearchResult
 
@@ -42,6 +49,7 @@ class AnswerLayer:
         self._boilerplate: NDArray[np.bool_] | None = None
         self._lock = threading.Lock()
         self._known_years: set[int] | None = None
+        self._asking: frozenset[str] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -49,6 +57,14 @@ class AnswerLayer:
             if self._boilerplate is None:
                 self._boilerplate = _boilerplate(self.retriever)
             return self._boilerplate
+
+    def asking(self) -> frozenset[str]:
+        """The index's terms for the words of how people ask (answerability.ASKING_WORDS)."""
+        if self._asking is None:
+            self._asking = frozenset(
+                t for w in sorted(ASKING_WORDS) for t in self.retriever.index.lexical.terms(w)
+            )
+        return self._asking
 
     def known_years(self) -> set[int]:
         """Years the corpus's reports are from (inspection or publication)."""
@@ -143,7 +159,7 @@ class AnswerLayer:
         for h in hits[:5]:
             present.update(r.terms(h.chunk.text))
         lex = r.index.lexical
-        missing_terms = uncovered_terms(plan.terms, plan.translated, present)
+        missing_terms = uncovered_terms(plan.terms, plan.translated, present, self.asking())
         max_idf = lex.max_idf or 1.0
         uncovered_idf = max(
             ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),

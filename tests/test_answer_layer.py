@@ -157,3 +157,29 @@ def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retrie
         assert first.text in " ".join(hit.chunk.text.split()), q.id  # the report's own words
     assert answered > len(questions) // 2
     assert not bad, "\n".join(map(str, bad))
+
+
+@pytest.mark.slow
+def test_a_filter_that_leaves_nothing_says_which(retriever) -> None:  # type: ignore[no-untyped-def]
+    from qa_service.search_types import Filters
+
+    res = retriever.search("missing children", filters=Filters(year_from=2090))
+    assert res.state == "not_answered" and not res.hits
+    assert "years 2090" in (res.message or "")
+    both = Filters(forces=("Kent Police",), year_from=2017, year_to=2018)
+    res = retriever.search("missing children", filters=both)
+    assert "force Kent Police with years 2017-2018" in (res.message or "")
+
+
+@pytest.mark.slow
+def test_a_follow_up_is_refused_on_its_own_merits(retriever) -> None:  # type: ignore[no-untyped-def]
+    first = answer(retriever, [Turn("user", "how does Kent handle missing children?")])
+    assert first.result.state != "not_answered" and first.sentences
+    turns = [
+        Turn("user", "how does Kent handle missing children?"),
+        Turn("assistant", first.answer),
+        Turn("user", "and Essex?"),
+    ]
+    reply = answer(retriever, turns)
+    assert reply.result.state == "not_answered" and not reply.sentences
+    assert "Essex" in (reply.result.message or "")
