@@ -167,6 +167,13 @@ def answer(
     if not rewritten:
         raise ValueError("the conversation has no user message")
     question = next(t.content for t in reversed(turns) if t.role == "user")
+    # Progress questions ("has Kent improved since the inspection?") are answered from the
+    # recommendation tracker, not by search (progress.py).
+    from .progress import progress_reply
+
+    progress = progress_reply(retriever, question, rewritten[-1], filters)
+    if progress is not None:
+        return progress
     result = retriever.search(rewritten[-1], top_k=top_k, filters=filters)
     sentences = answer_sentences(result, max_sentences)
     return ChatReply(

@@ -35,7 +35,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .recommendations import Recommendation, extract_recommendations
 from .types import Document
@@ -206,6 +206,50 @@ def counts(rows: Iterable[TrackerRow]) -> dict[str, int]:
     for r in rows:
         out[r.verdict] += 1
     return out
+
+
+def _citation(r: Recommendation) -> dict[str, Any]:
+    return {
+        "doc_id": r.doc_id,
+        "source": r.source,
+        "text": r.text,
+        "section": list(r.section),
+        "char_start": r.char_start,
+        "char_end": r.char_end,
+    }
+
+
+def row_dict(row: TrackerRow) -> dict[str, Any]:
+    """One row as JSON: the recommendation (its fields as before), its number, the verdict, the
+    classed sentences, the review's summary and, when separate, the review's restatement."""
+    r, review = row.recommendation, row.review
+    summary = None
+    if review is not None and review.summary is not None:
+        summary = {
+            "text": review.summary.text,
+            "section": list(review.summary.section),
+            "char_start": review.summary.char_start,
+            "char_end": review.summary.char_end,
+            "doc_id": review.doc_id,
+            "source": review.source,
+        }
+    return {
+        "doc_id": r.doc_id,
+        "source": r.source,
+        "force": r.force,
+        "report_type": r.report_type,
+        "area": r.area,
+        "kind": r.kind,
+        "text": r.text,
+        "section": list(r.section),
+        "char_start": r.char_start,
+        "char_end": r.char_end,
+        "summary": summary,
+        "number": row.number,
+        "verdict": row.verdict,
+        "findings": [{"text": f.text, "wording": f.cls, "cue": f.cue} for f in row.findings],
+        "review": _citation(review) if review is not None and review is not r else None,
+    }
 
 
 CSV_COLUMNS: tuple[str, ...] = (

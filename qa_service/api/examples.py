@@ -73,3 +73,16 @@ CITE: dict[str, Any] = {
         },
     },
 }
+
+RECOMMENDATIONS_CSV = (
+    "force,area,number,verdict,recommendation,recommendation_source,recommendation_section,"
+    "recommendation_char_start,recommendation_char_end,review_finding,review_source,"
+    "review_section,review_char_start,review_char_end,deciding_words\r\n"
+    'Leicestershire Police,police detention,7,not met,"Within six months, Leicestershire'
+    ' Police should: ...",leicestershire-2017-post-inspection-review.txt,2. Post-inspection'
+    " review findings > Police detention > Recommendation from the 2017 inspection report,"
+    '26533,27604,"In 2017, HMICFRS found'
+    ' that attendance of appropriate adults ...",leicestershire-2017-post-inspection-review.txt,'
+    "2. Post-inspection review findings > Police detention > Summary of post-inspection review"
+    " findings,27650,28257,shortfall: unacceptable; shortfall: still; shortfall: still\r\n"
+)

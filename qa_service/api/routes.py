@@ -41,6 +41,16 @@ from ..recommendations import AREAS
 from ..retriever import Retriever
 from ..search_types import Filters, Hit
 from ..settings import LIMITS
+from ..tracker import (
+    CSV_COLUMNS,
+    VERDICTS,
+    TrackerRow,
+    build_tracker,
+    counts,
+    csv_text,
+    filter_rows,
+    row_dict,
+)
 from ..types import Chunk
 from . import examples as X
 from . import schemas as S
@@ -259,91 +269,134 @@ def _cite(body: S.CiteRequest, state: AppState) -> Response:
     return _json(S.CiteResponse, cite_result_dict(locator.locate(body.quote)))
 
 
+ForceParam = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=LIMITS.filter_value_chars,
+        description="Only this force's (official name, short name or short form, any"
+        " case). A force with no report in the corpus gives an empty list and a message.",
+        examples=["Kent"],
+        json_schema_extra={"enum": list(FORCE_NAMES)},
+    ),
+]
+AreaParam = Annotated[
+    str | None,
+    Query(
+        description="Only this area of practice (any case; hyphens as spaces).",
+        examples=["police detention"],
+        json_schema_extra={"enum": list(AREAS)},
+    ),
+]
+VerdictParam = Annotated[
+    str | None,
+    Query(
+        description="Only recommendations with this verdict from the review (any case):"
+        " met, partly met, not met, or not reviewed (the corpus has no review of it).",
+        examples=["not met"],
+        json_schema_extra={"enum": list(VERDICTS)},
+    ),
+]
+
+
+def _tracker_rows(
+    state: AppState, force: str | None, area: str | None, verdict: str | None
+) -> tuple[list[TrackerRow], str | None]:
+    """The tracker's rows passing the filters, and why the list is empty when it is."""
+    retriever = state.ready()
+    with state.lock:
+        rows = state.extras.get("tracker")
+        if rows is None:
+            rows = build_tracker(retriever.index.documents.values())
+            state.extras["tracker"] = rows
+    message = None
+    official = None
+    if force is not None:
+        official = forces_of([force], "force")[0]
+        notes = filter_notes(Filters(forces=(official,)), retriever.index.documents)
+        message = notes[0] if notes else None
+    wanted_area = None
+    if area is not None:
+        wanted_area = " ".join(area.replace("-", " ").split()).lower()
+        if wanted_area not in AREAS:
+            raise InputError(f"area: {area!r} is not one of: {', '.join(AREAS)}")
+    wanted_verdict = None
+    if verdict is not None:
+        wanted_verdict = " ".join(verdict.replace("-", " ").replace("_", " ").split()).lower()
+        if wanted_verdict not in VERDICTS:
+            raise InputError(f"verdict: {verdict!r} is not one of: {', '.join(VERDICTS)}")
+    out = filter_rows(rows, official, wanted_area, wanted_verdict)
+    if not out and message is None and (area is not None or verdict is not None):
+        what = " and ".join(
+            f"{k} {v!r}" for k, v in (("area", wanted_area), ("verdict", wanted_verdict)) if v
+        )
+        message = f"No recommendation with {what}" + (
+            f" for {force_named(force or '')}." if force else "."
+        )
+    return out, message
+
+
 @router.get(
     "/v1/recommendations",
     response_model=S.RecommendationsResponse,
     tags=[INSPECTORS],
-    summary="List the recommendations the reports make",
+    summary="Recommendation tracker: each recommendation and the review's verdict on it",
     responses={**_INVALID, **_NOT_READY},
 )
 def recommendations(
     state: State,
-    force: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=LIMITS.filter_value_chars,
-            description="Only this force's (official name, short name or short form, any"
-            " case). A force with no report in the corpus gives an empty list and a message.",
-            examples=["Kent"],
-            json_schema_extra={"enum": list(FORCE_NAMES)},
-        ),
-    ] = None,
-    area: Annotated[
-        str | None,
-        Query(
-            description="Only this area of practice (any case; hyphens as spaces).",
-            examples=["police detention"],
-            json_schema_extra={"enum": list(AREAS)},
-        ),
-    ] = None,
+    force: ForceParam = None,
+    area: AreaParam = None,
+    verdict: VerdictParam = None,
 ) -> dict[str, Any]:
-    """The recommendations each report makes (inspections) or reviews (post-inspection
-    reviews), by area, each with its citation and, for a review, its summary finding."""
-    from ..recommendations import extract_recommendations
-
-    retriever = state.ready()
-    with state.lock:
-        recs = state.extras.get("recommendations")
-        if recs is None:
-            recs = [
-                r for d in retriever.index.documents.values() for r in extract_recommendations(d)
-            ]
-            state.extras["recommendations"] = recs
-    message = None
-    if force is not None:
-        official = forces_of([force], "force")[0]
-        recs = [r for r in recs if r.force == official]
-        notes = filter_notes(Filters(forces=(official,)), retriever.index.documents)
-        message = notes[0] if notes else None
-    if area is not None:
-        wanted = " ".join(area.replace("-", " ").split()).lower()
-        if wanted not in AREAS:
-            raise InputError(f"area: {area!r} is not one of: {', '.join(AREAS)}")
-        recs = [r for r in recs if r.area == wanted]
-        if not recs and message is None:
-            message = f"No recommendation in the area {wanted!r}" + (
-                f" for {force_named(force or '')}." if force else "."
-            )
+    """Every recommendation the inspections made (or a review restates), by force and area,
+    each with its citation, the post-inspection review's summary finding on it and the verdict
+    that finding gives: met, partly met, not met, or not reviewed when the corpus has no
+    review. The verdict is read from the review's own words, sentence by sentence (each
+    sentence's class and deciding words are in `findings`); see `qa_service/tracker.py`."""
+    rows, message = _tracker_rows(state, force, area, verdict)
     return {
-        "recommendations": [_recommendation(r) for r in recs],
+        "recommendations": [row_dict(r) for r in rows],
         "areas": list(AREAS),
+        "verdicts": list(VERDICTS),
+        "counts": counts(rows),
         "message": message,
     }
 
 
-def _recommendation(r: Any) -> dict[str, Any]:
-    summary = None
-    if r.summary is not None:
-        summary = {
-            "text": r.summary.text,
-            "section": list(r.summary.section),
-            "char_start": r.summary.char_start,
-            "char_end": r.summary.char_end,
-        }
-    return {
-        "doc_id": r.doc_id,
-        "source": r.source,
-        "force": r.force,
-        "report_type": r.report_type,
-        "area": r.area,
-        "kind": r.kind,
-        "text": r.text,
-        "section": list(r.section),
-        "char_start": r.char_start,
-        "char_end": r.char_end,
-        "summary": summary,
-    }
+@router.get(
+    "/v1/recommendations.csv",
+    response_class=Response,
+    tags=[INSPECTORS],
+    summary="Recommendation tracker as CSV, for spreadsheets",
+    responses={
+        200: {
+            "description": "One header line, then one line per recommendation: "
+            + ", ".join(CSV_COLUMNS)
+            + ".",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": X.RECOMMENDATIONS_CSV}
+            },
+        },
+        **_INVALID,
+        **_NOT_READY,
+    },
+)
+def recommendations_csv(
+    state: State,
+    force: ForceParam = None,
+    area: AreaParam = None,
+    verdict: VerdictParam = None,
+) -> Response:
+    """The same rows and filters as GET /v1/recommendations, as a CSV download (UTF-8):
+    force, area, number, verdict, the recommendation and where it is, the review's summary
+    finding and where it is, and the words that decided the verdict."""
+    rows, _ = _tracker_rows(state, force, area, verdict)
+    return Response(
+        csv_text(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="recommendations.csv"'},
+    )
 
 
 def _document_summary(retriever: Retriever, doc_id: str) -> dict[str, Any]:

@@ -472,6 +472,45 @@ class Recommendation(BaseModel):
     summary: RecommendationSummary | None = Field(
         description="A review's summary finding for this area."
     )
+    number: int = Field(
+        default=0, description="Its position (1-based) among the recommendations of its report."
+    )
+    verdict: str = Field(
+        default="not reviewed",
+        description="The review's verdict, read from its summary finding: met, partly met,"
+        " not met, or not reviewed (the corpus has no review of it).",
+    )
+    findings: list[TrackerFinding] = Field(
+        default_factory=list,
+        description="The summary finding's sentences, each classed by its wording (the rule"
+        " the verdict follows).",
+    )
+    review: RecommendationCitation | None = Field(
+        default=None,
+        description="The review's restatement of it, when the recommendation's text above is"
+        " the inspection's own (null when the review is both, or there is no review).",
+    )
+
+
+class TrackerFinding(BaseModel):
+    """One sentence of a review's summary finding and how its wording classes it."""
+
+    text: str = Field(description="The sentence, as the review words it.")
+    wording: str = Field(
+        description="How its wording classes it: progress, shortfall, partly or neutral."
+    )
+    cue: str | None = Field(description="The words that decided the class (null if neutral).")
+
+
+class RecommendationCitation(BaseModel):
+    """Where a recommendation is stated in a report."""
+
+    doc_id: str = Field(description="The report's id.")
+    source: str = Field(description="The report's file name.")
+    text: str = Field(description="The recommendation as that report states it.")
+    section: list[str] = Field(description="Heading path, outermost first.")
+    char_start: int = Field(description="Start in the canonical text.")
+    char_end: int = Field(description="End (exclusive) in the canonical text.")
 
 
 class RecommendationSummary(BaseModel):
@@ -481,6 +520,8 @@ class RecommendationSummary(BaseModel):
     section: list[str] = Field(description="Heading path, outermost first.")
     char_start: int = Field(description="Start in the canonical text.")
     char_end: int = Field(description="End (exclusive) in the canonical text.")
+    doc_id: str | None = Field(default=None, description="The review's id.")
+    source: str | None = Field(default=None, description="The review's file name.")
 
 
 class RecommendationsResponse(BaseModel):
@@ -488,6 +529,13 @@ class RecommendationsResponse(BaseModel):
 
     recommendations: list[Recommendation] = Field(description="In report order.")
     areas: list[str] = Field(description="Every area a recommendation can have.")
+    verdicts: list[str] = Field(
+        default_factory=list, description="Every verdict a recommendation can have."
+    )
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="How many of the listed recommendations have each verdict.",
+    )
     message: str | None = Field(
         default=None,
         description="Why the list is empty when a filter names what the corpus lacks.",

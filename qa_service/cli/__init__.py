@@ -86,6 +86,7 @@ _LAZY_COMMANDS = {
     "eval": "evaluate",
     "tune": "evaluate",
     "fit-answers": "evaluate",
+    "recommendations": "tracker",
 }
 
 
