@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .fusion import top_rows
-from .ingest.lines import title_key
+from .ingest.lines import under_section
 from .search_index import SearchIndex
 
 # A filter leaving at most this many passages is scored exactly over all of them (a dense
@@ -67,10 +67,7 @@ class CandidateScorer:
         """Which rows lie under the heading path ``want`` (already title-keyed)."""
         chunks = self.index.chunks
         return np.array(
-            [
-                tuple(title_key(t) for t in chunks[r].section[: len(want)]) == want
-                for r in rows.tolist()
-            ],
+            [under_section(chunks[r].section, want) for r in rows.tolist()],
             dtype=bool,
         )
 

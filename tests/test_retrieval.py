@@ -62,6 +62,13 @@ def test_explicit_filters(retriever) -> None:
         h.chunk.section[:1] == ("Post-inspection review findings: Police detention",)
         for h in res.hits
     )
+    # the two sides of that heading, as a path, find the same section
+    f = Filters(
+        forces=("Lincolnshire Police",),
+        section=("Post-inspection review findings", "Police detention"),
+    )
+    again = retriever.search("appropriate adults", top_k=10, filters=f)
+    assert [h.chunk.chunk_id for h in again.hits] == [h.chunk.chunk_id for h in res.hits]
 
 
 def test_compare_question_reaches_every_named_force(retriever) -> None:

@@ -296,6 +296,22 @@ def is_headline(text: str) -> bool:
     return any(w.endswith("ed") and w not in _LABEL_WORDS_ED for w in words[1:])
 
 
+def under_section(path: tuple[str, ...], want: tuple[str, ...]) -> bool:
+    """Whether a heading path lies under ``want`` (title keys, outermost first). A heading
+    the report writes "Area: Part" also answers to its two sides in turn, so the filter
+    ("Post-inspection review findings", "Police detention") finds the section titled
+    "Post-inspection review findings: Police detention"."""
+    if tuple(title_key(t) for t in path[: len(want)]) == want:
+        return True
+    flat: list[str] = []
+    for title in path:
+        if len(flat) >= len(want):
+            break
+        sides = title.split(": ") if ": " in title and not numbering(title) else [title]
+        flat.extend(title_key(side) for side in sides)
+    return tuple(flat[: len(want)]) == want
+
+
 def title_key(text: str) -> str:
     """Normalised heading text for matching headings with TOC entries and each other."""
     s = remove_footnote_marks(strip_markup(text)).lower()
