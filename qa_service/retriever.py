@@ -218,6 +218,35 @@ class Retriever:
         allowed.setflags(write=False)
         return allowed
 
+    def why_empty(self, filters: Filters) -> str:
+        """Which filter leaves no passage to search: each condition is tried alone, then
+        with the others, and the message names the first that empties the corpus."""
+        conditions = [
+            ("force", "forces", ", ".join(filters.forces)),
+            ("report type", "report_types", ", ".join(filters.report_types)),
+            ("years", "year_from", None),
+            ("section", "section", " > ".join(filters.section)),
+            ("report", "doc_ids", ", ".join(filters.doc_ids)),
+        ]
+        years = f"{filters.year_from or '...'}-{filters.year_to or '...'}"
+        active: list[tuple[str, Filters]] = []
+        for label, name, value in conditions:
+            if name == "year_from":
+                if filters.year_from is None and filters.year_to is None:
+                    continue
+                one = Filters(year_from=filters.year_from, year_to=filters.year_to)
+                value = years
+            else:
+                if not getattr(filters, name):
+                    continue
+                one = Filters(**{name: getattr(filters, name)})
+            active.append((f"{label} {value}", one))
+        for text, one in active:
+            if not self.mask(one).any():
+                return f"No passage matches the filter {text}: nothing was searched."
+        named = " with ".join(text for text, _ in active)
+        return f"No passage matches the filters {named} together: nothing was searched."
+
     def scorer(self) -> CandidateScorer:
         """The candidate scorer (built once, on first use)."""
         with self._scorer_lock:
@@ -307,7 +336,9 @@ class Retriever:
         answerable = bool(order) and confidence >= cfg.answerable_threshold
         timings["answerable"] = _ms(t)
         message = None
-        if not answerable:
+        if not order and not applied.is_empty():
+            message = self.why_empty(applied)
+        elif not answerable:
             message = "No passage in the corpus answers this question closely."
         if plan.forces_missing and cfg.force_filter:
             answerable = False
