@@ -259,7 +259,6 @@ def progress_reply(
         message=message,
         state="answered" if answered else "not_answered",
         confidence=1.0 if answered else 0.0,
-        missing=" ".join(missing) or None,
     )
     body = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
     text = " ".join([*lines, *missing, body]).strip() if answered else (message or "")

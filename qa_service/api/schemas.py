@@ -300,7 +300,10 @@ class ChatResponse(BaseModel):
     missing: str | None = Field(
         default=None, description="With state partial: what was asked that the reports lack."
     )
-    message: str | None = Field(description="Why it is not answerable, when it is not.")
+    message: str | None = Field(
+        description="Why it is not answerable, when it is not; for a progress question ('has"
+        " Kent improved since the inspection?'), the review's verdicts counted per force."
+    )
     index_version: str = Field(description="The index generation that answered.")
     notes: list[str] = NOTES
 

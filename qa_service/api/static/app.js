@@ -4,9 +4,10 @@
 "use strict";
 (() => {
   const $ = (sel, root = document) => root.querySelector(sel);
-  const VIEWS = ["ask", "compare", "cite", "report"];
+  const VIEWS = ["ask", "compare", "cite", "tracker", "report"];
   const TITLES = {
     ask: "Ask the reports", compare: "Compare forces", cite: "Find a quote", report: "Report",
+    tracker: "Recommendation tracker", // tracker.js fills the view from "#tracker&force=..."
   };
 
   // ---------------------------------------------------------------- helpers
@@ -220,6 +221,8 @@
       return box;
     }
     box.append(el("h2", { class: "state-label", "data-state": state }, STATE_LABELS[state]));
+    // A progress question's reply leads with the review's verdicts counted (progress.py).
+    if (state === "answered" && reply.message) box.append(el("p", { class: "verdict-summary" }, reply.message));
     const answer = el("p", { class: "answer", "data-state": state });
     if (state === "partial" && reply.message) {
       answer.append(el("strong", { class: "partial" }, reply.message), " ",
@@ -591,7 +594,8 @@
       showReport(params);
       return;
     }
-    const view = VIEWS.includes(hash) && hash !== "report" ? hash : "ask";
+    const name = hash.split("&")[0];
+    const view = VIEWS.includes(name) && name !== "report" ? name : "ask";
     const returning = lastView === view;
     lastView = view;
     show(view);

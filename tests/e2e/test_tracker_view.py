@@ -1,0 +1,102 @@
+"""The recommendation tracker view and a progress answer in the page: every recommendation with
+its verdict and both passages, filters that change the link, a CSV download, and "has Kent
+improved since the inspection?" answered with the review's cited sentences. Each is
+screenshotted (tracker-*.png, progress-answer.png) and checked with axe-core (WCAG 2.2 AA)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import INSTALL
+from .test_web import _ask
+
+expect = pytest.importorskip(
+    "playwright.sync_api",
+    reason=f"browser tests need the playwright package: {INSTALL}",
+    exc_type=ImportError,
+).expect
+
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def _axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.2 AA violations on the page as it is now."""
+    axe = pytest.importorskip(
+        "axe_playwright_python",
+        reason="the accessibility check needs axe-core (pip install axe-playwright-python)",
+        exc_type=ImportError,
+    )
+    page.add_script_tag(path=str(Path(axe.__file__).parent / "axe.min.js"))
+    options = {"runOnly": {"type": "tag", "values": WCAG_22_AA}}
+    return list(page.evaluate("async (o) => (await axe.run(document, o)).violations", options))
+
+
+def _describe(violations: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in violations)
+
+
+def test_tracker_lists_every_recommendation(page: Any, screenshots: Path) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Recommendations").click()
+    expect(page.locator("#tracker-counts")).to_have_text(
+        "33 recommendations: 7 met, 14 partly met, 2 not met, 10 not reviewed."
+    )
+    assert page.locator("#tracker-results article.rec").count() == 33
+    assert page.locator("#tracker-results h2").count() == 4
+    page.screenshot(path=str(screenshots / "tracker-all.png"), full_page=False)
+    violations = _axe_violations(page)
+    assert violations == [], _describe(violations)
+
+
+def test_tracker_filters_are_linkable_and_download_csv(page: Any, screenshots: Path) -> None:
+    page.goto("/#tracker&force=Kent")
+    expect(page.locator("#tracker-counts")).to_have_text("7 recommendations: 7 partly met.")
+    assert page.locator("#t-force").input_value() == "Kent Police"
+    card = page.locator("article.rec").first
+    assert "Review finding" in card.inner_text() and "Deciding words" in card.inner_text()
+    page.select_option("#t-force", "")
+    page.select_option("#t-area", "police detention")
+    page.select_option("#t-verdict", "not met")
+    expect(page.locator("#tracker-counts")).to_have_text("1 recommendation: 1 not met.")
+    assert page.evaluate("location.hash") == "#tracker&area=police%20detention&verdict=not%20met"
+    assert "Leicestershire Police" in page.locator("#tracker-results h2").inner_text()
+    page.screenshot(path=str(screenshots / "tracker-filtered.png"), full_page=True)
+    href = page.locator("#tracker-csv").get_attribute("href")
+    rows = list(csv.DictReader(io.StringIO(page.request.get(href).text())))
+    assert [(r["force"], r["verdict"]) for r in rows] == [("Leicestershire Police", "not met")]
+    with page.expect_download() as download:
+        page.locator("#tracker-csv").click()
+    assert download.value.suggested_filename.endswith(".csv")
+    # the cited review passage opens in the report view
+    page.locator("article.rec a.open-report", has_text="Open in the review").first.click()
+    expect(page.locator("#report-title")).not_to_have_text("Loading the report…")
+    assert page.locator("#report-text mark").count() >= 1
+    page.goto("/#tracker&force=lancs")
+    expect(page.locator("#tracker-counts")).to_have_text("10 recommendations: 10 not reviewed.")
+    assert (
+        "no post-inspection review of Lancashire" in page.locator("article.rec").first.inner_text()
+    )
+    violations = _axe_violations(page)
+    assert violations == [], _describe(violations)
+
+
+def test_progress_question_answered_with_cited_review(page: Any, screenshots: Path) -> None:
+    page.goto("/")
+    turn = _ask(page, "Has Kent improved since the inspection?")
+    reply = turn.locator(".reply")
+    expect(reply.locator(".state-label")).to_have_text("Answered from the reports")
+    assert "7 partly met" in reply.locator(".verdict-summary").inner_text()
+    assert reply.locator(".answer a.marker").count() >= 6
+    assert reply.locator(".citations .passage").count() == 6
+    turn = _ask(page, "what did the review find about custody in Lincs?")
+    expect(turn.locator(".verdict-summary")).to_contain_text("1 partly met")
+    assert turn.locator(".citations .passage").count() == 2
+    turn.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "progress-answer.png"), full_page=False)
+    violations = _axe_violations(page)
+    assert violations == [], _describe(violations)
