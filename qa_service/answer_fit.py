@@ -258,8 +258,9 @@ def _fit(
         if loss < best_loss - 1e-9:
             best_c, best_loss = cc, loss
     fitted = _fit_logistic(x, y, best_c, False)
-    provisional = _linear(answerability.FEATURES, fitted, {})
-    p = provisional.proba(x.astype(np.float32))
+    # Thresholds are chosen on out-of-fold probabilities: in-sample ones are more extreme than
+    # what the model gives questions it has not seen.
+    p = _out_of_fold(x, y, best_c)
     refuse, answer = thresholds(p, kinds, max_refused, max_staff_refused)
     model = _linear(
         answerability.FEATURES, fitted, {"C": best_c, "refuse": refuse, "answer": answer}
@@ -272,6 +273,19 @@ def _fit(
         "none_abstain": float(np.mean(p[y == 0] < answer)) if (y == 0).any() else 0.0,
     }
     return FitReport(c, round(cv, 4), len(examples), best_c, refuse, answer, dev_stats)
+
+
+def _out_of_fold(
+    x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: int = 5
+) -> NDArray[np.float64]:
+    """Each question's probability from a model fitted on the other folds."""
+    p = np.zeros(len(y))
+    for f in range(folds):
+        test = np.arange(len(y)) % folds == f
+        train = ~test
+        m = _linear(answerability.FEATURES, _fit_logistic(x[train], y[train], c, False), {})
+        p[test] = m.proba(x[test].astype(np.float32))
+    return p
 
 
 def _cv_logloss(x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: int = 5) -> float:
