@@ -60,7 +60,7 @@ _FILLER = frozenset(
 
 # A progress question asks about a force, an area or a short topic ("missing children"); one
 # asking about a detail ("the quality of custody carer activity", "extra training for call
-# handlers") is left to search: at most two topic words, or one beside an area.
+# handlers", "MOSOVO training") is left to search: at most two topic words, or an area alone.
 _MAX_TOPIC_WORDS = 2
 
 
@@ -92,7 +92,7 @@ def detect(question: str) -> ProgressQuestion | None:
         rest = re.sub(rf"\b(?:{_AREA_WORDS[area]})\b", " ", rest)
     words = re.findall(r"[a-z][a-z’'-]+", rest)
     topic = tuple(w for w in words if w not in _FILLER and w not in {"children", "child"})
-    if len(topic) > _MAX_TOPIC_WORDS - (area is not None):
+    if len(topic) > (0 if area is not None else _MAX_TOPIC_WORDS):
         return None  # a question about a detail, better answered by search
     return ProgressQuestion(forces, area, topic)
 

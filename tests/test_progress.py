@@ -49,6 +49,7 @@ def test_detects_progress_questions(question: str, expected: ProgressQuestion) -
         # a detail, better answered by search
         "What did the review find about the quality of custody carer activity in Kent?",
         "what extra training have the call handlers had since the inspection?",
+        "What did the review find about MOSOVO training in Kent?",
         "Who is the trusted adult for a child in custody?",
     ],
 )
