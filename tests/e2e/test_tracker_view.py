@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .conftest import INSTALL
-from .test_web import _ask
+from .test_web import _ask, _no_horizontal_scroll
 
 expect = pytest.importorskip(
     "playwright.sync_api",
@@ -99,4 +99,13 @@ def test_progress_question_answered_with_cited_review(page: Any, screenshots: Pa
     turn.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "progress-answer.png"), full_page=False)
     violations = _axe_violations(page)
+    assert violations == [], _describe(violations)
+
+
+def test_tracker_at_phone_width(phone: Any, screenshots: Path) -> None:
+    phone.goto("/#tracker&force=Lincolnshire&verdict=not%20met")
+    expect(phone.locator("#tracker-counts")).to_have_text("1 recommendation: 1 not met.")
+    assert _no_horizontal_scroll(phone)
+    phone.screenshot(path=str(screenshots / "tracker-phone.png"), full_page=False)
+    violations = _axe_violations(phone)
     assert violations == [], _describe(violations)
