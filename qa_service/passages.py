@@ -112,6 +112,12 @@ def cite_result_dict(result: Any) -> dict[str, Any]:
                 "char_end": m.char_end,
                 "text": m.text,
                 "passage_id": m.passage_id,
+                "diff": None
+                if m.diff is None
+                else {
+                    "quote": [list(s) for s in m.diff.quote],
+                    "text": [list(s) for s in m.diff.text],
+                },
             }
             for m in result.matches
         ],

@@ -207,7 +207,13 @@ def test_invented_sentences_are_not_found(locator: QuoteLocator) -> None:
     for quote in INVENTED:
         result = locator.locate(quote)
         assert result.status == "not_found", (quote, result.matches)
-        assert result.matches == [] and result.message and "closely enough" in result.message
+        assert result.message and "closely enough" in result.message
+        # the closest passages are listed, marked as not matches, closest first
+        assert result.matches and all(m.status == "closest" for m in result.matches)
+        sims = [m.similarity for m in result.matches]
+        assert sims == sorted(sims, reverse=True) and 0 < sims[0] < NEAR_THRESHOLD
+        assert f"{sims[0]:.2f}" in result.message
+        assert all(m.diff is not None for m in result.matches)
 
 
 def test_repeated_quote_returns_every_occurrence_in_document_order(
@@ -271,6 +277,48 @@ def test_near_matches_tolerate_typos_and_dropped_words(
         m = result.matches[0]
         assert (m.char_start, m.char_end) == (start, start + len(original)), quote
         assert NEAR_THRESHOLD <= m.similarity < 1.0
+
+
+def test_text_pasted_from_a_pdf_still_matches(
+    corpus_docs: dict[str, Document], locator: QuoteLocator
+) -> None:
+    original = (
+        "Investigators feel their workloads are too high and they don’t have enough time to"
+        " commit to their enquiries."
+    )
+    start = corpus_docs["lincolnshire"].text.index(original)
+    # straight apostrophe, a line-end hyphen, line breaks, a page number and running footer
+    paste = (
+        "Investigators feel their work-\nloads are too high and they don't\n12\nPage 12 of 40\n"
+        "have enough time to commit to their\nenquiries."
+    )
+    result = locator.locate(paste)
+    assert result.status == "exact", result.message
+    m = result.matches[0]
+    assert (m.char_start, m.char_end) == (start, start + len(original)) and m.diff is None
+    # one word changed as well: near, and the diff marks that word alone on both sides
+    result = locator.locate(paste.replace("enough time", "enough spare time"))
+    assert result.status == "near"
+    m = result.matches[0]
+    assert (m.char_start, m.char_end) == (start, start + len(original))
+    assert m.diff is not None
+    quote = result.quote
+    assert [quote[a:b] for a, b in m.diff.quote] == ["spare"]
+    assert [m.text[a:b] for a, b in m.diff.text] == [""]
+
+
+def test_near_match_diff_marks_the_changed_words_on_both_sides(locator: QuoteLocator) -> None:
+    original = (
+        "Investigators feel their workloads are too high and they don’t have enough time to"
+        " commit to their enquiries."
+    )
+    quote = original.replace("too high", "very high").replace("enough ", "")
+    m = locator.locate(quote).matches[0]
+    assert m.status == "near" and m.diff is not None
+    pairs = [
+        (quote[a:b], m.text[c:d]) for (a, b), (c, d) in zip(m.diff.quote, m.diff.text, strict=True)
+    ]
+    assert pairs == [("very", "too"), ("", "enough")]
 
 
 def test_short_quotes(corpus_docs: dict[str, Document], locator: QuoteLocator) -> None:

@@ -142,3 +142,23 @@ def test_cite_compare_chat_commands(built_index: Path) -> None:
     assert "[1]" in res.stdout
     res = runner.invoke(cli, ["cite", "  ", "--index", str(built_index)])
     assert res.exit_code == 2 and "empty" in res.stderr
+
+
+def test_cite_marks_the_words_a_near_quote_changes(built_index: Path) -> None:
+    runner = CliRunner()
+    quote = (
+        "Investigators feel their work-\nloads are very high and they don't have\nPage 12\n"
+        "enough spare time to commit to their enquiries."
+    )
+    res = runner.invoke(cli, ["cite", quote, "--index", str(built_index)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("near (")
+    assert "are [-very-]{+too+} high" in res.stdout and "enough [-spare-] time" in res.stdout
+    res = runner.invoke(cli, ["cite", quote, "--json", "--index", str(built_index)])
+    best = json.loads(res.stdout)["matches"][0]
+    assert [quote[a:b] for a, b in best["diff"]["quote"]] == ["very", "spare"]
+    assert [best["text"][a:b] for a, b in best["diff"]["text"]] == ["too", ""]
+    invented = "The force has introduced a drone unit to search for missing teenagers at night."
+    res = runner.invoke(cli, ["cite", invented, "--index", str(built_index)])
+    assert res.exit_code == 0 and "Closest passages (not matches):" in res.stdout
+    assert "\nclosest (0." in res.stdout

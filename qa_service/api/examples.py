@@ -72,6 +72,13 @@ CITE: dict[str, Any] = {
             " Rescue Services (HMICFRS) inspected how well Kent Police keeps children safe."
         },
     },
+    "near": {
+        "summary": "A quote copied from the PDF, one word changed (a near match with its diff)",
+        "value": {
+            "quote": "Investigators feel their work-\nloads are too high and they don’t have\n"
+            "Page 12\nenough spare time to commit to their enquiries."
+        },
+    },
 }
 
 RECOMMENDATIONS_CSV = (

@@ -253,7 +253,10 @@ async def cite(
     body: Annotated[S.CiteRequest, Body(openapi_examples=X.CITE)], state: State
 ) -> Response:
     """Where a pasted quote (verbatim or nearly) comes from: report, section, paragraph and
-    exact offsets in the report's canonical text; `not_found` when nothing is close enough."""
+    exact offsets in the report's canonical text. A near match carries `diff`, the differing
+    words on both sides; `not_found` when nothing is close enough, with the closest passages
+    (status `closest`, not matches) and how close they come. Curly quotes, dashes, line
+    breaks, words hyphenated at line ends and page-number lines in the paste do not matter."""
     return await state.run(_cite, body, state)
 
 

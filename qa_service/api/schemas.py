@@ -321,11 +321,33 @@ class CiteRequest(Strict):
     )
 
 
+class CiteDiff(BaseModel):
+    """The words that differ between a quote and the report text it nearly matches."""
+
+    quote: list[tuple[int, int]] = Field(
+        description="Changed words as [start, end) character offsets into the quote as sent,"
+        " one per change; an empty span (start == end) where the quote lacks words the report"
+        " has. Page numbers and line-end hyphens of a PDF copy are never marked.",
+        examples=[[[39, 39], [71, 76]]],
+    )
+    text: list[tuple[int, int]] = Field(
+        description="The same changes as [start, end) offsets into the match's `text`, paired"
+        " with `quote` by position; an empty span where the report lacks words the quote has.",
+        examples=[[[39, 42], [75, 75]]],
+    )
+
+
 class CiteMatch(BaseModel):
     """Where a quote (or its nearest text) is in the corpus."""
 
-    status: Literal["exact", "near"] = Field(description="Verbatim match, or nearly.")
-    similarity: float = Field(description="1.0 for exact; lower for near matches.")
+    status: Literal["exact", "near", "closest"] = Field(
+        description="Verbatim match, or nearly; `closest` (only when the reply is `not_found`)"
+        " is not a match but the nearest text in the reports, listed to show how close."
+    )
+    similarity: float = Field(
+        description="1.0 for exact; lower for near matches (at least the near threshold, 0.7);"
+        " for closest passages, how close they come (0-1, matched words over quote length)."
+    )
     doc_id: str = Field(description="The report's id.")
     source: str = Field(description="The report's file name.")
     title: str = Field(description="The report's title.")
@@ -336,6 +358,11 @@ class CiteMatch(BaseModel):
     char_end: int = Field(description="End (exclusive) of the match in the canonical text.")
     text: str = Field(description="The matched text.")
     passage_id: str | None = Field(description="The passage holding the match, if one does.")
+    diff: CiteDiff | None = Field(
+        default=None,
+        description="For near and closest matches, the differing words on both sides;"
+        " null for exact matches.",
+    )
 
 
 class CiteResponse(BaseModel):
@@ -343,7 +370,10 @@ class CiteResponse(BaseModel):
 
     quote: str = Field(description="The quote as sent.")
     status: Literal["exact", "near", "not_found"] = Field(description="The best match's kind.")
-    matches: list[CiteMatch] = Field(description="Matches, best first.")
+    matches: list[CiteMatch] = Field(
+        description="Matches, best first; for `not_found`, the closest passages (status"
+        " `closest`), which are not matches."
+    )
     message: str | None = Field(description="Why nothing was found, when nothing was.")
 
 

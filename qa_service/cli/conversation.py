@@ -165,6 +165,7 @@ def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
       qa cite "$(pbpaste)" --json
     """
     from ..cite import QuoteLocator
+    from ..quote_text import render_diff
     from ..search_index import load_search_index
 
     try:
@@ -180,10 +181,16 @@ def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
         return
     if result.status == "not_found":
         click.echo(f"Not found: {result.message}")
-        return
+        if result.matches:
+            click.echo("Closest passages (not matches):")
     for m in result.matches:
         click.echo(f"{m.status} ({m.similarity:.2f}): {m.source} chars {m.char_start}-{m.char_end}")
-        click.echo(f"  {m.force} – {' > '.join(m.section)}\n  {m.text}")
+        # closest passages show plain: nearly every word differs, so a diff says little
+        near = m.diff if m.status == "near" else None
+        text = m.text if near is None else render_diff(quote, m.text, near)
+        click.echo(f"  {m.force} – {' > '.join(m.section)}\n  {text}")
+    if any(m.status == "near" and m.diff for m in result.matches):
+        click.echo("[-quote words-]{+report words+} mark where the quote differs.")
 
 
 @cli.command("serve")

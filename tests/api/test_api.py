@@ -304,6 +304,22 @@ def test_cite_locates_every_eval_quote(client: TestClient) -> None:
         assert ev in span_text or span_text in ev, q["id"]
 
 
+def test_cite_near_match_carries_a_word_diff(client: TestClient) -> None:
+    quote = (
+        "Investigators feel their work-\nloads are too high and they don't have\nPage 12\n"
+        "enough spare time to commit to their “enquiries”."
+    )
+    data = client.post("/v1/cite", json={"quote": quote}).json()
+    assert data["status"] == "near" and data["quote"] == quote
+    best = data["matches"][0]
+    assert best["text"].startswith("Investigators feel their workloads")
+    diff = best["diff"]
+    assert [quote[a:b] for a, b in diff["quote"]] == ["spare"]
+    assert [best["text"][a:b] for a, b in diff["text"]] == [""]
+    exact = client.post("/v1/cite", json={"quote": best["text"]}).json()
+    assert exact["status"] == "exact" and exact["matches"][0]["diff"] is None
+
+
 def test_cite_not_found_and_errors(client: TestClient) -> None:
     for sentence in [
         "The force has introduced a drone unit to search for missing teenagers at night.",
@@ -311,7 +327,10 @@ def test_cite_not_found_and_errors(client: TestClient) -> None:
         "We found that every custody suite had a dedicated children's play area and library.",
     ]:
         data = client.post("/v1/cite", json={"quote": sentence}).json()
-        assert data["status"] == "not_found" and data["matches"] == [] and data["message"]
+        assert data["status"] == "not_found" and data["message"]
+        # the closest passages, each saying how close, none of them a match
+        assert data["matches"] and {m["status"] for m in data["matches"]} == {"closest"}
+        assert all(0 < m["similarity"] < 0.7 for m in data["matches"])
     assert client.post("/v1/cite", json={"quote": ""}).status_code == 422
     assert client.post("/v1/cite", json={"quote": "   "}).status_code == 422
     assert client.post("/v1/cite", json={"quote": "x" * 5001}).status_code == 422

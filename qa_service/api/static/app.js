@@ -340,6 +340,34 @@
   // -------------------------------------------------------------------- cite
   const CITE_LABELS = { exact: "Exact match", near: "Near match", not_found: "Not found" };
 
+  // One side of a near match: its changed words in <del> (the quote) or <ins> (the report),
+  // each with a spoken label; an empty span is a caret where the other side has words.
+  function diffText(text, spans, tag, label) {
+    const out = [];
+    let pos = 0;
+    for (const [s, e] of spans) {
+      out.push(text.slice(pos, s), s < e
+        ? el(tag, {}, el("span", { class: "visually-hidden" }, `[${label}: `), text.slice(s, e),
+          el("span", { class: "visually-hidden" }, "]"))
+        : el("span", { class: "diff-gap" }, el("span", { "aria-hidden": "true" }, "‸"),
+          el("span", { class: "visually-hidden" }, `[${label}: nothing here]`)));
+      pos = e;
+    }
+    out.push(text.slice(pos));
+    return out;
+  }
+
+  function quoteDiff(quote, m) {
+    return el("div", { class: "quote-diff" },
+      el("p", { class: "diff-key" }, "Differing words: ", el("del", {}, "struck through"),
+        " in your quote, ", el("ins", {}, "underlined"), " in the report; ",
+        el("span", { class: "diff-gap" }, "‸"), " marks where words are missing."),
+      el("p", { class: "label" }, "Your quote"),
+      el("blockquote", { class: "text diff-quote" }, diffText(quote, m.diff.quote, "del", "your quote has")),
+      el("p", { class: "label" }, "The report"),
+      el("blockquote", { class: "text diff-report" }, diffText(m.text, m.diff.text, "ins", "the report has")));
+  }
+
   async function findQuote(quote) {
     const results = $("#cite-results");
     showError(null);
@@ -351,20 +379,27 @@
         el("strong", {}, CITE_LABELS[r.status] || r.status), r.message ? `: ${r.message}` : "");
       const matches = r.matches.map((m) => {
         const at = m.paragraph.indexOf(m.text);
-        const body = at >= 0 ? markedText(m.paragraph, [[at, at + m.text.length]]) : markedText(m.text, [[0, m.text.length]]);
+        const body = m.status === "closest" ? el("blockquote", { class: "text" }, m.text)
+          : m.status === "near" && m.diff ? quoteDiff(r.quote, m)
+            : el("blockquote", { class: "text" }, at >= 0
+              ? markedText(m.paragraph, [[at, at + m.text.length]]) : markedText(m.text, [[0, m.text.length]]));
+        const how = m.status === "exact" ? "exact match"
+          : m.status === "near" ? `near match (similarity ${m.similarity.toFixed(2)})`
+            : `not a match: ${Math.round(m.similarity * 100)}% of the quote's words (similarity ${m.similarity.toFixed(2)})`;
         return el("li", {}, el("article", { class: "passage cite-match", "data-status": m.status },
           el("h2", { class: "passage-title" }, m.title),
-          el("p", { class: "meta" }, [m.force, m.status === "exact" ? "exact match"
-            : `near match (similarity ${m.similarity.toFixed(2)})`].filter(Boolean).join(" · ")),
+          el("p", { class: "meta" }, [m.force, how].filter(Boolean).join(" · ")),
           el("p", { class: "section" }, el("span", { class: "label" }, "Section: "), sectionPath(m.section) || "(front matter)"),
           el("p", { class: "offsets" }, el("span", { class: "label" }, "Offsets: "),
             `characters ${m.char_start}–${m.char_end} of the report text`),
-          el("blockquote", { class: "text" }, body),
+          body,
           el("p", { class: "open" }, el("a", {
             class: "open-report", href: reportHash(m.doc_id, m.char_start, m.char_end),
           }, "Open in report", el("span", { class: "visually-hidden" }, `: ${m.title}`)))));
       });
-      results.replaceChildren(head, matches.length ? el("ol", { class: "matches" }, matches) : "");
+      const closest = r.status === "not_found" && matches.length
+        ? el("h2", { class: "closest-title" }, `Closest passages (${matches.length}), not matches`) : "";
+      results.replaceChildren(head, closest, matches.length ? el("ol", { class: "matches" }, matches) : "");
       announce(`${CITE_LABELS[r.status] || r.status}.`);
     } catch (err) {
       results.replaceChildren();
