@@ -379,13 +379,12 @@
         el("strong", {}, CITE_LABELS[r.status] || r.status), r.message ? `: ${r.message}` : "");
       const matches = r.matches.map((m) => {
         const at = m.paragraph.indexOf(m.text);
-        const body = m.status === "closest" ? el("blockquote", { class: "text" }, m.text)
-          : m.status === "near" && m.diff ? quoteDiff(r.quote, m)
+        const body = m.status === "near" && m.diff ? quoteDiff(r.quote, m)
             : el("blockquote", { class: "text" }, at >= 0
               ? markedText(m.paragraph, [[at, at + m.text.length]]) : markedText(m.text, [[0, m.text.length]]));
         const how = m.status === "exact" ? "exact match"
           : m.status === "near" ? `near match (similarity ${m.similarity.toFixed(2)})`
-            : `not a match: ${Math.round(m.similarity * 100)}% of the quote's words (similarity ${m.similarity.toFixed(2)})`;
+            : `not a match: similarity ${m.similarity.toFixed(2)}, ${Math.round(m.similarity * 100)}% of the words in common`;
         return el("li", {}, el("article", { class: "passage cite-match", "data-status": m.status },
           el("h2", { class: "passage-title" }, m.title),
           el("p", { class: "meta" }, [m.force, how].filter(Boolean).join(" · ")),
