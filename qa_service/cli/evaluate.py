@@ -110,6 +110,7 @@ def eval_cmd(
     """
     from tqdm import tqdm
 
+    out = results_folder(out, update_baseline)  # bad options fail before any work
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         try:
@@ -133,7 +134,6 @@ def eval_cmd(
             answered = run_answers(retriever, qs, progress=lambda _: bar.update(1))
         answers = answer_report(answered)
     label = split or "all"
-    out = results_folder(out, update_baseline)
     out.mkdir(parents=True, exist_ok=True)
     data = {
         "questions_file": str(questions),
@@ -231,6 +231,7 @@ def tune_cmd(
     """
     if split == "test":
         fail("tuning on the test split would make its figures meaningless; use dev")
+    out = results_folder(out, update_baseline)
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         try:
@@ -239,7 +240,6 @@ def tune_cmd(
             fail(str(exc))
         retriever = open_retriever(settings)
         best, trials = tune(retriever, qs, retriever.config, lambda m: click.echo(m, err=True))
-    out = results_folder(out, update_baseline)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tuning.json").write_text(
         json.dumps({"split": split, "chosen": asdict(best), "trials": trials}, indent=2) + "\n"
