@@ -242,17 +242,21 @@ def candidates(
     weights: list[tuple[str, float]],
     terms_of: Callable[[str], list[str]],
     question_words: set[str],
+    cover_weights: list[tuple[str, float]] | None = None,
 ) -> list[Candidate]:
     """Every answer unit of the passages, with its features (only units that may lead)."""
     out: list[Candidate] = []
-    total_weight = sum(w for _, w in weights) or 1.0
+    # Coverage counts a term the reports never use at full weight (``cover_weights``): that
+    # the corpus lacks a word the question rests on is what coverage is there to see.
+    cover_weights = weights if cover_weights is None else cover_weights
+    total_weight = sum(w for _, w in cover_weights) or 1.0
     number = asks_number(question)
     top_fused = max((p.fused for p in passages), default=0.0) or 1.0
     rows: list[list[float]] = []
     for h, p in enumerate(passages):
         units = build_units(p.text, p.spans, p.headings)
         heading_terms = {t for h in p.headings for t in terms_of(h)}
-        heading_cover = sum(w for t, w in weights if t in heading_terms) / total_weight
+        heading_cover = sum(w for t, w in cover_weights if t in heading_terms) / total_weight
         has_vectors = len(p.vectors) == len(p.spans) and len(p.spans) > 0
         sims = np.clip(p.vectors @ topic, 0.0, 1.0) if has_vectors and topic is not None else None
         first = True
@@ -285,7 +289,7 @@ def candidates(
                     sent_sims[0],
                     p.dense,
                     lex,  # lex_rel, normalised below
-                    lex / total_weight,
+                    sum(w for t, w in cover_weights if t in unit_terms) / total_weight,
                     len(words & question_words) / max(1, len(question_words)),
                     heading_cover,
                     p.fused / top_fused,

@@ -138,7 +138,15 @@ class AnswerLayer:
         question_words = {
             w for w in _words(plan.topic) if stop(w)
         }  # content words: those the lexical index keeps
-        cands = candidates(passages, topic, plan.topic, weights, r.terms, question_words)
+        lex = r.index.lexical
+        max_idf = lex.max_idf or 1.0
+        asking = self.asking()
+        cover = [
+            (t, w * (lex.idf(t) or max_idf))
+            for t, w in plan.terms.items()
+            if t not in plan.translated and t not in asking
+        ]
+        cands = candidates(passages, topic, plan.topic, weights, r.terms, question_words, cover)
         ranked = rank(cands, ranker())
 
         # Highlights: each passage's best unit (the lead's own passage: the lead).
@@ -158,9 +166,7 @@ class AnswerLayer:
         present: set[str] = set()
         for h in hits[:5]:
             present.update(r.terms(h.chunk.text))
-        lex = r.index.lexical
-        missing_terms = uncovered_terms(plan.terms, plan.translated, present, self.asking())
-        max_idf = lex.max_idf or 1.0
+        missing_terms = uncovered_terms(plan.terms, plan.translated, present, asking)
         uncovered_idf = max(
             ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
             default=0.0,
