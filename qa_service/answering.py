@@ -9,7 +9,7 @@ encoding to a search: the question's topic vector is the one retrieval computed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from .answerability import (
     uncovered_terms,
     years_missing,
 )
-from .merging import ID_SEPARATOR, shift_spans
+from .merging import rows_of, shift_spans
 from .search_types import AnswerPick, Hit, RetrievalConfig, SearchResult
 
 if TYPE_CHECKING:
@@ -82,17 +82,13 @@ class AnswerLayer:
     def passage_input(self, hit: Hit) -> PassageInput:
         """A hit's text with its sentences' spans, vectors and boilerplate flags."""
         index = self.retriever.index
-        rows = [index.row_of.get(part, -1) for part in hit.chunk.chunk_id.split(ID_SEPARATOR)]
-        if len(rows) == 1:
-            rows = [hit.row]
+        rows = rows_of(hit.chunk.chunk_id, index.row_of, index.chunks) or (hit.row,)
         flags = self.boilerplate()
         spans: list[tuple[int, int]] = []
         vectors: list[NDArray[np.float32]] = []
         plate: list[bool] = []
         terms: list[frozenset[str]] = []
         for row in rows:
-            if row < 0:
-                continue
             member = index.chunks[row]
             own, vecs = index.sentences.of_chunk(row)
             local = [(int(a), int(b)) for a, b in own.tolist()]
@@ -134,10 +130,9 @@ class AnswerLayer:
         plan = result.plan
         hits = result.hits
         passages = [self.passage_input(h) for h in hits]
-        stop = r.index.lexical.terms
-        question_words = {
-            w for w in _words(plan.topic) if stop(w)
-        }  # content words: those the lexical index keeps
+        # content words: those the lexical index keeps (not through the retriever's text cache,
+        # which holds passages and sentences)
+        question_words = {w for w in _words(plan.topic) if r.index.lexical.terms(w)}
         lex = r.index.lexical
         max_idf = lex.max_idf or 1.0
         asking = self.asking()
@@ -244,11 +239,11 @@ def _words(text: str) -> list[str]:
     return [w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()]
 
 
-def _original_words(topic: str, stems: set[str], terms_of: object) -> list[str]:
+def _original_words(topic: str, stems: set[str], terms_of: Callable[[str], list[str]]) -> list[str]:
     """The question's own words behind the given stemmed terms, in question order."""
     out: list[str] = []
     for w in _words(topic):
-        got = terms_of(w)  # type: ignore[operator]
+        got = terms_of(w)
         if got and got[0] in stems and w not in out:
             out.append(w)
     return out
@@ -260,8 +255,7 @@ def _boilerplate(retriever: Retriever) -> NDArray[np.bool_]:
     flags = np.zeros(n, dtype=bool)
     if n == 0 or n > BOILERPLATE_SCAN:
         return flags
-    doc_of_row = np.array([hash(c.doc_id) for c in retriever.index.chunks], dtype=np.int64)
-    doc = doc_of_row[np.asarray(sentences.owner, dtype=np.int64)]
+    doc = retriever.doc_of[np.asarray(sentences.owner, dtype=np.int64)]
     vectors = sentences.rows(np.arange(n, dtype=np.int64))
     step = 2048
     for a in range(0, n, step):

@@ -113,6 +113,11 @@ class Retriever:
         for words in (4, 12, 30):
             self.embedder.encode([" ".join(["custody"] * words)])
 
+    @property
+    def doc_of(self) -> NDArray[np.int32]:
+        """Each passage row's document, as a position in the index's documents."""
+        return self._doc_of
+
     def terms(self, text: str) -> list[str]:
         """Stemmed, stopword-free terms of a text (cached; do not modify the list)."""
         return self._terms(text)

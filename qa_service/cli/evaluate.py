@@ -13,6 +13,7 @@ import click
 from ..answer_eval import answer_report, answer_table, plot_reliability, run_answers
 from ..evaluation import (
     EvalError,
+    Question,
     RunReport,
     kind_table,
     load_questions,
@@ -28,6 +29,23 @@ from . import _settings, clean_errors, cli, fail, index_option
 
 GATE_METRICS = ("recall@5", "mrr@10")
 ANSWER_GATE_METRICS = ("answer@1",)
+
+questions_option = click.option(
+    "--questions",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("eval/questions.jsonl"),
+    show_default=True,
+)
+
+
+def _questions(path: Path, split: str | None) -> list[Question]:
+    """The question file's questions of one split, or a clean CLI error."""
+    try:
+        return load_questions(path, split)
+    except EvalError as exc:
+        fail(str(exc))
+
+
 GATE_TOLERANCE = 0.02
 BASELINE = Path("eval/results")  # committed figures: written only when asked for
 
@@ -65,12 +83,7 @@ baseline_option = click.option(
     "eval",
     epilog="Exit codes: 0 done, 1 --gate regression or internal error, 2 bad input or index.",
 )
-@click.option(
-    "--questions",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("eval/questions.jsonl"),
-    show_default=True,
-)
+@questions_option
 @click.option("--split", default=None, help="Only questions of this split (dev or test).")
 @click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True)
 @output_option
@@ -113,10 +126,7 @@ def eval_cmd(
     out = results_folder(out, update_baseline)  # bad options fail before any work
     settings = _settings(index_dir=index_dir)
     with clean_errors():
-        try:
-            qs = load_questions(questions, split)
-        except EvalError as exc:
-            fail(str(exc))
+        qs = _questions(questions, split)
         retriever = open_retriever(settings)
         configs = ladder(retriever.config)
         if only_final:
@@ -206,12 +216,7 @@ def _check_gate(gate: Path, final: RunReport, answers: dict[str, Any]) -> None:
 
 
 @cli.command("tune")
-@click.option(
-    "--questions",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("eval/questions.jsonl"),
-    show_default=True,
-)
+@questions_option
 @click.option("--split", default="dev", show_default=True)
 @output_option
 @baseline_option
@@ -234,10 +239,7 @@ def tune_cmd(
     out = results_folder(out, update_baseline)
     settings = _settings(index_dir=index_dir)
     with clean_errors():
-        try:
-            qs = load_questions(questions, split)
-        except EvalError as exc:
-            fail(str(exc))
+        qs = _questions(questions, split)
         retriever = open_retriever(settings)
         best, trials = tune(retriever, qs, retriever.config, lambda m: click.echo(m, err=True))
     out.mkdir(parents=True, exist_ok=True)
@@ -248,12 +250,7 @@ def tune_cmd(
 
 
 @cli.command("fit-answers")
-@click.option(
-    "--questions",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("eval/questions.jsonl"),
-    show_default=True,
-)
+@questions_option
 @click.option("--split", default="dev", show_default=True)
 @index_option
 def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None:
@@ -268,10 +265,7 @@ def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None
         fail("fitting on the test split would make its figures meaningless; use dev")
     settings = _settings(index_dir=index_dir)
     with clean_errors():
-        try:
-            qs = load_questions(questions, split)
-        except EvalError as exc:
-            fail(str(exc))
+        qs = _questions(questions, split)
         retriever = open_retriever(settings)
         rep = fit(retriever, qs, progress=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(asdict(rep), indent=2))

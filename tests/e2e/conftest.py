@@ -25,6 +25,26 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 INSTALL = "run `bash scripts/install-browser.sh`"
+WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.2 AA violations on the page as it is now."""
+    axe = pytest.importorskip(
+        "axe_playwright_python",
+        reason="the accessibility check needs axe-core (pip install axe-playwright-python)",
+        exc_type=ImportError,
+    )
+    page.add_script_tag(path=str(Path(axe.__file__).parent / "axe.min.js"))
+    options = {"runOnly": {"type": "tag", "values": WCAG_22_AA}}
+    return list(page.evaluate("async (o) => (await axe.run(document, o)).violations", options))
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    """One line per axe violation: rule, impact and the elements."""
+    return "; ".join(
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}" for v in violations
+    )
 
 
 @pytest.fixture(scope="session")

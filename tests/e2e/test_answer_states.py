@@ -20,6 +20,8 @@ import pytest
 from qa_service.textnorm import collapse_ws
 
 from .conftest import INSTALL
+from .conftest import axe_violations as _axe_violations
+from .conftest import describe_violations as _describe
 from .test_web import KENT_Q, _ask
 
 expect = pytest.importorskip(
@@ -65,7 +67,6 @@ SHOTS = {
     "partial": "answer-partial.png",
     "not_answered": "answer-not-answered.png",
 }
-WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 def _chat(page: Any, question: str) -> dict[str, Any]:
@@ -86,24 +87,6 @@ def _question_in_state(page: Any, state: str) -> str:
             return question
         seen.append(f"{question!r}: {reply['state']}, {len(reply['related'])} related")
     pytest.fail(f"no candidate question is {state} now; got " + "; ".join(seen))
-
-
-def _axe_violations(page: Any) -> list[dict[str, Any]]:
-    """axe-core's WCAG 2.2 AA violations on the page as it is now."""
-    axe = pytest.importorskip(
-        "axe_playwright_python",
-        reason="the accessibility check needs axe-core (pip install axe-playwright-python)",
-        exc_type=ImportError,
-    )
-    page.add_script_tag(path=str(Path(axe.__file__).parent / "axe.min.js"))
-    options = {"runOnly": {"type": "tag", "values": WCAG_22_AA}}
-    return list(page.evaluate("async (o) => (await axe.run(document, o)).violations", options))
-
-
-def _describe(violations: list[dict[str, Any]]) -> str:
-    return "; ".join(
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}" for v in violations
-    )
 
 
 def _check_markers(turn: Any, reply: dict[str, Any]) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from .conftest import INSTALL
-from .test_answer_states import _axe_violations, _describe
+from .conftest import axe_violations as _axe_violations
+from .conftest import describe_violations as _describe
 
 expect = pytest.importorskip(
     "playwright.sync_api",

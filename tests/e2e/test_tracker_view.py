@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from .conftest import INSTALL
+from .conftest import axe_violations as _axe_violations
+from .conftest import describe_violations as _describe
 from .test_web import _ask, _no_horizontal_scroll
 
 expect = pytest.importorskip(
@@ -20,24 +22,6 @@ expect = pytest.importorskip(
     reason=f"browser tests need the playwright package: {INSTALL}",
     exc_type=ImportError,
 ).expect
-
-WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-def _axe_violations(page: Any) -> list[dict[str, Any]]:
-    """axe-core's WCAG 2.2 AA violations on the page as it is now."""
-    axe = pytest.importorskip(
-        "axe_playwright_python",
-        reason="the accessibility check needs axe-core (pip install axe-playwright-python)",
-        exc_type=ImportError,
-    )
-    page.add_script_tag(path=str(Path(axe.__file__).parent / "axe.min.js"))
-    options = {"runOnly": {"type": "tag", "values": WCAG_22_AA}}
-    return list(page.evaluate("async (o) => (await axe.run(document, o)).violations", options))
-
-
-def _describe(violations: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{v['id']}: {[n['target'] for n in v['nodes']]}" for v in violations)
 
 
 def test_tracker_lists_every_recommendation(page: Any, screenshots: Path) -> None:
