@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .quantize import dequantize_int8, quantize_int8
+
 # Below this many passages an exact scan is fast enough and has perfect recall; above it an
 # HNSW graph is used. Measured on 2 cores at 384 dimensions (bench/results/dense_scale.md):
 # the exact scan takes 1.6 ms at 50k passages but 11 ms at 100k, as long as encoding the query
@@ -169,22 +171,56 @@ def _read_float16(path: Path) -> NDArray[np.float16]:
     return half
 
 
+# Files of the sentence vectors: int8 codes with one scale per sentence (written since store
+# format 3), or float32 (earlier builds, and QA_SENTENCE_VECTORS=float32); both are read.
+CODES_FILE = "sentence_codes.npy"
+SCALES_FILE = "sentence_scales.npy"
+FLOAT_FILE = "sentences.npy"
+
+
 class SentenceVectors:
     """One vector per sentence of every chunk: sentence-level similarity for ranking
-    (a passage is as relevant as its best sentence) and for choosing the answer sentence."""
+    (a passage is as relevant as its best sentence) and for choosing the answer sentence.
+
+    ``vectors`` is the stored matrix as it is on disk (memory-mapped): int8 codes when
+    ``scales`` is given (cosine = scale * codes . query, ``quantize``), else float32 (float16
+    for a large old-format index). Every accessor returns float32 vectors or cosines.
+    """
 
     def __init__(
-        self, vectors: NDArray[np.float32], owner: NDArray[np.int32], spans: NDArray[np.int32]
+        self,
+        vectors: NDArray[np.generic],
+        owner: NDArray[np.int32],
+        spans: NDArray[np.int32],
+        scales: NDArray[np.float32] | None = None,
     ) -> None:
         self.vectors = np.asarray(vectors)  # plain array over a memory map, as DenseIndex
+        self.scales = scales  # per-sentence scale of int8 codes; None for float vectors
         self.owner = owner  # chunk row of each sentence (non-decreasing)
         self.spans = spans  # (start, end) of each sentence within its chunk's text
         self.first = np.searchsorted(owner, np.arange(int(owner.max(initial=-1)) + 2))
 
+    @classmethod
+    def quantized(
+        cls, vectors: NDArray[np.float32], owner: NDArray[np.int32], spans: NDArray[np.int32]
+    ) -> SentenceVectors:
+        """Sentence vectors stored as int8 codes and scales."""
+        codes, scales = quantize_int8(vectors)
+        return cls(codes, owner, spans, scales)
+
+    @property
+    def encoding(self) -> str:
+        """How the vectors are held: "int8", "float32" or "float16"."""
+        return "int8" if self.scales is not None else str(self.vectors.dtype)
+
     def save(self, folder: Path) -> None:
-        """Write sentences.npy, sentence_owner.npy and sentence_spans.npy."""
+        """Write the vectors (int8 codes and scales, or float32) and the positions."""
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "sentences.npy", self.vectors, allow_pickle=False)
+        if self.scales is not None:
+            np.save(folder / CODES_FILE, self.vectors, allow_pickle=False)
+            np.save(folder / SCALES_FILE, self.scales, allow_pickle=False)
+        else:
+            np.save(folder / FLOAT_FILE, self.rows(np.arange(len(self))), allow_pickle=False)
         self.save_positions(folder, self.owner, self.spans)
 
     @staticmethod
@@ -197,24 +233,50 @@ class SentenceVectors:
     def load(
         cls, folder: Path, mmap: bool = True, f16_above: int = SENTENCE_F16_ABOVE
     ) -> SentenceVectors:
-        """Read what ``save`` wrote. The vectors are memory-mapped by default: a search reads
-        only its candidates' sentences, and server processes share the pages. More than
-        ``f16_above`` of them are read into RAM as float16 instead."""
-        vectors = np.load(
-            folder / "sentences.npy", allow_pickle=False, mmap_mode="r" if mmap else None
-        )
+        """Read what ``save`` wrote. The vectors are memory-mapped by default: nothing of them
+        is read until a search asks for its candidates' sentences, and server processes share
+        the pages. More than ``f16_above`` float32 vectors (an old-format index) are read into
+        RAM as float16 instead."""
+        mode = "r" if mmap else None
         owner = np.load(folder / "sentence_owner.npy", allow_pickle=False)
         spans = np.load(folder / "sentence_spans.npy", allow_pickle=False)
+        scales = None
+        if (folder / CODES_FILE).is_file():
+            vectors = np.load(folder / CODES_FILE, allow_pickle=False, mmap_mode=mode)
+            scales = np.load(folder / SCALES_FILE, allow_pickle=False, mmap_mode=mode)
+            if vectors.dtype != np.int8 or scales.dtype != np.float32 or scales.shape != (
+                len(vectors),
+            ):
+                raise ValueError(
+                    f"{CODES_FILE} has dtype {vectors.dtype}, {SCALES_FILE} {scales.dtype}"
+                    f" and shape {scales.shape}"
+                )
+        else:
+            vectors = np.load(folder / FLOAT_FILE, allow_pickle=False, mmap_mode=mode)
+            if vectors.dtype != np.float32:
+                raise ValueError(f"{FLOAT_FILE} has dtype {vectors.dtype}")
+        if vectors.ndim != 2:
+            raise ValueError(f"sentence vectors have shape {vectors.shape}")
         if not (len(vectors) == len(owner) == len(spans)):
             raise ValueError("sentence files disagree in length")
-        if vectors.dtype != np.float32 or vectors.ndim != 2:
-            raise ValueError(f"sentences.npy has dtype {vectors.dtype} and shape {vectors.shape}")
-        if len(vectors) > f16_above:
-            vectors = _read_float16(folder / "sentences.npy")
-        return cls(vectors, owner.astype(np.int32), spans.astype(np.int32))
+        if scales is None and len(vectors) > f16_above:
+            vectors = _read_float16(folder / FLOAT_FILE)
+        return cls(vectors, owner.astype(np.int32), spans.astype(np.int32), scales)
 
     def __len__(self) -> int:
         return int(self.vectors.shape[0])
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension."""
+        return int(self.vectors.shape[1])
+
+    def _cosines(self, a: int, b: int, query: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Cosines of sentences ``a:b`` (consecutive) with the query."""
+        sims = np.asarray(self.vectors[a:b] @ query, dtype=np.float32)
+        if self.scales is not None:
+            sims *= self.scales[a:b]
+        return sims
 
     def best_per_chunk(
         self, query: NDArray[np.float32], n_chunks: int, rows: NDArray[np.int64] | None = None
@@ -224,7 +286,13 @@ class SentenceVectors:
         best = np.full(n_chunks, -1.0, dtype=np.float32)
         if rows is None:
             if len(self.owner):
-                sims = self.vectors @ query.astype(np.float32)
+                q = query.astype(np.float32)
+                sims = np.concatenate(
+                    [
+                        self._cosines(a, min(a + _SCAN_BLOCK, len(self)), q)
+                        for a in range(0, len(self), _SCAN_BLOCK)
+                    ]
+                )
                 # owner is sorted: each chunk's sentences are one run starting at ``first``
                 starts = self.first[:-1]
                 has = starts < self.first[1:]
@@ -249,20 +317,34 @@ class SentenceVectors:
             # The rows' sentences gathered in one index array, scored in one product.
             seg = np.concatenate([[0], np.cumsum(lens)[:-1]])
             idx = np.repeat(starts - seg, lens) + np.arange(int(lens.sum()))
-            sims = np.asarray(self.rows(idx) @ query.astype(np.float32))
+            q = query.astype(np.float32)
+            # np.take copies whole rows: a third of the time of fancy indexing (1,000 rows of
+            # float16: 0.1 instead of 0.3 ms).
+            sims = np.asarray(np.take(self.vectors, idx, axis=0) @ q, dtype=np.float32)
+            if self.scales is not None:
+                sims *= np.take(self.scales, idx)
             out[pos] = np.maximum.reduceat(sims, seg)
         return out
 
     def rows(self, idx: NDArray[np.int64]) -> NDArray[np.float32]:
         """The vectors of the given sentences, as float32."""
-        # np.take copies whole rows: a third of the time of fancy indexing (1,000 rows of
-        # float16: 0.1 instead of 0.3 ms; FAISS's float16 decoder is no faster than astype
-        # on one thread and much slower on two busy ones).
-        return np.asarray(np.take(self.vectors, idx, axis=0), dtype=np.float32)
+        # (FAISS's float16 decoder is no faster than astype on one thread and much slower
+        # on two busy ones.)
+        taken = np.take(self.vectors, idx, axis=0)
+        if self.scales is not None:
+            return dequantize_int8(taken, np.take(self.scales, idx))
+        return np.asarray(taken, dtype=np.float32)
 
     def of_chunk(self, row: int) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-        """The sentence spans of one chunk and their vectors."""
+        """The sentence spans of one chunk and their vectors (float32)."""
         if row + 1 >= len(self.first):
-            return self.spans[:0], self.vectors[:0]
+            return self.spans[:0], np.zeros((0, self.dimension), dtype=np.float32)
         a, b = int(self.first[row]), int(self.first[row + 1])
+        if self.scales is not None:
+            return self.spans[a:b], dequantize_int8(self.vectors[a:b], self.scales[a:b])
         return self.spans[a:b], np.asarray(self.vectors[a:b], dtype=np.float32)
+
+
+# Sentences scored per block when every one is scored (int8 codes become float32 a block at
+# a time, never the whole matrix).
+_SCAN_BLOCK = 65_536

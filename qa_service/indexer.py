@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from . import __version__, reuse, store
 from .chunking import ChunkParams, chunk_corpus
-from .dense import DenseIndex, SentenceVectors
+from .dense import FLOAT_FILE, DenseIndex, SentenceVectors
 from .embedding import ModelTokenizer
 from .ingest import corpus_files, read_corpus
 from .lexical import LexicalIndex
@@ -324,7 +324,10 @@ def index_documents(
 
     def save_sentences(folder: Path) -> None:
         # Straight from the cache to disk: no second in-memory copy of every sentence vector.
-        reuse.write_vectors(folder / "sentences.npy", texts, sentence_cache)
+        if settings.sentence_vectors == "int8":
+            reuse.write_int8(folder, texts, sentence_cache)
+        else:
+            reuse.write_vectors(folder / FLOAT_FILE, texts, sentence_cache)
         SentenceVectors.save_positions(
             folder,
             np.array(owner, dtype=np.int32),
@@ -377,6 +380,10 @@ def index_documents(
                 "sources": {d.source: d.fingerprint for d in docs if d.fingerprint},
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "sentences": len(texts),
+                "sentence_vectors": {
+                    "encoding": settings.sentence_vectors,
+                    "dimension": sentence_cache.dimension,
+                },
                 "problems": problems,
                 "versions": _versions(),
                 "build_seconds": dict(clock.seconds),  # stages up to here (not publishing)
@@ -429,7 +436,7 @@ def _check_agreement(
     for _ in range(2):
         embedder = encoder.get()
         cosine = min(
-            reuse.min_cosine(sample, sentence_cache, embedder.encode),
+            reuse.min_cosine(sample, sentence_cache, embedder.encode, int8=True),
             reuse.min_cosine(sample_passages, passage_cache, embedder.encode),
         )
         if cosine >= AGREEMENT_MIN_COSINE or encoder.backend != "onnx":

@@ -37,7 +37,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import store
-from .dense import SentenceVectors
+from .dense import CODES_FILE, SCALES_FILE, SentenceVectors
+from .quantize import quantize_int8, round_trip
 from .sentences import sentence_spans
 from .settings import BUNDLED_MODEL, Settings
 from .types import Chunk, Document
@@ -194,7 +195,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
                 texts.append(text[a:b])
                 if first_row.setdefault(text, row) == row:
                     spans.setdefault(text, []).append((a, b))
-            sentences.add(texts, sent.vectors)
+            sentences.add(texts, _float_rows(sent))
     pipeline = manifest.get("pipeline")
     embedding = manifest.get("embedding")
     encoder = embedding.get("encoder") if isinstance(embedding, dict) else None
@@ -289,12 +290,24 @@ def reused_sample(texts: list[str], cache: VectorCache, k: int) -> list[str]:
     return out
 
 
-def min_cosine(texts: list[str], cache: VectorCache, embed: Embed) -> float:
-    """Smallest cosine between the cached vectors of ``texts`` and freshly embedded ones."""
+def min_cosine(texts: list[str], cache: VectorCache, embed: Embed, int8: bool = False) -> float:
+    """Smallest cosine between the cached vectors of ``texts`` and freshly embedded ones.
+
+    ``int8``: the cache may hold vectors read back from int8 codes; both sides are then
+    compared as int8 would store them, so the check sees the encoder, not the rounding
+    (which alone moves a cosine by ~5e-4, far more than encoders that agree differ).
+    """
     if not texts:
         return 1.0
     fresh = np.asarray(embed(texts), dtype=np.float32)
-    return float((fresh * cache.take(texts)).sum(axis=1).min())
+    stored = cache.take(texts)
+    if int8:
+        fresh, stored = _unit(round_trip(fresh)), _unit(round_trip(stored))
+    return float((fresh * stored).sum(axis=1).min())
+
+
+def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass
@@ -324,6 +337,36 @@ def embed_missing(
         cache.add(part, embed(part))
         if progress:
             progress(min(i + batch, len(missing)), len(missing))
+
+
+def _float_rows(sent: SentenceVectors, block: int = 65_536) -> NDArray[np.float32]:
+    """Every sentence vector as float32: the stored matrix itself when it is float32 (a memory
+    map, no copy), else decoded block by block (int8 codes as their stored values)."""
+    if sent.scales is None and sent.vectors.dtype == np.float32:
+        return np.asarray(sent.vectors)
+    out = np.empty((len(sent), sent.dimension), dtype=np.float32)
+    for a in range(0, len(sent), block):
+        out[a : a + block] = sent.rows(np.arange(a, min(a + block, len(sent))))
+    return out
+
+
+def write_int8(folder: Path, texts: list[str], cache: VectorCache, block: int = 65_536) -> None:
+    """Write the cached vectors of ``texts`` as int8 codes and scales (``dense.CODES_FILE``,
+    ``dense.SCALES_FILE``), block by block. A vector read back from int8 codes is coded to the
+    same codes again, so reusing stored vectors never drifts."""
+    codes = np.lib.format.open_memmap(
+        folder / CODES_FILE, mode="w+", dtype=np.int8, shape=(len(texts), cache.dimension)
+    )
+    scales = np.lib.format.open_memmap(
+        folder / SCALES_FILE, mode="w+", dtype=np.float32, shape=(len(texts),)
+    )
+    for i in range(0, len(texts), block):
+        codes[i : i + block], scales[i : i + block] = quantize_int8(
+            cache.take(texts[i : i + block])
+        )
+    codes.flush()
+    scales.flush()
+    del codes, scales
 
 
 def write_vectors(path: Path, texts: list[str], cache: VectorCache, block: int = 65_536) -> None:

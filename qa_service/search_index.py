@@ -86,6 +86,11 @@ def load_search_index(settings: Settings) -> SearchIndex:
     n = len(base.chunks)
     if sentences.owner.ndim != 1 or sentences.vectors.ndim != 2:
         raise IndexStoreError(f"{base.path.name}: sentence vectors are malformed; rebuild")
+    stored = manifest.get("sentence_vectors", {"encoding": "float32"})
+    if not isinstance(stored, dict) or stored.get("encoding") != (
+        "int8" if sentences.scales is not None else "float32"
+    ):
+        raise IndexStoreError(f"{base.path.name}: sentence vectors are not as built; rebuild")
     if len(sentences) != manifest.get("sentences") or (
         len(sentences) and int(sentences.owner.max()) >= n
     ):

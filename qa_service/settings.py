@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # Word pieces of heading context prepended to the embedded text (not to the passage).
     heading_context_tokens: int = Field(default=32, ge=0, le=128)
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
+    # How `qa index` stores sentence vectors: int8 codes with a scale per sentence (388 bytes
+    # at 384 dimensions instead of 1,536; the same evaluation figures, bench/results/compact.md)
+    # or float32. Either is read whatever this says.
+    sentence_vectors: Literal["int8", "float32"] = "int8"
     # Above this many passages the dense index is HNSW (approximate) instead of exact.
     approx_threshold: int = Field(default=75_000, ge=1)  # see dense.APPROX_THRESHOLD
     # Retrieval, tuned on the dev split by `qa tune` (eval/results/tuning.json).

@@ -32,9 +32,10 @@ from typing import Any
 
 from .types import Block, Chunk, Document, Footnote, FootnoteRef, Metadata, Section
 
-# Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 1 is still read.
-FORMAT_VERSION = 2
-SUPPORTED_FORMATS = (1, 2)
+# Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 3 may store sentence
+# vectors as int8 codes and scales (``dense.SentenceVectors``). Formats 1 and 2 are still read.
+FORMAT_VERSION = 3
+SUPPORTED_FORMATS = (1, 2, 3)
 CURRENT = "CURRENT"
 MANIFEST_SHA = "manifest_sha256"
 # What CURRENT holds: one generation name and a newline, nothing else.
@@ -281,7 +282,7 @@ def estimate_generation_bytes(
         + 400 * len(chunks)  # chunks.jsonl: JSON and metadata per chunk
         + chunk_text  # bm25/: postings and vocabulary
         + dense
-        + sentences * (dimension * 4 + 12)  # sentences/: vectors, owners, spans
+        + sentences * (dimension * 4 + 12)  # sentences/: float32 vectors (int8: less), positions
         + _FILE_OVERHEAD * (len(docs) + 16)
     )
     return int(size * _SLACK)
