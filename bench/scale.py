@@ -243,7 +243,8 @@ def agreement(settings: Settings, questions: list[str]) -> dict[str, Any]:
     from qa_service.service import open_retriever
 
     cand = open_retriever(settings)
-    flat = DenseIndex.build(np.asarray(cand.index.dense.vectors), approx_threshold=1 << 62)
+    dense = cand.index.dense
+    flat = DenseIndex.build(dense.rows(np.arange(len(dense))), approx_threshold=1 << 62)
     exact = Retriever(
         dataclasses.replace(cand.index, dense=flat),
         cand.embedder,

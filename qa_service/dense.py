@@ -9,7 +9,7 @@ crossover) and saved beside the vectors with FAISS's own binary format.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,25 +31,52 @@ _RUN_MIN_LENGTH = 16
 
 
 class DenseIndex:
-    """Exact (flat) or approximate (HNSW) inner-product index over unit vectors."""
+    """Exact (flat) or approximate (HNSW) inner-product index over unit vectors.
 
-    def __init__(self, vectors: NDArray[np.float32], index: Any, kind: str) -> None:
+    ``kind`` "flat" keeps float32 vectors; "hnsw-int8" (the approximate index since store
+    format 3) keeps int8 codes with a scale per vector (``quantize``) as the vectors, and an
+    HNSW graph over FAISS's own 8-bit scalar-quantised copy; "hnsw" (older builds, or
+    ``QA_APPROX_VECTORS=float32``) keeps float32 vectors and a float32 graph storage.
+    """
+
+    def __init__(
+        self,
+        vectors: NDArray[np.generic],
+        index: Any,
+        kind: str,
+        scales: NDArray[np.float32] | None = None,
+    ) -> None:
         # A plain array over a memory map (no copy): row reads skip np.memmap's per-slice
         # Python overhead, which per search added up to ~0.1 ms.
         self.vectors = np.asarray(vectors)
+        self.scales = scales  # per-vector scale of int8 codes; None for float32 vectors
         self._index = index
         self.kind = kind
 
     @classmethod
     def build(
-        cls, vectors: NDArray[np.float32], approx_threshold: int = APPROX_THRESHOLD
+        cls,
+        vectors: NDArray[np.float32],
+        approx_threshold: int = APPROX_THRESHOLD,
+        int8: bool = True,
     ) -> DenseIndex:
-        """Index vectors (rows must be L2-normalised)."""
+        """Index vectors (rows must be L2-normalised); above the threshold an HNSW graph,
+        over int8 vectors unless ``int8`` is false."""
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
         index: Any
+        if len(vectors) > approx_threshold and int8:
+            codes, scales = quantize_int8(vectors)
+            stored = dequantize_int8(codes, scales)  # what every later build reads back
+            qt: Any = faiss.ScalarQuantizer.QT_8bit  # an int enum the stubs type otherwise
+            index = faiss.IndexHNSWSQ(dim, qt, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = 80
+            index.hnsw.efSearch = 64
+            index.train(stored)
+            index.add(stored)
+            return cls(codes, index, "hnsw-int8", scales)
         if len(vectors) > approx_threshold:
             index = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
@@ -62,12 +89,16 @@ class DenseIndex:
         return cls(vectors, index, kind)
 
     def save(self, folder: Path) -> None:
-        """Write vectors.npy (and hnsw.faiss for an approximate index)."""
+        """Write vectors.npy (codes.npy and scales.npy for int8) and hnsw.faiss if approximate."""
         import faiss
 
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "vectors.npy", self.vectors, allow_pickle=False)
-        if self.kind == "hnsw":
+        if self.scales is not None:
+            np.save(folder / "codes.npy", self.vectors, allow_pickle=False)
+            np.save(folder / "scales.npy", self.scales, allow_pickle=False)
+        else:
+            np.save(folder / "vectors.npy", self.vectors, allow_pickle=False)
+        if self.kind != "flat":
             faiss.write_index(self._index, str(folder / "hnsw.faiss"))
 
     @classmethod
@@ -75,9 +106,17 @@ class DenseIndex:
         """Read an index written by ``save``."""
         import faiss
 
-        vectors = np.load(
-            folder / "vectors.npy", allow_pickle=False, mmap_mode="r" if mmap else None
-        )
+        mode: Literal["r"] | None = "r" if mmap else None
+        if kind == "hnsw-int8":
+            codes = np.load(folder / "codes.npy", allow_pickle=False, mmap_mode=mode)
+            scales = np.load(folder / "scales.npy", allow_pickle=False, mmap_mode=mode)
+            if codes.dtype != np.int8 or codes.ndim != 2 or scales.shape != (len(codes),):
+                raise ValueError(f"codes.npy has dtype {codes.dtype} and shape {codes.shape}")
+            index = faiss.read_index(str(folder / "hnsw.faiss"))
+            if index.ntotal != len(codes):
+                raise ValueError(f"hnsw.faiss holds {index.ntotal} vectors, not {len(codes)}")
+            return cls(codes, index, kind, scales)
+        vectors = np.load(folder / "vectors.npy", allow_pickle=False, mmap_mode=mode)
         if vectors.dtype != np.float32 or vectors.ndim != 2:
             raise ValueError(f"vectors.npy has dtype {vectors.dtype} and shape {vectors.shape}")
         if kind == "hnsw":
@@ -107,7 +146,24 @@ class DenseIndex:
         scores, ids = self._index.search(
             np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k
         )
-        return scores[0], ids[0]
+        if self.scales is None:
+            return scores[0], ids[0]
+        # The graph ranks by FAISS's 8-bit estimates; the scores given are the stored int8
+        # vectors' cosines, as every other score of this index, in their order.
+        found = ids[0][ids[0] >= 0]
+        exact = self.scores_of(query, found)
+        order = np.argsort(-exact, kind="stable")
+        out_scores = np.full(k, -np.inf, dtype=np.float32)
+        out_ids = np.full(k, -1, dtype=np.int64)
+        out_scores[: len(found)], out_ids[: len(found)] = exact[order], found[order]
+        return out_scores, out_ids
+
+    def rows(self, idx: NDArray[np.int64]) -> NDArray[np.float32]:
+        """The stored vectors of the given rows, as float32."""
+        taken = np.take(self.vectors, idx, axis=0)
+        if self.scales is not None:
+            return dequantize_int8(taken, np.take(self.scales, idx))
+        return np.asarray(taken, dtype=np.float32)
 
     def scores_of(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """Cosine similarity of the query with the given rows' vectors."""
@@ -121,14 +177,22 @@ class DenseIndex:
             starts = rows[np.concatenate([[0], breaks])]
             ends = rows[np.concatenate([breaks - 1, [len(rows) - 1]])] + 1
             parts = [
-                self.vectors[a:b] @ q for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+                np.asarray(self.vectors[a:b] @ q, dtype=np.float32)
+                for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
             ]
-            return np.concatenate(parts).astype(np.float32, copy=False)
-        return np.asarray(np.take(self.vectors, rows, axis=0) @ q, dtype=np.float32)
+            sims = np.concatenate(parts).astype(np.float32, copy=False)
+        else:
+            sims = np.asarray(np.take(self.vectors, rows, axis=0) @ q, dtype=np.float32)
+        if self.scales is not None:
+            sims *= np.take(self.scales, rows)
+        return sims
 
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine similarity of the query with every vector (exact, for small indexes)."""
-        return np.asarray(self.vectors @ query.astype(np.float32), dtype=np.float32)
+        sims = np.asarray(self.vectors @ query.astype(np.float32), dtype=np.float32)
+        if self.scales is not None:
+            sims *= self.scales
+        return sims
 
 
 def _stored_vectors(index: Any, dim: int) -> NDArray[np.float32]:
@@ -237,7 +301,7 @@ class SentenceVectors:
         is read until a search asks for its candidates' sentences, and server processes share
         the pages. More than ``f16_above`` float32 vectors (an old-format index) are read into
         RAM as float16 instead."""
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         owner = np.load(folder / "sentence_owner.npy", allow_pickle=False)
         spans = np.load(folder / "sentence_spans.npy", allow_pickle=False)
         scales = None

@@ -307,7 +307,9 @@ def index_documents(
     )
     clock.lap("embed_passages")
     vectors = passage_cache.take(passage_texts)
-    dense = DenseIndex.build(vectors, settings.approx_threshold)
+    dense = DenseIndex.build(
+        vectors, settings.approx_threshold, int8=settings.approx_vectors == "int8"
+    )
     clock.lap("dense")
     reuse.embed_missing(
         texts,
@@ -437,7 +439,7 @@ def _check_agreement(
         embedder = encoder.get()
         cosine = min(
             reuse.min_cosine(sample, sentence_cache, embedder.encode, int8=True),
-            reuse.min_cosine(sample_passages, passage_cache, embedder.encode),
+            reuse.min_cosine(sample_passages, passage_cache, embedder.encode, int8=True),
         )
         if cosine >= AGREEMENT_MIN_COSINE or encoder.backend != "onnx":
             break

@@ -173,7 +173,7 @@ class Retriever:
         if not top:
             return 0.0
         qv = self.encode(plan.topic)
-        similarity = float(max(self.index.dense.vectors[i] @ qv for i in top))
+        similarity = float(self.index.dense.scores_of(qv, np.asarray(top)).max())
         lex = self.index.lexical
         present: set[str] = set()
         for i in top:

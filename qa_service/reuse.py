@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import store
-from .dense import CODES_FILE, SCALES_FILE, SentenceVectors
+from .dense import CODES_FILE, SCALES_FILE, DenseIndex, SentenceVectors
 from .quantize import quantize_int8, round_trip
 from .sentences import sentence_spans
 from .settings import BUNDLED_MODEL, Settings
@@ -180,7 +180,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
     spans: dict[str, list[tuple[int, int]]] = {}
     if manifest.get("embedder") == embedder_signature(settings):
         try:
-            vectors = np.load(loaded.path / "dense" / "vectors.npy", mmap_mode="r")
+            vectors = _passage_vectors(loaded.path / "dense", manifest)
             sent = SentenceVectors.load(loaded.path / "sentences")
         except Exception:  # unreadable vectors: embed again rather than fail the build
             vectors = None
@@ -307,7 +307,8 @@ def min_cosine(texts: list[str], cache: VectorCache, embed: Embed, int8: bool = 
 
 
 def _unit(x: NDArray[np.float32]) -> NDArray[np.float32]:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    unit: NDArray[np.float32] = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 @dataclass
@@ -337,6 +338,19 @@ def embed_missing(
         cache.add(part, embed(part))
         if progress:
             progress(min(i + batch, len(missing)), len(missing))
+
+
+def _passage_vectors(folder: Path, manifest: dict[str, Any]) -> NDArray[np.float32]:
+    """A generation's passage vectors as float32 (float32 files memory-mapped, no copy)."""
+    dense = manifest.get("dense")
+    kind = dense.get("kind", "flat") if isinstance(dense, dict) else "flat"
+    if kind != "hnsw-int8":
+        vectors: NDArray[np.float32] = np.load(
+            folder / "vectors.npy", mmap_mode="r", allow_pickle=False
+        )
+        return vectors
+    index = DenseIndex.load(folder, kind, mmap=True)
+    return index.rows(np.arange(len(index)))
 
 
 def _float_rows(sent: SentenceVectors, block: int = 65_536) -> NDArray[np.float32]:

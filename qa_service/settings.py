@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     sentence_vectors: Literal["int8", "float32"] = "int8"
     # Above this many passages the dense index is HNSW (approximate) instead of exact.
     approx_threshold: int = Field(default=75_000, ge=1)  # see dense.APPROX_THRESHOLD
+    # How an HNSW index stores passage vectors: int8 codes and scales, and the graph over
+    # FAISS's 8-bit copy (about 1 KB a passage with the graph), or float32 twice (the vectors
+    # and the graph's own copy: ~3.3 KB). Below approx_threshold they are float32 either way.
+    approx_vectors: Literal["int8", "float32"] = "int8"
     # Retrieval, tuned on the dev split by `qa tune` (eval/results/tuning.json).
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion: Literal["convex", "rrf"] = "convex"

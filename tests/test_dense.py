@@ -17,20 +17,31 @@ def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("threshold", [10_000, 0])  # flat, then HNSW
-def test_search_matches_brute_force(tmp_path: Path, threshold: int) -> None:
+@pytest.mark.parametrize(
+    ("threshold", "int8", "kind"),
+    [(10_000, True, "flat"), (0, False, "hnsw"), (0, True, "hnsw-int8")],
+)
+def test_search_matches_brute_force(tmp_path: Path, threshold: int, int8: bool, kind: str) -> None:
     vecs, queries = _unit(2000), _unit(20, seed=1)
-    index = DenseIndex.build(vecs, approx_threshold=threshold)
-    assert index.kind == ("flat" if threshold else "hnsw")
+    index = DenseIndex.build(vecs, approx_threshold=threshold, int8=int8)
+    assert index.kind == kind
     index.save(tmp_path)
-    loaded = DenseIndex.load(tmp_path, index.kind)
+    loaded = DenseIndex.load(tmp_path, index.kind, mmap=True)
+    stored = loaded.rows(np.arange(len(vecs)))  # int8: the vectors as the codes give them back
+    # a byte a dimension: cosines within a few thousandths (32 dimensions here; 384: ~5e-4)
+    atol = 5e-3 if kind == "hnsw-int8" else 1e-5
+    assert np.abs(stored - vecs).max() <= (0.01 if kind == "hnsw-int8" else 0)
     hits = 0
     for q in queries:
         want = np.argsort(-(vecs @ q))[:10]
         scores, ids = loaded.search(q, 10)
-        assert np.allclose(scores, (vecs @ q)[ids], atol=1e-5)
+        assert np.allclose(scores, (stored @ q)[ids], atol=1e-5)  # exact over what is stored
+        assert np.all(np.diff(scores) <= 0)
+        assert np.allclose(scores, (vecs @ q)[ids], atol=atol)
         hits += len(set(ids) & set(want))
-        assert np.allclose(loaded.all_scores(q), vecs @ q, atol=1e-5)
+        assert np.allclose(loaded.all_scores(q), vecs @ q, atol=atol)
+        rows = np.array([5, 3, 1999, 4, 6, 7], dtype=np.int64)
+        assert np.allclose(loaded.scores_of(q, rows), (stored @ q)[rows], atol=1e-5)
     assert hits / (10 * len(queries)) >= (1.0 if threshold else 0.95)
 
 
