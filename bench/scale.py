@@ -398,9 +398,10 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         " of the passages is added as one corpus-sized score array, built when the index is"
         " loaded, instead of scattering its postings) and the dense index's top passages are"
         " pooled, and only the pool is scored and fused (qa_service/candidates.py; a filter"
-        " leaving few passages is scored exactly over them). Above"
-        f" {SENTENCE_F16_ABOVE:,} sentences their vectors are held in RAM as float16 (in the"
-        " peak RSS above) instead of memory-mapped. The questions are the evaluation questions"
+        " leaving few passages is scored exactly over them). Sentence vectors are int8 codes"
+        " (and, with an HNSW index, passage vectors too), memory-mapped; an index built before"
+        f" them holds more than {SENTENCE_F16_ABOVE:,} float32 sentence vectors in RAM as"
+        " float16. The questions are the evaluation questions"
         " that name no force; some still name one (e.g. Lincolnshire) and are filtered to it.",
     ]
     lines += ["", "Search p50 by stage (ms):", ""]
