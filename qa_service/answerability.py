@@ -10,6 +10,10 @@ gives the probability that the reports answer the question, from:
   dense and lexical scores agree on the best passage;
 - the rarest question term that no returned passage holds (a word the reports never use, such
   as "firearms", is strong evidence that they do not cover the topic);
+- the rarest question term that the reports of the forces asked about never use while another
+  force's report does ("does Kent log missing kids on COMPACT?" asks one force about another's
+  system), and whether the question states a figure no returned passage holds ("why did it
+  fall below 50 percent?");
 - whether a number or date is asked and the lead sentence gives none; whether the question
   names a year no report is from or mentions.
 Two thresholds from the same file cut the probability into the three states: below
@@ -57,6 +61,8 @@ FEATURES = (
     "best_cover",
     "lead_dense",
     "lead_cover",
+    "elsewhere_idf",
+    "number_unmatched",
 )
 
 # Words of how people ask, not of what they ask about: a report need not use them to answer
@@ -72,6 +78,14 @@ ASKING_WORDS = frozenset(
 )
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*(?![\d])")
 
 
 @dataclass(frozen=True)
@@ -110,6 +124,19 @@ def years_missing(question: str, known_years: set[int], texts: Iterable[str]) ->
     return [y for y in years if int(y) not in known_years and y not in joined]
 
 
+def numbers_unmatched(question: str, texts: Iterable[str]) -> list[str]:
+    """Figures the question states (not years) that no returned passage holds: "why did it
+    fall below 50 percent?" rests on a figure the reports may not give."""
+    numbers = [n for n in _NUMBER.findall(question) if not _YEAR.fullmatch(n)]
+    if not numbers:
+        return []
+    joined = " ".join(texts)
+    held = set(_NUMBER.findall(joined))
+    words = re.findall(r"[a-z]+", joined.lower())
+    held.update(str(_NUMBER_WORDS[w]) for w in words if w in _NUMBER_WORDS)
+    return [n for n in numbers if n not in held]
+
+
 def features(
     ranked: Sequence[tuple[Candidate, float]],
     question: str,
@@ -120,6 +147,8 @@ def features(
     uncovered_idf: float,
     year_missing: bool,
     n_terms: int,
+    elsewhere_idf: float = 0.0,
+    number_unmatched: bool = False,
 ) -> NDArray[np.float32]:
     """The answerability features of one question (``FEATURES`` order)."""
     probs = [p for _, p in ranked]
@@ -148,6 +177,8 @@ def features(
             max(cover),
             dense[0],
             cover[0],
+            elsewhere_idf,
+            float(number_unmatched),
         ],
         dtype=np.float32,
     )

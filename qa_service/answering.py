@@ -17,12 +17,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_info, sentence_info
-from .answer_rank import Candidate, PassageInput, candidates, compose, rank, ranker
+from .answer_rank import Candidate, PassageInput, candidates, compose, rank, ranker, split_ask
 from .answerability import (
     ASKING_WORDS,
     answerability,
     decide,
     features,
+    numbers_unmatched,
     uncovered_terms,
     years_missing,
 )
@@ -50,6 +51,7 @@ class AnswerLayer:
         self._lock = threading.Lock()
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
+        self._row_force: NDArray[np.object_] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -78,6 +80,30 @@ class AnswerLayer:
                     years.add(int(m.published[:4]))
             self._known_years = years
         return self._known_years
+
+    def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
+        """The rarest of ``terms`` that the reports of ``forces`` never use but another
+        force's report does (as IDF over the corpus's highest): "does Kent log missing kids
+        on COMPACT?" asks of Kent what another force's report says. 0 with no forces."""
+        if not forces:
+            return 0.0
+        index = self.retriever.index
+        if self._row_force is None:
+            self._row_force = np.array(
+                [index.documents[c.doc_id].metadata.force or "" for c in index.chunks],
+                dtype=object,
+            )
+        lex = index.lexical
+        asked = set(forces)
+        best = 0.0
+        for t in terms:
+            rows = lex.rows_with(t)
+            if len(rows) == 0:
+                continue
+            holders = set(self._row_force[rows].tolist())
+            if holders and not holders & asked:
+                best = max(best, lex.idf(t) / (lex.max_idf or 1.0))
+        return best
 
     def passage_input(self, hit: Hit) -> PassageInput:
         """A hit's text with its sentences' spans, vectors and boilerplate flags."""
@@ -141,7 +167,20 @@ class AnswerLayer:
             for t, w in plan.terms.items()
             if t not in plan.translated and t not in asking
         ]
-        cands = candidates(passages, topic, plan.topic, weights, r.terms, question_words, cover)
+        setup, ask = split_ask(plan.topic)
+        ask_terms = frozenset(lex.terms(ask)) if setup else frozenset()
+        setup_terms = frozenset(lex.terms(setup)) if setup else frozenset()
+        cands = candidates(
+            passages,
+            topic,
+            plan.topic,
+            weights,
+            r.terms,
+            question_words,
+            cover,
+            ask_terms,
+            setup_terms,
+        )
         ranked = rank(cands, ranker())
 
         # Highlights: each passage's best unit (the lead's own passage: the lead).
@@ -169,6 +208,7 @@ class AnswerLayer:
         years = years_missing(plan.question, self.known_years(), (h.chunk.text for h in hits))
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
+        texts = [h.chunk.text for h in hits[:5]]
         x = features(
             ranked,
             plan.question,
@@ -179,6 +219,10 @@ class AnswerLayer:
             uncovered_idf,
             bool(years),
             len(plan.terms),
+            self.elsewhere_idf(
+                [t for t in missing_terms if plan.terms[t] >= 1.0], result.filters.forces
+            ),
+            bool(numbers_unmatched(plan.question, texts)),
         )
         decision = decide(x, answerability(), plan.question, (), years)
         if decision.state == "partial" and missing_terms and not years:

@@ -71,6 +71,47 @@ def test_numbers_of_the_kind_asked() -> None:
     assert not gives_number("who runs the unit?", "It has 12 staff.")
 
 
+def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
+    split = answer_rank.split_ask
+    assert split("mum rang 999 after a domestic – did anyone talk to the child or refer him?") == (
+        "mum rang 999 after a domestic",
+        "did anyone talk to the child or refer him?",
+    )
+    assert split("lad refused bail, did anyone call the duty inspector?") == (
+        "lad refused bail",
+        "did anyone call the duty inspector?",
+    )
+    # A question in two parts, or with nothing after the dash worth asking, has no scene.
+    assert split("How many cases were audited, and how were they graded?")[0] == ""
+    assert split("are kids kept in the cells overnight?") == (
+        "",
+        "are kids kept in the cells overnight?",
+    )
+    assert split("custody – why?")[0] == ""
+
+
+def test_figures_the_question_states_must_be_in_the_passages() -> None:
+    unmatched = answerability.numbers_unmatched
+    assert unmatched("Why did accuracy fall below 50 percent?", ["It rose to 70 percent."]) == [
+        "50"
+    ]
+    assert unmatched("was the 16 yr old seen?", ["A 16-year-old girl was seen."]) == []
+    assert unmatched("missing 3 times in 3 months", ["missing three times in three months"]) == []
+    assert unmatched("what did the 2019 review find?", ["nothing about years"]) == []
+
+
+def test_a_term_only_another_forces_report_uses_is_seen(retriever) -> None:  # type: ignore[no-untyped-def]
+    layer = retriever.answers
+    lex = retriever.index.lexical
+    (compact,) = lex.terms("COMPACT")
+    lincs = "Lincolnshire Police"
+    assert layer.elsewhere_idf([compact], ["Kent Police"]) > 0.5
+    assert layer.elsewhere_idf([compact], [lincs]) == 0.0
+    assert layer.elsewhere_idf([compact], []) == 0.0
+    (custody,) = lex.terms("custody")
+    assert layer.elsewhere_idf([custody], ["Kent Police"]) == 0.0
+
+
 def test_evidence_matching_is_normalised_both_ways() -> None:
     quote = "Officers now notify all local authority schools about children affected by abuse"
     assert answers_quote(
