@@ -78,6 +78,12 @@ ASKING_WORDS = frozenset(
 )
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_REPORT_WORD = r"(?:inspect\w*|review\w*|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
+_REPORT_YEAR = re.compile(
+    rf"\b(19[5-9]\d|20[0-4]\d)\b(?:\W+[\w'’-]+){{0,3}}?\W+{_REPORT_WORD}\b"
+    rf"|\b{_REPORT_WORD}\b(?:\W+[\w'’-]+){{0,4}}?\W+(19[5-9]\d|20[0-4]\d)\b",
+    re.IGNORECASE,
+)
 _NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
@@ -86,6 +92,11 @@ _NUMBER_WORDS = {
     )
 }
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*(?![\d])")
+# A figure, not an age ("16 yr old", "12-year-old") or age band ("under-18s").
+_FIGURE = re.compile(
+    r"(?<![\d.,])(?<!under-)(?<!over-)\d+(?:[.,]\d+)*"
+    r"(?![\d]|s\b|\s*-?\s*(?:yrs?|years?|yo)\b)"
+)
 
 
 @dataclass(frozen=True)
@@ -115,19 +126,43 @@ def uncovered_terms(
     return [t for t in terms if t not in translated and t not in present and t not in asking]
 
 
-def years_missing(question: str, known_years: set[int], texts: Iterable[str]) -> list[str]:
-    """Years the question names that no report is from and no returned passage mentions."""
+def years_missing(
+    question: str,
+    known_years: set[int],
+    texts: Iterable[str],
+    inspected: set[int] | None = None,
+) -> list[str]:
+    """Years the question names that no report is from and no returned passage mentions, and
+    years it names as an inspection's or report's ("the 2022 Kent follow-up") that are not
+    in ``inspected``, the years of the asked forces' reports and of the inspections their
+    reports speak of."""
     years = _YEAR.findall(question)
     if not years:
         return []
     joined = " ".join(texts)
-    return [y for y in years if int(y) not in known_years and y not in joined]
+    missing = [y for y in years if int(y) not in known_years and y not in joined]
+    if inspected is not None:
+        missing += [
+            y for y in report_years(question) if int(y) not in inspected and y not in missing
+        ]
+    return missing
+
+
+def report_years(text: str) -> list[str]:
+    """Years ``text`` names as an inspection's, review's or report's ("our 2019 inspection",
+    "revisited in 2020"), in order of appearance."""
+    out: list[str] = []
+    for m in _REPORT_YEAR.finditer(text):
+        year = m.group(1) or m.group(2)
+        if year not in out:
+            out.append(year)
+    return out
 
 
 def numbers_unmatched(question: str, texts: Iterable[str]) -> list[str]:
-    """Figures the question states (not years) that no returned passage holds: "why did it
-    fall below 50 percent?" rests on a figure the reports may not give."""
-    numbers = [n for n in _NUMBER.findall(question) if not _YEAR.fullmatch(n)]
+    """Figures the question states (not years, ages or age bands) that no returned passage
+    holds: "why did it fall below 50 percent?" rests on a figure the reports may not give."""
+    numbers = [n for n in _FIGURE.findall(question) if not _YEAR.fullmatch(n)]
     if not numbers:
         return []
     joined = " ".join(texts)

@@ -24,6 +24,7 @@ from .answerability import (
     decide,
     features,
     numbers_unmatched,
+    report_years,
     uncovered_terms,
     years_missing,
 )
@@ -52,6 +53,7 @@ class AnswerLayer:
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
         self._row_force: NDArray[np.object_] | None = None
+        self._inspected: dict[str, set[int]] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -80,6 +82,24 @@ class AnswerLayer:
                     years.add(int(m.published[:4]))
             self._known_years = years
         return self._known_years
+
+    def inspected_years(self, forces: Sequence[str]) -> set[int]:
+        """The years of the reports of ``forces`` (all reports with none) and of the
+        inspections and reviews those reports speak of."""
+        with self._lock:
+            if self._inspected is None:
+                by_force: dict[str, set[int]] = {}
+                for d in self.retriever.index.documents.values():
+                    m = d.metadata
+                    years = by_force.setdefault(m.force or "", set())
+                    years.update(int(y) for y in report_years(d.text))
+                    if m.inspection_year:
+                        years.add(m.inspection_year)
+                    if m.published and m.published[:4].isdigit():
+                        years.add(int(m.published[:4]))
+                self._inspected = by_force
+        wanted = set(forces) if forces else set(self._inspected)
+        return set().union(*(self._inspected.get(f, set()) for f in wanted))
 
     def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
         """The rarest of ``terms`` that the reports of ``forces`` never use but another
@@ -205,7 +225,12 @@ class AnswerLayer:
             ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
             default=0.0,
         )
-        years = years_missing(plan.question, self.known_years(), (h.chunk.text for h in hits))
+        years = years_missing(
+            plan.question,
+            self.known_years(),
+            (h.chunk.text for h in hits),
+            self.inspected_years(result.filters.forces),
+        )
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
         texts = [h.chunk.text for h in hits[:5]]

@@ -98,6 +98,19 @@ def test_figures_the_question_states_must_be_in_the_passages() -> None:
     assert unmatched("was the 16 yr old seen?", ["A 16-year-old girl was seen."]) == []
     assert unmatched("missing 3 times in 3 months", ["missing three times in three months"]) == []
     assert unmatched("what did the 2019 review find?", ["nothing about years"]) == []
+    assert unmatched("do we still hold under-18s after charge?", ["children"]) == []
+
+
+def test_a_year_named_as_an_inspection_the_corpus_lacks_is_missing() -> None:
+    missing = answerability.years_missing
+    assert answerability.report_years("did the 2022 kent follow-up say so?") == ["2022"]
+    assert answerability.report_years("what did they find when they revisited in 2020?") == ["2020"]
+    assert answerability.report_years("how many were missing in 2020?") == []
+    # A year the passages mention is still missing when asked as a report the force lacks.
+    asked = "What did HMICFRS find when it revisited the force in 2020?"
+    assert missing(asked, {2019, 2020}, ["training by January 2020"], {2019}) == ["2020"]
+    assert missing(asked, {2019, 2020}, ["training by January 2020"], {2019, 2020}) == []
+    assert missing(asked, {2019, 2020}, ["training by January 2020"]) == []
 
 
 def test_a_term_only_another_forces_report_uses_is_seen(retriever) -> None:  # type: ignore[no-untyped-def]
