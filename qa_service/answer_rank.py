@@ -119,6 +119,15 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9][a-z0-9’'-]*")
+_COUNTED = re.compile(
+    r"\b(?:how many|number of|how much|what (?:percentage|proportion|share) of)\s+([^?.,;]+)",
+    re.IGNORECASE,
+)
+# Where the thing counted ends: a verb or preposition after its words.
+_COUNT_STOP = frozenset(
+    "did do does were was are is has have had in at on for from by under with across there "
+    "got get gets been being will would can could of that who which per each a an the".split()
+)
 # Where a question sets a scene and then asks ("mum rang 999 after a domestic – did anyone talk
 # to the child?"): a dash between clauses, or a comma before a clause that asks.
 _ASK_DASH = re.compile(r"\s[–—-]+\s|:\s")
@@ -268,6 +277,45 @@ def split_ask(question: str) -> tuple[str, str]:
     if cut is None:
         return "", question
     return question[: cut.start()].strip(), question[cut.end() :].strip()
+
+
+def counted_words(question: str) -> list[str]:
+    """The words naming what a "how many" question counts ("how many registered sex offenders
+    are there?" -> registered, sex, offenders); empty when it asks no count."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return []
+    out: list[str] = []
+    for w in _WORD.findall(m.group(1).lower()):
+        if w in _COUNT_STOP:
+            break
+        out.append(w)
+    return out[:3]
+
+
+def gives_count_of(
+    question: str,
+    text: str,
+    terms_of: Callable[[str], list[str]],
+    synonyms: Callable[[str], Sequence[str]] = lambda _: (),
+) -> bool:
+    """Whether ``text`` gives a figure for what the question counts: a number shortly before
+    the counted thing's head word ("165 overdue visits" does not count offenders; "2,742
+    registered sex offenders" does) or just after it ("offenders: 2,742"). ``synonyms`` gives
+    the reports' words for an everyday word ("kids" -> children). True when the question
+    counts nothing in particular."""
+    counted = counted_words(question)
+    if not counted:
+        return True
+    head = counted[-1]
+    heads = {t for w in (head, *synonyms(head)) for t in terms_of(w)}
+    if not heads:
+        return True
+    words = _WORD.findall(text.lower())
+    numbers = [i for i, w in enumerate(words) if _QUANTITY.fullmatch(w)]
+    named = [i for i, w in enumerate(words) if any(t in heads for t in terms_of(w))]
+    before = len(counted) + 2
+    return any(0 < j - i <= before or 0 < i - j <= 3 for i in numbers for j in named)
 
 
 def content_words(text: str, stop: Callable[[str], bool]) -> set[str]:

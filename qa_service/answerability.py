@@ -225,14 +225,16 @@ def decide(
     question: str,
     missing_words: Sequence[str] = (),
     missing_years: Sequence[str] = (),
+    count_given: bool = True,
 ) -> Decision:
-    """The state for one question's features ``x``."""
+    """The state for one question's features ``x``; ``count_given``: the lead gives a figure
+    for what a "how many" question counts (answer_rank.gives_count_of), else partial at most."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
     if p < refuse:
         return Decision("not_answered", round(p, 4))
-    number_missing = bool(x[FEATURES.index("number_missing")])
+    number_missing = bool(x[FEATURES.index("number_missing")]) or not count_given
     missing = None
     if missing_years:
         missing = f"anything on {', '.join(missing_years)}"

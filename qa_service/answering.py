@@ -17,7 +17,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_info, sentence_info
-from .answer_rank import Candidate, PassageInput, candidates, compose, rank, ranker, split_ask
+from .answer_rank import (
+    Candidate,
+    PassageInput,
+    candidates,
+    compose,
+    gives_count_of,
+    rank,
+    ranker,
+    split_ask,
+)
 from .answerability import (
     ASKING_WORDS,
     answerability,
@@ -30,6 +39,7 @@ from .answerability import (
 )
 from .merging import rows_of, shift_spans
 from .search_types import AnswerPick, Hit, RetrievalConfig, SearchResult
+from .vocabulary import EVERYDAY_TERMS
 
 if TYPE_CHECKING:
     from .retriever import Retriever
@@ -249,11 +259,14 @@ class AnswerLayer:
             ),
             bool(numbers_unmatched(plan.question, texts)),
         )
-        decision = decide(x, answerability(), plan.question, (), years)
+        count_given = not ranked or gives_count_of(
+            plan.question, ranked[0][0].text, lex.terms, lambda w: EVERYDAY_TERMS.get(w, ())
+        )
+        decision = decide(x, answerability(), plan.question, (), years, count_given)
         if decision.state == "partial" and missing_terms and not years:
             # Name the question's own words the reports lack (tokenized only when needed).
             words = _original_words(plan.topic, set(missing_terms), r.terms)
-            decision = decide(x, answerability(), plan.question, words, years)
+            decision = decide(x, answerability(), plan.question, words, years, count_given)
         if plan.forces_missing and cfg.force_filter:
             decision = replace(decision, state="not_answered")
         state = decision.state

@@ -90,6 +90,30 @@ def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
     assert split("custody – why?")[0] == ""
 
 
+def test_a_count_must_count_what_was_asked() -> None:
+    assert answer_rank.counted_words("how many registered sex offenders are there?") == [
+        "registered",
+        "sex",
+        "offenders",
+    ]
+    assert answer_rank.counted_words("what did the review find?") == []
+
+    def terms(word: str) -> list[str]:
+        return [word.lower().rstrip("s")]
+
+    def kids(word: str) -> tuple[str, ...]:
+        return ("children",) if word == "kids" else ()
+
+    given = answer_rank.gives_count_of
+    asked = "how many registered sex offenders are there in the county?"
+    assert given(asked, "There were 2,742 registered sex offenders in the county.", terms)
+    assert not given(asked, "There were 165 overdue visits to registered sex offenders.", terms)
+    assert given(asked, "Registered sex offenders: 2,742 at the time.", terms)
+    assert given("how many kids were held?", "Nine children were held.", terms, kids)
+    assert not given("how many kids were held?", "Nine children were held.", terms)
+    assert given("what did the review find?", "Nothing counted here.", terms)
+
+
 def test_figures_the_question_states_must_be_in_the_passages() -> None:
     unmatched = answerability.numbers_unmatched
     assert unmatched("Why did accuracy fall below 50 percent?", ["It rose to 70 percent."]) == [
