@@ -282,7 +282,8 @@ class AnswerLayer:
         if state == "not_answered" and message is None:
             message = NOT_ANSWERED
         elif state == "partial":
-            message = f"The reports cover this topic but do not give {decision.missing}."
+            # Not "they cover this topic": the missing part may be the topic ("salary").
+            message = f"The reports do not give {decision.missing}."
         return replace(
             result,
             answerable=state != "not_answered",
