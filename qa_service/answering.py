@@ -210,6 +210,8 @@ class AnswerLayer:
             cover,
             ask_terms,
             setup_terms,
+            # What a question that tells a case asks, embedded on its own.
+            r.encode(ask) if setup and topic is not None else None,
         )
         ranked = rank(cands, ranker())
 
