@@ -210,7 +210,8 @@ def test_shipped_models_match_the_code(
 
 @pytest.mark.slow
 def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retriever) -> None:  # type: ignore[no-untyped-def]
-    """Every test-split question through the chat answer: the first sentence is prose."""
+    """Every test-split question through the chat answer: the first sentence is prose, and
+    no sentence is repeated inside another."""
     questions = load_questions(ROOT / "eval" / "questions.jsonl", "test")
     flags = retriever.answers.boilerplate()
     plate = {
@@ -236,6 +237,10 @@ def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retrie
         if (role not in ("prose", "leadin") and not leads_list) or first.text in plate:
             bad.append((q.id, role, first.text[:80]))
         assert first.text in " ".join(hit.chunk.text.split()), q.id  # the report's own words
+        # no answer says the same words twice (a sentence inside another one shown)
+        texts = [s.text for s in reply.sentences]
+        for i, t in enumerate(texts):
+            assert not any(t in o for j, o in enumerate(texts) if j != i), (q.id, t[:80])
     assert answered > len(questions) // 2
     assert not bad, "\n".join(map(str, bad))
 
