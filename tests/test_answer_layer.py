@@ -90,6 +90,27 @@ def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
     assert split("custody – why?")[0] == ""
 
 
+def test_a_partial_answer_names_words_not_contractions() -> None:
+    from qa_service.answering import _original_words
+
+    def same(word: str) -> list[str]:
+        return [word]
+
+    asked = "does social care tell us when they decide a job doesn't need a strategy meeting?"
+    assert _original_words(asked, {"decide", "job", "doesn", "need"}, same) == [
+        "decide",
+        "job",
+        "need",
+    ]
+    assert _original_words("do kent use drones when theyre out?", {"drones", "theyre"}, same) == [
+        "drones"
+    ]
+    assert _original_words("the big worry about DA up north", {"da", "up", "big"}, same) == [
+        "big",
+        "DA",
+    ]
+
+
 def test_a_count_must_count_what_was_asked() -> None:
     assert answer_rank.counted_words("how many registered sex offenders are there?") == [
         "registered",
