@@ -122,7 +122,8 @@ def run(corpus: Path, index: Path, log: Path, kill: Kill | None = None) -> Run:
     if returncode == 0 and "publish" not in seen and store.current_signature(index) != before:
         # published and exited between two looks (a busy machine): it happened by the end
         seen["publish"] = seconds
-        seen.setdefault("writing", seen.get("export", seen["start"]))
+    if returncode == 0 and "publish" in seen:
+        seen.setdefault("writing", seen.get("export", seen["start"]))  # missed the same way
     left = leftovers(index)
     if returncode == 0:
         present = set(left)
