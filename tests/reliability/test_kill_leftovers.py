@@ -119,6 +119,11 @@ def run(corpus: Path, index: Path, log: Path, kill: Kill | None = None) -> Run:
     finally:
         returncode = proc.wait(60)
     seconds = time.monotonic() - t0
+    if returncode == 0 and "publish" not in seen and store.current_signature(index) != before:
+        # published and exited between two looks (a busy machine): it happened by the end
+        seen["publish"] = seconds
+    if returncode == 0 and "publish" in seen:
+        seen.setdefault("writing", seen.get("export", seen["start"]))  # missed the same way
     left = leftovers(index)
     if returncode == 0:
         present = set(left)
