@@ -203,11 +203,12 @@ class CandidateScorer:
         want = int(depth * max(1.0, oversample))
         while True:
             asked = min(len(dense), want)
+            found: NDArray[np.int64]
             if in_docs is not None:
-                _, ids = in_docs(qv, asked, allowed_docs)
+                _, found = in_docs(qv, asked, allowed_docs)
             else:
-                _, ids = dense.search(qv, asked)
-            ids = ids[ids >= 0].astype(np.int64)
+                _, found = dense.search(qv, asked)
+            ids = found[found >= 0].astype(np.int64)
             ok = ids[passes(ids)]
             enough = len(ok) >= depth or want >= min(len(dense), MAX_DENSE_FETCH)
             if enough or len(ids) < asked:  # (not enough: asked == want > len(ok))

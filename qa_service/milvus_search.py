@@ -116,9 +116,7 @@ def load_milvus_index(settings: Settings) -> SearchIndex:
     lexical = LexicalIndex.build([c.text for c in chunks])  # as indexer.index_documents does
     sentences = SentenceVectors(*sent)
     name = str(manifest["generation"])
-    return SearchIndex(
-        Path(name), manifest, documents, chunks, dense, lexical, acronyms, sentences
-    )
+    return SearchIndex(Path(name), manifest, documents, chunks, dense, lexical, acronyms, sentences)
 
 
 def published_collection(settings: Settings, version: str) -> str:

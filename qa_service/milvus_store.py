@@ -99,7 +99,9 @@ def published(settings: Settings) -> str | None:
             return None
         return str(milvus.describe_alias(alias, timeout=10)["collection_name"])
     except Exception as exc:  # pymilvus's and grpc's error types vary by server
-        raise IndexStoreError(f"cannot reach the Milvus store at {uri_of(settings)} ({exc})") from None
+        raise IndexStoreError(
+            f"cannot reach the Milvus store at {uri_of(settings)} ({exc})"
+        ) from None
 
 
 # ---------------------------------------------------------------- writing
@@ -144,7 +146,9 @@ def _vector_index(kind: str) -> dict[str, Any]:
     return {"index_type": "FLAT", "metric_type": "IP"}
 
 
-def passage_row(row: int, doc: int, document: Document, chunk: Chunk, vector: Any) -> dict[str, Any]:
+def passage_row(
+    row: int, doc: int, document: Document, chunk: Chunk, vector: Any
+) -> dict[str, Any]:
     """One passage as the passages collection stores it: the filter fields as columns."""
     text = json.dumps(store.chunk_to_json(chunk), ensure_ascii=False)
     if len(text.encode("utf-8")) > CHUNK_BYTES:
@@ -166,7 +170,13 @@ def _file_rows(files: dict[str, str]) -> Iterator[dict[str, Any]]:
     n = 0
     for name, text in files.items():
         for seq, a in enumerate(range(0, max(len(text), 1), PART_CHARS)):
-            yield {"id": n, "file": name, "seq": seq, "part": text[a : a + PART_CHARS], "vector": [0.0, 0.0]}
+            yield {
+                "id": n,
+                "file": name,
+                "seq": seq,
+                "part": text[a : a + PART_CHARS],
+                "vector": [0.0, 0.0],
+            }
             n += 1
 
 
@@ -246,7 +256,10 @@ def publish(settings: Settings, gen: Path) -> str:
     )
     files = {rel: (gen / rel).read_text(encoding="utf-8") for rel in _FILE_NAMES}
     files.update(
-        {f"texts/{d}.txt": (gen / "texts" / f"{d}.txt").read_text(encoding="utf-8") for d in loaded.documents}
+        {
+            f"texts/{d}.txt": (gen / "texts" / f"{d}.txt").read_text(encoding="utf-8")
+            for d in loaded.documents
+        }
     )
     blobs = collection_of(settings, name, "files")
     _create(
@@ -312,7 +325,9 @@ def ensure_loaded(milvus: Any, name: str) -> None:
         milvus.load_collection(name)
 
 
-def read_rows(milvus: Any, name: str, key: str, fields: list[str], total: int) -> list[dict[str, Any]]:
+def read_rows(
+    milvus: Any, name: str, key: str, fields: list[str], total: int
+) -> list[dict[str, Any]]:
     """Every row of a collection whose primary key ``key`` runs 0..total-1, in key order."""
     rows: list[dict[str, Any]] = []
     for a in range(0, total, PAGE):
@@ -321,7 +336,9 @@ def read_rows(milvus: Any, name: str, key: str, fields: list[str], total: int) -
         )
         rows.extend(sorted(page, key=lambda r: int(r[key])))
     if len(rows) != total or any(int(r[key]) != i for i, r in enumerate(rows)):
-        raise IndexStoreError(f"Milvus collection {name} has {len(rows)} rows, not {total}; rebuild")
+        raise IndexStoreError(
+            f"Milvus collection {name} has {len(rows)} rows, not {total}; rebuild"
+        )
     return rows
 
 
@@ -342,14 +359,23 @@ def _checked(files: dict[str, str], manifest: dict[str, Any], rel: str) -> str:
     """A file's text, refused unless its sha256 is the one the manifest recorded."""
     text = files.get(rel)
     if text is None:
-        raise IndexStoreError(f"the Milvus store lacks {rel} of {manifest.get('generation')}; rebuild")
+        raise IndexStoreError(
+            f"the Milvus store lacks {rel} of {manifest.get('generation')}; rebuild"
+        )
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != manifest["files"].get(rel):
         raise IndexStoreError(f"{rel} in the Milvus store fails its checksum; rebuild")
     return text
 
 
-def read_generation(settings: Settings, passages: str) -> tuple[
-    dict[str, Any], dict[str, Document], list[Chunk], NDArray[np.float32], dict[str, Any], tuple[NDArray[np.float32], NDArray[np.int32], NDArray[np.int32]]
+def read_generation(
+    settings: Settings, passages: str
+) -> tuple[
+    dict[str, Any],
+    dict[str, Document],
+    list[Chunk],
+    NDArray[np.float32],
+    dict[str, Any],
+    tuple[NDArray[np.float32], NDArray[np.int32], NDArray[np.int32]],
 ]:
     """Manifest, documents, passages, passage vectors, acronyms and sentences
     (vectors, owners, spans) of the generation whose passages collection is ``passages``."""
@@ -374,10 +400,15 @@ def read_generation(settings: Settings, passages: str) -> tuple[
     chunks = [store.chunk_from_json(json.loads(r["chunk"])) for r in rows]
     vectors = np.array([r["vector"] for r in rows], dtype=np.float32).reshape(n, -1)
     m = int(manifest.get("sentences", 0))
-    srows = read_rows(milvus, f"{prefix}_sentences", "id", ["id", "owner", "start", "end", "vector"], m)
+    srows = read_rows(
+        milvus, f"{prefix}_sentences", "id", ["id", "owner", "start", "end", "vector"], m
+    )
     sv = np.array([r["vector"] for r in srows], dtype=np.float32).reshape(m, vectors.shape[1])
     owner = np.array([r["owner"] for r in srows], dtype=np.int32)
     spans = np.array([(r["start"], r["end"]) for r in srows], dtype=np.int32).reshape(m, 2)
     if len(documents) != counts.get("documents"):
-        raise IndexStoreError(f"{prefix}: {len(documents)} documents, the manifest says {counts.get('documents')}; rebuild")
+        raise IndexStoreError(
+            f"{prefix}: {len(documents)} documents, the manifest says"
+            f" {counts.get('documents')}; rebuild"
+        )
     return manifest, documents, chunks, vectors, acronyms, (sv, owner, spans)

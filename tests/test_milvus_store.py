@@ -92,7 +92,9 @@ def test_milvus_search_is_the_exact_top_k(milvus_index: SearchIndex) -> None:
 
 
 @pytest.mark.parametrize("limit", [50_000, 0], ids=["exact", "candidates"])
-def test_searches_agree_with_the_embedded_store(retriever, milvus_index: SearchIndex, limit: int, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_searches_agree_with_the_embedded_store(
+    retriever, milvus_index: SearchIndex, limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """The same passages, scores and answerability; ``limit=0`` takes the candidate path,
     where the dense candidates come from Milvus with the report filters pushed down."""
     from qa_service import candidates
@@ -109,7 +111,9 @@ def test_searches_agree_with_the_embedded_store(retriever, milvus_index: SearchI
 
     monkeypatch.setattr(dense, "search_where", counted)
     ours = Retriever(milvus_index, retriever.embedder, retriever.config, fusion_scan_limit=limit)
-    theirs = Retriever(retriever.index, retriever.embedder, retriever.config, fusion_scan_limit=limit)
+    theirs = Retriever(
+        retriever.index, retriever.embedder, retriever.config, fusion_scan_limit=limit
+    )
     kent = Filters(forces=("Kent Police",))
     for question in QUESTIONS:
         for filters in (Filters(), kent, Filters(year_from=2018)):
@@ -119,15 +123,21 @@ def test_searches_agree_with_the_embedded_store(retriever, milvus_index: SearchI
             assert [round(h.score, 5) for h in a.hits] == [round(h.score, 5) for h in b.hits]
             assert a.answerable == b.answerable
             if filters == kent:
-                assert {milvus_index.documents[h.chunk.doc_id].metadata.force for h in a.hits} <= {"Kent Police"}
+                assert {milvus_index.documents[h.chunk.doc_id].metadata.force for h in a.hits} <= {
+                    "Kent Police"
+                }
     if limit == 0:  # the filters reached Milvus as expressions
         assert any(e.startswith("doc ") for e in pushed) and "" in pushed
     else:  # scored exactly from the loaded vectors
         assert pushed == []
 
 
-def test_publishing_switches_the_alias_and_drops_old_generations(built_index: Path, tmp_path: Path) -> None:
-    settings = Settings(store="milvus", index_dir=tmp_path, milvus_uri=str(tmp_path / "m.db"), keep_generations=1)
+def test_publishing_switches_the_alias_and_drops_old_generations(
+    built_index: Path, tmp_path: Path
+) -> None:
+    settings = Settings(
+        store="milvus", index_dir=tmp_path, milvus_uri=str(tmp_path / "m.db"), keep_generations=1
+    )
     with pytest.raises(IndexStoreError, match="no index in the Milvus store"):
         load_search_index(settings)
     gen = current_generation(built_index)
@@ -148,7 +158,9 @@ def test_publishing_switches_the_alias_and_drops_old_generations(built_index: Pa
     assert load_search_index(settings).version == other.name
 
 
-def test_cli_on_the_milvus_store(milvus_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_on_the_milvus_store(
+    milvus_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QA_STORE", "milvus")
     monkeypatch.setenv("QA_MILVUS_URI", milvus_settings.milvus_uri)
     runner = CliRunner()
@@ -177,8 +189,18 @@ def test_two_replicas_on_one_milvus_see_a_new_report(built_index: Path, tmp_path
     `qa index` elsewhere adds a report, and both servers answer from it without a restart."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "lite"),
-         "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "milvus_lite",
+            "server",
+            "--data-dir",
+            str(tmp_path / "lite"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -203,7 +225,10 @@ def test_two_replicas_on_one_milvus_see_a_new_report(built_index: Path, tmp_path
             time.sleep(0.5)
         assert done.returncode == 0, done.stderr
         question = "Lincolnshire Police post-inspection review findings"
-        with qa_serve(tmp_path / "a", **env) as (_, port_a), qa_serve(tmp_path / "b", **env) as (_, port_b):
+        with (
+            qa_serve(tmp_path / "a", **env) as (_, port_a),
+            qa_serve(tmp_path / "b", **env) as (_, port_b),
+        ):
             lincs = SEEDS["lincolnshire"]
             assert lincs not in _search_sources(port_a, question)
             assert lincs not in _search_sources(port_b, question)
