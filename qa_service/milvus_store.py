@@ -74,7 +74,15 @@ def client(settings: Settings) -> Any:
             try:
                 found = MilvusClient(uri=uri, token=token)
             except Exception as exc:  # pymilvus raises its own types, and grpc's
-                raise IndexStoreError(f"cannot open the Milvus store at {uri} ({exc})") from None
+                hint = (
+                    "; a Milvus Lite folder is opened by one process at a time: to share it,"
+                    " run scripts/milvus-lite-server.sh and set QA_MILVUS_URI to its address"
+                    if uri.endswith(".db")
+                    else ""
+                )
+                raise IndexStoreError(
+                    f"cannot open the Milvus store at {uri} ({exc}){hint}"
+                ) from None
             _clients[key] = found
         return found
 

@@ -115,7 +115,10 @@ def published_signature(settings: Settings) -> object | None:
     if settings.store == "milvus":
         from . import milvus_store
 
-        return milvus_store.published(settings)
+        try:
+            return milvus_store.published(settings)
+        except IndexStoreError:  # Milvus unreachable: keep serving what is loaded
+            return None
     return store.current_signature(settings.index_dir)
 
 
