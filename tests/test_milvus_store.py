@@ -243,3 +243,21 @@ def test_two_replicas_on_one_milvus_see_a_new_report(built_index: Path, tmp_path
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_a_damaged_generation_in_milvus_is_refused(built_index: Path, tmp_path: Path) -> None:
+    settings = Settings(store="milvus", index_dir=tmp_path, milvus_uri=str(tmp_path / "d.db"))
+    passages = milvus_store.publish(settings, current_generation(built_index))
+    milvus = milvus_store.client(settings)
+    files = passages[: -len("passages")] + "files"
+    row = milvus.query(files, filter='file == "acronyms.json"', output_fields=["*"])[0]
+    milvus.upsert(files, [{**row, "part": row["part"].replace("a", "b", 1)}])
+    with pytest.raises(
+        IndexStoreError, match=r"acronyms\.json in the Milvus store fails its checksum"
+    ):
+        load_search_index(settings)
+    milvus.upsert(files, [row])
+    load_search_index(settings)
+    milvus.delete(passages, filter="row == 3")
+    with pytest.raises(IndexStoreError, match="rows, not"):
+        load_search_index(settings)
