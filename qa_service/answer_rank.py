@@ -14,7 +14,11 @@ Features (``FEATURES``, one row per unit):
   before, a list, a table row, boilerplate that other reports repeat, and its length;
 - what is asked: a number or date is asked and the unit gives one (or not); a "why", "who" or
   yes/no question and the unit has the words that answer that kind (because, a team or role,
-  still / now / no longer); the share of the unit's words that are the question's.
+  still / now / no longer); the share of the unit's words that are the question's;
+- a scene and an ask: where a question tells a case and then asks about it ("mum rang 999
+  after a domestic – did anyone talk to the child?", ``split_ask``), the share of the ask's
+  terms in the unit and of the scene's terms in the two sentences before it (a case's outcome
+  follows the sentences that tell it); the sentence before the unit's similarity and terms.
 Headings, footnotes, captions and fragments are never scored as answers (answer_units.py).
 """
 
@@ -63,6 +67,10 @@ FEATURES = (
     "dense_context",
     "word_precision",
     "cue_match",
+    "ask_cover",
+    "prev_dense",
+    "prev_cover",
+    "setup_prev",
 )
 
 # What kind of answer a question asks for, and the words that give it.
@@ -111,6 +119,28 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z0-9][a-z0-9’'-]*")
+_COUNTED = re.compile(
+    r"\b(?:how many|number of|how much|what (?:percentage|proportion|share) of)\s+([^?.,;]+)",
+    re.IGNORECASE,
+)
+# Where the thing counted ends: a verb or preposition after its words.
+_COUNT_STOP = frozenset(
+    "did do does were was are is has have had in at on for from by under with across there "
+    "got get gets been being will would can could of that who which per each a an the".split()
+)
+# Where a question sets a scene and then asks ("mum rang 999 after a domestic – did anyone talk
+# to the child?"): a dash between clauses, or a comma before a clause that asks.
+_ASK_DASH = re.compile(r"\s[–—-]+\s|:\s")
+_ASKING_START = re.compile(
+    r"^\W*(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|who|what\S*|when|"
+    r"where|why|how|which)\b",
+    re.IGNORECASE,
+)
+_ASK_COMMA = re.compile(
+    r",\s+(?=(?:and\s+)?(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|"
+    r"who|what|when|where|why|how|which)\b)",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -230,6 +260,64 @@ def gives_number(question: str, text: str) -> bool:
     return bool(ASKS_DATE.search(question) and (_DATE.search(text) or _QUANTITY.search(text)))
 
 
+def split_ask(question: str) -> tuple[str, str]:
+    """The scene a question sets and what it then asks: ``("", question)`` when it only asks.
+
+    The ask is the clause after the last dash, colon or comma that opens a question clause,
+    when at least three words follow it and the words before it do not ask themselves (a
+    question in two parts, "how many ..., and how were they graded?", has no scene).
+    """
+    cut = None
+    for pattern in (_ASK_DASH, _ASK_COMMA):
+        for m in pattern.finditer(question):
+            if _ASKING_START.match(question[: m.start()]):
+                continue
+            if len(_WORD.findall(question[m.end() :].lower())) >= 3:
+                cut = m if cut is None or m.start() > cut.start() else cut
+    if cut is None:
+        return "", question
+    return question[: cut.start()].strip(), question[cut.end() :].strip()
+
+
+def counted_words(question: str) -> list[str]:
+    """The words naming what a "how many" question counts ("how many registered sex offenders
+    are there?" -> registered, sex, offenders); empty when it asks no count."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return []
+    out: list[str] = []
+    for w in _WORD.findall(m.group(1).lower()):
+        if w in _COUNT_STOP:
+            break
+        out.append(w)
+    return out[:3]
+
+
+def gives_count_of(
+    question: str,
+    text: str,
+    terms_of: Callable[[str], list[str]],
+    synonyms: Callable[[str], Sequence[str]] = lambda _: (),
+) -> bool:
+    """Whether ``text`` gives a figure for what the question counts: a number shortly before
+    the counted thing's head word ("165 overdue visits" does not count offenders; "2,742
+    registered sex offenders" does) or just after it ("offenders: 2,742"). ``synonyms`` gives
+    the reports' words for an everyday word ("kids" -> children). True when the question
+    counts nothing in particular."""
+    counted = counted_words(question)
+    if not counted:
+        return True
+    head = counted[-1]
+    heads = {t for w in (head, *synonyms(head)) for t in terms_of(w)}
+    if not heads:
+        return True
+    words = _WORD.findall(text.lower())
+    numbers = [i for i, w in enumerate(words) if _QUANTITY.fullmatch(w)]
+    named = [i for i, w in enumerate(words) if any(t in heads for t in terms_of(w))]
+    before = len(counted) + 2
+    return any(0 < j - i <= before or 0 < i - j <= 3 for i in numbers for j in named)
+
+
 def content_words(text: str, stop: Callable[[str], bool]) -> set[str]:
     """Lower-case words of ``text`` that are not stop words."""
     return {w for w in _WORD.findall(text.lower()) if not stop(w)}
@@ -243,13 +331,26 @@ def candidates(
     terms_of: Callable[[str], list[str]],
     question_words: set[str],
     cover_weights: list[tuple[str, float]] | None = None,
+    ask_terms: frozenset[str] = frozenset(),
+    setup_terms: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
-    """Every answer unit of the passages, with its features (only units that may lead)."""
+    """Every answer unit of the passages, with its features (only units that may lead).
+
+    ``ask_terms`` and ``setup_terms`` are the terms of what the question asks and of the scene
+    it sets first (``split_ask``); with no scene, the ask is the whole question."""
     out: list[Candidate] = []
     # Coverage counts a term the reports never use at full weight (``cover_weights``): that
     # the corpus lacks a word the question rests on is what coverage is there to see.
     cover_weights = weights if cover_weights is None else cover_weights
     total_weight = sum(w for _, w in cover_weights) or 1.0
+    ask_weights = [(t, w) for t, w in cover_weights if t in ask_terms]
+    ask_total = sum(w for _, w in ask_weights) or 1.0
+    setup_weights = [(t, w) for t, w in cover_weights if t in setup_terms]
+    setup_total = sum(w for _, w in setup_weights) or 1.0
+
+    def covered(pairs: list[tuple[str, float]], terms: frozenset[str], total: float) -> float:
+        return sum(w for t, w in pairs if t in terms) / total
+
     number = asks_number(question)
     top_fused = max((p.fused for p in passages), default=0.0) or 1.0
     rows: list[list[float]] = []
@@ -282,6 +383,15 @@ def candidates(
                         v = p.vectors[i] + p.vectors[j]
                         context.append(float(v @ topic) / (float(np.linalg.norm(v)) or 1.0))
             precision = len(words & question_words) / max(1, len(words))
+            # The sentences just before the unit: a case's outcome follows the sentences
+            # that tell the case, which is what a question setting a scene matches.
+            before = [i for i in (u.sentences[0] - 2, u.sentences[0] - 1) if i >= 0]
+            prev = u.sentences[0] - 1
+            prev_dense = float(sims[prev]) if sims is not None and prev >= 0 else 0.0
+            prev_cover = covered(cover_weights, p.terms[prev], total_weight) if prev >= 0 else 0.0
+            setup_prev = max(
+                (covered(setup_weights, p.terms[i], setup_total) for i in before), default=0.0
+            )
             rows.append(
                 [
                     max(sent_sims),
@@ -312,6 +422,10 @@ def candidates(
                     max(context),
                     precision,
                     float(any(q.search(question) and a.search(text) for q, a in _CUES)),
+                    covered(ask_weights, unit_terms, ask_total),
+                    prev_dense,
+                    prev_cover,
+                    setup_prev,
                 ]
             )
             first = False

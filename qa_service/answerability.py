@@ -10,6 +10,10 @@ gives the probability that the reports answer the question, from:
   dense and lexical scores agree on the best passage;
 - the rarest question term that no returned passage holds (a word the reports never use, such
   as "firearms", is strong evidence that they do not cover the topic);
+- the rarest question term that the reports of the forces asked about never use while another
+  force's report does ("does Kent log missing kids on COMPACT?" asks one force about another's
+  system), and whether the question states a figure no returned passage holds ("why did it
+  fall below 50 percent?");
 - whether a number or date is asked and the lead sentence gives none; whether the question
   names a year no report is from or mentions.
 Two thresholds from the same file cut the probability into the three states: below
@@ -57,6 +61,8 @@ FEATURES = (
     "best_cover",
     "lead_dense",
     "lead_cover",
+    "elsewhere_idf",
+    "number_unmatched",
 )
 
 # Words of how people ask, not of what they ask about: a report need not use them to answer
@@ -72,6 +78,25 @@ ASKING_WORDS = frozenset(
 )
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_REPORT_WORD = r"(?:inspect\w*|review\w*|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
+_REPORT_YEAR = re.compile(
+    rf"\b(19[5-9]\d|20[0-4]\d)\b(?:\W+[\w'’-]+){{0,3}}?\W+{_REPORT_WORD}\b"
+    rf"|\b{_REPORT_WORD}\b(?:\W+[\w'’-]+){{0,4}}?\W+(19[5-9]\d|20[0-4]\d)\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*(?![\d])")
+# A figure, not an age ("16 yr old", "12-year-old") or age band ("under-18s").
+_FIGURE = re.compile(
+    r"(?<![\d.,])(?<!under-)(?<!over-)\d+(?:[.,]\d+)*"
+    r"(?![\d]|s\b|\s*-?\s*(?:yrs?|years?|yo)\b)"
+)
 
 
 @dataclass(frozen=True)
@@ -101,13 +126,50 @@ def uncovered_terms(
     return [t for t in terms if t not in translated and t not in present and t not in asking]
 
 
-def years_missing(question: str, known_years: set[int], texts: Iterable[str]) -> list[str]:
-    """Years the question names that no report is from and no returned passage mentions."""
+def years_missing(
+    question: str,
+    known_years: set[int],
+    texts: Iterable[str],
+    inspected: set[int] | None = None,
+) -> list[str]:
+    """Years the question names that no report is from and no returned passage mentions, and
+    years it names as an inspection's or report's ("the 2022 Kent follow-up") that are not
+    in ``inspected``, the years of the asked forces' reports and of the inspections their
+    reports speak of."""
     years = _YEAR.findall(question)
     if not years:
         return []
     joined = " ".join(texts)
-    return [y for y in years if int(y) not in known_years and y not in joined]
+    missing = [y for y in years if int(y) not in known_years and y not in joined]
+    if inspected is not None:
+        missing += [
+            y for y in report_years(question) if int(y) not in inspected and y not in missing
+        ]
+    return missing
+
+
+def report_years(text: str) -> list[str]:
+    """Years ``text`` names as an inspection's, review's or report's ("our 2019 inspection",
+    "revisited in 2020"), in order of appearance."""
+    out: list[str] = []
+    for m in _REPORT_YEAR.finditer(text):
+        year = m.group(1) or m.group(2)
+        if year not in out:
+            out.append(year)
+    return out
+
+
+def numbers_unmatched(question: str, texts: Iterable[str]) -> list[str]:
+    """Figures the question states (not years, ages or age bands) that no returned passage
+    holds: "why did it fall below 50 percent?" rests on a figure the reports may not give."""
+    numbers = [n for n in _FIGURE.findall(question) if not _YEAR.fullmatch(n)]
+    if not numbers:
+        return []
+    joined = " ".join(texts)
+    held = set(_NUMBER.findall(joined))
+    words = re.findall(r"[a-z]+", joined.lower())
+    held.update(str(_NUMBER_WORDS[w]) for w in words if w in _NUMBER_WORDS)
+    return [n for n in numbers if n not in held]
 
 
 def features(
@@ -120,6 +182,8 @@ def features(
     uncovered_idf: float,
     year_missing: bool,
     n_terms: int,
+    elsewhere_idf: float = 0.0,
+    number_unmatched: bool = False,
 ) -> NDArray[np.float32]:
     """The answerability features of one question (``FEATURES`` order)."""
     probs = [p for _, p in ranked]
@@ -148,6 +212,8 @@ def features(
             max(cover),
             dense[0],
             cover[0],
+            elsewhere_idf,
+            float(number_unmatched),
         ],
         dtype=np.float32,
     )
@@ -159,14 +225,16 @@ def decide(
     question: str,
     missing_words: Sequence[str] = (),
     missing_years: Sequence[str] = (),
+    count_given: bool = True,
 ) -> Decision:
-    """The state for one question's features ``x``."""
+    """The state for one question's features ``x``; ``count_given``: the lead gives a figure
+    for what a "how many" question counts (answer_rank.gives_count_of), else partial at most."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
     if p < refuse:
         return Decision("not_answered", round(p, 4))
-    number_missing = bool(x[FEATURES.index("number_missing")])
+    number_missing = bool(x[FEATURES.index("number_missing")]) or not count_given
     missing = None
     if missing_years:
         missing = f"anything on {', '.join(missing_years)}"

@@ -17,17 +17,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .answer import pick_highlights, score_info, sentence_info
-from .answer_rank import Candidate, PassageInput, candidates, compose, rank, ranker
+from .answer_rank import (
+    Candidate,
+    PassageInput,
+    candidates,
+    compose,
+    gives_count_of,
+    rank,
+    ranker,
+    split_ask,
+)
 from .answerability import (
     ASKING_WORDS,
     answerability,
     decide,
     features,
+    numbers_unmatched,
+    report_years,
     uncovered_terms,
     years_missing,
 )
 from .merging import rows_of, shift_spans
 from .search_types import AnswerPick, Hit, RetrievalConfig, SearchResult
+from .vocabulary import EVERYDAY_TERMS
 
 if TYPE_CHECKING:
     from .retriever import Retriever
@@ -50,6 +62,8 @@ class AnswerLayer:
         self._lock = threading.Lock()
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
+        self._row_force: NDArray[np.object_] | None = None
+        self._inspected: dict[str, set[int]] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -78,6 +92,48 @@ class AnswerLayer:
                     years.add(int(m.published[:4]))
             self._known_years = years
         return self._known_years
+
+    def inspected_years(self, forces: Sequence[str]) -> set[int]:
+        """The years of the reports of ``forces`` (all reports with none) and of the
+        inspections and reviews those reports speak of."""
+        with self._lock:
+            if self._inspected is None:
+                by_force: dict[str, set[int]] = {}
+                for d in self.retriever.index.documents.values():
+                    m = d.metadata
+                    years = by_force.setdefault(m.force or "", set())
+                    years.update(int(y) for y in report_years(d.text))
+                    if m.inspection_year:
+                        years.add(m.inspection_year)
+                    if m.published and m.published[:4].isdigit():
+                        years.add(int(m.published[:4]))
+                self._inspected = by_force
+        wanted = set(forces) if forces else set(self._inspected)
+        return set().union(*(self._inspected.get(f, set()) for f in wanted))
+
+    def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
+        """The rarest of ``terms`` that the reports of ``forces`` never use but another
+        force's report does (as IDF over the corpus's highest): "does Kent log missing kids
+        on COMPACT?" asks of Kent what another force's report says. 0 with no forces."""
+        if not forces:
+            return 0.0
+        index = self.retriever.index
+        if self._row_force is None:
+            self._row_force = np.array(
+                [index.documents[c.doc_id].metadata.force or "" for c in index.chunks],
+                dtype=object,
+            )
+        lex = index.lexical
+        asked = set(forces)
+        best = 0.0
+        for t in terms:
+            rows = lex.rows_with(t)
+            if len(rows) == 0:
+                continue
+            holders = set(self._row_force[rows].tolist())
+            if holders and not holders & asked:
+                best = max(best, lex.idf(t) / (lex.max_idf or 1.0))
+        return best
 
     def passage_input(self, hit: Hit) -> PassageInput:
         """A hit's text with its sentences' spans, vectors and boilerplate flags."""
@@ -141,7 +197,20 @@ class AnswerLayer:
             for t, w in plan.terms.items()
             if t not in plan.translated and t not in asking
         ]
-        cands = candidates(passages, topic, plan.topic, weights, r.terms, question_words, cover)
+        setup, ask = split_ask(plan.topic)
+        ask_terms = frozenset(lex.terms(ask)) if setup else frozenset()
+        setup_terms = frozenset(lex.terms(setup)) if setup else frozenset()
+        cands = candidates(
+            passages,
+            topic,
+            plan.topic,
+            weights,
+            r.terms,
+            question_words,
+            cover,
+            ask_terms,
+            setup_terms,
+        )
         ranked = rank(cands, ranker())
 
         # Highlights: each passage's best unit (the lead's own passage: the lead).
@@ -166,9 +235,15 @@ class AnswerLayer:
             ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
             default=0.0,
         )
-        years = years_missing(plan.question, self.known_years(), (h.chunk.text for h in hits))
+        years = years_missing(
+            plan.question,
+            self.known_years(),
+            (h.chunk.text for h in hits),
+            self.inspected_years(result.filters.forces),
+        )
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
+        texts = [h.chunk.text for h in hits[:5]]
         x = features(
             ranked,
             plan.question,
@@ -179,12 +254,19 @@ class AnswerLayer:
             uncovered_idf,
             bool(years),
             len(plan.terms),
+            self.elsewhere_idf(
+                [t for t in missing_terms if plan.terms[t] >= 1.0], result.filters.forces
+            ),
+            bool(numbers_unmatched(plan.question, texts)),
         )
-        decision = decide(x, answerability(), plan.question, (), years)
+        count_given = not ranked or gives_count_of(
+            plan.question, ranked[0][0].text, lex.terms, lambda w: EVERYDAY_TERMS.get(w, ())
+        )
+        decision = decide(x, answerability(), plan.question, (), years, count_given)
         if decision.state == "partial" and missing_terms and not years:
             # Name the question's own words the reports lack (tokenized only when needed).
             words = _original_words(plan.topic, set(missing_terms), r.terms)
-            decision = decide(x, answerability(), plan.question, words, years)
+            decision = decide(x, answerability(), plan.question, words, years, count_given)
         if plan.forces_missing and cfg.force_filter:
             decision = replace(decision, state="not_answered")
         state = decision.state

@@ -118,6 +118,15 @@ class LexicalIndex:
             words = self._stemmer.stemWords(words)
         return [t for t in words if t]
 
+    def rows_with(self, term: str) -> NDArray[np.int64]:
+        """The chunk rows that hold ``term`` (empty when the index does not know it)."""
+        tid = self._vocab.get(term)
+        if tid is None:
+            return np.zeros(0, dtype=np.int64)
+        indptr = self._bm25.scores["indptr"]
+        a, b = int(indptr[tid]), int(indptr[tid + 1])
+        return np.asarray(self._bm25.scores["indices"][a:b], dtype=np.int64)
+
     def _postings(
         self, weighted_terms: dict[str, float]
     ) -> list[tuple[float, NDArray[np.int64], NDArray[np.float32], int]]:

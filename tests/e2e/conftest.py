@@ -120,5 +120,5 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
 
 @pytest.fixture
 def phone(browser: Any, live_server: str) -> Iterator[Any]:
-    """A phone-sized page (375x740) on the live app."""
-    yield from _new_page(browser, live_server, 375, 740)
+    """A phone-sized page (390x844, a common phone's CSS viewport) on the live app."""
+    yield from _new_page(browser, live_server, 390, 844)

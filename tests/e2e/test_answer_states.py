@@ -36,6 +36,7 @@ CANDIDATES: dict[str, list[str]] = {
         KENT_Q,
         "How many children were detained overnight in Kent custody?",
         "Are Lincolnshire officers recording the voice of the child?",
+        "How quickly do appropriate adults arrive for children in Lancashire custody?",
     ],
     # asks for a figure the reports do not give, on a topic they do cover
     "partial": [
@@ -90,16 +91,24 @@ def _question_in_state(page: Any, state: str) -> str:
 
 
 def _check_markers(turn: Any, reply: dict[str, Any]) -> None:
-    """One marker per answer sentence, each linking to its cited passage card."""
+    """One marker per answer sentence, each opening its cited passage in the report (the
+    link its passage card's "Open in report" has); the cards follow the answer."""
     cards = turn.locator(".citations .passage")
     assert cards.count() == len(reply["citations"]) >= 1
     markers = turn.locator(".answer a.marker")
     assert markers.count() == len(reply["sentences"]) >= 1
+    turn_id = turn.get_attribute("id").removeprefix("turn-")
     for i, sentence in enumerate(reply["sentences"]):
         marker = markers.nth(i)
         assert marker.inner_text() == f"[{sentence['citation']}]"
-        target = marker.get_attribute("href").lstrip("#")
-        assert turn.locator(f".citations .passage#{target}").count() == 1
+        card = turn.locator(f".citations .passage#c-{turn_id}-{sentence['citation']}")
+        assert card.count() == 1
+        href = card.locator("a.open-report").get_attribute("href")
+        assert marker.get_attribute("href") == href
+    answer_bottom = turn.locator(".answer").bounding_box()
+    first_card = cards.first.bounding_box()
+    assert answer_bottom and first_card
+    assert first_card["y"] >= answer_bottom["y"] + answer_bottom["height"]
     assert collapse_ws(turn.locator(".answer").inner_text()) == collapse_ws(reply["answer"])
     assert turn.locator(".not-answerable, .related").count() == 0
 
@@ -141,6 +150,9 @@ def _check_not_answered(turn: Any, reply: dict[str, Any]) -> None:
         assert card.locator(".passage-title").inner_text() == passage["title"]
         start, end = passage["highlights"][0]
         assert card.locator("mark").first.text_content() == passage["text"][start:end]
+    # related passages sit under the statement that the reports do not answer
+    statement = box.bounding_box()
+    assert statement and cards.first.bounding_box()["y"] > statement["y"]
 
 
 CHECKS = {

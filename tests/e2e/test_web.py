@@ -25,16 +25,54 @@ KENT_Q = "Does Kent still hold under-18s at the station after charge?"
 KENT_QUOTE = "Leaders recognise the harm caused by domestic abuse."
 
 
+# Questions an answer is wanted for, tried in order: the first the API answers now is used
+# (the answering models are refitted from time to time).
+ANSWERED = [
+    KENT_Q,
+    "How quickly do appropriate adults arrive for children in Lancashire custody?",
+    "Are Lincolnshire officers recording the voice of the child?",
+    "How many children were detained overnight in Kent custody?",
+]
+
+
 def _ask(page: Any, question: str) -> Any:
-    """Type a question, press Enter and wait for that turn's reply; returns the turn."""
+    """Type a question, press Enter and wait for that turn's reply; returns the turn (the
+    newest turn comes first in the conversation)."""
     turns = page.locator("#log > .turn")
     n = turns.count()
     page.fill("#question", question)
     page.press("#question", "Enter")
-    turn = turns.nth(n)
+    expect(turns).to_have_count(n + 1)
+    turn = page.locator(f"#{turns.first.get_attribute('id')}")
     turn.locator(".reply, .error-inline").first.wait_for()
     assert turn.locator(".error-inline").count() == 0, turn.inner_text()
     return turn
+
+
+def _chat(page: Any, question: str) -> dict[str, Any]:
+    reply = page.request.post(
+        "/v1/chat", data={"messages": [{"role": "user", "content": question}]}
+    )
+    assert reply.ok, reply.text()
+    return dict(reply.json())
+
+
+def _answered_question(page: Any) -> str:
+    """The first of ANSWERED that the API answers now, with cited passages."""
+    seen = []
+    for question in ANSWERED:
+        reply = _chat(page, question)
+        if reply["state"] == "answered" and reply["citations"]:
+            return question
+        seen.append(f"{question!r}: {reply['state']}")
+    pytest.fail("no candidate question is answered now; got " + "; ".join(seen))
+
+
+def _whole_passages(scope: Any) -> None:
+    """Expand every cut passage in ``scope`` ("Show whole passage")."""
+    buttons = scope.locator("button.show-whole[aria-expanded='false']")
+    for _ in range(buttons.count()):
+        buttons.nth(0).click()  # an expanded one leaves the selection
 
 
 def _forces(page: Any) -> list[str]:
@@ -82,17 +120,16 @@ def _check_report_highlight(page: Any, passage_text: str | None = None) -> str:
 
 
 def test_ask_shows_cited_answer(page: Any, screenshots: Path) -> None:
+    question = _answered_question(page)
     page.goto("/")
-    turn = _ask(page, KENT_Q)
-    reply = page.request.post(
-        "/v1/chat", data={"messages": [{"role": "user", "content": KENT_Q}]}
-    ).json()
+    turn = _ask(page, question)
+    reply = _chat(page, question)
     cards = turn.locator(".citations .passage")
     assert cards.count() == len(reply["citations"]) >= 1
     for i, cited in enumerate(reply["citations"]):
         card = cards.nth(i)
         assert card.locator(".passage-title").inner_text() == f"[{i + 1}] {cited['title']}"
-        assert "Kent Police" in card.locator(".meta").inner_text()
+        assert cited["force"] in card.locator(".meta").inner_text()
         assert " › ".join(cited["section"]) in card.locator(".section").inner_text()
         start, end = cited["highlights"][0]
         assert card.locator("mark").first.text_content() == cited["text"][start:end]
@@ -100,15 +137,24 @@ def test_ask_shows_cited_answer(page: Any, screenshots: Path) -> None:
     assert markers.count() == len(reply["sentences"])
     assert collapse_ws(turn.locator(".answer").inner_text()) == collapse_ws(reply["answer"])
     assert turn.locator(".searched").count() == 0  # not rewritten
-    # a marker jumps to its cited passage
-    markers.last.click()
-    target = markers.last.get_attribute("href").lstrip("#")
-    expect(page.locator(f"#{target}")).to_be_focused()
     assert page.locator("#log").get_attribute("aria-live") == "polite"
     page.locator("#question").focus()
     page.screenshot(path=str(screenshots / "01-chat-answer.png"), full_page=True)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(screenshots / "00-readme-chat.png"))  # the README's picture
+    # a marker opens its cited passage in the report
+    sentence = reply["sentences"][-1]
+    cited = next(c for c in reply["citations"] if c["marker"] == sentence["citation"])
+    markers.last.click()
+    assert _check_report_highlight(page) and _hash(page) == {
+        "doc": cited["doc_id"],
+        "start": str(cited["char_start"]),
+        "end": str(cited["char_end"]),
+    }
+    expect(page.locator("#cited")).to_be_focused()
+    # back in the conversation, focus returns to the marker that was followed
+    page.locator("#report-back").click()
+    expect(markers.last).to_be_focused()
 
 
 def test_follow_up_is_rewritten(page: Any, screenshots: Path) -> None:
@@ -127,15 +173,18 @@ def test_follow_up_is_rewritten(page: Any, screenshots: Path) -> None:
 
 
 def test_citation_opens_report_with_highlight(page: Any, screenshots: Path) -> None:
+    question = _answered_question(page)
     page.goto("/")
-    turn = _ask(page, KENT_Q)
+    turn = _ask(page, question)
     card = turn.locator(".citations .passage").first
+    _whole_passages(card)
     passage_text = card.locator("blockquote").text_content()
     card.locator("a.open-report").click()
     highlighted = _check_report_highlight(page, passage_text)
     assert collapse_ws(highlighted) == collapse_ws(passage_text)
     expect(page.locator("#cited")).to_be_focused()
-    assert "Kent" in page.locator("#report-title").inner_text()
+    title = _chat(page, question)["citations"][0]["title"]
+    assert page.locator("#report-title").inner_text() == title
     page.screenshot(path=str(screenshots / "03-report-highlight.png"))
     # the URL can be reloaded (and shared): same report, same highlight
     url = page.url
@@ -213,6 +262,7 @@ def test_quote_lookup_finds_its_report(page: Any, screenshots: Path) -> None:
 
 
 def test_keyboard_only(page: Any, screenshots: Path) -> None:
+    question = _answered_question(page)
     page.goto("/")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
@@ -223,16 +273,19 @@ def test_keyboard_only(page: Any, screenshots: Path) -> None:
     assert page.evaluate("document.activeElement.id") == "question"
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("", "none")
-    page.keyboard.type("Are Lincolnshire officers recording the voice of the child?")
+    page.keyboard.type(question)
     page.keyboard.press("Enter")
     reply = page.locator("#log > .turn").first.locator(".reply")
     reply.wait_for()
     assert reply.locator(".citations .passage").count() >= 1
     expect(page.locator("#question")).to_be_focused()
     page.screenshot(path=str(screenshots / "06-keyboard-answer.png"))
-    # Shift+Tab reaches the last citation's "Open in report" link; Enter opens the report
-    page.keyboard.press("Shift+Tab")
-    assert "open-report" in page.evaluate("document.activeElement.className")
+    # Tab goes on past the form's controls to the answer's first citation; Enter opens it
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if "marker" in page.evaluate("document.activeElement.className"):
+            break
+    assert "marker" in page.evaluate("document.activeElement.className")
     page.keyboard.press("Enter")
     _check_report_highlight(page)
     expect(page.locator("#cited")).to_be_focused()
@@ -286,7 +339,7 @@ def test_phone_layout_has_no_horizontal_scroll(phone: Any, screenshots: Path) ->
     page.goto("/")
     assert _no_horizontal_scroll(page)
     page.screenshot(path=str(screenshots / "07-phone-start.png"))
-    _ask(page, KENT_Q)
+    _ask(page, _answered_question(page))
     assert _no_horizontal_scroll(page)
     page.screenshot(path=str(screenshots / "07-phone-chat.png"), full_page=True)
     page.locator(".citations a.open-report").first.click()

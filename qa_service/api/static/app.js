@@ -88,7 +88,78 @@
       .filter(Boolean).join(" · ");
   }
 
-  // A cited passage: report title, force, section path, text with the answer sentence marked.
+  // Sentence spans of a passage text: a break after . ! ? (and any closing quote, bracket or
+  // [N] footnote marker) before a capital, digit, quote or list mark, and at every line end.
+  const SENTENCE_END = /[.!?…]["'’”)\]]*(?:\[\d{1,3}\])?(?=\s+["'‘“(\[]?[A-Z0-9•–-])|\n+/g;
+  function sentenceSpans(text) {
+    const spans = [];
+    let start = 0;
+    for (const m of text.matchAll(SENTENCE_END)) {
+      const end = m.index + m[0].length;
+      if (text.slice(start, end).trim()) spans.push([start, end]);
+      start = end;
+    }
+    if (text.slice(start).trim()) spans.push([start, text.length]);
+    return spans;
+  }
+
+  // The part of a passage that answers: its highlighted sentences with one sentence either
+  // side, as [start, end) in the text; null when that is (nearly) the whole passage.
+  const MIN_CUT = 200; // characters a cut must hide to be worth a "Show whole passage" button
+  function excerptSpan(text, highlights) {
+    const marks = (highlights || []).filter(([s, e]) => e > s && s >= 0 && e <= text.length);
+    if (!marks.length) return null;
+    const lo = Math.min(...marks.map(([s]) => s));
+    const hi = Math.max(...marks.map(([, e]) => e));
+    const spans = sentenceSpans(text);
+    let first = spans.findIndex(([, e]) => e > lo);
+    let last = spans.findLastIndex(([s]) => s < hi);
+    if (first < 0 || last < 0) return null;
+    first = Math.max(0, first - 1);
+    last = Math.min(spans.length - 1, last + 1);
+    let start = Math.min(spans[first][0], lo);
+    const end = Math.max(spans[last][1], hi);
+    while (start < lo && /\s/.test(text[start])) start += 1;
+    return start + (text.length - end) < MIN_CUT ? null : [start, end];
+  }
+
+  let passageIds = 0;
+
+  // A passage's text with the answer marked: cut to the part that answers, the rest one
+  // click away ("Show whole passage", a button with aria-expanded).
+  function passageText(p) {
+    const id = `ptext-${++passageIds}`;
+    const whole = () => (p.type === "table" && !(p.highlights || []).length
+      ? tableBlock(p.text) : markedText(p.text, p.highlights));
+    const cut = excerptSpan(p.text, p.highlights);
+    const quote = el("blockquote", { class: "text", id });
+    if (!cut) {
+      quote.append(whole());
+      return [quote];
+    }
+    const [a, b] = cut;
+    const excerpt = () => [
+      a > 0 ? el("span", { class: "ellipsis", "aria-hidden": "true" }, "… ") : null,
+      markedText(p.text.slice(a, b).trimEnd(), p.highlights.map(([s, e]) => [s - a, e - a])),
+      b < p.text.length ? el("span", { class: "ellipsis", "aria-hidden": "true" }, " …") : null,
+    ];
+    quote.classList.add("cut");
+    quote.append(...excerpt().filter(Boolean));
+    const button = el("button", {
+      type: "button", class: "linkish show-whole", "aria-expanded": "false", "aria-controls": id,
+      onclick: () => {
+        const open = button.getAttribute("aria-expanded") !== "true";
+        button.setAttribute("aria-expanded", String(open));
+        quote.classList.toggle("cut", !open);
+        quote.replaceChildren(...(open ? [whole()] : excerpt().filter(Boolean)));
+      },
+    }, "Show whole passage");
+    return [quote, el("p", { class: "more" }, button,
+      el("span", { class: "muted" }, ` (${p.text.length.toLocaleString("en-GB")} characters)`))];
+  }
+
+  // A cited passage: report title, force, section path, the answering part of its text with
+  // the answer sentence marked, and a link to it in the report.
   function passageCard(p, { id = null, marker = null, level = 3, related = false } = {}) {
     const section = sectionPath(p.section);
     return el("article", { class: related ? "passage related-passage" : "passage", id, tabindex: id ? "-1" : null, "data-doc": p.doc_id },
@@ -96,8 +167,7 @@
         marker ? el("span", { class: "num" }, `[${marker}] `) : null, p.title),
       el("p", { class: "meta" }, metaLine(p)),
       section ? el("p", { class: "section" }, el("span", { class: "label" }, "Section: "), section) : null,
-      el("blockquote", { class: "text" }, p.type === "table" && !(p.highlights || []).length
-        ? tableBlock(p.text) : markedText(p.text, p.highlights)),
+      passageText(p),
       // footnotes the text cites as [N] ride along with it
       p.footnotes && p.footnotes.length ? el("ol", { class: "footnotes", "aria-label": "Footnotes" },
         p.footnotes.map((f) => el("li", { "data-marker": f.marker },
@@ -108,6 +178,14 @@
           "data-start": p.char_start, "data-end": p.char_end,
         }, "Open in report", el("span", { class: "visually-hidden" }, `: ${p.title}`)),
         el("span", { class: "muted" }, ` (characters ${p.char_start}–${p.char_end})`)));
+  }
+
+  // A citation number [n] after an answer sentence: opens the cited passage in its report.
+  function citationLink(n, p) {
+    return el("a", {
+      class: "marker", href: reportHash(p.doc_id, p.char_start, p.char_end),
+      "aria-label": `citation ${n}, open in the report: ${p.title}`,
+    }, `[${n}]`);
   }
 
   function focusTarget(target, block = "center") {
@@ -231,16 +309,14 @@
     // An answer drawing on several forces' reports names the force before each sentence.
     const forces = new Set(reply.sentences.map((s) => s.force));
     const shortName = (f) => f.replace(/\s+(Police Service|Police|Constabulary)$/, "");
+    const byMarker = new Map(reply.citations.map((c) => [c.marker, c]));
     reply.sentences.forEach((s, i) => {
       if (i) answer.append(" ");
-      if (forces.size > 1 && s.force) answer.append(el("strong", {}, `${shortName(s.force)}:`), " ");
-      answer.append(s.text, " ", el("a", {
-        class: "marker", href: `#c-${turn}-${s.citation}`, "aria-label": `citation ${s.citation}`,
-        onclick: (event) => {
-          event.preventDefault();
-          focusTarget(document.getElementById(`c-${turn}-${s.citation}`));
-        },
-      }, `[${s.citation}]`));
+      const sentence = el("span", { class: i ? "sentence" : "sentence lead" });
+      if (forces.size > 1 && s.force) sentence.append(el("strong", {}, `${shortName(s.force)}:`), " ");
+      sentence.append(s.text);
+      const cited = byMarker.get(s.citation);
+      answer.append(sentence, " ", cited ? citationLink(s.citation, cited) : `[${s.citation}]`);
     });
     box.append(answer);
     if (reply.citations.length) {
@@ -274,12 +350,15 @@
     const pending = el("p", { class: "pending" }, "Searching the reports…");
     const item = el("div", { class: "turn", id: `turn-${turn}`, "aria-busy": "true" },
       el("p", { class: "user" }, el("span", { class: "who" }, "You asked: "), question), pending);
-    $("#log").append(item);
+    // newest first: the answer comes straight under the question box, never below older ones
+    $("#log").prepend(item);
+    revealTurn(item);
     announce("Searching the reports…");
     try {
       const reply = await api("POST", "/v1/chat", { messages: chat.messages.slice(-MAX_MESSAGES), filters });
       chat.messages.push({ role: "assistant", content: (reply.answer || "(no answer)").slice(0, 2000) });
       pending.replaceWith(renderReply(reply, question, turn));
+      revealTurn(item);
       const state = replyState(reply);
       announce(state === "not_answered" ? "Not answerable from these reports."
         : state === "partial" ? `Partly answered, with ${reply.citations.length} cited passages. ${reply.message || ""}`.trim()
@@ -293,6 +372,16 @@
       chat.busy = false;
       $("#ask-button").removeAttribute("aria-disabled");
     }
+  }
+
+  // Scroll so that a turn starts just under the (sticky) question box when it, or its lead
+  // sentence, is out of view: the newest answer is what the reader sees after asking.
+  function revealTurn(item) {
+    const below = $("#ask-form").getBoundingClientRect().height + 12;
+    const top = item.getBoundingClientRect().top;
+    const lead = item.querySelector(".answer .lead, .not-answerable .message, .pending, .error-inline");
+    const leadBottom = lead ? lead.getBoundingClientRect().bottom : top;
+    if (top < below || leadBottom > window.innerHeight) window.scrollBy({ top: top - below, behavior: "auto" });
   }
 
   function newConversation() {
@@ -315,10 +404,22 @@
       const r = await api("POST", "/v1/compare", { question });
       const columns = r.forces.map((f) => {
         const cited = f.status === "cited" && f.passages.length > 0;
-        return el("li", { class: `force-col ${cited ? "cited" : "none"}`, "data-force": f.force },
+        const state = cited ? (f.state === "partial" ? "partial" : "answered") : "none";
+        const label = !cited
+          ? (f.status === "not in corpus" ? "Not in the corpus" : "No relevant passage")
+          : state === "partial" ? "Partly answered" : "Answered";
+        const first = f.passages[0];
+        return el("li", { class: `force-col ${cited ? "cited" : "none"}`, "data-force": f.force, "data-state": state },
           el("h2", { class: "force-name" }, f.force),
+          el("p", { class: "state-label", "data-state": state }, label),
+          cited && state === "partial" && f.missing
+            ? el("p", { class: "missing" }, `The report covers the topic but does not give ${f.missing}.`) : null,
+          // the force's answer sentence first, its number opening the passage in the report
+          cited && f.sentence
+            ? el("p", { class: "answer force-answer" }, el("span", { class: "sentence lead" }, f.sentence), " ",
+              citationLink(1, first)) : null,
           cited
-            ? f.passages.map((p) => passageCard(p, { level: 3 }))
+            ? f.passages.map((p, i) => passageCard(p, { level: 3, marker: i + 1 }))
             : el("p", { class: "no-passage" }, f.status === "not in corpus"
               ? "Not in the corpus: there is no report on this force."
               : "No relevant passage in this force’s report."));
@@ -663,7 +764,7 @@
       const filters = validFilters();
       if (!filters) return;
       input.value = "";
-      ask(question, filters).then(() => input.focus());
+      ask(question, filters).then(() => input.focus({ preventScroll: true }));
     });
     $("#new-conversation").addEventListener("click", newConversation);
     for (const button of document.querySelectorAll("button.example")) {
@@ -689,7 +790,7 @@
     onEnterSubmit($("#quote"), $("#cite-form"));
     $("#report-nav-box").addEventListener("toggle", scrollNavToCurrent);
     document.addEventListener("click", (event) => {
-      const link = event.target.closest && event.target.closest("a.open-report");
+      const link = event.target.closest && event.target.closest("a.open-report, a.marker");
       if (link) lastOpener = link;
     });
     window.addEventListener("hashchange", () => route(true));
