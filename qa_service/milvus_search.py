@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import milvus_store
-from .dense import DenseIndex, SentenceVectors
+from .dense import DenseIndex
 from .lexical import LexicalIndex
 from .search_index import SearchIndex, check_model
 from .settings import Settings
@@ -98,15 +98,14 @@ def load_milvus_index(settings: Settings) -> SearchIndex:
             " build one with `qa index` (QA_STORE=milvus)"
         )
     try:
-        manifest, documents, chunks, vectors, acronyms, sent = milvus_store.read_generation(
-            settings, collection
-        )
+        stored = milvus_store.read_generation(settings, collection)
     except IndexStoreError:
         raise
     except Exception as exc:  # any reader failure is a damaged store, never a crash
         raise IndexStoreError(
             f"{collection}: cannot read the index from Milvus ({type(exc).__name__}: {exc})"
         ) from None
+    manifest, vectors, chunks = stored.manifest, stored.vectors, stored.chunks
     check_model(manifest, settings)
     dense_meta = manifest.get("dense") or {}
     kind = str(dense_meta.get("kind", "flat"))
@@ -114,9 +113,16 @@ def load_milvus_index(settings: Settings) -> SearchIndex:
         raise IndexStoreError(f"{collection}: vector dimension disagrees with the manifest")
     dense = MilvusDense(vectors, kind, milvus_store.client(settings), collection)
     lexical = LexicalIndex.build([c.text for c in chunks])  # as indexer.index_documents does
-    sentences = SentenceVectors(*sent)
-    name = str(manifest["generation"])
-    return SearchIndex(Path(name), manifest, documents, chunks, dense, lexical, acronyms, sentences)
+    return SearchIndex(
+        Path(str(manifest["generation"])),
+        manifest,
+        stored.documents,
+        chunks,
+        dense,
+        lexical,
+        stored.acronyms,
+        stored.sentences,
+    )
 
 
 def published_collection(settings: Settings, version: str) -> str:

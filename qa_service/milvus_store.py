@@ -31,6 +31,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import store
+from .dense import SentenceVectors
 from .settings import Settings
 from .store import IndexStoreError
 from .types import Chunk, Document
@@ -325,6 +327,18 @@ def drop_old(settings: Settings, keep: int) -> list[str]:
 # ---------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True)
+class StoredGeneration:
+    """A generation as read back from Milvus."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: NDArray[np.float32]  # one per passage, in row order
+    acronyms: dict[str, Any]
+    sentences: SentenceVectors
+
+
 def ensure_loaded(milvus: Any, name: str) -> None:
     """Load a collection for search and query (Milvus Lite forgets it between processes; a
     Milvus server keeps it, and loading a loaded collection does nothing)."""
@@ -375,18 +389,9 @@ def _checked(files: dict[str, str], manifest: dict[str, Any], rel: str) -> str:
     return text
 
 
-def read_generation(
-    settings: Settings, passages: str
-) -> tuple[
-    dict[str, Any],
-    dict[str, Document],
-    list[Chunk],
-    NDArray[np.float32],
-    dict[str, Any],
-    tuple[NDArray[np.float32], NDArray[np.int32], NDArray[np.int32]],
-]:
-    """Manifest, documents, passages, passage vectors, acronyms and sentences
-    (vectors, owners, spans) of the generation whose passages collection is ``passages``."""
+def read_generation(settings: Settings, passages: str) -> StoredGeneration:
+    """The generation whose passages collection is ``passages``, checked against its
+    manifest (its own checksum, each file's sha256, the row counts)."""
     milvus = client(settings)
     prefix = passages[: -len("_passages")]
     for part in ("passages", "sentences", "files"):
@@ -419,4 +424,6 @@ def read_generation(
             f"{prefix}: {len(documents)} documents, the manifest says"
             f" {counts.get('documents')}; rebuild"
         )
-    return manifest, documents, chunks, vectors, acronyms, (sv, owner, spans)
+    return StoredGeneration(
+        manifest, documents, chunks, vectors, acronyms, SentenceVectors(sv, owner, spans)
+    )
