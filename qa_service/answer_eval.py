@@ -141,6 +141,7 @@ def answer_table(rep: dict[str, Any]) -> str:
         ("answer@1", "answer@1"),
         ("answer@any", "answer@any"),
         ("wrongly_refused", "wrongly refused"),
+        ("answered_partial", "answerable marked partial"),
         ("abstain", "abstain"),
         ("abstain_strict", "abstain (strict)"),
         ("partial_accuracy", "partial accuracy"),

@@ -9,8 +9,9 @@
    reports answer it at least in part). A logistic regression again, so its output is a
    probability (checked by the reliability plot of ``qa eval``); the refuse threshold is the
    highest that refuses at most ``max_refused`` of the answerable dev questions (and of the
-   staff ones), the answer threshold the one that best separates partial and unanswerable
-   questions from answerable ones above it.
+   staff ones); the answer threshold follows from what a wrong confident answer costs against
+   a hedged one (``WRONG_ANSWER_COST``), not from a search over dev, whose few unanswerable
+   questions leave that choice flat and unstable.
 """
 
 from __future__ import annotations
@@ -157,29 +158,32 @@ def fit_ranker(
     return replace(model, extra={"C": best_c}), best_c, best_score
 
 
+# A confident answer to a question the reports do not answer (staff act on it) costs this many
+# times a hedged ("partial") answer to one they do: answer outright only when the calibrated
+# probability that the reports answer is at least cost / (cost + 1) (the Bayes decision).
+WRONG_ANSWER_COST = 4.0
+
+
 def thresholds(
-    p: NDArray[np.float64], kinds: list[str], max_refused: float, max_staff_refused: float
+    p: NDArray[np.float64],
+    kinds: list[str],
+    max_refused: float,
+    max_staff_refused: float,
+    wrong_answer_cost: float = WRONG_ANSWER_COST,
 ) -> tuple[float, float]:
-    """The refuse and answer thresholds for dev probabilities ``p`` of questions of ``kinds``."""
+    """The refuse and answer thresholds for dev probabilities ``p`` of questions of ``kinds``:
+    refuse below the highest threshold that refuses at most ``max_refused`` of the answerable
+    questions (and ``max_staff_refused`` of the staff ones); answer outright from the
+    cost-based threshold (``WRONG_ANSWER_COST``), partial between the two."""
     answerable = np.array([k not in ("none", "partial") for k in kinds])
     staff = np.array([k == "staff" for k in kinds])
-    nones = np.array([k == "none" for k in kinds])
-    partial = np.array([k == "partial" for k in kinds])
-    candidates = np.unique(np.concatenate([[0.0], p]))
     refuse = 0.0
-    for t in candidates:
+    for t in np.unique(np.concatenate([[0.0], p])):
         wrong = float(np.mean(p[answerable] < t)) if answerable.any() else 0.0
         wrong_staff = float(np.mean(p[staff] < t)) if staff.any() else 0.0
         if wrong <= max_refused and wrong_staff <= max_staff_refused:
             refuse = float(t)
-    best, answer = -1e9, refuse
-    for t in candidates[candidates >= refuse]:
-        abstain = float(np.mean(p[nones] < t)) if nones.any() else 0.0
-        part = float(np.mean((p[partial] >= refuse) & (p[partial] < t))) if partial.any() else 0.0
-        lost = float(np.mean(p[answerable] < t)) if answerable.any() else 0.0
-        score = abstain + 0.5 * part - 1.5 * lost
-        if score > best + 1e-9:
-            best, answer = score, float(t)
+    answer = max(refuse, wrong_answer_cost / (wrong_answer_cost + 1.0))
     return round(refuse, 6), round(answer, 6)
 
 

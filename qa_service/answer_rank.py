@@ -71,6 +71,7 @@ FEATURES = (
     "prev_dense",
     "prev_cover",
     "setup_prev",
+    "ask_dense",
 )
 
 # What kind of answer a question asks for, and the words that give it.
@@ -333,6 +334,7 @@ def candidates(
     cover_weights: list[tuple[str, float]] | None = None,
     ask_terms: frozenset[str] = frozenset(),
     setup_terms: frozenset[str] = frozenset(),
+    ask_vector: NDArray[np.float32] | None = None,
 ) -> list[Candidate]:
     """Every answer unit of the passages, with its features (only units that may lead).
 
@@ -360,6 +362,11 @@ def candidates(
         heading_cover = sum(w for t, w in cover_weights if t in heading_terms) / total_weight
         has_vectors = len(p.vectors) == len(p.spans) and len(p.spans) > 0
         sims = np.clip(p.vectors @ topic, 0.0, 1.0) if has_vectors and topic is not None else None
+        ask_sims = (
+            np.clip(p.vectors @ ask_vector, 0.0, 1.0)
+            if has_vectors and ask_vector is not None
+            else None
+        )
         first = True
         for u in units:
             if not u.leads:
@@ -426,6 +433,7 @@ def candidates(
                     prev_dense,
                     prev_cover,
                     setup_prev,
+                    max(float(ask_sims[i]) for i in u.sentences) if ask_sims is not None else 0.0,
                 ]
             )
             first = False

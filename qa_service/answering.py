@@ -210,6 +210,8 @@ class AnswerLayer:
             cover,
             ask_terms,
             setup_terms,
+            # What a question that tells a case asks, embedded on its own.
+            r.encode(ask) if setup and topic is not None else None,
         )
         ranked = rank(cands, ranker())
 
@@ -282,7 +284,8 @@ class AnswerLayer:
         if state == "not_answered" and message is None:
             message = NOT_ANSWERED
         elif state == "partial":
-            message = f"The reports cover this topic but do not give {decision.missing}."
+            # Not "they cover this topic": the missing part may be the topic ("salary").
+            message = f"The reports do not give {decision.missing}."
         return replace(
             result,
             answerable=state != "not_answered",

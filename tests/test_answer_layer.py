@@ -185,6 +185,9 @@ def test_thresholds_keep_refusals_of_answerable_questions_low() -> None:
     refuse, answer_at = thresholds(p, kinds, max_refused=0.0, max_staff_refused=0.0)
     assert refuse <= 0.6 and answer_at >= refuse
     assert all(p[i] >= refuse for i, k in enumerate(kinds) if k not in ("none", "partial"))
+    # Answer outright from the cost of a wrong confident answer against a hedged one.
+    assert thresholds(p, kinds, 0.0, 0.0, wrong_answer_cost=4.0)[1] == 0.8
+    assert thresholds(p, kinds, 0.0, 0.0, wrong_answer_cost=1.0)[1] == max(0.5, refuse)
 
 
 @pytest.mark.parametrize(

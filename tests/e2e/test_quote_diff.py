@@ -56,7 +56,11 @@ def test_pasted_pdf_text_is_an_exact_match(page: Any) -> None:
     assert match.locator(".quote-diff").count() == 0
 
 
-def test_near_quote_shows_its_diff(page: Any, screenshots: Path) -> None:
+@pytest.mark.parametrize("size", ["page", "phone"])
+def test_near_quote_shows_its_diff(
+    request: pytest.FixtureRequest, screenshots: Path, size: str
+) -> None:
+    page = request.getfixturevalue(size)  # desktop (1280x900) or phone (390x844) width
     reply = _lookup(page, NEAR)
     assert reply["status"] == "near"
     best = reply["matches"][0]
@@ -91,7 +95,8 @@ def test_near_quote_shows_its_diff(page: Any, screenshots: Path) -> None:
     decoration = dels.first.evaluate("n => getComputedStyle(n).textDecorationLine")
     assert "line-through" in decoration
     match.scroll_into_view_if_needed()
-    page.screenshot(path=str(screenshots / "quote-near-diff.png"), full_page=True)
+    suffix = "-phone" if size == "phone" else ""
+    page.screenshot(path=str(screenshots / f"quote-near-diff{suffix}.png"), full_page=True)
     violations = _axe_violations(page)
     assert violations == [], _describe(violations)
 

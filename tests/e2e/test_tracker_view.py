@@ -69,7 +69,11 @@ def test_tracker_filters_are_linkable_and_download_csv(page: Any, screenshots: P
     assert violations == [], _describe(violations)
 
 
-def test_progress_question_answered_with_cited_review(page: Any, screenshots: Path) -> None:
+@pytest.mark.parametrize("size", ["page", "phone"])
+def test_progress_question_answered_with_cited_review(
+    request: pytest.FixtureRequest, screenshots: Path, size: str
+) -> None:
+    page = request.getfixturevalue(size)  # desktop (1280x900) or phone (390x844) width
     page.goto("/")
     turn = _ask(page, "Has Kent improved since the inspection?")
     reply = turn.locator(".reply")
@@ -81,7 +85,9 @@ def test_progress_question_answered_with_cited_review(page: Any, screenshots: Pa
     expect(turn.locator(".verdict-summary")).to_contain_text("1 partly met")
     assert turn.locator(".citations .passage").count() == 2
     turn.scroll_into_view_if_needed()
-    page.screenshot(path=str(screenshots / "progress-answer.png"), full_page=False)
+    assert _no_horizontal_scroll(page)
+    suffix = "-phone" if size == "phone" else ""
+    page.screenshot(path=str(screenshots / f"progress-answer{suffix}.png"), full_page=False)
     violations = _axe_violations(page)
     assert violations == [], _describe(violations)
 
