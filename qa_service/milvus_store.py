@@ -410,6 +410,10 @@ def read_generation(settings: Settings, passages: str) -> StoredGeneration:
     counts = manifest.get("counts", {})
     n = int(counts.get("chunks", -1))
     rows = read_rows(milvus, passages, "row", ["row", "chunk", "vector"], n)
+    # The rows hold chunks.jsonl's lines as they were written: its checksum covers them.
+    digest = hashlib.sha256("".join(r["chunk"] + "\n" for r in rows).encode("utf-8"))
+    if digest.hexdigest() != manifest["files"].get("chunks.jsonl"):
+        raise IndexStoreError(f"the passages in {passages} fail their checksum; rebuild")
     chunks = [store.chunk_from_json(json.loads(r["chunk"])) for r in rows]
     vectors = np.array([r["vector"] for r in rows], dtype=np.float32).reshape(n, -1)
     m = int(manifest.get("sentences", 0))

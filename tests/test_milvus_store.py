@@ -258,6 +258,10 @@ def test_a_damaged_generation_in_milvus_is_refused(built_index: Path, tmp_path: 
         load_search_index(settings)
     milvus.upsert(files, [row])
     load_search_index(settings)
+    passage = milvus.query(passages, filter="row == 3", output_fields=["*"])[0]
+    milvus.upsert(passages, [{**passage, "chunk": passage["chunk"].replace("e", "a", 1)}])
+    with pytest.raises(IndexStoreError, match="fail their checksum"):
+        load_search_index(settings)
     milvus.delete(passages, filter="row == 3")
     with pytest.raises(IndexStoreError, match="rows, not"):
         load_search_index(settings)
