@@ -518,7 +518,14 @@ def compose(
     chosen = [(lead, lead_p)]
 
     def novel(c: Candidate) -> bool:
-        return all(c.text != o.text and float(c.vector @ o.vector) < redundant for o, _ in chosen)
+        # not the same words again: no shared sentence (a lead joined with its neighbour
+        # holds that neighbour) and no near-identical sentence elsewhere
+        return all(
+            c.text != o.text
+            and float(c.vector @ o.vector) < redundant
+            and not (c.hit == o.hit and c.unit.start < o.unit.end and o.unit.start < c.unit.end)
+            for o, _ in chosen
+        )
 
     for force in forces:  # a comparison: every force named gets its best sentence
         if any(c.force == force for c, _ in chosen):

@@ -324,13 +324,30 @@ def _words(text: str) -> list[str]:
     return [w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()]
 
 
+# Contractions typed without their apostrophe: they name nothing the reports could lack.
+_CONTRACTIONS = frozenset(
+    "dont doesnt didnt isnt arent wasnt werent hasnt havent hadnt cant couldnt wont wouldnt "
+    "shouldnt theyre theyve youre youve were im ive whats thats theres whos".split()
+)
+
+
 def _original_words(topic: str, stems: set[str], terms_of: Callable[[str], list[str]]) -> list[str]:
-    """The question's own words behind the given stemmed terms, in question order."""
+    """The question's own words behind the given stemmed terms, in question order: the words a
+    partial answer names as what the reports do not give. Contractions ("doesn't", "theyre")
+    and two-letter lower-case words ("up") are left out; an acronym ("DA") is kept."""
     out: list[str] = []
-    for w in _words(topic):
-        got = terms_of(w)
-        if got and got[0] in stems and w not in out:
-            out.append(w)
+    for n, token in enumerate(topic.split()):
+        if "'" in token or "’" in token:
+            continue
+        bare = token.strip('?,.!:;()"')
+        named = bare.isupper() or (n > 0 and bare[:1].isupper())  # "DA", "St Giles"
+        for w in _words(token):
+            if w in _CONTRACTIONS or (len(w) <= 2 and not named):
+                continue
+            got = terms_of(w)
+            shown = bare if named and bare.lower() == w else w
+            if got and got[0] in stems and shown not in out:
+                out.append(shown)
     return out
 
 

@@ -90,6 +90,27 @@ def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
     assert split("custody – why?")[0] == ""
 
 
+def test_a_partial_answer_names_words_not_contractions() -> None:
+    from qa_service.answering import _original_words
+
+    def same(word: str) -> list[str]:
+        return [word]
+
+    asked = "does social care tell us when they decide a job doesn't need a strategy meeting?"
+    assert _original_words(asked, {"decide", "job", "doesn", "need"}, same) == [
+        "decide",
+        "job",
+        "need",
+    ]
+    assert _original_words("do kent use drones when theyre out?", {"drones", "theyre"}, same) == [
+        "drones"
+    ]
+    assert _original_words("the big worry about DA up north", {"da", "up", "big"}, same) == [
+        "big",
+        "DA",
+    ]
+
+
 def test_a_count_must_count_what_was_asked() -> None:
     assert answer_rank.counted_words("how many registered sex offenders are there?") == [
         "registered",
@@ -210,7 +231,8 @@ def test_shipped_models_match_the_code(
 
 @pytest.mark.slow
 def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retriever) -> None:  # type: ignore[no-untyped-def]
-    """Every test-split question through the chat answer: the first sentence is prose."""
+    """Every test-split question through the chat answer: the first sentence is prose, and
+    no sentence is repeated inside another."""
     questions = load_questions(ROOT / "eval" / "questions.jsonl", "test")
     flags = retriever.answers.boilerplate()
     plate = {
@@ -236,6 +258,10 @@ def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retrie
         if (role not in ("prose", "leadin") and not leads_list) or first.text in plate:
             bad.append((q.id, role, first.text[:80]))
         assert first.text in " ".join(hit.chunk.text.split()), q.id  # the report's own words
+        # no answer says the same words twice (a sentence inside another one shown)
+        texts = [s.text for s in reply.sentences]
+        for i, t in enumerate(texts):
+            assert not any(t in o for j, o in enumerate(texts) if j != i), (q.id, t[:80])
     assert answered > len(questions) // 2
     assert not bad, "\n".join(map(str, bad))
 
