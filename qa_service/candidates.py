@@ -119,7 +119,9 @@ class CandidateScorer:
         qv = encoding.result() if encoding is not None else encode() if encode else None
         t = time.perf_counter()
         if qv is not None:
-            pools.append(self._dense_candidates(qv, depth, n / max(1, allowed_rows), passes))
+            pools.append(
+                self._dense_candidates(qv, depth, n / max(1, allowed_rows), passes, allowed_docs)
+            )
         rows = np.unique(np.concatenate(pools)) if pools else np.zeros(0, dtype=np.int64)
         dense = self._dense_of(qv, rows, sentence_weight, len(rows))
         if qv is not None:
@@ -185,18 +187,28 @@ class CandidateScorer:
         depth: int,
         oversample: float,
         passes: Callable[[NDArray[np.int64]], NDArray[np.bool_]],
+        allowed_docs: NDArray[np.bool_] | None = None,
     ) -> NDArray[np.int64]:
         """The approximate index's top passages that pass the filters (up to ``depth``).
         More are fetched (4x, up to MAX_DENSE_FETCH) only when a filter rejected some and the
         index returned all it was asked for: HNSW can return fewer (a graph with many equal
         vectors), and asking again for more found no more at 1,000 synthetic reports, but
-        cost ~1 ms a question at 10,000."""
+        cost ~1 ms a question at 10,000. A dense index that filters by report itself (the
+        Milvus store: ``search_in_docs``) is given the allowed reports, and is not
+        over-fetched for them."""
         dense = self.index.dense
+        in_docs = getattr(dense, "search_in_docs", None) if allowed_docs is not None else None
+        if in_docs is not None:
+            oversample = 1.0
         want = int(depth * max(1.0, oversample))
         while True:
             asked = min(len(dense), want)
-            _, ids = dense.search(qv, asked)
-            ids = ids[ids >= 0].astype(np.int64)
+            found: NDArray[np.int64]
+            if in_docs is not None:
+                _, found = in_docs(qv, asked, allowed_docs)
+            else:
+                _, found = dense.search(qv, asked)
+            ids = found[found >= 0].astype(np.int64)
             ok = ids[passes(ids)]
             enough = len(ok) >= depth or want >= min(len(dense), MAX_DENSE_FETCH)
             if enough or len(ids) < asked:  # (not enough: asked == want > len(ok))

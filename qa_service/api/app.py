@@ -26,10 +26,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import store
 from ..embedding import ModelError
 from ..retriever import Retriever
-from ..search_index import load_search_index
+from ..search_index import is_published, load_search_index, published_signature
 from ..service import open_retriever
 from ..settings import LIMITS, Settings
 from ..store import IndexStoreError
@@ -107,7 +106,7 @@ class AppState:
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _loader: threading.Thread | None = field(default=None, repr=False)
     _checked_at: float = field(default=float("-inf"), repr=False)
-    _seen: tuple[int, int, int] | None = field(default=None, repr=False)
+    _seen: object | None = field(default=None, repr=False)
     _workers: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(HTTP_WORKERS, thread_name_prefix="qa-http"),
         repr=False,
@@ -159,7 +158,7 @@ class AppState:
 
     def load(self) -> None:
         """Load (or reload) the index and model; keep the error message if it fails."""
-        self._seen = store.current_signature(self.settings.index_dir)
+        self._seen = published_signature(self.settings)
         try:
             retriever = open_retriever(self.settings)
             retriever.warm()  # the first questions as fast as later ones
@@ -174,12 +173,11 @@ class AppState:
         if now - self._checked_at < self.settings.reload_check_s:
             return
         self._checked_at = now
-        index_dir = self.settings.index_dir
-        signature = store.current_signature(index_dir)
+        signature = published_signature(self.settings)
         if signature is None or signature == self._seen:
             return
         current = self.retriever
-        if current is not None and store.current_name(index_dir) == current.index.version:
+        if current is not None and is_published(self.settings, current.index.version):
             self._seen = signature  # e.g. a retriever handed in by the caller
             return
         with self._reload_lock:
@@ -196,7 +194,7 @@ class AppState:
         if loader is not None:
             loader.join(timeout)
 
-    def _reload(self, signature: tuple[int, int, int]) -> None:
+    def _reload(self, signature: object) -> None:
         old = self.retriever
         try:
             if old is None:

@@ -238,7 +238,12 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
     """
     settings = _settings(index_dir=index_dir)
     with clean_errors():
-        idx = load(settings.index_dir)
+        if settings.store == "milvus":
+            from ..search_index import load_search_index
+
+            idx: Any = load_search_index(settings)
+        else:
+            idx = load(settings.index_dir)
     rows: list[dict[str, Any]] = []
     for doc in idx.documents.values():
         top = [s.title for s in doc.sections if s.parent is None]
