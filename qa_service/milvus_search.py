@@ -70,7 +70,7 @@ class MilvusDense(DenseIndex):
         """Top-k (scores, row ids) among the passages a Milvus filter expression keeps."""
         k = max(1, min(k, len(self), MAX_TOPK))
         params: dict[str, Any] = {"metric_type": "IP"}
-        if self.kind == "hnsw":
+        if self.kind.startswith("hnsw"):
             params["params"] = {"ef": max(64, k)}
         hits = self.milvus.search(
             self.collection,
@@ -111,6 +111,8 @@ def load_milvus_index(settings: Settings) -> SearchIndex:
     kind = str(dense_meta.get("kind", "flat"))
     if int(dense_meta.get("dimension", -1)) != vectors.shape[1]:
         raise IndexStoreError(f"{collection}: vector dimension disagrees with the manifest")
+    # Milvus holds float vectors whatever the embedded generation stored ("hnsw-int8")
+    kind = "hnsw" if kind.startswith("hnsw") else kind
     dense = MilvusDense(vectors, kind, milvus_store.client(settings), collection)
     lexical = LexicalIndex.build([c.text for c in chunks])  # as indexer.index_documents does
     return SearchIndex(

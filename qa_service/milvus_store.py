@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import store
-from .dense import SentenceVectors
+from .dense import DenseIndex, SentenceVectors
 from .settings import Settings
 from .store import IndexStoreError
 from .types import Chunk, Document
@@ -147,7 +147,7 @@ def _insert(milvus: Any, name: str, rows: Iterable[dict[str, Any]]) -> None:
 
 def _vector_index(kind: str) -> dict[str, Any]:
     """FLAT (exact) for a flat generation, HNSW with the embedded store's parameters else."""
-    if kind == "hnsw":
+    if kind.startswith("hnsw"):  # "hnsw", or "hnsw-int8" (int8 codes on the embedded side)
         return {
             "index_type": "HNSW",
             "metric_type": "IP",
@@ -198,12 +198,15 @@ def publish(settings: Settings, gen: Path) -> str:
     loaded = store.load_generation(gen)  # checked against its manifest's checksums
     manifest = loaded.manifest
     name = str(manifest["generation"])
-    vectors = np.load(gen / "dense" / "vectors.npy", allow_pickle=False, mmap_mode="r")
-    sentences = np.load(gen / "sentences" / "sentences.npy", allow_pickle=False, mmap_mode="r")
-    owner = np.load(gen / "sentences" / "sentence_owner.npy", allow_pickle=False)
-    spans = np.load(gen / "sentences" / "sentence_spans.npy", allow_pickle=False)
-    dim = int(vectors.shape[1])
     kind = str(manifest.get("dense", {}).get("kind", "flat"))
+    # The vectors as every score reads them (int8 codes decoded, or float32): Milvus holds
+    # float vectors, so a reader scores exactly what the embedded store scores.
+    dense = DenseIndex.load(gen / "dense", kind, mmap=True)
+    vectors = dense.rows(np.arange(len(dense), dtype=np.int64))
+    stored = SentenceVectors.load(gen / "sentences")
+    sentences = stored.rows(np.arange(len(stored), dtype=np.int64))
+    owner, spans = stored.owner, stored.spans
+    dim = int(vectors.shape[1])
     milvus = client(settings)
     v = DataType.VARCHAR
     passages = collection_of(settings, name, "passages")
