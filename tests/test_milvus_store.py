@@ -67,8 +67,11 @@ def test_a_reader_loads_the_same_index(retriever, milvus_index: SearchIndex) -> 
     assert milvus_index.documents == embedded.documents
     assert milvus_index.chunks == embedded.chunks
     assert milvus_index.acronyms == embedded.acronyms
-    assert np.array_equal(milvus_index.dense.vectors, embedded.dense.vectors)
-    assert np.array_equal(milvus_index.sentences.vectors, embedded.sentences.vectors)
+    # Milvus holds the vectors as every score reads them (int8 codes decoded on this side)
+    rows = np.arange(len(embedded.chunks), dtype=np.int64)
+    assert np.array_equal(milvus_index.dense.rows(rows), embedded.dense.rows(rows))
+    every = np.arange(len(embedded.sentences), dtype=np.int64)
+    assert np.array_equal(milvus_index.sentences.rows(every), embedded.sentences.rows(every))
     assert np.array_equal(milvus_index.sentences.owner, embedded.sentences.owner)
     assert np.array_equal(milvus_index.sentences.spans, embedded.sentences.spans)
     assert milvus_index.lexical.size == embedded.lexical.size
@@ -120,7 +123,8 @@ def test_searches_agree_with_the_embedded_store(
             a = ours.search(question, top_k=5, filters=filters)
             b = theirs.search(question, top_k=5, filters=filters)
             assert [h.chunk.chunk_id for h in a.hits] == [h.chunk.chunk_id for h in b.hits]
-            assert [round(h.score, 5) for h in a.hits] == [round(h.score, 5) for h in b.hits]
+            # int8 codes times the query, or the decoded vectors times it: equal to rounding
+            assert [round(h.score, 4) for h in a.hits] == [round(h.score, 4) for h in b.hits]
             assert a.answerable == b.answerable
             if filters == kent:
                 assert {milvus_index.documents[h.chunk.doc_id].metadata.force for h in a.hits} <= {
