@@ -39,6 +39,7 @@ from .answerability import (
 )
 from .merging import rows_of, shift_spans
 from .search_types import AnswerPick, Hit, RetrievalConfig, SearchResult
+from .types import Metadata
 from .vocabulary import EVERYDAY_TERMS
 
 if TYPE_CHECKING:
@@ -62,7 +63,6 @@ class AnswerLayer:
         self._lock = threading.Lock()
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
-        self._row_force: NDArray[np.object_] | None = None
         self._inspected: dict[str, set[int]] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
@@ -83,14 +83,9 @@ class AnswerLayer:
     def known_years(self) -> set[int]:
         """Years the corpus's reports are from (inspection or publication)."""
         if self._known_years is None:
-            years: set[int] = set()
-            for d in self.retriever.index.documents.values():
-                m = d.metadata
-                if m.inspection_year:
-                    years.add(m.inspection_year)
-                if m.published and m.published[:4].isdigit():
-                    years.add(int(m.published[:4]))
-            self._known_years = years
+            self._known_years = set().union(
+                *(_report_dates(d.metadata) for d in self.retriever.index.documents.values())
+            )
         return self._known_years
 
     def inspected_years(self, forces: Sequence[str]) -> set[int]:
@@ -100,13 +95,9 @@ class AnswerLayer:
             if self._inspected is None:
                 by_force: dict[str, set[int]] = {}
                 for d in self.retriever.index.documents.values():
-                    m = d.metadata
-                    years = by_force.setdefault(m.force or "", set())
+                    years = by_force.setdefault(d.metadata.force or "", set())
+                    years.update(_report_dates(d.metadata))
                     years.update(int(y) for y in report_years(d.text))
-                    if m.inspection_year:
-                        years.add(m.inspection_year)
-                    if m.published and m.published[:4].isdigit():
-                        years.add(int(m.published[:4]))
                 self._inspected = by_force
         wanted = set(forces) if forces else set(self._inspected)
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
@@ -117,20 +108,15 @@ class AnswerLayer:
         on COMPACT?" asks of Kent what another force's report says. 0 with no forces."""
         if not forces:
             return 0.0
-        index = self.retriever.index
-        if self._row_force is None:
-            self._row_force = np.array(
-                [index.documents[c.doc_id].metadata.force or "" for c in index.chunks],
-                dtype=object,
-            )
-        lex = index.lexical
+        force_of = self.retriever.force_of
+        lex = self.retriever.index.lexical
         asked = set(forces)
         best = 0.0
         for t in terms:
             rows = lex.rows_with(t)
             if len(rows) == 0:
                 continue
-            holders = set(self._row_force[rows].tolist())
+            holders = {force_of[r] for r in rows.tolist()}
             if holders and not holders & asked:
                 best = max(best, lex.idf(t) / (lex.max_idf or 1.0))
         return best
@@ -318,6 +304,14 @@ class AnswerLayer:
         dense = np.clip(vectors @ topic, 0.0, 1.0) if topic is not None and len(vectors) else None
         spans = pick_highlights(score_info(info, weights), dense)
         return shift_spans(hit.chunk.text, member, spans)
+
+
+def _report_dates(m: Metadata) -> set[int]:
+    """The years a report is from: its inspection's and its publication's."""
+    years = {m.inspection_year} if m.inspection_year else set()
+    if m.published and m.published[:4].isdigit():
+        years.add(int(m.published[:4]))
+    return years
 
 
 def _words(text: str) -> list[str]:

@@ -30,7 +30,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,6 +145,14 @@ def _insert(milvus: Any, name: str, rows: Iterable[dict[str, Any]]) -> None:
     milvus.load_collection(name)
 
 
+def _decoded(
+    rows: Callable[[NDArray[np.int64]], NDArray[np.float32]], n: int
+) -> Iterator[list[float]]:
+    """Rows 0..n-1 of a vector store as lists of floats, decoded INSERT_BATCH rows at a time."""
+    for a in range(0, n, INSERT_BATCH):
+        yield from rows(np.arange(a, min(a + INSERT_BATCH, n), dtype=np.int64)).tolist()
+
+
 def _vector_index(kind: str) -> dict[str, Any]:
     """FLAT (exact) for a flat generation, HNSW with the embedded store's parameters else."""
     if kind.startswith("hnsw"):  # "hnsw", or "hnsw-int8" (int8 codes on the embedded side)
@@ -201,12 +209,13 @@ def publish(settings: Settings, gen: Path) -> str:
     kind = str(manifest.get("dense", {}).get("kind", "flat"))
     # The vectors as every score reads them (int8 codes decoded, or float32): Milvus holds
     # float vectors, so a reader scores exactly what the embedded store scores.
+    # Decoded a batch at a time, as they are inserted (never the whole matrix at once).
     dense = DenseIndex.load(gen / "dense", kind, mmap=True)
-    vectors = dense.rows(np.arange(len(dense), dtype=np.int64))
+    vectors = _decoded(dense.rows, len(dense))
     stored = SentenceVectors.load(gen / "sentences")
-    sentences = stored.rows(np.arange(len(stored), dtype=np.int64))
+    sentences = _decoded(stored.rows, len(stored))
     owner, spans = stored.owner, stored.spans
-    dim = int(vectors.shape[1])
+    dim = dense.dimension
     milvus = client(settings)
     v = DataType.VARCHAR
     passages = collection_of(settings, name, "passages")
@@ -233,8 +242,8 @@ def publish(settings: Settings, gen: Path) -> str:
         milvus,
         passages,
         (
-            passage_row(i, position[c.doc_id], loaded.documents[c.doc_id], c, vectors[i].tolist())
-            for i, c in enumerate(loaded.chunks)
+            passage_row(i, position[c.doc_id], loaded.documents[c.doc_id], c, vector)
+            for (i, c), vector in zip(enumerate(loaded.chunks), vectors, strict=True)
         ),
     )
     sent = collection_of(settings, name, "sentences")
@@ -262,9 +271,9 @@ def publish(settings: Settings, gen: Path) -> str:
                 "owner": int(owner[i]),
                 "start": int(spans[i][0]),
                 "end": int(spans[i][1]),
-                "vector": sentences[i].tolist(),
+                "vector": vector,
             }
-            for i in range(len(owner))
+            for i, vector in zip(range(len(owner)), sentences, strict=True)
         ),
     )
     files = {rel: (gen / rel).read_text(encoding="utf-8") for rel in _FILE_NAMES}

@@ -118,6 +118,11 @@ class Retriever:
         """Each passage row's document, as a position in the index's documents."""
         return self._doc_of
 
+    @property
+    def force_of(self) -> list[str]:
+        """Each passage row's force ("" when its report names none); do not modify."""
+        return self._force_of
+
     def terms(self, text: str) -> list[str]:
         """Stemmed, stopword-free terms of a text (cached; do not modify the list)."""
         return self._terms(text)
