@@ -1,15 +1,19 @@
-"""Measure the corpus to choose chunk sizes: block lengths, word pieces per tiktoken token,
-and what each (target, ceiling) does. Writes bench/results/chunking.{json,md}.
+"""Chunk sizes: the corpus measured to choose them. Block lengths in tiktoken tokens, word
+pieces (the embedding model's tokens) per tiktoken token, and what each (target, ceiling) of the
+chunker makes: chunks, their sizes, chunks at the model's window, blocks over the ceiling.
+Writes chunking.{json,md}.
 
-Run: .venv/bin/python bench/chunking.py
+Run: .venv/bin/python bench/chunking.py [--smoke] [--corpus DIR] [--out DIR]
+  --smoke  CI check: the smallest report, one setting.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-import sys
+import tempfile
 from pathlib import Path
+
+import harness as h
 
 from qa_service.chunking import ChunkParams, chunk_corpus
 from qa_service.embedding import ModelTokenizer
@@ -17,7 +21,7 @@ from qa_service.ingest import read_corpus
 from qa_service.textnorm import passage_text
 from qa_service.tokens import tiktoken_counter
 
-ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = [(96, 160), (128, 192), (160, 220), (200, 240), (240, 300)]
 
 
 def pct(values: list[int], q: float) -> int:
@@ -27,8 +31,15 @@ def pct(values: list[int], q: float) -> int:
 
 
 def main() -> None:
-    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "corpus"
-    docs, _ = read_corpus(corpus)
+    ap = h.arguments(__doc__)
+    ap.add_argument("--corpus", type=Path, default=h.ROOT / "corpus")
+    args = ap.parse_args()
+    out = h.out_dir(args)
+    corpus, settings = args.corpus, SETTINGS
+    with tempfile.TemporaryDirectory(prefix="qa-chunking-") as tmp:
+        if args.smoke:
+            corpus, settings = h.corpus_of(Path(tmp), h.reports_by_size()[:1]), SETTINGS[3:4]
+        docs, _ = read_corpus(corpus)
     count = tiktoken_counter()
     model = ModelTokenizer().load()
     blocks = [passage_text(d.text, b.start, b.end) for d in docs for b in d.blocks]
@@ -37,34 +48,45 @@ def main() -> None:
     ratios = [w / t for w, t in zip(wp, tik, strict=True) if t >= 20]
     result: dict[str, object] = {
         "blocks": len(blocks),
-        "block_tiktoken": {"median": statistics.median(tik), "p90": pct(tik, 0.9),
-                           "p99": pct(tik, 0.99), "max": max(tik)},
-        "wordpieces_per_tiktoken": {"median": round(statistics.median(ratios), 3),
-                                    "p99": round(
-                                        pct([int(r * 1000) for r in ratios], 0.99) / 1000, 3),
-                                    "max": round(max(ratios), 3)},
+        "block_tiktoken": {
+            "median": statistics.median(tik),
+            "p90": pct(tik, 0.9),
+            "p99": pct(tik, 0.99),
+            "max": max(tik),
+        },
+        "wordpieces_per_tiktoken": {
+            "median": round(statistics.median(ratios), 3),
+            "p99": round(pct([int(r * 1000) for r in ratios], 0.99) / 1000, 3),
+            "max": round(max(ratios), 3),
+        },
         "model_window": model.max_tokens,
         "settings": [],
     }
-    for target, ceiling in [(96, 160), (128, 192), (160, 220), (200, 240), (240, 300)]:
+    for target, ceiling in settings:
         params = ChunkParams(target, ceiling, model.max_tokens, 32)
         chunks = chunk_corpus(docs, params, count, model)
         sizes = [c.n_tokens for c in chunks]
-        result["settings"].append({  # type: ignore[union-attr]
-            "target": target, "ceiling": ceiling, "chunks": len(chunks),
-            "median_tokens": statistics.median(sizes), "p95_tokens": pct(sizes, 0.95),
-            "max_model_tokens": max(c.n_model_tokens for c in chunks),
-            "split_for_window": sum(1 for c in chunks if c.n_model_tokens >= model.max_tokens - 8),
-            "blocks_over_ceiling": sum(1 for t in tik if t > ceiling),
-        })
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "chunking.json").write_text(json.dumps(result, indent=2) + "\n")
+        result["settings"].append(
+            {  # type: ignore[union-attr]
+                "target": target,
+                "ceiling": ceiling,
+                "chunks": len(chunks),
+                "median_tokens": statistics.median(sizes),
+                "p95_tokens": pct(sizes, 0.95),
+                "max_model_tokens": max(c.n_model_tokens for c in chunks),
+                "split_for_window": sum(
+                    1 for c in chunks if c.n_model_tokens >= model.max_tokens - 8
+                ),
+                "blocks_over_ceiling": sum(1 for t in tik if t > ceiling),
+            }
+        )
     lines = [
-        "# Chunk sizing measurements", "",
+        "# Chunk sizing measurements",
+        "",
         f"{result['blocks']} blocks; tiktoken per block: {result['block_tiktoken']}; "
         f"word pieces per tiktoken token: {result['wordpieces_per_tiktoken']}; "
-        f"model window {result['model_window']} word pieces.", "",
+        f"model window {result['model_window']} word pieces.",
+        "",
         "| target | ceiling | chunks | median tokens | p95 tokens | max word pieces "
         "| chunks at window | blocks over ceiling |",
         "|---|---|---|---|---|---|---|---|",
@@ -75,8 +97,7 @@ def main() -> None:
             f"| {s['p95_tokens']} | {s['max_model_tokens']} | {s['split_for_window']} "
             f"| {s['blocks_over_ceiling']} |"
         )
-    (out / "chunking.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    h.write_results(out, "chunking", result, lines)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Every variant is built from the same float32 vectors (one full build with
 ``QA_SENTENCE_VECTORS=float32``; the variants reuse its vectors by content hash, so only the
 storage differs), then evaluated with ``qa eval --split test`` (final retriever and answers):
 
-- float32 sentences, exact passage index: the reference (how builds stored them before);
+- float32 sentences, exact passage index: the reference (``QA_SENTENCE_VECTORS=float32``);
 - int8 sentences, exact passage index: the default at this size (below 75,000 passages);
 - float32 everything with an HNSW passage index (approx_threshold=1), and
 - int8 sentences with the int8 HNSW passage index: the default above 75,000 passages, here
@@ -15,47 +15,41 @@ Also: cosine error of int8 codes, bytes per sentence and per passage of each lay
 to open each index (load_search_index, median of 5). The 1-minute load average is recorded:
 the machine is shared, so timings are pessimistic.
 
-Run: HF_HUB_OFFLINE=1 .venv/bin/python bench/compact.py [--smoke] [--out DIR]
+Run: .venv/bin/python bench/compact.py [--smoke] [--out DIR]
+  --smoke  CI check: the variants built, no evaluation.
+Writes compact.{json,md}.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from qa_service import store  # noqa: E402
-from qa_service.answer_eval import answer_report, run_answers  # noqa: E402
-from qa_service.dense import SentenceVectors  # noqa: E402
-from qa_service.embedding import make_embedder  # noqa: E402
-from qa_service.evaluation import load_questions, report, run_questions  # noqa: E402
-from qa_service.indexer import build_index  # noqa: E402
-from qa_service.quantize import round_trip  # noqa: E402
-from qa_service.retriever import Retriever  # noqa: E402
-from qa_service.search_index import load_search_index  # noqa: E402
-from qa_service.service import retrieval_config  # noqa: E402
-from qa_service.settings import Settings  # noqa: E402
-from qa_service.tuning import ladder  # noqa: E402
+from qa_service import store
+from qa_service.dense import SentenceVectors
+from qa_service.embedding import make_embedder
+from qa_service.indexer import build_index
+from qa_service.quantize import round_trip
+from qa_service.retriever import Retriever
+from qa_service.search_index import load_search_index
+from qa_service.service import retrieval_config
+from qa_service.settings import Settings
 
 # The 10,000-report synthetic corpus (bench/results/scale.md).
 SCALE_PASSAGES = 1_109_111
 SCALE_SENTENCES = 5_842_250
 VARIANTS = {
-    "float32 sentences, flat passages (before)": {"sentence_vectors": "float32"},
+    "float32 sentences, flat passages (reference)": {"sentence_vectors": "float32"},
     "int8 sentences, flat passages (default < 75k passages)": {"sentence_vectors": "int8"},
     "float32 sentences, HNSW float32 passages": {
         "sentence_vectors": "float32",
@@ -72,23 +66,11 @@ METRICS = ("recall@5", "mrr@10", "ndcg@10")
 ANSWERS = ("answer@1", "answer@any", "wrongly_refused", "abstain")
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def evaluate(index: Path, out: Path, smoke: bool) -> dict[str, Any]:
+def evaluate(index: Path, out: Path) -> dict[str, Any]:
     """``qa eval --split test`` (final retriever, answers) on one index."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    args = [str(ROOT / ".venv" / "bin" / "qa"), "eval", "--split", "test", "--only-final", "-q"]
-    if smoke:
-        return {}
-    subprocess.run(
-        [*args, "--out", str(out), "--index", str(index)],
-        check=True, cwd=ROOT, env=env, capture_output=True,
+    h.run_qa(
+        ["eval", "--split", "test", "--only-final", "-q", "--out", str(out), "--index", str(index)],
+        h.qa_env(),
     )
     data = json.loads((out / "test.json").read_text())
     final = next(r for r in data["retrievers"] if r["name"] == data["final"])
@@ -114,13 +96,7 @@ def eval_in_process(index_dir: Path, sentences: SentenceVectors) -> dict[str, An
     settings = Settings(index_dir=index_dir)
     index = dataclasses.replace(load_search_index(settings), sentences=sentences)
     retriever = Retriever(index, make_embedder(settings).load(), retrieval_config(settings))
-    questions = load_questions(ROOT / "eval" / "questions.jsonl", "test")
-    name, cfg = ladder(retriever.config)[-1]
-    overall = report(name, run_questions(retriever, questions, cfg, 10)).overall
-    got = {m: overall[m] for m in METRICS}
-    answers = answer_report(run_answers(retriever, questions))["overall"]
-    got.update({m: answers[m] for m in ANSWERS})
-    return {k: round(v, 4) if isinstance(v, float) else v for k, v in got.items()}
+    return h.eval_test_split(retriever)
 
 
 def open_seconds(index: Path, repeats: int) -> float:
@@ -134,10 +110,9 @@ def open_seconds(index: Path, repeats: int) -> float:
 
 def layout(gen: Path, passages: int, sentences: int) -> dict[str, Any]:
     """Bytes of the vector files per passage and per sentence, multiplied out at 10,000 reports."""
-    dense, sent = folder_bytes(gen / "dense"), folder_bytes(gen / "sentences")
+    dense, sent = h.folder_bytes(gen / "dense"), h.folder_bytes(gen / "sentences")
     positions = sum(
-        (gen / "sentences" / n).stat().st_size
-        for n in ("sentence_owner.npy", "sentence_spans.npy")
+        (gen / "sentences" / n).stat().st_size for n in ("sentence_owner.npy", "sentence_spans.npy")
     )
     per_sentence = (sent - positions) / sentences
     per_passage = dense / passages
@@ -154,19 +129,16 @@ def layout(gen: Path, passages: int, sentences: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="CI check: build the variants, no eval")
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args()
-    args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
+    args = h.arguments(__doc__).parse_args()
+    out = h.out_dir(args)
     tmp = Path(tempfile.mkdtemp(prefix="compact-"))
-    corpus = ROOT / "corpus"
+    corpus = h.ROOT / "corpus"
     try:
         ref_dir = tmp / "reference"
-        real = ROOT / "index" / "encoders"
+        real = h.ROOT / "index" / "encoders"
         if real.is_dir():  # the real index's export: no second export
             shutil.copytree(real, ref_dir / "encoders")
-        log("reference build (float32, everything embedded) ...")
+        h.log("reference build (float32, everything embedded) ...")
         t = time.perf_counter()
         build_index(
             Settings(corpus_dir=corpus, index_dir=ref_dir, sentence_vectors="float32"), full=True
@@ -203,23 +175,24 @@ def main() -> None:
                 "dense_kind": loaded.dense.kind,
                 "sentence_encoding": loaded.sentences.encoding,
                 **layout(gen, len(loaded.chunks), len(loaded.sentences)),
-                "index_bytes": folder_bytes(gen),
+                "index_bytes": h.folder_bytes(gen),
                 "load_s": open_seconds(d, 1 if args.smoke else 5),
                 "load_avg_1m": round(os.getloadavg()[0], 2),
             }
-            log(f"{name}: evaluating ...")
-            row.update(evaluate(d, tmp / f"eval{len(results)}", args.smoke))
+            h.log(f"{name}: evaluating ...")
+            if not args.smoke:
+                row.update(evaluate(d, tmp / f"eval{len(results)}"))
             results[name] = row
-            log(f"{name}: {json.dumps(row)}")
+            h.log(f"{name}: {json.dumps(row)}")
         simulations: dict[str, Any] = {}
         if not args.smoke:
             owner, spans = ref.sentences.owner, ref.sentences.spans
             for codec, nbytes in (("float32", 1536), ("int4", 196), ("binary", 52)):
-                log(f"simulated {codec} sentence vectors: evaluating ...")
+                h.log(f"simulated {codec} sentence vectors: evaluating ...")
                 sv = SentenceVectors(simulated(floats, codec), owner, spans)
                 got = eval_in_process(ref_dir, sv)
                 simulations[codec] = {"bytes_per_sentence_vector": nbytes, **got}
-                log(f"{codec}: {simulations[codec]}")
+                h.log(f"{codec}: {simulations[codec]}")
         res = {
             "when": time.strftime("%Y-%m-%d %H:%M"),
             "cpus": os.cpu_count(),
@@ -231,13 +204,11 @@ def main() -> None:
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "compact.json").write_text(json.dumps(res, indent=1))
-    write_md(res, args.out / "compact.md")
+    write_md(res, out)
 
 
-def write_md(res: dict[str, Any], path: Path) -> None:
-    """The results as markdown."""
+def write_md(res: dict[str, Any], out: Path) -> list[str]:
+    """compact.{json,md}; the markdown lines."""
     q = res["int8"]
     lines = [
         f"# Compact vectors ({res['mode']} run {res['when']}, {res['cpus']} CPUs, shared)",
@@ -258,7 +229,8 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     for name, r in res["variants"].items():
         cells = [r.get(m, "-") for m in (*METRICS, *ANSWERS)]
         lines.append(
-            f"| {name} | " + " | ".join(str(c) for c in cells)
+            f"| {name} | "
+            + " | ".join(str(c) for c in cells)
             + f" | {r['bytes_per_passage']} | {r['bytes_per_sentence_vector']}"
             f" | {r['at_10000_reports_gb']} | {r['load_s']} |"
         )
@@ -284,7 +256,8 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         " An HNSW graph's size per passage is the same at any size (M=32). Load s: median of"
         f" `load_search_index` over the four reports (load average {_loads(res)}).",
     ]
-    path.write_text("\n".join(lines) + "\n")
+    h.write_results(out, "compact", res, lines)
+    return lines
 
 
 def _loads(res: dict[str, Any]) -> str:

@@ -1,63 +1,35 @@
 """Adding one report to a built index (`qa index` after copying one new file into the corpus),
-against a full rebuild, at the four real reports and at N synthetic ones.
+against a full rebuild, at the four real reports, at distinct copies of them and at N synthetic
+reports. Every figure is `qa index` in a fresh process; its stages come from the
+``build_seconds`` the new generation's manifest records ("start, imports, publish" is the wall
+time outside them).
 
-Four reports: each real report in turn is the new one; the other three are indexed first
-(vectors reused from the real index, so the base costs no embedding), then `qa index` runs in a
-fresh process and adds the new report, whose passages and sentences are embedded for real
-(texts it shares word for word with the other three, e.g. boilerplate sentences, are reused, as
-they would be in production). Then `qa index` runs once more with nothing changed, and
-`qa index --full` rebuilds the four reports (export present, so the one-time ONNX export is not
-counted).
-
-N reports: N synthetic reports are recombined from the sections of the three other real reports
-(``bench/scale.py``'s ``synthesize``; vectors reused by content hash) and written to a corpus
-folder as text files whose parse the index already holds; one real report is then added with
-`qa index` in a fresh process, its text genuinely embedded. A full rebuild of N distinct reports
-is not run (hours on 2 cores); it is estimated as the sum of measured parts and one
-extrapolated part, all reported:
-  - process start and imports (measured: a fresh interpreter importing the CLI) and opening the
-    encoder (measured in the add-one runs);
-  - parsing and chunking all N+1 report files (measured, in this process);
-  - building the generation from parsed reports with every vector at hand (measured: FAISS, BM25,
-    sentence positions, writing and checksumming, publishing);
-  - embedding every passage and sentence (extrapolated: counts x seconds per text measured by the
-    same encoder, in the full four-report rebuild when it ran, else in the add-one runs). The
-    synthetic reports repeat real sections, so a real rebuild of *them* would embed each
-    distinct text once; the estimate counts every text, as N distinct reports would need.
-The same estimate is made for the four real reports and printed beside the measured rebuild,
-as a check of the method.
-
-Distinct copies (measured, no estimate): ``--copies K`` copies of each of the three other real
-report files, every sentence of each copy made unique by a marker before its full stop (e.g.
-"... were reviewed (copy 2).") so that nothing is reused or deduplicated between copies: a
-corpus of 3K distinct reports of real size and layout whose full rebuild embeds every passage
-and nearly every sentence (headings and other lines without a full stop stay shared, so the
-rebuild, if anything, embeds a little less than K distinct reports would). The copies are built
-with `qa index --full`, the real report is added with `qa index` (repeats), and the 3K+1
-reports are rebuilt with `qa index --full`: every figure is a fresh process, measured.
-
-Every add-one run's stages come from the ``build_seconds`` its generation's manifest records;
-"start, imports, publish" is the wall time minus their sum.
-
-With ``--before REV`` the smallest report is also added with REV's code and with this tree,
-alternating, under the same stage timers (a like-for-like before/after).
+- Four reports: each real report in turn is added to an index of the other three (vectors
+  reused from the real index, so the base costs no embedding); its passages and sentences are
+  embedded for real. Then `qa index` with nothing changed, and `qa index --full` of the four
+  (export present).
+- Distinct copies (``--copies K``, all measured): K copies of each other real report, every
+  sentence made unique by a marker before its full stop ("... were reviewed (copy 2).") so
+  nothing is reused between copies; built with `qa index --full`, the real report added, then
+  the 3K+1 reports rebuilt with `qa index --full`.
+- N synthetic reports (``harness.synthesize``, vectors reused by content hash), written as text
+  files whose parse the index holds; one real report added for real. Their full rebuild (hours
+  on 2 cores) is estimated: start and imports, opening the encoder, parsing and chunking all
+  N+1 files, and building without embedding are measured; embedding every passage and sentence
+  is extrapolated from the seconds per text of the same encoder. The same estimate is printed
+  beside the measured four-report rebuild, as a check of the method.
 
 Run: .venv/bin/python bench/incremental.py [--smoke] [--reports 100] [--copies 3] [--repeats 3]
-                                             [--before REV]
   --smoke  CI check (< ~2 min): 10 synthetic reports, the smallest report as the new one, one
-           repeat, no measured full rebuild of the four, one distinct copy of the smallest
-           other report; writes bench/results/smoke/.
-Full mode writes bench/results/incremental.{json,md}.
+           repeat, no measured full rebuild of the four, one copy of each other report.
+Writes incremental.{json,md,png}.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,99 +38,47 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from qa_service import reuse, store
+from qa_service.chunking import chunk_corpus
+from qa_service.embedding import ModelTokenizer
+from qa_service.indexer import build_index, chunk_params, index_documents
+from qa_service.ingest import file_fingerprint, read_corpus
+from qa_service.onnx_encoder import encoders_root
+from qa_service.settings import Settings
+from qa_service.tokens import tiktoken_counter
 
-from run import reports_by_size as real_reports  # noqa: E402  (the real reports, smallest first)
-from scale import synthesize  # noqa: E402  (read-only use of the scale bench's generator)
-
-from qa_service import reuse, store  # noqa: E402
-from qa_service.chunking import chunk_corpus  # noqa: E402
-from qa_service.embedding import ModelTokenizer  # noqa: E402
-from qa_service.indexer import build_index, chunk_params, index_documents  # noqa: E402
-from qa_service.ingest import file_fingerprint, read_corpus  # noqa: E402
-from qa_service.onnx_encoder import encoders_root  # noqa: E402
-from qa_service.settings import Settings  # noqa: E402
-from qa_service.tokens import tiktoken_counter  # noqa: E402
-
-QA = Path(sys.executable).parent / "qa"
 EMBED_STAGES = ("embed_passages", "embed_sentences")
-
-
-def log(msg: str) -> None:
-    print(f"[incremental {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def med(values: list[float]) -> float:
-    return round(statistics.median(values), 3) if values else float("nan")
-
-
-def link_tree(src: Path, dst: Path) -> None:
-    """Copy an index folder as hard links (generations are never modified in place)."""
-    shutil.rmtree(dst, ignore_errors=True)
-    try:
-        shutil.copytree(src, dst, copy_function=os.link)
-    except OSError:  # another filesystem
-        shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(src, dst)
-
-
-def qa_index(corpus: Path, index: Path, *extra: str) -> dict[str, Any]:
-    """One `qa index` in a fresh process: wall seconds and what its manifest recorded."""
-    cmd = [str(QA), "index", "-q", "--corpus", str(corpus), "--index", str(index), *extra]
-    load = os.getloadavg()[0]
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    manifest = store.load(index).manifest
-    stages = manifest.get("build_seconds", {})
-    inside = sum(v for k, v in stages.items() if k != "encoder_load") + stages.get(
-        "encoder_load", 0.0
-    )
-    return {
-        "wall_s": round(wall, 3),
-        "loadavg_1m": round(load, 2),
-        "stages_s": {**stages, "start_imports_publish": round(wall - inside, 3)},
-        "reused": manifest["reused"],
-        "embedding": manifest.get("embedding"),
-        "passages": manifest["counts"]["chunks"],
-        "sentences": manifest["sentences"],
-    }
 
 
 def import_seconds(repeats: int) -> float:
     """Median seconds for a fresh interpreter to import the CLI (what every `qa` run pays)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import qa_service.cli"], check=True)
-        times.append(time.perf_counter() - t)
-    return med(times)
+    cmd = [sys.executable, "-c", "import qa_service.cli"]
+    return h.median(h.time_ms(lambda: subprocess.run(cmd, check=True), repeats)) / 1000
 
 
 def stages_p50(runs: list[dict[str, Any]]) -> dict[str, float]:
     """The p50 of each stage over ``qa_index`` runs (0 for a run that lacks the stage)."""
     stages = sorted({k for run in runs for k in run["stages_s"]})
-    return {k: med([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages}
+    return {k: h.median([r["stages_s"].get(k, 0.0) for r in runs]) for k in stages}
 
 
 def full_rebuilds(corpus: Path, index: Path, ref: Path, runs: int) -> dict[str, Any]:
     """``qa index --full`` of ``corpus`` ``runs`` times into ``index`` (with ``ref``'s export)."""
-    link_tree(encoders_root(ref), encoders_root(index))
+    h.link_tree(encoders_root(ref), encoders_root(index))
     out = []
     for r in range(runs):
-        out.append(qa_index(corpus, index, "--full"))
-        log(f"  full rebuild {r + 1}/{runs}: {out[-1]['wall_s']:.2f} s"
-            f" (load {out[-1]['loadavg_1m']})")
+        out.append(h.qa_index(corpus, index, "--full"))
+        h.log(
+            f"  full rebuild {r + 1}/{runs}: {out[-1]['wall_s']:.2f} s"
+            f" (load {out[-1]['loadavg_1m']})"
+        )
     return {
         "runs": runs,
         "wall_s": [r["wall_s"] for r in out],
-        "p50_s": med([r["wall_s"] for r in out]),
+        "p50_s": h.median([r["wall_s"] for r in out]),
         "stages_p50_s": stages_p50(out),
         "loadavg_1m": [r["loadavg_1m"] for r in out],
         "reused": out[-1]["reused"],
@@ -170,16 +90,18 @@ def add_runs(template: Path, corpus: Path, work: Path, repeats: int) -> dict[str
     runs, unchanged = [], []
     for r in range(repeats):
         index = work / "run"
-        link_tree(template, index)
-        runs.append(qa_index(corpus, index))
-        unchanged.append(qa_index(corpus, index)["wall_s"])
-        log(f"  add {r + 1}/{repeats}: {runs[-1]['wall_s']:.2f} s"
-            f" (load {runs[-1]['loadavg_1m']}), unchanged {unchanged[-1]:.2f} s")
+        h.link_tree(template, index)
+        runs.append(h.qa_index(corpus, index))
+        unchanged.append(h.qa_index(corpus, index)["wall_s"])
+        h.log(
+            f"  add {r + 1}/{repeats}: {runs[-1]['wall_s']:.2f} s"
+            f" (load {runs[-1]['loadavg_1m']}), unchanged {unchanged[-1]:.2f} s"
+        )
     return {
         "add_wall_s": [r["wall_s"] for r in runs],
-        "add_p50_s": med([r["wall_s"] for r in runs]),
+        "add_p50_s": h.median([r["wall_s"] for r in runs]),
         "unchanged_wall_s": unchanged,
-        "unchanged_p50_s": med(unchanged),
+        "unchanged_p50_s": h.median(unchanged),
         "stages_p50_s": stages_p50(runs),
         "loadavg_1m": [r["loadavg_1m"] for r in runs],
         "reused": runs[-1]["reused"],
@@ -199,7 +121,11 @@ def rates_of(runs: dict[str, Any]) -> dict[str, float]:
 
 
 def estimate_full(
-    docs_dir: Path, source: Path, work: Path, rates: dict[str, float], start_s: float,
+    docs_dir: Path,
+    source: Path,
+    work: Path,
+    rates: dict[str, float],
+    start_s: float,
     encoder_s: float,
 ) -> dict[str, Any]:
     """A full rebuild of the reports in ``docs_dir``: measured parts plus extrapolated embedding.
@@ -217,7 +143,7 @@ def estimate_full(
     assert not problems, problems
     previous = reuse.load_previous(Settings(index_dir=source))
     assert previous is not None
-    link_tree(encoders_root(source), encoders_root(settings.index_dir))
+    h.link_tree(encoders_root(source), encoders_root(settings.index_dir))
     placeholders = [0]
 
     def placeholder(texts: list[str], size: int) -> np.ndarray:
@@ -249,15 +175,11 @@ def estimate_full(
     }
 
 
-def _refuse(texts: list[str], size: int) -> np.ndarray:
-    raise RuntimeError(f"{len(texts)} texts have no reusable vector (e.g. {texts[0][:80]!r})")
-
-
 def four_reports(
     ref: Path, work: Path, new: list[Path], repeats: int, full_runs: int
 ) -> dict[str, Any]:
     """Each of ``new`` added to the three other real reports; the four rebuilt in full."""
-    reports = real_reports()
+    reports = h.reports_by_size()
     ref_gen = store.current_generation(ref)
     rows = []
     for added in new:
@@ -267,10 +189,10 @@ def four_reports(
             if p != added:
                 shutil.copy(p, corpus / p.name)
         template = work / f"base-4-{added.stem}"
-        link_tree(encoders_root(ref), encoders_root(template))
+        h.link_tree(encoders_root(ref), encoders_root(template))
         build_index(Settings(corpus_dir=corpus, index_dir=template), vectors_from=[ref_gen])
         shutil.copy(added, corpus / added.name)
-        log(f"4 reports, new one {added.name}:")
+        h.log(f"4 reports, new one {added.name}:")
         rows.append({"added": added.name, **add_runs(template, corpus, work, repeats)})
         shutil.rmtree(template)
     full: dict[str, Any] = {"runs": 0}
@@ -287,7 +209,7 @@ def synthetic(ref: Path, work: Path, n: int, added: Path, repeats: int) -> dict[
     donors = [d for d in loaded.documents.values() if d.source != added.name]
     donor_ids = {d.doc_id for d in donors}
     t = time.perf_counter()
-    docs, chunks = synthesize(donors, [c for c in loaded.chunks if c.doc_id in donor_ids], n)
+    docs, chunks = h.synthesize(donors, [c for c in loaded.chunks if c.doc_id in donor_ids], n)
     corpus = work / f"corpus-{n}"
     corpus.mkdir()
     written = []
@@ -295,21 +217,21 @@ def synthetic(ref: Path, work: Path, n: int, added: Path, repeats: int) -> dict[
         path = corpus / d.source
         path.write_text(d.text, encoding="utf-8")
         written.append(replace(d, fingerprint=file_fingerprint(path)))
-    log(f"{n} reports: {len(chunks)} passages synthesized in {time.perf_counter() - t:.1f} s")
+    h.log(f"{n} reports: {len(chunks)} passages synthesized in {time.perf_counter() - t:.1f} s")
     template = work / f"base-{n}"
-    link_tree(encoders_root(ref), encoders_root(template))
+    h.link_tree(encoders_root(ref), encoders_root(template))
     t = time.perf_counter()
     index_documents(
         Settings(corpus_dir=corpus, index_dir=template),
         written,
         chunks,
         sources=[previous],
-        embed=_refuse,
+        embed=h.no_embedding,
     )
     base_s = time.perf_counter() - t
-    log(f"{n} reports: base index built in {base_s:.1f} s (vectors reused)")
+    h.log(f"{n} reports: base index built in {base_s:.1f} s (vectors reused)")
     shutil.copy(added, corpus / added.name)
-    log(f"{n} reports, new one {added.name}:")
+    h.log(f"{n} reports, new one {added.name}:")
     runs = add_runs(template, corpus, work, repeats)
     shutil.rmtree(template)
     return {
@@ -336,12 +258,12 @@ def distinct_copies(
 ) -> dict[str, Any]:
     """``copies`` marked copies of each other real report, ``added`` added, all measured."""
     donors = {}
-    for p in real_reports():
+    for p in h.reports_by_size():
         if p != added:
             try:  # text, markdown and HTML; a PDF cannot be marked as text and is left out
                 donors[p] = p.read_text(encoding="utf-8")
             except UnicodeDecodeError:
-                log(f"{p.name} is not UTF-8 text: no marked copies of it")
+                h.log(f"{p.name} is not UTF-8 text: no marked copies of it")
     if not donors:
         raise SystemExit("--copies: no other text report to copy")
     corpus = work / "corpus-copies"
@@ -352,15 +274,17 @@ def distinct_copies(
             (corpus / f"copy{k + 1:02d}-{p.name}").write_text(marked, encoding="utf-8")
     n = copies * len(donors)
     template = work / "base-copies"
-    link_tree(encoders_root(ref), encoders_root(template))
-    base = qa_index(corpus, template, "--full")
-    log(f"{n} distinct copies: full build {base['wall_s']:.1f} s, {base['passages']} passages,"
-        f" {base['reused']['sentences_embedded']} sentences embedded")
+    h.link_tree(encoders_root(ref), encoders_root(template))
+    base = h.qa_index(corpus, template, "--full")
+    h.log(
+        f"{n} distinct copies: full build {base['wall_s']:.1f} s, {base['passages']} passages,"
+        f" {base['reused']['sentences_embedded']} sentences embedded"
+    )
     shutil.copy(added, corpus / added.name)
-    log(f"{n} distinct copies, new one {added.name}:")
+    h.log(f"{n} distinct copies, new one {added.name}:")
     runs = add_runs(template, corpus, work, repeats)
     shutil.rmtree(template)
-    log(f"{n} distinct copies + {added.name}, rebuilt in full:")
+    h.log(f"{n} distinct copies + {added.name}, rebuilt in full:")
     full = full_rebuilds(corpus, work / "full-copies", ref, full_runs)
     shutil.rmtree(work / "full-copies")
     return {
@@ -380,156 +304,8 @@ def distinct_copies(
     }
 
 
-def batch_sweep(ref: Path, added: Path, rounds: int = 3) -> list[dict[str, Any]]:
-    """ONNX Runtime embedding time of one report's passages and sentences by batch shape:
-    the padded-token budget ``qa index`` uses, against fixed batches of 32 and 64 texts."""
-    from qa_service.onnx_encoder import OnnxEmbedder
-
-    settings = Settings(index_dir=ref)
-    loaded = store.load(ref)
-    chunks = [c for c in loaded.chunks if c.source == added.name]
-    passages = [c.embed_text for c in chunks]
-    sentences = sorted(set(reuse.sentence_texts(chunks)[0]), key=len, reverse=True)
-    shapes = [(f"{b} tokens", b, 1 << 16) for b in (128, 256, 512, 1024)]
-    shapes += [("32 / 64 texts (no token budget)", 1 << 30, 32)]
-    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in shapes}
-    for _ in range(rounds):
-        for name, budget, texts_per_batch in shapes:
-            enc = OnnxEmbedder(
-                settings.model,
-                encoders_root(ref),
-                threads=settings.onnx_threads,
-                batch_tokens=budget,
-            ).load()
-            t = time.perf_counter()
-            enc.encode(passages, batch_size=texts_per_batch)
-            tp = time.perf_counter() - t
-            t = time.perf_counter()
-            enc.encode(sentences, batch_size=texts_per_batch * 2)
-            seconds[name].append((tp, time.perf_counter() - t))
-    return [
-        {
-            "batch": name,
-            "passages": len(passages),
-            "passages_s": med([p for p, _ in v]),
-            "sentences": len(sentences),
-            "sentences_s": med([q for _, q in v]),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
-        }
-        for name, v in seconds.items()
-    ]
-
-
-# Stage timers put around the same functions in both code trees (``--before``).
-_STAGE_DRIVER = r"""
-import collections, json, sys, time
-t0 = time.perf_counter()
-import qa_service.cli as cli
-imports = time.perf_counter() - t0
-from qa_service import embedding, indexer, reuse, store
-spent = collections.defaultdict(float)
-in_embed = [False]  # an embed stage is running (a lazily opened encoder is timed inside it)
-def timed(owner, name, label):
-    if not hasattr(owner, name):
-        return
-    f = getattr(owner, name)
-    def run(*a, **k):
-        t = time.perf_counter()
-        try:
-            return f(*a, **k)
-        finally:
-            spent[label] += time.perf_counter() - t
-            if label.startswith("encoder load") and in_embed[0]:
-                spent["_load inside embed"] += time.perf_counter() - t
-    setattr(owner, name, run)
-timed(reuse, "load_previous", "load previous generation")
-timed(indexer, "read_corpus", "read files")
-timed(indexer, "chunk_corpus", "chunk")
-timed(indexer.DenseIndex, "build", "FAISS")
-timed(indexer.LexicalIndex, "build", "BM25")
-timed(embedding.SentenceTransformerEmbedder, "load", "encoder load (torch)")
-timed(indexer, "ensure_encoder", "ONNX export check")
-try:
-    from qa_service import onnx_export
-    # The time the build waited for the encoder: since c78f46a most of the opening runs on a
-    # background thread while reports are parsed, so "get" (which waits for it) is timed.
-    timed(onnx_export.IndexEncoder, "get", "encoder load (ONNX)")
-    timed(onnx_export.IndexEncoder, "finish", "ONNX export check")
-except (ImportError, AttributeError):
-    pass
-for name in ("write_documents", "write_chunks", "write_dir", "write_bytes", "publish"):
-    timed(store.GenerationWriter, name, "write and publish")
-calls = [0]
-embed_missing = reuse.embed_missing
-def embed(*a, **k):
-    calls[0] += 1
-    in_embed[0] = True
-    t = time.perf_counter()
-    try:
-        return embed_missing(*a, **k)
-    finally:
-        in_embed[0] = False
-        stage = "embed passages" if calls[0] == 1 else "embed sentences"
-        spent[stage] += time.perf_counter() - t - spent.pop("_load inside embed", 0.0)
-reuse.embed_missing = embed
-sys.argv = ["qa", "index", "-q", "--corpus", sys.argv[1], "--index", sys.argv[2]]
-try:
-    cli.main()
-except SystemExit:
-    pass
-spent["imports"] = imports
-spent["torch imported"] = float("torch" in sys.modules)
-print("STAGES " + json.dumps(spent))
-"""
-
-
-def before_after(rev: str, ref: Path, work: Path, added: Path, rounds: int) -> dict[str, Any]:
-    """Add ``added`` to the other three real reports with the code of ``rev`` and with this
-    tree, alternating, the same stage timers around the same functions."""
-    old = work / "before-code"
-    old.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "qa_service"], capture_output=True, check=True
-    )
-    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-    corpus = work / "ba-corpus"
-    corpus.mkdir()
-    for p in real_reports():
-        if p != added:
-            shutil.copy(p, corpus / p.name)
-    template = work / "ba-base"
-    link_tree(encoders_root(ref), encoders_root(template))
-    build_index(
-        Settings(corpus_dir=corpus, index_dir=template),
-        vectors_from=[store.current_generation(ref)],
-    )
-    shutil.copy(added, corpus / added.name)
-    runs: dict[str, list[dict[str, float]]] = {rev: [], "this tree": []}
-    for _ in range(rounds):
-        for name, code in ((rev, old), ("this tree", ROOT)):
-            link_tree(template, work / "run")
-            env = {**os.environ, "PYTHONPATH": str(code)}
-            load = os.getloadavg()[0]
-            t = time.perf_counter()
-            proc = subprocess.run(
-                [sys.executable, "-c", _STAGE_DRIVER, str(corpus), str(work / "run")],
-                capture_output=True, text=True, cwd=code, env=env, check=True,
-            )
-            wall = time.perf_counter() - t
-            line = next(x for x in proc.stdout.splitlines() if x.startswith("STAGES "))
-            stages = json.loads(line[len("STAGES "):])
-            runs[name].append({**stages, "wall": wall, "load average": load})
-            log(f"  {name}: {wall:.2f} s (load {load:.2f})")
-    keys = sorted({k for rs in runs.values() for r in rs for k in r})
-    return {
-        "added": added.name,
-        "rounds": rounds,
-        "p50_s": {k: {name: med([r.get(k, 0.0) for r in rs]) for name, rs in runs.items()}
-                  for k in keys},
-    }
-
-
-def write_md(res: dict[str, Any], path: Path) -> None:
+def write_md(res: dict[str, Any], out: Path) -> list[str]:
+    """incremental.{json,md}; the markdown lines."""
     four, big = res["four"], res["synthetic"]
     lines = [
         f"# Adding one report to a built index ({res['mode']} mode, {res['machine']},"
@@ -566,8 +342,11 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             f" ({est4['total_s'] / f['p50_s']:.2f} x the measured rebuild).",
         ]
     else:
-        lines += ["", f"Full rebuild of the four: not run in this mode; estimated {est4['total_s']}"
-                  " s (same method as below); the x column uses the estimate."]
+        lines += [
+            "",
+            f"Full rebuild of the four: not run in this mode; estimated {est4['total_s']}"
+            " s (same method as below); the x column uses the estimate.",
+        ]
     est = res["estimate_n"]
     lines += [
         "",
@@ -597,7 +376,8 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         "",
         "## Where an add-one run spends its time (p50 seconds per stage)",
         "",
-        "| stage | " + " | ".join(r["added"].split("-")[0] for r in four["rows"])
+        "| stage | "
+        + " | ".join(r["added"].split("-")[0] for r in four["rows"])
         + f" | {big['reports']} synthetic + {big['added'].split('-')[0]} |",
         "|---|" + "---|" * (len(four["rows"]) + 1),
     ]
@@ -637,76 +417,56 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             f"Load average at the add-one runs {c['loadavg_1m']}, at the full rebuilds"
             f" {c['full_loadavg_1m']}.",
         ]
-    if res.get("before_after"):
-        ba = res["before_after"]
-        names = list(next(iter(ba["p50_s"].values())))
-        lines += [
-            "",
-            f"## Before and after: {ba['added']} added to the other three (p50 of"
-            f" {ba['rounds']}, alternating)",
-            "",
-            "Stage timers around the same functions in both code trees; \"wall\" is the"
-            " whole process; \"torch imported\" is 1 when the process imported torch.",
-            "",
-            "| stage | " + " | ".join(names) + " |",
-            "|---|" + "---|" * len(names),
-        ]
-        for k, v in sorted(ba["p50_s"].items(), key=lambda kv: -kv[1][names[0]]):
-            lines.append(f"| {k} | " + " | ".join(str(v[n]) for n in names) + " |")
-    if res.get("batches"):
-        lines += [
-            "",
-            "## ONNX Runtime batch shape (the new report's texts, p50 seconds over 3 rounds)",
-            "",
-            "| batch | passages (s) | sentences (s) | load avg |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {b['batch']} | {b['passages_s']} ({b['passages']}) |"
-            f" {b['sentences_s']} ({b['sentences']}) | {b['loadavg_1m']} |"
-            for b in res["batches"]
-        ]
-    path.write_text("\n".join(lines) + "\n")
+    h.write_results(out, "incremental", res, lines)
+    return lines
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true")
+    ap = h.arguments(__doc__)
     ap.add_argument("--reports", type=int, default=100, help="synthetic corpus size")
-    ap.add_argument("--copies", type=int, default=3,
-                    help="distinct marked copies of each other real report (0: skip)")
+    ap.add_argument(
+        "--copies",
+        type=int,
+        default=3,
+        help="distinct marked copies of each other real report (0: skip)",
+    )
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--before", metavar="REV", help="also time adding a report with REV's code")
+    ap.add_argument("--index", type=Path, default=h.ROOT / "index", help="the real index")
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     n, repeats = (10, 1) if args.smoke else (args.reports, args.repeats)
-    reports = real_reports()
+    reports = h.reports_by_size()
     new = reports[:1] if args.smoke else reports
-    out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
-    out.mkdir(parents=True, exist_ok=True)
+    out = h.out_dir(args)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="qa-incremental-") as tmp:
         work = Path(tmp)
         ref = work / "ref"  # a private copy: the real index may be republished meanwhile
         store.current_generation(args.index)  # a clear error if there is none
-        link_tree(args.index, ref)
+        h.link_tree(args.index, ref)
         four = four_reports(ref, work, new, repeats, 0 if args.smoke else repeats)
         big = synthetic(ref, work, n, reports[0], repeats)
         if four["full"]["runs"]:
             rates = {**rates_of(four["full"]), "source": "measured in the full four-report rebuild"}
         else:
             rates = {**rates_of(big), "source": "measured in the add-one runs"}
-        batches = [] if args.smoke else batch_sweep(ref, reports[0])
-        ba = before_after(args.before, ref, work, reports[0], repeats) if args.before else None
         start_s = import_seconds(repeats)
         encoder_s = big["stages_p50_s"].get("encoder_load", 0.0)
-        estimate_4 = estimate_full(ROOT / "corpus", ref, work, rates, start_s, encoder_s)
-        estimate_n = estimate_full(work / f"corpus-{n}", work / "run", work, rates, start_s,
-                                   encoder_s)
-        copies = distinct_copies(ref, work, 1 if args.smoke else args.copies, reports[0],
-                                 repeats, 1 if args.smoke else repeats) if args.copies else None
+        estimate_4 = estimate_full(h.ROOT / "corpus", ref, work, rates, start_s, encoder_s)
+        estimate_n = estimate_full(
+            work / f"corpus-{n}", work / "run", work, rates, start_s, encoder_s
+        )
+        copies = (
+            distinct_copies(
+                ref,
+                work,
+                1 if args.smoke else args.copies,
+                reports[0],
+                repeats,
+                1 if args.smoke else repeats,
+            )
+            if args.copies
+            else None
+        )
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} CPUs, load average {load_before:.2f} at start",
@@ -719,19 +479,20 @@ def main() -> None:
         "estimate_n": estimate_n,
         "ratio_n": round(big["add_p50_s"] / estimate_n["total_s"], 4),
         "copies": copies,
-        "batches": batches,
-        "before_after": ba,
     }
-    (out / "incremental.json").write_text(json.dumps(res, indent=2))
-    write_md(res, out / "incremental.md")
+    write_md(res, out)
     from plots import plot_incremental
 
     plot_incremental(res, out)
-    log(f"add one at {n}: {big['add_p50_s']} s vs full {estimate_n['total_s']} s (estimated):"
-        f" {res['ratio_n']}x; wrote {out / 'incremental.md'}")
+    h.log(
+        f"add one at {n}: {big['add_p50_s']} s vs full {estimate_n['total_s']} s (estimated):"
+        f" {res['ratio_n']}x; wrote {out / 'incremental.md'}"
+    )
     if copies:
-        log(f"add one at {copies['reports']} distinct: {copies['add_p50_s']} s vs full"
-            f" {copies['full_p50_s']} s (measured): {copies['ratio']}x")
+        h.log(
+            f"add one at {copies['reports']} distinct: {copies['add_p50_s']} s vs full"
+            f" {copies['full_p50_s']} s (measured): {copies['ratio']}x"
+        )
 
 
 if __name__ == "__main__":

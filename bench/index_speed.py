@@ -8,65 +8,36 @@ and larger token budgets per batch (``batch_tokens``), and ONNX with dynamically
 weights (cosine to fp32 given: its vectors differ, so it would need the evaluation re-run).
 The machine is shared: the 1-minute load average is recorded before each measurement.
 
-Run: HF_HUB_OFFLINE=1 .venv/bin/python bench/index_speed.py [--smoke] [--build] [--out DIR]
-  --build also times ``qa index --full`` in a fresh index folder (export included) and with
-  the export already made.
+Run: .venv/bin/python bench/index_speed.py [--smoke] [--recall] [--build] [--shapes] [--out DIR]
+  --recall  test-split figures with an index embedded by each encoder (fp32, int8).
+  --build   also times ``qa index --full`` in a fresh index folder (export included) and with
+            the export already made.
+  --shapes  also times batch shapes (padded-token budgets against fixed batches of texts) on
+            the smallest report's passages and sentences.
+  --smoke   CI check: 16 passages, one setting, one round of shapes.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from qa_service.onnx_encoder import (  # noqa: E402
-    MODEL_FILE,
-    SIDECAR,
-    TOKENIZER_FILE,
+from qa_service.onnx_encoder import (
     OnnxEmbedder,
     encoder_dir,
     encoder_key,
     encoders_root,
     local_model_dir,
 )
-from qa_service.search_index import load_search_index  # noqa: E402
-from qa_service.settings import Settings  # noqa: E402
-from qa_service.store import sha256_file  # noqa: E402
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def int8_folder(fp32: Path, dest: Path, per_channel: bool) -> Path:
-    """A copy of the fp32 export whose weights are dynamically quantised to int8 (one scale
-    per weight matrix, or per output channel)."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph
-    dest.mkdir(parents=True, exist_ok=True)
-    quantize_dynamic(
-        fp32 / MODEL_FILE, dest / MODEL_FILE, weight_type=QuantType.QInt8, per_channel=per_channel
-    )
-    shutil.copy(fp32 / TOKENIZER_FILE, dest / TOKENIZER_FILE)
-    meta = json.loads((fp32 / SIDECAR).read_text())
-    meta["files"] = {n: sha256_file(dest / n) for n in (MODEL_FILE, TOKENIZER_FILE)}
-    (dest / SIDECAR).write_text(json.dumps(meta, indent=1))
-    return dest
+from qa_service.search_index import load_search_index
+from qa_service.settings import Settings
 
 
 def texts_of(index_dir: Path) -> tuple[list[str], list[str]]:
@@ -101,20 +72,15 @@ def measure(
     }
 
 
-def test_figures(
-    index: Any, embedder: OnnxEmbedder, index_dir: Path, corpus: Path
-) -> dict[str, Any]:
+def test_figures(index: Any, embedder: OnnxEmbedder, index_dir: Path) -> dict[str, Any]:
     """Test-split figures with every vector (index and questions) made by ``embedder``: the
     index is rebuilt from the real index's passages with it, then searched with it."""
-    from qa_service.answer_eval import answer_report, run_answers
-    from qa_service.evaluation import load_questions, report, run_questions
     from qa_service.indexer import index_documents
     from qa_service.retriever import Retriever
     from qa_service.service import retrieval_config
-    from qa_service.tuning import ladder
 
-    settings = Settings(index_dir=index_dir, corpus_dir=corpus)
-    shutil.copytree(encoders_root(ROOT / "index"), encoders_root(index_dir))  # no new export
+    settings = Settings(index_dir=index_dir, corpus_dir=h.ROOT / "corpus")
+    shutil.copytree(encoders_root(h.ROOT / "index"), encoders_root(index_dir))  # no new export
     index_documents(
         settings,
         list(index.documents.values()),
@@ -122,49 +88,82 @@ def test_figures(
         embed=lambda texts, size: embedder.encode(texts, batch_size=size),
     )
     retriever = Retriever(load_search_index(settings), embedder, retrieval_config(settings))
-    questions = load_questions(ROOT / "eval" / "questions.jsonl", "test")
-    name, cfg = ladder(retriever.config)[-1]
-    overall = report(name, run_questions(retriever, questions, cfg, 10)).overall
-    answers = answer_report(run_answers(retriever, questions))["overall"]
+    return h.eval_test_split(retriever)
+
+
+def batch_shapes(index_dir: Path, rounds: int) -> dict[str, Any]:
+    """ONNX Runtime embedding time of the smallest report's passages and sentences by batch
+    shape: padded-token budgets (``qa index`` uses 256), against fixed batches of 32 and 64
+    texts."""
+    from qa_service import reuse, store
+
+    settings = Settings(index_dir=index_dir)
+    added = h.reports_by_size()[0]
+    chunks = [c for c in store.load(index_dir).chunks if c.source == added.name]
+    passages = [c.embed_text for c in chunks]
+    sentences = sorted(set(reuse.sentence_texts(chunks)[0]), key=len, reverse=True)
+    shapes = [(f"{b} tokens", b, 1 << 16) for b in (128, 256, 512, 1024)]
+    shapes += [("32 / 64 texts (no token budget)", 1 << 30, 32)]
+    seconds: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in shapes}
+    for _ in range(rounds):
+        for name, budget, texts_per_batch in shapes:
+            enc = OnnxEmbedder(
+                settings.model,
+                encoders_root(index_dir),
+                threads=settings.onnx_threads,
+                batch_tokens=budget,
+            ).load()
+            t = time.perf_counter()
+            enc.encode(passages, batch_size=texts_per_batch)
+            tp = time.perf_counter() - t
+            t = time.perf_counter()
+            enc.encode(sentences, batch_size=texts_per_batch * 2)
+            seconds[name].append((tp, time.perf_counter() - t))
+    rows = [
+        {
+            "batch": name,
+            "passages_s": h.median([p for p, _ in v]),
+            "sentences_s": h.median([q for _, q in v]),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        }
+        for name, v in seconds.items()
+    ]
+    when = time.strftime("%Y-%m-%d %H:%M")
     return {
-        "recall@5": overall["recall@5"],
-        "mrr@10": overall["mrr@10"],
-        "answer@1": answers["answer@1"],
-        "answer@any": answers["answer@any"],
+        "report": added.name,
+        "passages": len(passages),
+        "sentences": len(sentences),
+        "rounds": rounds,
+        "when": when,
+        "rows": rows,
     }
 
 
 def build_times(repeats: int) -> dict[str, Any]:
     """`qa index --full` wall time in a fresh folder (exporting) and with the export made."""
     out: dict[str, Any] = {"fresh": [], "export_reused": []}
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    qa = str(ROOT / ".venv" / "bin" / "qa")
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             index = Path(tmp) / f"index-{r}"
             for kind in ("fresh", "export_reused"):
                 load = os.getloadavg()[0]
                 t0 = time.perf_counter()
-                subprocess.run(
-                    [qa, "index", "--full", "-q", "--index", str(index)],
-                    check=True, cwd=ROOT, env=env, capture_output=True,
-                )
+                h.run_qa(["index", "--full", "-q", "--index", str(index)])
                 out[kind].append({"s": round(time.perf_counter() - t0, 2), "load": round(load, 2)})
             shutil.rmtree(index)
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="CI check: 16 passages, 1 setting")
+    ap = h.arguments(__doc__)
     ap.add_argument("--build", action="store_true", help="also time qa index --full")
     ap.add_argument(
         "--recall", action="store_true", help="test-split figures per encoder (rebuilds)"
     )
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--index", type=Path, default=ROOT / "index")
+    ap.add_argument("--shapes", action="store_true", help="also time batch shapes (one report)")
+    ap.add_argument("--index", type=Path, default=h.ROOT / "index")
     args = ap.parse_args()
-    args.out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
+    out = h.out_dir(args)
     settings = Settings(index_dir=args.index)
     passages, sentences = texts_of(args.index)
     if args.smoke:
@@ -174,8 +173,8 @@ def main() -> None:
     variants: list[tuple[str, Path, int, int]] = [("onnx fp32, 2 threads", fp32, 2, 256)]
     tmp = Path(tempfile.mkdtemp(prefix="index-speed-"))
     if not args.smoke:
-        int8 = int8_folder(fp32, tmp / "int8", per_channel=False)
-        int8_pc = int8_folder(fp32, tmp / "int8-per-channel", per_channel=True)
+        int8 = h.int8_folder(fp32, tmp / "int8", per_channel=False)
+        int8_pc = h.int8_folder(fp32, tmp / "int8-per-channel", per_channel=True)
         variants += [
             ("onnx fp32, 1 thread", fp32, 1, 256),
             ("onnx fp32, 2 threads, 1024 tokens a batch", fp32, 2, 1024),
@@ -188,7 +187,7 @@ def main() -> None:
         emb = OnnxEmbedder(settings.model, folder=folder, threads=threads, batch_tokens=tokens)
         emb.load()
         emb.encode(passages[:8])  # warm-up
-        log(f"{name} ...")
+        h.log(f"{name} ...")
         runs = [measure(emb, passages, sentences, settings.embed_batch_size)]
         if not args.smoke:
             runs.append(measure(emb, passages, sentences, settings.embed_batch_size))
@@ -204,12 +203,11 @@ def main() -> None:
         best["runs"] = [r["indexed_passages_per_s"] for r in runs]
         best["loads"] = [r["load_avg_1m_before"] for r in runs]
         if args.recall and "1 thread" not in name and "1024" not in name:
-            log(f"{name}: test split with an index embedded by it ...")
-            best["test"] = test_figures(
-                load_search_index(settings), emb, tmp / f"index-{len(results)}", ROOT / "corpus"
-            )
+            h.log(f"{name}: test split with an index embedded by it ...")
+            index = load_search_index(settings)
+            best["test"] = test_figures(index, emb, tmp / f"index-{len(results)}")
         results[name] = best
-        log(f"{name}: {best['indexed_passages_per_s']} passages/s indexed (load {best['loads']})")
+        h.log(f"{name}: {best['indexed_passages_per_s']} passages/s indexed (load {best['loads']})")
     shutil.rmtree(tmp, ignore_errors=True)
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
@@ -220,14 +218,13 @@ def main() -> None:
         "encoders": results,
         "builds": build_times(1) if args.build and not args.smoke else None,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "index-speed.json").write_text(json.dumps(res, indent=1))
-    write_md(res, args.out / "index-speed.md")
-    print(json.dumps({k: v for k, v in res.items() if k != "encoders"}))
+    if args.shapes or args.smoke:
+        res["batch_shapes"] = batch_shapes(args.index, 1 if args.smoke else 3)
+    write_md(res, out)
 
 
-def write_md(res: dict[str, Any], path: Path) -> None:
-    """The results as a markdown table."""
+def write_md(res: dict[str, Any], out: Path) -> list[str]:
+    """index-speed.{json,md}; the markdown lines."""
     lines = [
         f"# Indexing speed ({res['mode']} run {res['when']}, {res['cpus']} CPUs, shared)",
         "",
@@ -254,7 +251,23 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         lines += ["", "`qa index --full`, 4 reports (seconds, load before):", ""]
         for kind, runs in res["builds"].items():
             lines.append(f"- {kind}: {runs}")
-    path.write_text("\n".join(lines) + "\n")
+    if shapes := res.get("batch_shapes"):
+        lines += [
+            "",
+            f"## ONNX Runtime batch shape ({shapes['report']}: its {shapes['passages']} passages"
+            f" and {shapes['sentences']} sentences; p50 seconds over {shapes['rounds']} rounds,"
+            f" {shapes['when']})",
+            "",
+            *h.md_table(
+                ["batch", "passages (s)", "sentences (s)", "load avg"],
+                [
+                    (b["batch"], b["passages_s"], b["sentences_s"], b["loadavg_1m"])
+                    for b in shapes["rows"]
+                ],
+            ),
+        ]
+    h.write_results(out, "index-speed", res, lines)
+    return lines
 
 
 if __name__ == "__main__":

@@ -6,37 +6,28 @@ published into a Milvus Lite folder inside the copy by `qa index`, which reuses 
 so both evaluations read the same passages and vectors. Also times loading each store (one
 `qa search`, model load included) as a rough figure.
 
-Run: .venv/bin/python bench/milvus_vs_embedded.py [--index DIR] [--out DIR]
-  Needs a built index (`qa index`). Writes <out>/milvus-vs-embedded.{json,md}
-  (default bench/results/). Exit status 1 if any figure differs by more than 0.01.
+Run: .venv/bin/python bench/milvus_vs_embedded.py [--smoke] [--index DIR] [--out DIR]
+  --smoke  CI check: the first 10 test questions.
+Writes milvus-vs-embedded.{json,md}. Exit status 1 if any figure differs by more than 0.01.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-QA = Path(sys.executable).with_name("qa")
+import harness as h
+
 TOLERANCE = 0.01
 
 
 def qa(args: list[str], **env: str) -> str:
-    """Run `qa` with the given QA_* settings; its stdout."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    full.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **env)
-    done = subprocess.run([str(QA), *args], env=full, cwd=ROOT, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"qa {' '.join(args)} failed:\n{done.stderr}")
-    return done.stdout
+    """Run `qa` with only the given QA_* settings; its stdout."""
+    return h.run_qa(args, h.qa_env(clean=True, **env)).stdout
 
 
 def figures(result: dict[str, Any]) -> dict[str, float]:
@@ -53,11 +44,13 @@ def figures(result: dict[str, Any]) -> dict[str, float]:
 
 def main() -> None:
     """Evaluate both stores on the test split and write the comparison."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--index", type=Path, default=ROOT / "index")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser = h.arguments(__doc__)
+    parser.add_argument("--index", type=Path, default=h.ROOT / "index")
     args = parser.parse_args()
+    out_folder = h.out_dir(args)
+    h.require_index(args.index)
     with tempfile.TemporaryDirectory(prefix="qa-milvus-") as tmp:
+        some = ["--questions", str(h.questions_file(Path(tmp), 10))] if args.smoke else []
         staging = Path(tmp) / "index"
         shutil.copytree(args.index, staging, ignore=shutil.ignore_patterns("milvus.db", ".lock"))
         milvus = {"QA_STORE": "milvus", "QA_MILVUS_URI": str(Path(tmp) / "milvus.db")}
@@ -83,6 +76,7 @@ def main() -> None:
                     str(out),
                     "--index",
                     str(index),
+                    *some,
                 ],
                 **env,
             )
@@ -100,8 +94,6 @@ def main() -> None:
         "publish_to_milvus_s": round(publish_s, 2),
         "qa_search_s": {k: round(v, 2) for k, v in load_s.items()},
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "milvus-vs-embedded.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
         "# Evaluation: embedded store vs Milvus store (test split)",
         "",
@@ -120,8 +112,7 @@ def main() -> None:
         f" {load_s['embedded']:.1f} s, Milvus {load_s['milvus']:.1f} s (2 shared cores, rough).",
         "",
     ]
-    (args.out / "milvus-vs-embedded.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    h.write_results(out_folder, "milvus-vs-embedded", report, lines)
     if worst > TOLERANCE:
         raise SystemExit(1)
 

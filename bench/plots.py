@@ -1,8 +1,9 @@
 """Plots of the benchmark results, drawn from the JSON files the runners write.
 
-Each runner draws its own after writing its JSON (``bench/run.py`` -> ``benchmarks-*.png``,
-``bench/scale.py`` -> ``scale.png``, ``bench/incremental.py`` -> ``incremental.png``); this
-script redraws every plot whose JSON is in a results folder:
+Each benchmark draws its own after writing its JSON (``bench/query_latency.py`` ->
+``query-latency.png``, ``bench/load.py`` -> ``load.png``, ``bench/scale.py`` -> ``scale.png``,
+``bench/incremental.py`` -> ``incremental.png``); this script redraws every plot whose JSON is
+in a results folder:
 
     .venv/bin/python bench/plots.py [bench/results]
 """
@@ -34,13 +35,10 @@ def _save(plt: Any, fig: Any, path: Path) -> Path:
     return path
 
 
-def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
-    """One question's latency, by stage, against the raw encode; HTTP load by clients."""
+def plot_query_latency(res: dict[str, Any], folder: Path) -> list[Path]:
+    """Where a lone question's time goes: stacked stages of the HTTP figure and of the
+    in-process search, beside the raw encoders (the yardsticks) and the 1.5x line."""
     plt = _pyplot()
-    written = []
-
-    # 1. Where a lone question's time goes: stacked stages of the HTTP figure and of the
-    # in-process search, beside the raw encoders (the yardsticks) and the 1.5x line.
     single = res["http_single"]
     http = single["server_stages_ms"]
     inproc = res["search_inprocess"]["uncached_ms"]
@@ -92,9 +90,13 @@ def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
     ax.set_title(f"One question, by stage ({res['generated']}, {res['machine']['cpus']} CPUs)")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4)
     ax.grid(axis="x", alpha=0.3)
-    written.append(_save(plt, fig, folder / "benchmarks-latency.png"))
+    return [_save(plt, fig, folder / "query-latency.png")]
 
-    # 2. Throughput and latency by concurrent clients.
+
+def plot_load(res: dict[str, Any], folder: Path) -> list[Path]:
+    """Throughput and latency by concurrent clients."""
+    plt = _pyplot()
+    written = []
     load = res.get("http_load") or []
     if load:
         clients = [r["clients"] for r in load]
@@ -121,7 +123,7 @@ def plot_benchmarks(res: dict[str, Any], folder: Path) -> list[Path]:
         fig.suptitle(
             f"HTTP /v1/search under load, {load[0]['seconds']:.0f} s per level", fontsize=10
         )
-        written.append(_save(plt, fig, folder / "benchmarks-load.png"))
+        written.append(_save(plt, fig, folder / "load.png"))
     return written
 
 
@@ -237,7 +239,8 @@ def plot_incremental(res: dict[str, Any], folder: Path) -> list[Path]:
 
 
 PLOTTERS = {
-    "benchmarks.json": plot_benchmarks,
+    "query-latency.json": plot_query_latency,
+    "load.json": plot_load,
     "scale.json": plot_scale,
     "incremental.json": plot_incremental,
 }

@@ -20,7 +20,6 @@ served. The server listens on 127.0.0.1 only; every request loop is bounded in c
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -34,12 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import harness as h
 import httpx
-import numpy as np
-from run import Server  # bench/run.py: this script runs from bench/, like it
 
-ROOT = Path(__file__).resolve().parents[1]
-QA = Path(sys.executable).with_name("qa")
 MODES: dict[str, dict[str, Any]] = {
     "full": {"seconds": 60.0, "clients": 8, "republishes": 5, "idle_wait_s": 120.0},
     "smoke": {"seconds": 8.0, "clients": 8, "republishes": 1, "idle_wait_s": 0.0},
@@ -48,12 +44,7 @@ DROPPED_REPORT = "leicestershire-2017-post-inspection-review.txt"  # absent from
 MAX_REQUESTS_PER_CLIENT = 20_000  # a bound on count as well as on time
 BUILD_TIMEOUT_S = 600.0
 EXTRA_S = 30.0
-ENV = {
-    **os.environ,
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "QA_KEEP_GENERATIONS": "20",  # the settings' maximum: nothing is deleted during the run
-}
+ENV = h.qa_env(QA_KEEP_GENERATIONS="20")  # the settings' maximum: nothing is deleted meanwhile
 CHECKED_FIELDS = {  # response field -> chunks.jsonl field
     "doc_id": "doc_id",
     "source": "source",
@@ -63,66 +54,31 @@ CHECKED_FIELDS = {  # response field -> chunks.jsonl field
 }
 
 
-def log(msg: str) -> None:
-    print(f"[republish {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def busy_cpu() -> float:
-    """Busy CPU seconds of the whole machine so far (/proc/stat)."""
-    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_idle(limit_s: float) -> float:
-    """Wait (at most ``limit_s``) for 10 quiet seconds: other work skews every figure."""
-    t0, quiet = time.monotonic(), 0
-    while quiet < 5 and time.monotonic() - t0 < limit_s:
-        b0 = busy_cpu()
-        time.sleep(2)
-        quiet = quiet + 1 if busy_cpu() - b0 < 0.5 else 0  # under 25% of one core
-    return round(time.monotonic() - t0, 1)
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    a = np.asarray(values)
-    out = {f"p{q}": round(float(np.percentile(a, q)), 2) for q in (50, 95, 99)}
-    out.update(mean=round(float(a.mean()), 2), max=round(float(a.max()), 2))
-    return out
-
-
 # the index and its generations ---------------------------------------------------------------
 
 
 def make_corpora(tmp: Path) -> dict[str, Path]:
     """Two variants of the corpus: every report ("all"), and all but one ("minus")."""
-    reports = sorted(
-        p for p in (ROOT / "corpus").iterdir() if p.is_file() and p.name != "README.md"
-    )
-    variants = {"all": reports, "minus": [p for p in reports if p.name != DROPPED_REPORT]}
-    folders = {}
-    for name, files in variants.items():
-        folder = tmp / f"corpus-{name}"
-        folder.mkdir()
-        for f in files:
-            shutil.copy2(f, folder / f.name)
-        folders[name] = folder
-    return folders
+    reports = h.reports_by_size()
+    minus = [p for p in reports if p.name != DROPPED_REPORT]
+    return {
+        "all": h.corpus_of(tmp / "corpus-all", reports),
+        "minus": h.corpus_of(tmp / "corpus-minus", minus),
+    }
 
 
 def copy_index(index: Path) -> None:
     """The repository's published generation (and CURRENT) copied, or a fresh build."""
-    source = ROOT / "index"
+    source = h.ROOT / "index"
     name = (source / "CURRENT").read_text().strip() if (source / "CURRENT").is_file() else ""
     if name and (source / name).is_dir():
         index.mkdir()
         shutil.copytree(source / name, index / name)
         shutil.copy2(source / "CURRENT", index / "CURRENT")
-        log(f"copied index/{name}")
+        h.log(f"copied index/{name}")
     else:
-        log("no index/ to copy: building one")
-        build(ROOT / "corpus", index)
+        h.log("no index/ to copy: building one")
+        build(h.ROOT / "corpus", index)
 
 
 def _pointer(index: Path) -> tuple[int, int] | None:
@@ -136,7 +92,7 @@ def _pointer(index: Path) -> tuple[int, int] | None:
 def build(corpus: Path, index: Path) -> tuple[float, float | None]:
     """Run ``qa index``: its wall seconds, and when (perf_counter) CURRENT was switched."""
     before = _pointer(index)
-    cmd = [str(QA), "index", "--quiet", "--corpus", str(corpus), "--index", str(index)]
+    cmd = [str(h.QA), "index", "--quiet", "--corpus", str(corpus), "--index", str(index)]
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=ENV, stdout=out, stderr=subprocess.STDOUT)
@@ -185,14 +141,6 @@ class Generations:
             return None
         rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
         return {row["chunk_id"]: row for row in rows}
-
-
-# the server ------------------------------------------------------------------------------------
-
-
-def start_server(index: Path, log_path: Path) -> Server:
-    """``qa serve`` over ``index`` on a free 127.0.0.1 port (bench/run.py's Server)."""
-    return Server(log_path, ENV, ("--index", str(index)))
 
 
 # the run ---------------------------------------------------------------------------------------
@@ -312,7 +260,7 @@ def publisher(
             seconds, switched = build(corpora[variant], index)
         except Exception as exc:
             events.append({"variant": variant, "started_s": round(started, 3), "error": str(exc)})
-            log(f"republish {n + 1} ({variant}) failed: {exc}")
+            h.log(f"republish {n + 1} ({variant}) failed: {exc}")
             continue
         name = (index / "CURRENT").read_text().strip()
         chunks = generations.chunks(name)  # read now, whatever happens to it later
@@ -326,14 +274,12 @@ def publisher(
                 "passages": len(chunks or {}),
             }
         )
-        log(f"republish {n + 1}: {variant} -> {name} ({seconds:.1f} s)")
+        h.log(f"republish {n + 1}: {variant} -> {name} ({seconds:.1f} s)")
 
 
 def run(mode: str, out: Path) -> int:
     cfg = MODES[mode]
-    questions = [
-        json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").open()
-    ]
+    questions = h.load_questions()
     tmp = Path(tempfile.mkdtemp(prefix="qa-republish-"))
     server = None
     try:
@@ -341,16 +287,16 @@ def run(mode: str, out: Path) -> int:
         index = tmp / "index"
         copy_index(index)
         warm, _ = build(corpora["all"], index)  # the copy's work reused: later builds fast
-        log(f"warm-up build of the full corpus: {warm:.1f} s")
+        h.log(f"warm-up build of the full corpus: {warm:.1f} s")
         initial = (index / "CURRENT").read_text().strip()
         generations = Generations(index)
         initial_passages = len(generations.chunks(initial) or {})
-        server = start_server(index, tmp / "server.log")
+        server = h.Server(tmp / "server.log", ENV, ("--index", str(index)))
         with httpx.Client(timeout=30.0) as c:  # warm the server up
             for q in questions[:5]:
                 c.post(f"{server.url}/v1/search", json={"question": q})
 
-        waited = wait_idle(cfg["idle_wait_s"])
+        waited = h.wait_idle(cfg["idle_wait_s"])["waited_s"]
         tally = Tally()
         events: list[dict[str, Any]] = [
             {
@@ -364,8 +310,8 @@ def run(mode: str, out: Path) -> int:
         seconds, n = cfg["seconds"], cfg["republishes"]
         # Spread over the run, the last one early enough to be served before it ends.
         schedule = [round(seconds * (i + 0.5) / (n + 0.5), 2) for i in range(n)]
-        log(f"{cfg['clients']} clients for {seconds:.0f} s, republishing at {schedule}")
-        t0, busy0 = time.perf_counter(), busy_cpu()
+        h.log(f"{cfg['clients']} clients for {seconds:.0f} s, republishing at {schedule}")
+        t0, busy0 = time.perf_counter(), h.system_cpu()
         stop = threading.Event()
         threads = [
             threading.Thread(
@@ -392,7 +338,7 @@ def run(mode: str, out: Path) -> int:
         for th in threads:
             th.join(timeout=60)
         wall = time.perf_counter() - t0
-        machine_busy = 100 * (busy_cpu() - busy0) / wall / (os.cpu_count() or 1)
+        machine_busy = 100 * (h.system_cpu() - busy0) / wall / (os.cpu_count() or 1)
         pub.join(timeout=BUILD_TIMEOUT_S)
         result = summarize(mode, cfg, wall, tally, events)
         result["machine"].update(
@@ -405,13 +351,10 @@ def run(mode: str, out: Path) -> int:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "republish.json").write_text(json.dumps(result, indent=2) + "\n")
-    write_md(result, out / "republish.md")
-    log(f"wrote {out / 'republish.json'} and {out / 'republish.md'}")
+    write_md(result, out)
     ok = result["errors"] == 0 and result["inconsistencies"] == 0
     ok = ok and not result["never_served"] and len(result["published"]) == n + 1
-    log("OK" if ok else "FAILED: see the results")
+    h.log("OK" if ok else "FAILED: see the results")
     return 0 if ok else 1
 
 
@@ -430,7 +373,7 @@ def summarize(
         "seconds": round(wall, 2),
         "requests": len(tally.latency_ms),
         "rps": round(len(tally.latency_ms) / wall, 1),
-        "latency_ms": percentiles(tally.latency_ms),
+        "latency_ms": h.stats(tally.latency_ms, digits=2),
         "errors": sum(tally.errors.values()),
         "error_kinds": tally.errors,
         "inconsistencies": tally.inconsistencies,
@@ -445,7 +388,8 @@ def summarize(
     }
 
 
-def write_md(res: dict[str, Any], path: Path) -> None:
+def write_md(res: dict[str, Any], out: Path) -> list[str]:
+    """republish.{json,md}; the markdown lines."""
     lat, m = res["latency_ms"], res["machine"]
     lines = [
         "# Republishing under load",
@@ -486,17 +430,13 @@ def write_md(res: dict[str, Any], path: Path) -> None:
     if res["inconsistency_examples"]:
         lines += ["", "Inconsistencies (first ones):", ""]
         lines += [f"- {x}" for x in res["inconsistency_examples"]]
-    path.write_text("\n".join(lines) + "\n")
+    h.write_results(out, "republish", res, lines)
+    return lines
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--smoke", action="store_true", help="8 s, 1 republish (CI check)")
-    ap.add_argument("--out", type=Path, default=None, help="results folder")
-    args = ap.parse_args()
-    mode = "smoke" if args.smoke else "full"
-    out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
-    sys.exit(run(mode, out))
+    args = h.arguments(__doc__).parse_args()
+    sys.exit(run(h.mode_of(args), h.out_dir(args)))
 
 
 if __name__ == "__main__":

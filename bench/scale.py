@@ -30,181 +30,31 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import random
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import harness as h
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from qa_service import reuse, store  # noqa: E402
-from qa_service.dense import SENTENCE_F16_ABOVE  # noqa: E402
-from qa_service.forces import FORCES  # noqa: E402
-from qa_service.indexer import index_documents  # noqa: E402
-from qa_service.retriever import FUSION_SCAN_LIMIT  # noqa: E402
-from qa_service.settings import Settings  # noqa: E402
-from qa_service.textnorm import collapse_ws  # noqa: E402
-from qa_service.types import Block, Chunk, Document, Footnote, Metadata, Section, content_hash  # noqa: E402
+from qa_service import reuse, store
+from qa_service.dense import SENTENCE_F16_ABOVE
+from qa_service.indexer import index_documents
+from qa_service.retriever import FUSION_SCAN_LIMIT
+from qa_service.settings import Settings
 
 AGREEMENT_MAX_REPORTS = 1_000
-STAGES = ["understand", "encode", "dense", "lexical", "fusion", "answerable", "highlight"]
-
-
-def log(msg: str) -> None:
-    print(f"[scale {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def pct(values: list[float]) -> dict[str, float]:
-    a = np.asarray(values, dtype=float)
-    return {
-        "n": len(values),
-        "p50": round(float(np.percentile(a, 50)), 3),
-        "p95": round(float(np.percentile(a, 95)), 3),
-        "p99": round(float(np.percentile(a, 99)), 3),
-    }
-
-
-def _subtrees(doc: Document) -> list[list[int]]:
-    """Section indexes of each top-level section with its descendants, in document order."""
-    out: list[list[int]] = []
-    for s in doc.sections:
-        if s.parent is None:
-            out.append([s.index])
-        elif out:
-            out[-1].append(s.index)
-    return out
-
-
-def synthesize(
-    docs: list[Document], chunks: list[Chunk], n: int, seed: int = 7
-) -> tuple[list[Document], list[Chunk]]:
-    """``n`` reports recombined from the real reports' top-level sections."""
-    rng = random.Random(seed)
-    by_doc: dict[str, list[Chunk]] = {}
-    for c in chunks:
-        by_doc.setdefault(c.doc_id, []).append(c)
-    pool = [(d, tree) for d in docs for tree in _subtrees(d)]
-    types = sorted({d.metadata.report_type for d in docs if d.metadata.report_type})
-    force_names = sorted(FORCES)
-    out_docs: list[Document] = []
-    out_chunks: list[Chunk] = []
-    for i in range(n):
-        target = len(rng.choice(docs).text)
-        force = rng.choice(force_names)
-        year = rng.randint(2014, 2025)
-        meta = Metadata(
-            title=f"Synthetic report {i:05d}: {force}",
-            force=force,
-            report_type=rng.choice(types),
-            published=str(year),
-            inspection_year=year,
-        )
-        doc_id = f"synthetic-{i:05d}"
-        parts: list[str] = []
-        sections: list[Section] = []
-        blocks: list[Block] = []
-        notes: list[Footnote] = []
-        doc_chunks: list[Chunk] = []
-        seen: dict[str, int] = {}
-        pos = 0
-        while pos < target:
-            src, tree = rng.choice(pool)
-            top = src.sections[tree[0]]
-            delta = pos - top.start
-            remap = {old: len(sections) + k for k, old in enumerate(tree)}
-            for old in tree:
-                s = src.sections[old]
-                sections.append(
-                    replace(
-                        s,
-                        index=remap[old],
-                        parent=remap.get(s.parent) if s.parent is not None else None,
-                        start=s.start + delta,
-                        end=s.end + delta,
-                        heading_end=s.heading_end + delta,
-                    )
-                )
-            blocks += [
-                replace(
-                    b,
-                    start=b.start + delta,
-                    end=b.end + delta,
-                    section=remap[b.section],
-                    gaps=tuple((g0 + delta, g1 + delta) for g0, g1 in b.gaps),
-                )
-                for b in src.blocks
-                if b.section in remap
-            ]
-            notes += [
-                replace(f, start=f.start + delta, end=f.end + delta, section=remap[f.section])
-                for f in src.footnotes
-                if f.section in remap
-            ]
-            for c in by_doc[src.doc_id]:
-                if c.section_index not in remap:
-                    continue
-                key = content_hash(doc_id, collapse_ws(c.text))
-                k = seen.get(key, 0)
-                seen[key] = k + 1
-                doc_chunks.append(
-                    replace(
-                        c,
-                        chunk_id=key if k == 0 else content_hash(key, str(k)),
-                        doc_id=doc_id,
-                        source=f"{doc_id}.txt",
-                        section_index=remap[c.section_index],
-                        start=c.start + delta,
-                        end=c.end + delta,
-                        ordinal=len(doc_chunks),
-                        metadata={
-                            "force": force,
-                            "report_type": meta.report_type,
-                            "published": meta.published,
-                            "year": year,
-                        },
-                    )
-                )
-            text = src.text[top.start : top.end] + "\n\n"
-            parts.append(text)
-            pos += len(text)
-        out_docs.append(
-            Document(
-                doc_id=doc_id,
-                source=f"{doc_id}.txt",
-                format="txt",
-                text="".join(parts),
-                metadata=meta,
-                sections=tuple(sections),
-                blocks=tuple(blocks),
-                footnotes=tuple(notes),
-            )
-        )
-        out_chunks += doc_chunks
-    return out_docs, out_chunks
-
-
-def _refuse(texts: list[str], size: int) -> np.ndarray:
-    raise RuntimeError(f"{len(texts)} texts have no reusable vector (e.g. {texts[0][:80]!r})")
 
 
 def _manifest(generation: Path) -> dict[str, Any]:
     """A generation's manifest alone (loading the generation would read gigabytes at 10k)."""
     data: dict[str, Any] = json.loads((generation / store.MANIFEST).read_text(encoding="utf-8"))
     return data
-
-
-def _du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def search_latency(settings: Settings, questions: list[str]) -> dict[str, Any]:
@@ -217,19 +67,12 @@ def search_latency(settings: Settings, questions: list[str]) -> dict[str, Any]:
     retriever.warm()  # as the server does before it serves (per-text caches up to 5,000 passages)
     for q in questions[:5]:
         retriever.search(q)  # warm-up
-    totals: list[float] = []
-    stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    for q in questions:
-        retriever._cache.clear()  # measure the encode too
-        t = time.perf_counter()
-        result = retriever.search(q)
-        totals.append((time.perf_counter() - t) * 1000)
-        for stage, ms in result.timings_ms.items():
-            stages.setdefault(stage, []).append(ms)
+    samples = h.search_stages(retriever, questions)
+    totals = samples.pop("total")
     return {
         "load_s": round(load_s, 2),
-        "search_ms": pct(totals),
-        "stages_ms": {k: pct(v) for k, v in stages.items() if v},
+        "search_ms": h.stats(totals),
+        "stages_ms": {k: h.stats(v) for k, v in samples.items()},
     }
 
 
@@ -281,7 +124,7 @@ def run_real(real_index: Path, questions: list[str]) -> dict[str, Any]:
         "passages": manifest["counts"]["chunks"],
         "sentences": manifest["sentences"],
         "dense_kind": manifest["dense"]["kind"],
-        "index_bytes": _du(store.current_generation(real_index)),
+        "index_bytes": h.folder_bytes(store.current_generation(real_index)),
         **search_latency(Settings(index_dir=real_index), questions),
         "peak_rss_mb": _peak_mb(),
     }
@@ -295,15 +138,15 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
     previous = reuse.load_previous(Settings(index_dir=real_index))
     assert previous is not None and previous.passages is not None, "the real index is unusable"
     t = time.perf_counter()
-    docs, chunks = synthesize(list(real.documents.values()), real.chunks, size)
+    docs, chunks = h.synthesize(list(real.documents.values()), real.chunks, size)
     synth_s = time.perf_counter() - t
-    log(f"{size} reports: {len(chunks)} passages synthesized in {synth_s:.1f}s")
+    h.log(f"{size} reports: {len(chunks)} passages synthesized in {synth_s:.1f}s")
     settings = Settings(index_dir=work / f"index-{size}")
     t = time.perf_counter()
-    report = index_documents(settings, docs, chunks, sources=[previous], embed=_refuse)
+    report = index_documents(settings, docs, chunks, sources=[previous], embed=h.no_embedding)
     build_s = time.perf_counter() - t
     manifest = _manifest(report.generation)
-    log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
+    h.log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
     del docs, chunks, previous, real
     return {
         "reports": size,
@@ -314,7 +157,7 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
         "build_s": round(build_s, 2),
         "build_peak_rss_mb": _peak_mb(),
         "vectors_reused": report.reused,
-        "index_bytes": _du(report.generation),
+        "index_bytes": h.folder_bytes(report.generation),
         **search_latency(settings, questions),
         "peak_rss_mb": _peak_mb(),
     }
@@ -358,7 +201,8 @@ def real_rates(real_index: Path) -> dict[str, Any]:
     }
 
 
-def write_md(res: dict[str, Any], path: Path) -> None:
+def write_md(res: dict[str, Any], out: Path) -> list[str]:
+    """scale.{json,md}; the markdown lines."""
     rates = res["rates"]
     lines = [
         "# Scale benchmark (synthetic corpora)",
@@ -399,16 +243,16 @@ def write_md(res: dict[str, Any], path: Path) -> None:
         " loaded, instead of scattering its postings) and the dense index's top passages are"
         " pooled, and only the pool is scored and fused (qa_service/candidates.py; a filter"
         " leaving few passages is scored exactly over them). Sentence vectors are int8 codes"
-        " (and, with an HNSW index, passage vectors too), memory-mapped; an index built before"
-        f" them holds more than {SENTENCE_F16_ABOVE:,} float32 sentence vectors in RAM as"
-        " float16. The questions are the evaluation questions"
+        " (and, with an HNSW index, passage vectors too), memory-mapped; an index with more than"
+        f" {SENTENCE_F16_ABOVE:,} float32 sentence vectors (`QA_SENTENCE_VECTORS=float32`) holds"
+        " them in RAM as float16. The questions are the evaluation questions"
         " that name no force; some still name one (e.g. Lincolnshire) and are filtered to it.",
     ]
     lines += ["", "Search p50 by stage (ms):", ""]
-    lines.append("| reports | " + " | ".join(STAGES) + " |")
-    lines.append("|---|" + "---|" * len(STAGES))
+    lines.append("| reports | " + " | ".join(h.STAGES) + " |")
+    lines.append("|---|" + "---|" * len(h.STAGES))
     for r in res["sizes"]:
-        cells = [str(r["stages_ms"].get(s, {}).get("p50", "")) for s in STAGES]
+        cells = [str(r["stages_ms"].get(s, {}).get("p50", "")) for s in h.STAGES]
         lines.append(f"| {r['reports']} | " + " | ".join(cells) + " |")
     agreed = [r for r in res["sizes"] if "agreement" in r]
     if agreed:
@@ -425,16 +269,15 @@ def write_md(res: dict[str, Any], path: Path) -> None:
             lines.append(
                 f"| {r['reports']} | {a['questions']} | {a['same_first']} | {a['top5_overlap']} |"
             )
-    path.write_text("\n".join(lines) + "\n")
+    h.write_results(out, "scale", res, lines)
+    return lines
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = h.arguments(__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     ap.add_argument("--questions", type=int, default=100)
-    ap.add_argument("--smoke", action="store_true", help="CI check: 20 reports, 10 questions")
-    ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--index", type=Path, default=ROOT / "index", help="the real index")
+    ap.add_argument("--index", type=Path, default=h.ROOT / "index", help="the real index")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: run one size
     ap.add_argument(
         "--work",
@@ -450,12 +293,10 @@ def main() -> None:
         " vectors and scores every passage)",
     )
     args = ap.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    rows = [json.loads(x) for x in (ROOT / "eval" / "questions.jsonl").open()]
     n_q = 10 if args.smoke else args.questions
     # Questions naming no force: the synthetic reports' forces are random, and a question about
     # a force the corpus lacks returns early, which would flatter the latency.
-    questions = [r["question"] for r in rows if not r.get("force")][:n_q]
+    questions = h.load_questions(n_q, no_force=True)
     if args.one is not None:
         row_file = args.work / f"row-{args.one}.json"
         if args.search_only and row_file.is_file():  # built before: time the searches again
@@ -466,16 +307,15 @@ def main() -> None:
         else:
             row = run_one(args.one, args.index, args.work, questions)
         if args.agreement and 0 < args.one <= AGREEMENT_MAX_REPORTS:
-            every = [r["question"] for r in rows]
+            every = h.load_questions()
             row["agreement"] = agreement(Settings(index_dir=args.work / f"index-{args.one}"), every)
         row_file.write_text(json.dumps(row))
         print(json.dumps(row))
         return
     sizes = [20] if args.smoke else args.sizes
-    out = args.out or (ROOT / "bench" / "results" / ("smoke" if args.smoke else ""))
-    out.mkdir(parents=True, exist_ok=True)
+    out = h.out_dir(args)
     rates = real_rates(args.index)
-    log(f"real rates: {rates}")
+    h.log(f"real rates: {rates}")
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         if args.work:
@@ -503,6 +343,7 @@ def main() -> None:
                 capture_output=True,
                 text=True,
                 check=False,
+                env=h.qa_env(),
             )
             if proc.returncode != 0:
                 raise SystemExit(f"size {size} failed:\n{proc.stderr[-3000:]}")
@@ -518,22 +359,20 @@ def main() -> None:
                     row["search_ms"]["p50"] / results[0]["search_ms"]["p50"], 2
                 )
             results.append(row)
-            log(f"{row['reports']}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
+            h.log(f"{row['reports']}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
             if not args.work:
                 shutil.rmtree(Path(tmp) / f"index-{size}", ignore_errors=True)
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{os.cpu_count()} CPUs",
+        "machine": f"{h.machine()['cpus']} CPUs",
         "mode": "smoke" if args.smoke else "full",
         "rates": rates,
         "sizes": results,
     }
-    (out / "scale.json").write_text(json.dumps(res, indent=2))
-    write_md(res, out / "scale.md")
+    write_md(res, out)
     from plots import plot_scale
 
     plot_scale(res, out)
-    log(f"wrote {out / 'scale.md'} and scale.png")
 
 
 if __name__ == "__main__":

@@ -9,21 +9,18 @@
    the p50 round trip of each side.
 
 Run: .venv/bin/python bench/slow_clients.py [--index DIR] [--slow 300] [--blocks 10] [--smoke]
-Writes bench/results/slow-clients.{json,md} (--smoke: bench/results/smoke/). Loopback only;
-every loop is bounded.
+  --smoke  CI check: 20 slow connections, 2 blocks of 200 requests.
+Writes slow-clients.{json,md}. Loopback only; every loop is bounded.
 """
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
 import selectors
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,8 +29,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-QA = ROOT / ".venv" / "bin" / "qa"
+import harness as h
+
 HALF_HEAD = b"POST /v1/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 ECHO_SERVER = """
 import sys
@@ -57,51 +54,11 @@ Server(config(app, settings, "127.0.0.1", int(sys.argv[1]), http=protocol,
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(port: int, path: str, proc: subprocess.Popen[bytes], limit_s: float = 120) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server not ready")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> int:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait(10)
-
-
 def attack(index: Path, slow: int, log: Path) -> dict[str, Any]:
     """``slow`` half-sent requests and one honest client against ``qa serve``."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(QA), "serve", "--port", str(port), "--index", str(index)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+    server = h.Server(log, args=("--index", str(index)), clean=True)
+    port = server.port
     try:
-        wait_for(port, "/readyz", proc)
         opened: dict[socket.socket, float] = {}
         for _ in range(slow):
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -157,7 +114,7 @@ def attack(index: Path, slow: int, log: Path) -> dict[str, Any]:
         for s in opened:
             s.close()
     finally:
-        exit_status = stop(proc)
+        exit_status = server.stop()
     early = [t for t in closed if t < 5]
     late = [t for t in closed if t >= 5]
     return {
@@ -195,23 +152,21 @@ def overhead(blocks: int, per_block: int) -> dict[str, Any]:
     """p50 round trip (µs) of the bare app with and without the guard, alternating blocks."""
     servers = {}
     for side in ("plain", "guarded"):
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-c", ECHO_SERVER, str(port), side],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        echo = Path(tempfile.gettempdir()) / f"qa-slow-clients-{side}.log"
+        servers[side] = h.Server(
+            echo,
+            command=lambda port, side=side: [sys.executable, "-c", ECHO_SERVER, str(port), side],
+            ready_path="/",
         )
-        wait_for(port, "/", proc, 30)
-        servers[side] = (port, proc)
     p50: dict[str, list[float]] = {"plain": [], "guarded": []}
     try:
         for b in range(blocks):
             order = ("plain", "guarded") if b % 2 == 0 else ("guarded", "plain")
             for side in order:
-                p50[side].append(statistics.median(_round_trips(servers[side][0], per_block)))
+                p50[side].append(statistics.median(_round_trips(servers[side].port, per_block)))
     finally:
-        for _, proc in servers.values():
-            stop(proc)
+        for server in servers.values():
+            server.stop()
     plain, guarded = statistics.median(p50["plain"]), statistics.median(p50["guarded"])
     return {
         "blocks": blocks,
@@ -224,14 +179,12 @@ def overhead(blocks: int, per_block: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, default=ROOT / "index")
+    parser = h.arguments(__doc__)
+    parser.add_argument("--index", type=Path, default=h.ROOT / "index")
     parser.add_argument("--slow", type=int, default=300)
     parser.add_argument("--blocks", type=int, default=10)
-    parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    out_dir = ROOT / "bench" / "results" / ("smoke" if args.smoke else "")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out = h.out_dir(args)
     slow, blocks, per_block = (20, 2, 200) if args.smoke else (args.slow, args.blocks, 2000)
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -239,7 +192,6 @@ def main() -> None:
         "attack": attack(args.index, slow, Path(tempfile.gettempdir()) / "qa-slow-clients.log"),
         "overhead": overhead(blocks, per_block),
     }
-    (out_dir / "slow-clients.json").write_text(json.dumps(result, indent=1) + "\n")
     a, o = result["attack"], result["overhead"]
     lines = [
         "# Slow clients (bench/slow_clients.py)",
@@ -260,8 +212,7 @@ def main() -> None:
         f" ({o['difference_us']:+} µs).",
         "",
     ]
-    (out_dir / "slow-clients.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    h.write_results(out, "slow-clients", result, lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""The harness every benchmark in bench/ runs on: modes and results folders, timing and
+percentiles, machine facts, `qa` in a fresh process, a loopback `qa serve` and a bare-socket
+HTTP client, and the corpus and index set-up the benchmarks share.
+
+A benchmark script imports what it needs from here and does only its own measurement. Its
+``--smoke`` run (CI: it works, the figures are not judged) and ``--quick`` run write to
+``bench/results/smoke/`` and ``bench/results/quick/``; a full run writes the committed
+``bench/results/<name>.{json,md}``. Servers listen on 127.0.0.1 only, and every request
+loop of a benchmark is bounded in count and in time.
+"""
+
+from harness.corpus import (
+    corpus_of,
+    eval_test_split,
+    folder_bytes,
+    int8_folder,
+    link_tree,
+    load_questions,
+    no_embedding,
+    qa_index,
+    questions_file,
+    reports_by_size,
+    require_index,
+    synthesize,
+)
+from harness.loopback import CLIENT_ERRORS, JsonClient, ProtocolError, Server, free_port
+from harness.measure import (
+    QA,
+    QUESTIONS,
+    RESULTS,
+    ROOT,
+    STAGES,
+    OtherLoad,
+    arguments,
+    begin,
+    header,
+    loadavg,
+    log,
+    machine,
+    md_table,
+    median,
+    mode_of,
+    out_dir,
+    own_cpu,
+    qa_env,
+    raw_encode,
+    run_qa,
+    search_stages,
+    stats,
+    system_cpu,
+    time_ms,
+    timed_run,
+    wait_idle,
+    write_results,
+)
+
+__all__ = [
+    "CLIENT_ERRORS",
+    "QA",
+    "QUESTIONS",
+    "RESULTS",
+    "ROOT",
+    "STAGES",
+    "JsonClient",
+    "OtherLoad",
+    "ProtocolError",
+    "Server",
+    "arguments",
+    "begin",
+    "corpus_of",
+    "eval_test_split",
+    "folder_bytes",
+    "free_port",
+    "header",
+    "int8_folder",
+    "link_tree",
+    "load_questions",
+    "loadavg",
+    "log",
+    "machine",
+    "md_table",
+    "median",
+    "mode_of",
+    "no_embedding",
+    "out_dir",
+    "own_cpu",
+    "qa_env",
+    "qa_index",
+    "questions_file",
+    "raw_encode",
+    "reports_by_size",
+    "require_index",
+    "run_qa",
+    "search_stages",
+    "stats",
+    "synthesize",
+    "system_cpu",
+    "time_ms",
+    "timed_run",
+    "wait_idle",
+    "write_results",
+]
