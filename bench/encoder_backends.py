@@ -291,8 +291,8 @@ def main() -> None:
     ap = h.arguments(__doc__, quick=True)
     ap.add_argument("--index", type=Path, default=h.ROOT / "index")
     args = ap.parse_args()
-    mode = h.mode_of(args)
-    cfg, out = MODES[mode], h.out_dir(args)
+    mode, out = h.mode_of(args), h.out_dir(args)
+    cfg = MODES[mode]
     from qa_service.embedding import SentenceTransformerEmbedder as Torch
     from qa_service.onnx_encoder import MODEL_FILE, SIDECAR, OnnxEmbedder, encoders_root
     from qa_service.onnx_export import export_encoder
@@ -301,8 +301,12 @@ def main() -> None:
 
     settings = Settings(index_dir=h.require_index(args.index), corpus_dir=h.ROOT / "corpus")
     started, load0 = time.strftime("%Y-%m-%d %H:%M:%S"), h.loadavg()
-    res: dict[str, Any] = {"mode": mode, "started": started, "cpus": os.cpu_count()}
-    res["loadavg_1m_start"] = load0
+    res: dict[str, Any] = {
+        "mode": mode,
+        "started": started,
+        "cpus": os.cpu_count(),
+        "loadavg_1m_start": load0,
+    }
     index = load_search_index(settings)
     passages = [c.embed_text for c in index.chunks]
     questions = h.load_questions(cfg["questions"])
@@ -391,15 +395,9 @@ def _speed_md(res: dict[str, Any]) -> list[str]:
         for n, v in thr.items()
         if isinstance(v, dict)
     ]
+    keys = ("seconds", "peak_rss_mb", "torch_imported", "runs")
     cold = [
-        (
-            f"{b} ({v['backend_used']})",
-            v["seconds"],
-            v["peak_rss_mb"],
-            v["torch_imported"],
-            v["runs"],
-        )
-        for b, v in res["cold_open"].items()
+        (f"{b} ({v['backend_used']})", *(v[k] for k in keys)) for b, v in res["cold_open"].items()
     ]
     return [
         f"## Single-query encode latency ({lat['questions']} eval questions, ms)",
