@@ -13,7 +13,7 @@ BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
 class InputLimits(BaseModel):
     """What one request may ask, the same on every HTTP route and in the CLI
-    (``qa_service/inputs.py`` checks them; the OpenAPI schema states them as maxLength,
+    (``qa_service/search/inputs.py`` checks them; the OpenAPI schema states them as maxLength,
     maxItems and maximum). Fixed rather than configurable, so the published schema is the truth.
     """
 

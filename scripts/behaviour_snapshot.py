@@ -46,7 +46,9 @@ def _stable(value: Any) -> Any:
     return value
 
 
-def requests_for(questions: list[dict[str, Any]]) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
+def requests_for(
+    questions: list[dict[str, Any]],
+) -> Iterator[tuple[str, str, dict[str, Any] | None]]:
     """(method, path, body) for every request the snapshot makes, in a fixed order."""
     yield "GET", "/v1/documents", None
     for q in questions:

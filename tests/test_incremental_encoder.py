@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_service import onnx_encoder, store
-from qa_service.indexer import build_index
-from qa_service.onnx_encoder import KEY_CACHE, encoder_key, encoders_root
-from qa_service.onnx_export import IndexEncoder, prune_exports
+from qa_service.index import onnx_encoder, store
+from qa_service.index.indexer import build_index
+from qa_service.index.onnx_encoder import KEY_CACHE, encoder_key, encoders_root
+from qa_service.index.onnx_export import IndexEncoder, prune_exports
 from qa_service.settings import Settings
 
 from .conftest import CORPUS, SEEDS

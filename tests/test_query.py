@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa_service.query import extract_acronyms, plan_query
+from qa_service.search.query import extract_acronyms, plan_query
 
 CORPUS_FORCES = ["Kent Police", "Lancashire Constabulary"]
 

@@ -26,12 +26,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..embedding import ModelError
-from ..retriever import Retriever
-from ..search_index import is_published, load_search_index, published_signature
-from ..service import open_retriever
+from ..answer.service import open_retriever
+from ..index.embedding import ModelError
+from ..index.search_index import is_published, load_search_index, published_signature
+from ..index.store import IndexStoreError
+from ..search.retriever import Retriever
 from ..settings import LIMITS, Settings
-from ..store import IndexStoreError
 from .errors import describe_validation_errors
 from .limits import BodySizeLimit
 from .metrics import Metrics

@@ -17,31 +17,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from .. import chat as chat_core
-from ..compare import compare as compare_core
-from ..inputs import (
-    FORCE_NAMES,
-    InputError,
-    filter_notes,
-    force_named,
-    forces_of,
-    resolve_forces,
-    window_note,
-    year_range,
-)
-from ..merging import rows_of
-from ..passages import (
-    chat_dict,
-    cite_result_dict,
-    comparison_dict,
-    passage_dict,
-    result_dict,
-)
-from ..recommendations import AREAS
-from ..retriever import Retriever
-from ..search_types import Filters, Hit
-from ..settings import LIMITS
-from ..tracker import (
+from ..answer import chat as chat_core
+from ..answer.compare import compare as compare_core
+from ..answer.recommendations import AREAS
+from ..answer.tracker import (
     CSV_COLUMNS,
     VERDICTS,
     TrackerRow,
@@ -51,6 +30,27 @@ from ..tracker import (
     filter_rows,
     row_dict,
 )
+from ..search.inputs import (
+    FORCE_NAMES,
+    InputError,
+    filter_notes,
+    force_named,
+    forces_of,
+    resolve_forces,
+    window_note,
+    year_range,
+)
+from ..search.merging import rows_of
+from ..search.passages import (
+    chat_dict,
+    cite_result_dict,
+    comparison_dict,
+    passage_dict,
+    result_dict,
+)
+from ..search.retriever import Retriever
+from ..search.types import Filters, Hit
+from ..settings import LIMITS
 from ..types import Chunk
 from . import examples as X
 from . import schemas as S
@@ -261,7 +261,7 @@ async def cite(
 
 
 def _cite(body: S.CiteRequest, state: AppState) -> Response:
-    from ..cite import QuoteLocator
+    from ..answer.cite import QuoteLocator
 
     retriever = state.ready()
     with state.lock:
@@ -356,7 +356,7 @@ def recommendations(
     each with its citation, the post-inspection review's summary finding on it and the verdict
     that finding gives: met, partly met, not met, or not reviewed when the corpus has no
     review. The verdict is read from the review's own words, sentence by sentence (each
-    sentence's class and deciding words are in `findings`); see `qa_service/tracker.py`."""
+    sentence's class and deciding words are in `findings`); see `qa_service/answer/tracker.py`."""
     rows, message = _tracker_rows(state, force, area, verdict)
     return {
         "recommendations": [row_dict(r) for r in rows],

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..inputs import FORCE_NAMES, NOT_BLANK
-from ..recommendations import AREAS
+from ..answer.recommendations import AREAS
+from ..search.inputs import FORCE_NAMES, NOT_BLANK
 from ..settings import LIMITS
 
 # Kept for scripts that imported them; the numbers live in ``settings.LIMITS``.

@@ -24,9 +24,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..textnorm import remove_footnote_marks
 from ..types import Block, BlockType, Footnote, Section
 from . import lines as L
+from .textnorm import remove_footnote_marks
 
 _KEYWORD_SINGLE = frozenset(
     {

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
 from qa_service.api.app import AppState
-from qa_service.indexer import build_index
+from qa_service.index.indexer import build_index
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS
 
