@@ -12,8 +12,10 @@ import pytest
 
 from qa_service.answer import answerability
 from qa_service.answer import rank as answer_rank
-from qa_service.answer.chat import Turn, answer
-from qa_service.answer.rank import LinearModel, gives_number
+from qa_service.answer.asking import gives_number
+from qa_service.answer.chat import answer
+from qa_service.answer.rank import LinearModel
+from qa_service.answer.reply import Turn
 from qa_service.answer.units import build_units, sentence_role
 from qa_service.evaluation.answers import answer_metrics, answers_quote, normalise
 from qa_service.evaluation.fit import thresholds

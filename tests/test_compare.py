@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from qa_service.answer.asking import asks_number
 from qa_service.answer.compare import best_sentence, compare, is_prose_passage, is_prose_sentence
-from qa_service.answer.rank import asks_number
 from qa_service.answer.units import sentence_role
 from qa_service.search.types import AnswerPick, Filters
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa_service.answer.retriever import Retriever
 from qa_service.index.dense import DenseIndex, SentenceVectors
-from qa_service.search.retriever import Retriever
 
 
 def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:

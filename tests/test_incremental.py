@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from qa_service.index import reuse, store
+from qa_service.index.current import load_search_index
 from qa_service.index.indexer import build_index
-from qa_service.index.search_index import SearchIndex, load_search_index
+from qa_service.index.search_index import SearchIndex
 from qa_service.settings import Settings
 
 from .conftest import CORPUS, SEEDS

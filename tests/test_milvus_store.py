@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from qa_service.answer.retriever import Retriever
 from qa_service.cli import cli
 from qa_service.index import milvus_store
+from qa_service.index.current import load_search_index
 from qa_service.index.milvus_search import MilvusDense, docs_expression
-from qa_service.index.search_index import SearchIndex, load_search_index
+from qa_service.index.search_index import SearchIndex
 from qa_service.index.store import IndexStoreError, current_generation
-from qa_service.search.retriever import Retriever
 from qa_service.search.types import Filters
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS

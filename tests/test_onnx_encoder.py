@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service.index.embedding import SentenceTransformerEmbedder, make_embedder, resolve_model
-from qa_service.index.onnx_encoder import (
+from qa_service.index.embedding import SentenceTransformerEmbedder, resolve_model
+from qa_service.index.encoders import make_embedder
+from qa_service.index.onnx_encoder import OnnxEmbedder
+from qa_service.index.onnx_export import _publish, ensure_encoder, export_encoder, is_valid
+from qa_service.index.onnx_files import (
     MODEL_FILE,
     SIDECAR,
-    OnnxEmbedder,
     OnnxUnavailable,
     UnsupportedModel,
     encoder_key,
@@ -22,7 +24,6 @@ from qa_service.index.onnx_encoder import (
     pool,
     read_pipeline,
 )
-from qa_service.index.onnx_export import _publish, ensure_encoder, export_encoder, is_valid
 from qa_service.settings import BUNDLED_MODEL, Settings
 from qa_service.types import Chunk
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.answer.chat import Turn, answer
+from qa_service.answer.chat import answer
 from qa_service.answer.progress import ProgressQuestion, detect
+from qa_service.answer.reply import Turn
 from qa_service.search.passages import chat_dict
 
 KENT, LEICS, LINCS = "Kent Police", "Leicestershire Police", "Lincolnshire Police"

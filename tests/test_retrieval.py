@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from qa_service.answer.retriever import Retriever
 from qa_service.evaluation.retrieval import load_questions
 from qa_service.index.store import IndexStoreError
 from qa_service.ingest.textnorm import matches_span
 from qa_service.search.passages import passage_dict
-from qa_service.search.retriever import Retriever
 from qa_service.search.types import Filters
 from qa_service.settings import Settings
 

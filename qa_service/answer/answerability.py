@@ -32,16 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .asking import asks_number, gives_number
 from .rank import FEATURES as RANKER_FEATURES
-from .rank import (
-    MODEL_DIR,
-    OVERRIDES,
-    Candidate,
-    LinearModel,
-    asks_number,
-    gives_number,
-    load_model,
-)
+from .rank import MODEL_DIR, OVERRIDES, Candidate, LinearModel, load_model
 
 ANSWERABILITY_FILE = MODEL_DIR / "answerability.json"
 

@@ -30,20 +30,12 @@ from .answerability import (
     uncovered_terms,
     years_missing,
 )
+from .asking import gives_count_of, split_ask
 from .highlight import pick_highlights, score_info, sentence_info
-from .rank import (
-    Candidate,
-    PassageInput,
-    candidates,
-    compose,
-    gives_count_of,
-    rank,
-    ranker,
-    split_ask,
-)
+from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
 if TYPE_CHECKING:
-    from ..search.retriever import Retriever
+    from .retriever import Retriever
 
 # A sentence repeated (cosine >= this) in another report is boilerplate ("In April 2019,
 # HMICFRS inspected ..."), not a finding; flagged for indexes of up to BOILERPLATE_SCAN

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from ..forces import find_forces, names_of, short_name
-from ..search.retriever import Retriever
 from ..search.types import Filters, SearchResult
+from .progress import progress_reply
+from .reply import AnswerSentence, ChatReply, Turn
+from .retriever import Retriever
 
 _LEAD = re.compile(
     r"^\s*(?:and|also|but|ok(?:ay)?|so|then|same for|same in|what about|how about|and what about"
@@ -41,35 +42,6 @@ _FILLER = frozenset(
 _AUX = re.compile(
     r"^(does|do|did|is|are|was|were|has|have|had|can|could|will|would|should)\b", re.IGNORECASE
 )
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One message of a conversation."""
-
-    role: str  # "user" | "assistant"
-    content: str
-
-
-@dataclass(frozen=True)
-class AnswerSentence:
-    """One sentence of the extractive answer and the citation it comes from."""
-
-    text: str
-    citation: int  # 1-based marker; citations[citation - 1] contains ``text``
-    force: str | None = None  # the force whose report it is from
-
-
-@dataclass(frozen=True)
-class ChatReply:
-    """The reply to the last user message."""
-
-    question: str  # as typed
-    rewritten: str  # what was searched
-    answer: str  # sentences each followed by its marker, e.g. "... [1] ... [2]"
-    sentences: list[AnswerSentence]
-    result: SearchResult  # citations are result.hits[:len(citations)]
-    citations: int
 
 
 def _strip_forces(text: str, forces: Iterable[str]) -> str:
@@ -169,8 +141,6 @@ def answer(
     question = next(t.content for t in reversed(turns) if t.role == "user")
     # Progress questions ("has Kent improved since the inspection?") are answered from the
     # recommendation tracker, not by search (answer/progress.py).
-    from .progress import progress_reply
-
     progress = progress_reply(retriever, question, rewritten[-1], filters)
     if progress is not None:
         return progress

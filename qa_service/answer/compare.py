@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from ..search.retriever import Retriever
 from ..search.types import Filters, Hit, SearchResult
-from .rank import asks_number
+from .asking import asks_number
+from .retriever import Retriever
 from .units import sentence_role
 
 # Passages that are not prose: a table (with its caption) and what rides along with a passage.

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from ..forces import find_forces, names_of, short_name
 from ..search.query import QueryPlan
-from ..search.retriever import Retriever
 from ..search.types import Filters, Hit, SearchResult
 from ..types import Chunk, Document
-from .chat import AnswerSentence, ChatReply
 from .recommendations import AREAS
+from .reply import AnswerSentence, ChatReply
+from .retriever import Retriever
 from .tracker import Finding, TrackerRow, build_tracker, counts, filter_rows, split_sentences
 
 _PROGRESS = re.compile(

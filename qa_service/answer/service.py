@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..index.embedding import make_embedder
-from ..index.search_index import load_search_index
-from ..search.retriever import Retriever
+from ..index.current import load_search_index
+from ..index.encoders import make_embedder
 from ..search.types import RetrievalConfig
 from ..settings import Settings
+from .retriever import Retriever
 
 
 def retrieval_config(settings: Settings) -> RetrievalConfig:

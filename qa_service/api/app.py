@@ -26,11 +26,11 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..answer.retriever import Retriever
 from ..answer.service import open_retriever
+from ..index.current import is_published, load_search_index, published_signature
 from ..index.embedding import ModelError
-from ..index.search_index import is_published, load_search_index, published_signature
 from ..index.store import IndexStoreError
-from ..search.retriever import Retriever
 from ..settings import LIMITS, Settings
 from .errors import describe_validation_errors
 from .limits import BodySizeLimit

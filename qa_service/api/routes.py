@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ..answer import chat as chat_core
 from ..answer.compare import compare as compare_core
 from ..answer.recommendations import AREAS
+from ..answer.retriever import Retriever
 from ..answer.tracker import (
     CSV_COLUMNS,
     VERDICTS,
@@ -48,7 +49,6 @@ from ..search.passages import (
     passage_dict,
     result_dict,
 )
-from ..search.retriever import Retriever
 from ..search.types import Filters, Hit
 from ..settings import LIMITS
 from ..types import Chunk

@@ -239,7 +239,7 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         if settings.store == "milvus":
-            from ..index.search_index import load_search_index
+            from ..index.current import load_search_index
 
             idx: Any = load_search_index(settings)
         else:

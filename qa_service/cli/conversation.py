@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from ..answer.chat import Turn
 from ..answer.chat import answer as chat_answer
 from ..answer.compare import compare as compare_core
+from ..answer.reply import Turn
 from ..answer.service import open_retriever
 from ..search.inputs import InputError, check_count, check_question, check_text, forces_of
 from ..search.passages import chat_dict, cite_result_dict, comparison_dict
@@ -166,7 +166,7 @@ def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
     """
     from ..answer.cite import QuoteLocator
     from ..answer.quote_text import render_diff
-    from ..index.search_index import load_search_index
+    from ..index.current import load_search_index
 
     try:
         check_text("QUOTE", quote, LIMITS.quote_chars, "quote_chars")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..answer.retriever import Retriever
 from ..answer.service import open_retriever
 from ..search.inputs import (
     InputError,
@@ -21,7 +22,6 @@ from ..search.inputs import (
     year_range,
 )
 from ..search.passages import result_dict
-from ..search.retriever import Retriever
 from ..search.types import Filters, SearchResult
 from ..settings import LIMITS
 from . import _settings, clean_errors, cli, fail, index_option

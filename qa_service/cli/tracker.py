@@ -51,7 +51,7 @@ def recommendations_cmd(
       qa recommendations --csv > recommendations.csv
       qa recommendations --force Lincolnshire --json
     """
-    from ..index.search_index import load_search_index
+    from ..index.current import load_search_index
 
     if as_json and as_csv:
         fail("--json and --csv: choose one")

@@ -29,9 +29,10 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ..answer.chat import Turn, answer
+from ..answer.chat import answer
+from ..answer.reply import Turn
+from ..answer.retriever import Retriever
 from ..ingest.textnorm import collapse_ws, remove_footnote_marks, strip_markup
-from ..search.retriever import Retriever
 from .retrieval import Question
 
 MIN_SHARED = 0.6

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from ..answer import answerability
 from ..answer import rank as answer_rank
 from ..answer.rank import Candidate, LinearModel, load_model
-from ..search.retriever import Retriever
+from ..answer.retriever import Retriever
 from .answers import answers_quote
 from .retrieval import Question
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..answer.retriever import Retriever
 from ..ingest.textnorm import collapse_ws
-from ..search.retriever import Retriever
 from ..search.types import Hit, RetrievalConfig, SearchResult
 
 KINDS = ("staff", "inspector", "quote", "fact", "compare", "none")

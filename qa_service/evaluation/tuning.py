@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..search.retriever import Retriever
+from ..answer.retriever import Retriever
 from ..search.types import RetrievalConfig
 from .retrieval import Question, report, run_questions
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..settings import BUNDLED_MODEL, Settings
+from ..settings import BUNDLED_MODEL
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -47,31 +47,6 @@ class Embedder(Protocol):
     def encode(
         self, texts: list[str], batch_size: int = 32, progress: bool = False
     ) -> NDArray[np.float32]: ...
-
-
-def make_embedder(settings: Settings) -> Embedder:
-    """The configured encoder, not loaded yet (ONNX falls back to torch when it cannot run).
-
-    ``encoder_backend`` chooses it for queries and for ``qa index`` alike: the ONNX export
-    reproduces the torch vectors (checked at export, ``onnx_export.MIN_COSINE``), embeds batches
-    of passages at least as fast and spares an index run the torch import and model load
-    (bench/results/incremental.md).
-    """
-    torch_embedder = SentenceTransformerEmbedder(
-        settings.model, settings.device, settings.torch_threads, settings.blas_threads
-    )
-    if settings.encoder_backend == "onnx" and settings.device == "cpu":
-        from .onnx_encoder import OnnxEmbedder, encoders_root
-
-        return OnnxEmbedder(
-            settings.model,
-            encoders_root(settings.index_dir),
-            threads=settings.onnx_threads,
-            blas_threads=settings.blas_threads,
-            spin=settings.onnx_spin,
-            fallback=torch_embedder,
-        )
-    return torch_embedder
 
 
 def resolve_model(name: str) -> str:

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from .. import __version__
 from ..ingest import corpus_files, read_corpus
-from ..search.query import extract_acronyms
+from ..ingest.acronyms import extract_acronyms
 from ..settings import Settings
 from ..types import Chunk, Document
 from . import reuse, store
@@ -27,8 +27,8 @@ from .chunking import ChunkParams, chunk_corpus
 from .dense import FLOAT_FILE, DenseIndex, SentenceVectors
 from .embedding import ModelTokenizer
 from .lexical import LexicalIndex
-from .onnx_encoder import encoders_root
 from .onnx_export import IndexEncoder, sweep_exports
+from .onnx_files import encoders_root
 from .tokens import tiktoken_counter
 
 log = logging.getLogger(__name__)

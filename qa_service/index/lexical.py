@@ -213,7 +213,7 @@ class LexicalIndex:
         Rather than partitioning the corpus-sized array, a lower bound of the k-th best score
         is read off the chunks of the rarest terms; one vectorised comparison then leaves
         the few chunks scoring at least that much."""
-        from ..search.fusion import top_rows
+        from .topk import top_rows
 
         if total is None:
             total = self.scores(weighted_terms)

@@ -32,13 +32,14 @@ from typing import Any
 import numpy as np
 
 from ..settings import Settings
-from .embedding import Embedder, SentenceTransformerEmbedder, make_embedder
-from .onnx_encoder import (
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .encoders import make_embedder
+from .onnx_encoder import OnnxEmbedder
+from .onnx_files import (
     EXPORT_FORMAT,
     MODEL_FILE,
     SIDECAR,
     TOKENIZER_FILE,
-    OnnxEmbedder,
     OnnxUnavailable,
     encoder_dir,
     encoder_key,

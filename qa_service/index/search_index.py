@@ -56,12 +56,8 @@ def check_model(manifest: dict[str, Any], settings: Settings) -> None:
         )
 
 
-def load_search_index(settings: Settings) -> SearchIndex:
-    """Load the current generation and check that its parts agree with each other."""
-    if settings.store == "milvus":
-        from .milvus_search import load_milvus_index
-
-        return load_milvus_index(settings)
+def load_embedded_index(settings: Settings) -> SearchIndex:
+    """Load the current generation of the embedded store and check that its parts agree."""
     base = store.load(settings.index_dir)
     manifest = base.manifest
     check_model(manifest, settings)
@@ -112,27 +108,3 @@ def load_search_index(settings: Settings) -> SearchIndex:
     return SearchIndex(
         base.path, manifest, base.documents, base.chunks, dense, lexical, acronyms, sentences
     )
-
-
-def published_signature(settings: Settings) -> object | None:
-    """A cheap value that changes when a generation is published: a stat of index/CURRENT,
-    or (Milvus) the collection the alias names. None: nothing published."""
-    if settings.store == "milvus":
-        from . import milvus_store
-
-        try:
-            return milvus_store.published(settings)
-        except IndexStoreError:  # Milvus unreachable: keep serving what is loaded
-            return None
-    return store.current_signature(settings.index_dir)
-
-
-def is_published(settings: Settings, version: str) -> bool:
-    """Whether the generation named ``version`` is the published one."""
-    if settings.store == "milvus":
-        from . import milvus_search
-
-        return published_signature(settings) == milvus_search.published_collection(
-            settings, version
-        )
-    return store.current_name(settings.index_dir) == version

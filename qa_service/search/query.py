@@ -22,12 +22,6 @@ QUESTION_WORDS = frozenset(
 
 _QUESTION_TEXT = " ".join(sorted(QUESTION_WORDS))
 
-_ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,9})\)")
-# Up to ten words ending where the searched window ends (just before an acronym's bracket).
-_WORDS_BEFORE = re.compile(r"([A-Za-z][A-Za-z’'\-]*(?:[ \-][A-Za-z’'&\-]+){0,9})\s+$")
-_LOOKBACK = 300
-_SMALL = frozenset({"and", "of", "the", "for", "to", "in", "on", "or", "&", "with", "a"})
-
 
 @dataclass(frozen=True)
 class QueryPlan:
@@ -59,52 +53,6 @@ def _has_word(phrase: str, text: str, ignore_case: bool = False) -> bool:
     everyday-words entry and every acronym on every question)."""
     needle = phrase.lower() if ignore_case else phrase
     return needle in text and _whole_word(phrase, ignore_case).search(text) is not None
-
-
-def extract_acronyms(texts: Iterable[str]) -> dict[str, str]:
-    """Acronyms a report defines, e.g. ``management of sexual or violent offenders (MOSOVO)``.
-
-    Finds each parenthesised acronym first, then reads the words just before it: linear in
-    the text (a pattern that tries a run of words at every position took seconds per report).
-    """
-    found: dict[str, str] = {}
-    for text in texts:
-        for m in _ACRONYM.finditer(text):
-            acronym = m.group(1)
-            letters = [c for c in acronym if c.isupper()]
-            if len(letters) < 2 or acronym.lower() in {"pdf"} or acronym in found:
-                continue
-            start = max(0, m.start() - _LOOKBACK)
-            run = _WORDS_BEFORE.search(text, start, m.start())
-            if run is None:
-                continue
-            phrase = run.group(1)
-            if run.start(1) == start and start > 0 and text[start - 1].isalpha():
-                phrase = re.sub(r"^\S+[ \-]?", "", phrase)  # cut mid-word: drop that word
-            long = _match_initials(re.split(r"[ \-]+", phrase), letters)
-            if long:
-                found[acronym] = long
-    return found
-
-
-def _spells(words: list[str], target: str) -> bool:
-    """Whether the initials of ``words`` spell ``target``; small words may be skipped."""
-    if not words:
-        return not target
-    head, rest = words[0], words[1:]
-    if target and head[0].upper() == target[0] and _spells(rest, target[1:]):
-        return True
-    return head.lower() in _SMALL and _spells(rest, target)
-
-
-def _match_initials(words: list[str], letters: list[str]) -> str | None:
-    """The shortest tail of ``words`` whose initials spell ``letters``."""
-    target = "".join(letters)
-    for n in range(1, min(len(words), len(letters) * 2) + 1):
-        tail = [w for w in words[-n:] if w]
-        if tail and tail[0].lower() not in _SMALL and _spells(tail, target):
-            return " ".join(tail)
-    return None
 
 
 @lru_cache(maxsize=512)
@@ -177,3 +125,12 @@ def plan_query(
         expansions=tuple(dict.fromkeys(expansions)),
         translated=frozenset(translated),
     )
+
+
+def dense_text(plan: QueryPlan, on_topic: bool, expand: bool) -> str:
+    """The text embedded for dense ranking: the topic (or the question), with the report
+    words that the everyday-words list and acronyms translated it into when ``expand``."""
+    text = plan.topic if on_topic else plan.question
+    if expand and plan.expansions:
+        text = f"{text} ({', '.join(plan.expansions)})"
+    return text

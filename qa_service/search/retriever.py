@@ -1,4 +1,8 @@
-"""Hybrid retrieval: query understanding, dense + BM25 scores, fusion, filters, highlights."""
+"""Hybrid retrieval: query understanding, dense + BM25 scores, fusion, filters.
+
+Retrieval only: ``answer/retriever.py`` extends ``PassageRetriever`` with answer sentences
+and the answered / partial / not-answered decision, through ``respond``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,6 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from ..answer.answering import AnswerLayer
-from ..answer.highlight import SentenceInfo, sentence_info, term_weights
 from ..index.embedding import Embedder
 from ..index.search_index import SearchIndex
 from ..ingest.lines import title_key, under_section
@@ -28,7 +30,7 @@ from .merging import (
     ride_along,
     row_weights,
 )
-from .query import QueryPlan, plan_query
+from .query import QueryPlan, dense_text, plan_query
 from .types import Filters, Hit, RetrievalConfig, SearchResult, doc_passes
 
 # Wording that asks across forces ("compare", "each force", "which forces", "the four forces").
@@ -55,8 +57,9 @@ SENTENCE_CANDIDATES = 1_000
 FUSION_SCAN_LIMIT = 50_000
 
 
-class Retriever:
-    """Answers questions from one loaded SearchIndex; safe to share between threads."""
+class PassageRetriever:
+    """Ranks the passages of one loaded SearchIndex for a question; safe to share between
+    threads."""
 
     def __init__(
         self,
@@ -86,17 +89,12 @@ class Retriever:
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
-        # Each passage's sentences as highlighting reads them (spans, term sets, length
-        # damping), memoised per row: the same passages come back for many questions.
-        self.sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
         # Merged passages (search/merging.py) by their rows: building one cleans its text again.
         self.merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
         # Footnotes and bare captions ride along with the passage citing them (search/merging.py).
         self._host = host_rows(index.chunks)
         self._riders = Riders(index.chunks, index.documents)
         self._weight = row_weights(index.chunks)
-        # Answer sentences and the answered / partial / not-answered decision.
-        self.answers = AnswerLayer(self)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
         """Fill the per-text caches a search uses, so the first questions after a (re)load are
@@ -107,11 +105,26 @@ class Retriever:
         if len(chunks) <= limit:
             for row, chunk in enumerate(chunks):
                 self.terms(chunk.text)
-                self.sentences_of(row)
+                self.warm_row(row)
                 for title in chunk.section:
                     self.terms(title)
         for words in (4, 12, 30):
             self.embedder.encode([" ".join(["custody"] * words)])
+
+    def warm_row(self, row: int) -> None:
+        """Fill the per-passage caches of one row (the answer stage adds its sentences)."""
+
+    def respond(
+        self,
+        result: SearchResult,
+        groups: list[tuple[int, ...]],
+        confidence: float,
+        compared: list[str],
+        cfg: RetrievalConfig,
+    ) -> SearchResult:
+        """The retrieved passages as they are: the answer stage overrides this to pick the
+        answer sentences and decide whether the reports answer the question."""
+        return result
 
     @property
     def doc_of(self) -> NDArray[np.int32]:
@@ -154,12 +167,6 @@ class Retriever:
             everyday=cfg.expand,
             force_words_removed=cfg.force_filter,
         )
-
-    def _sentence_info(self, row: int) -> tuple[SentenceInfo, ...]:
-        """The sentences of one passage: span, term set and length damping (answer/highlight.py)."""
-        text = self.index.chunks[row].text
-        spans, _ = self.index.sentences.of_chunk(row)
-        return sentence_info(text, self.terms, [(int(a), int(b)) for a, b in spans.tolist()])
 
     def _merged_chunk(self, rows: tuple[int, ...]) -> Chunk:
         """The passage joining neighbouring rows of one section (search/merging.py)."""
@@ -359,12 +366,6 @@ class Retriever:
 
         t = time.perf_counter()
         hits = []
-        weights: list[tuple[str, float]] = []
-        topic = None
-        if cfg.highlight and groups:
-            weights = term_weights(plan.terms, self.index.lexical.idf)
-            if cfg.mode != "lexical" and len(self.index.sentences):
-                topic = self.encode(plan.topic)
         for p, group in zip(picked, groups, strict=True):
             i = group[0]
             lead = self.index.chunks[i]
@@ -393,7 +394,7 @@ class Retriever:
             confidence=round(confidence, 4),
         )
         if cfg.highlight and hits:
-            result = self.answers.respond(result, groups, weights, topic, confidence, compared, cfg)
+            result = self.respond(result, groups, confidence, compared, cfg)
         timings["highlight"] = _ms(t)
         return result
 
@@ -410,7 +411,7 @@ class Retriever:
         lexical = np.zeros(n, dtype=np.float32)
         if cfg.mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            qv = self.encode(dense_query(plan, cfg))
+            qv = self.encode(dense_text(plan, cfg.dense_on_topic, cfg.expand_dense))
             timings["encode"] = _ms(t)
             t = time.perf_counter()
             dense = self._dense_scores(qv, keep, cfg)
@@ -433,7 +434,7 @@ class Retriever:
 
         def encode() -> NDArray[np.float32]:
             t = time.perf_counter()
-            qv = self.encode(dense_query(plan, cfg))
+            qv = self.encode(dense_text(plan, cfg.dense_on_topic, cfg.expand_dense))
             timings["encode"] = _ms(t)
             return qv
 
@@ -485,15 +486,6 @@ class Retriever:
         valid = ids >= 0
         scores[ids[valid]] = top[valid]
         return scores
-
-
-def dense_query(plan: QueryPlan, cfg: RetrievalConfig) -> str:
-    """The text embedded for dense ranking: the topic (or question), optionally with the
-    report words that the everyday-words list and acronyms translated it into."""
-    text = plan.topic if cfg.dense_on_topic else plan.question
-    if cfg.expand_dense and plan.expansions:
-        text = f"{text} ({', '.join(plan.expansions)})"
-    return text
 
 
 def _ms(t: float) -> float:
