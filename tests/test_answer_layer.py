@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service.answer import answerability
+from qa_service.answer import answerability, asking
 from qa_service.answer import rank as answer_rank
 from qa_service.answer.asking import gives_number
 from qa_service.answer.chat import answer
@@ -75,7 +75,7 @@ def test_numbers_of_the_kind_asked() -> None:
 
 
 def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
-    split = answer_rank.split_ask
+    split = asking.split_ask
     assert split("mum rang 999 after a domestic – did anyone talk to the child or refer him?") == (
         "mum rang 999 after a domestic",
         "did anyone talk to the child or refer him?",
@@ -115,12 +115,12 @@ def test_a_partial_answer_names_words_not_contractions() -> None:
 
 
 def test_a_count_must_count_what_was_asked() -> None:
-    assert answer_rank.counted_words("how many registered sex offenders are there?") == [
+    assert asking.counted_words("how many registered sex offenders are there?") == [
         "registered",
         "sex",
         "offenders",
     ]
-    assert answer_rank.counted_words("what did the review find?") == []
+    assert asking.counted_words("what did the review find?") == []
 
     def terms(word: str) -> list[str]:
         return [word.lower().rstrip("s")]
@@ -128,7 +128,7 @@ def test_a_count_must_count_what_was_asked() -> None:
     def kids(word: str) -> tuple[str, ...]:
         return ("children",) if word == "kids" else ()
 
-    given = answer_rank.gives_count_of
+    given = asking.gives_count_of
     asked = "how many registered sex offenders are there in the county?"
     assert given(asked, "There were 2,742 registered sex offenders in the county.", terms)
     assert not given(asked, "There were 165 overdue visits to registered sex offenders.", terms)

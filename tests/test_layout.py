@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,14 @@ def test_the_checks_see_a_cycle_and_an_upward_import() -> None:
     assert stage("qa_service.answer.b") > stage("qa_service.search.a")
     assert stage("qa_service.types") == 0
     assert stage("qa_service.api") == STAGES["api"]
+
+
+def test_the_pipeline_picture_is_current() -> None:
+    """docs/pipeline.svg lists the stages' modules: redraw it when they change
+    (.venv/bin/python scripts/draw_pipeline.py)."""
+    script = PACKAGE.parent / "scripts" / "draw_pipeline.py"
+    spec = importlib.util.spec_from_file_location("draw_pipeline", script)
+    assert spec and spec.loader
+    draw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(draw)
+    assert draw.OUT.read_text(encoding="utf-8") == draw.draw(), "run scripts/draw_pipeline.py"

@@ -221,7 +221,7 @@ def decide(
     count_given: bool = True,
 ) -> Decision:
     """The state for one question's features ``x``; ``count_given``: the lead gives a figure
-    for what a "how many" question counts (answer_rank.gives_count_of), else partial at most."""
+    for what a "how many" question counts (asking.gives_count_of), else partial at most."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)

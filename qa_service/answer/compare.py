@@ -3,7 +3,7 @@
 A force's answer is read like a person would want it in a comparison: a sentence of prose from
 a prose passage. A table row read without its column headers, a bare heading or a caption says
 little on its own, so these are passed over unless the question asks for figures
-(``answer_rank.asks_number``), when a table may be exactly the answer.
+(``asking.asks_number``), when a table may be exactly the answer.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 (``qa fit-answers``), and write them as plain JSON beside the code (``models/``).
 
 1. Ranker: every answer unit of the top five passages of each dev question with evidence is
-   an example, labelled by whether it answers an evidence quote (answer_eval.answers_quote).
+   an example, labelled by whether it answers an evidence quote (answers.answers_quote).
    A logistic regression (scikit-learn) on standardised features; its regularisation is
    chosen by grouped cross-validation on how often the top unit of a question answers.
 2. Answerability: with the new ranker in place, each dev question is one example (label: the
