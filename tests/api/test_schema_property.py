@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
+from qa_service.api.state import AppState
 from qa_service.settings import Settings
 
 EXAMPLES = int(os.environ.get("QA_SCHEMA_EXAMPLES", "40"))

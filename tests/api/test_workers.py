@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qa_service.api import app as app_module
-from qa_service.api.app import AppState, TimedOut
+from qa_service.api import state as app_module
+from qa_service.api.state import AppState, TimedOut
 from qa_service.cli import cli
 from qa_service.settings import Settings
 
