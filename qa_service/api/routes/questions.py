@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from ...answer import chat as chat_core
 from ...answer.compare import compare as compare_core
+from ...answer.reply import Turn
 from ...answer.retriever import Retriever
 from ...search.inputs import (
     InputError,
@@ -119,7 +120,7 @@ def _chat(body: ChatRequest, state: AppState) -> Response:
     if not users:
         raise InputError("messages: at least one message must have role 'user'")
     filters, notes = _prepared(retriever, users[-1], body.filters)
-    turns = [chat_core.Turn(m.role, m.content) for m in body.messages]
+    turns = [Turn(m.role, m.content) for m in body.messages]
     reply = chat_core.answer(retriever, turns, top_k=body.top_k, filters=filters)
     content = {
         **chat_dict(reply),
