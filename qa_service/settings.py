@@ -13,7 +13,7 @@ BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
 class InputLimits(BaseModel):
     """What one request may ask, the same on every HTTP route and in the CLI
-    (``qa_service/inputs.py`` checks them; the OpenAPI schema states them as maxLength,
+    (``qa_service/search/inputs.py`` checks them; the OpenAPI schema states them as maxLength,
     maxItems and maximum). Fixed rather than configurable, so the published schema is the truth.
     """
 
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     model: str = BUNDLED_MODEL
     device: str = "cpu"
     # torch threads per process. Unset keeps torch's default (one per core). A server under
-    # concurrent load may do better with 1 (bench/run.py measures both); see README.
+    # concurrent load may do better with 1 (the benchmarks measure both: docs/benchmarks.md).
     torch_threads: int | None = Field(default=None, ge=1, le=64)
     # numpy's BLAS threads. Its idle threads spin and starve torch's on 2 cores: with the
     # default pool a search's encode took 70-80 ms instead of 9 ms (bench/results/benchmarks.md);

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.chunking import ChunkParams, chunk_corpus
-from qa_service.embedding import ModelTokenizer
+from qa_service.index.chunking import ChunkParams, chunk_corpus
+from qa_service.index.embedding import ModelTokenizer
+from qa_service.index.tokens import tiktoken_counter
 from qa_service.ingest import read_corpus
-from qa_service.tokens import tiktoken_counter
 from qa_service.types import Chunk, Document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def corpus_chunks(
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real index of the corpus (real model), built once per test session."""
-    from qa_service.indexer import build_index
+    from qa_service.index.indexer import build_index
     from qa_service.settings import Settings
 
     index = tmp_path_factory.mktemp("search-index")
@@ -66,7 +66,7 @@ def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def retriever(built_index: Path):  # type: ignore[no-untyped-def]
-    from qa_service.service import open_retriever
+    from qa_service.answer.service import open_retriever
     from qa_service.settings import Settings
 
     return open_retriever(Settings(index_dir=built_index))

@@ -40,16 +40,24 @@ FOOTNOTE_SIZE = 8.0
 
 def _fonts() -> tuple[str, bool]:
     """The font family to use, and whether it covers Unicode (else text is made cp1252)."""
-    faces = {"": "DejaVuSans.ttf", "-Bold": "DejaVuSans-Bold.ttf",
-             "-Oblique": "DejaVuSans-Oblique.ttf", "-BoldOblique": "DejaVuSans-BoldOblique.ttf"}
+    faces = {
+        "": "DejaVuSans.ttf",
+        "-Bold": "DejaVuSans-Bold.ttf",
+        "-Oblique": "DejaVuSans-Oblique.ttf",
+        "-BoldOblique": "DejaVuSans-BoldOblique.ttf",
+    }
     if not all((_DEJAVU / f).exists() for f in faces.values()):
         return "Helvetica", False
     if "DejaVuSans" not in pdfmetrics.getRegisteredFontNames():
         for suffix, file in faces.items():
             pdfmetrics.registerFont(TTFont(f"DejaVuSans{suffix}", str(_DEJAVU / file)))
-        pdfmetrics.registerFontFamily("DejaVuSans", normal="DejaVuSans", bold="DejaVuSans-Bold",
-                                      italic="DejaVuSans-Oblique",
-                                      boldItalic="DejaVuSans-BoldOblique")
+        pdfmetrics.registerFontFamily(
+            "DejaVuSans",
+            normal="DejaVuSans",
+            bold="DejaVuSans-Bold",
+            italic="DejaVuSans-Oblique",
+            boldItalic="DejaVuSans-BoldOblique",
+        )
     return "DejaVuSans", True
 
 
@@ -76,10 +84,12 @@ def markdown_to_html(md_text: str) -> str:
             block = []
         out.append(line)
     body = md.render("\n".join(out))
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Report</title>"
-            "<style>body{font-family:sans-serif}</style></head>\n<body>\n"
-            "<nav><a href=\"/\">Home</a> &gt; <a href=\"/reports\">Reports</a></nav>\n"
-            f"<main>\n{body}</main>\n<footer><p>© Crown copyright</p></footer>\n</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Report</title>'
+        "<style>body{font-family:sans-serif}</style></head>\n<body>\n"
+        '<nav><a href="/">Home</a> &gt; <a href="/reports">Reports</a></nav>\n'
+        f"<main>\n{body}</main>\n<footer><p>© Crown copyright</p></footer>\n</body></html>\n"
+    )
 
 
 @dataclass
@@ -117,21 +127,35 @@ class _Tree(HTMLParser):
 class _Renderer:
     """Turns the DOM into reportlab flowables."""
 
-    _INLINE: ClassVar[dict[str, str]] = {"strong": "b", "b": "b", "em": "i", "i": "i",
-                                         "sup": "super"}
+    _INLINE: ClassVar[dict[str, str]] = {
+        "strong": "b",
+        "b": "b",
+        "em": "i",
+        "i": "i",
+        "sup": "super",
+    }
     _SKIP = frozenset({"head", "nav", "footer", "script", "style"})
 
     def __init__(self, font: str, unicode_ok: bool) -> None:
         self.font, self.unicode_ok = font, unicode_ok
-        self.body = ParagraphStyle("body", fontName=font, fontSize=BODY_SIZE, leading=13,
-                                   spaceAfter=6)
-        self.foot = ParagraphStyle("foot", parent=self.body, fontSize=FOOTNOTE_SIZE, leading=10,
-                                   spaceAfter=3)
+        self.body = ParagraphStyle(
+            "body", fontName=font, fontSize=BODY_SIZE, leading=13, spaceAfter=6
+        )
+        self.foot = ParagraphStyle(
+            "foot", parent=self.body, fontSize=FOOTNOTE_SIZE, leading=10, spaceAfter=3
+        )
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=9, leading=11, spaceAfter=0)
         self.heads = {
-            n: ParagraphStyle(f"h{n}", parent=self.body, fontName=f"{font}-Bold"
-                              if unicode_ok else "Helvetica-Bold", fontSize=size,
-                              leading=size * 1.25, spaceBefore=10, spaceAfter=6, keepWithNext=1)
+            n: ParagraphStyle(
+                f"h{n}",
+                parent=self.body,
+                fontName=f"{font}-Bold" if unicode_ok else "Helvetica-Bold",
+                fontSize=size,
+                leading=size * 1.25,
+                spaceBefore=10,
+                spaceAfter=6,
+                keepWithNext=1,
+            )
             for n, size in HEADING_SIZES.items()
         }
 
@@ -181,19 +205,26 @@ class _Renderer:
     def listing(self, node: _Node) -> ListFlowable:
         items = []
         for li in (c for c in node.children if isinstance(c, _Node) and c.tag == "li"):
-            inline = _Node("span", [c for c in li.children
-                                    if isinstance(c, str) or c.tag not in ("ul", "ol", "p")])
+            inline = _Node(
+                "span",
+                [c for c in li.children if isinstance(c, str) or c.tag not in ("ul", "ol", "p")],
+            )
             parts: list[Flowable] = []
             if self.inline(inline):
                 parts.append(Paragraph(self.inline(inline), self.body))
-            parts += self.flowables(_Node("div", [c for c in li.children
-                                                  if isinstance(c, _Node)
-                                                  and c.tag in ("ul", "ol", "p")]))
+            parts += self.flowables(
+                _Node(
+                    "div",
+                    [c for c in li.children if isinstance(c, _Node) and c.tag in ("ul", "ol", "p")],
+                )
+            )
             items.append(ListItem(parts))
-        kind: dict[str, Any] = ({"bulletType": "1"} if node.tag == "ol"
-                                else {"bulletType": "bullet", "start": "•"})
-        return ListFlowable(items, bulletFontName=self.font, bulletFontSize=BODY_SIZE,
-                            leftIndent=18, **kind)
+        kind: dict[str, Any] = (
+            {"bulletType": "1"} if node.tag == "ol" else {"bulletType": "bullet", "start": "•"}
+        )
+        return ListFlowable(
+            items, bulletFontName=self.font, bulletFontSize=BODY_SIZE, leftIndent=18, **kind
+        )
 
     def table(self, node: _Node) -> Table:
         rows: list[list[Paragraph]] = []
@@ -201,8 +232,13 @@ class _Renderer:
         def walk(n: _Node) -> None:
             for c in n.children:
                 if isinstance(c, _Node) and c.tag == "tr":
-                    rows.append([Paragraph(self.inline(td), self.cell) for td in c.children
-                                 if isinstance(td, _Node) and td.tag in ("td", "th")])
+                    rows.append(
+                        [
+                            Paragraph(self.inline(td), self.cell)
+                            for td in c.children
+                            if isinstance(td, _Node) and td.tag in ("td", "th")
+                        ]
+                    )
                 elif isinstance(c, _Node):
                     walk(c)
 
@@ -213,8 +249,11 @@ class _Renderer:
         lens = [max(len(r[k].getPlainText()) for r in rows) ** 0.5 + 2 for k in range(ncols)]
         width = A4[0] - 2 * 72
         table = Table(rows, colWidths=[width * x / sum(lens) for x in lens])
-        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        table.setStyle(
+            TableStyle(
+                [("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+            )
+        )
         return table
 
 
@@ -234,6 +273,13 @@ def html_to_pdf(html_text: str, path: Path, title: str) -> None:
         canvas.drawCentredString(A4[0] / 2, 30, f"Page {doc.page}")
         canvas.restoreState()
 
-    doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=72, rightMargin=72,
-                            topMargin=80, bottomMargin=70, title=title)
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=A4,
+        leftMargin=72,
+        rightMargin=72,
+        topMargin=80,
+        bottomMargin=70,
+        title=title,
+    )
     doc.build(renderer.flowables(tree.root), onFirstPage=furniture, onLaterPages=furniture)

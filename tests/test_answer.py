@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa_service.answer import pick_highlights, score_sentences
+from qa_service.answer.highlight import pick_highlights, score_sentences
 
 
 def terms_of(text: str) -> list[str]:

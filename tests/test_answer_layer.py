@@ -10,14 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service import answer_rank, answerability
-from qa_service.answer_eval import answer_metrics, answers_quote, normalise
-from qa_service.answer_fit import thresholds
-from qa_service.answer_rank import LinearModel, gives_number
-from qa_service.answer_units import build_units, sentence_role
-from qa_service.chat import Turn, answer
-from qa_service.evaluation import load_questions
-from qa_service.sentences import sentence_spans
+from qa_service.answer import answerability, asking
+from qa_service.answer import rank as answer_rank
+from qa_service.answer.asking import gives_number
+from qa_service.answer.chat import answer
+from qa_service.answer.rank import LinearModel
+from qa_service.answer.reply import Turn
+from qa_service.answer.units import build_units, sentence_role
+from qa_service.evaluation.answers import answer_metrics, answers_quote, normalise
+from qa_service.evaluation.fit import thresholds
+from qa_service.evaluation.retrieval import load_questions
+from qa_service.ingest.sentences import sentence_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +75,7 @@ def test_numbers_of_the_kind_asked() -> None:
 
 
 def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
-    split = answer_rank.split_ask
+    split = asking.split_ask
     assert split("mum rang 999 after a domestic – did anyone talk to the child or refer him?") == (
         "mum rang 999 after a domestic",
         "did anyone talk to the child or refer him?",
@@ -91,7 +94,7 @@ def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
 
 
 def test_a_partial_answer_names_words_not_contractions() -> None:
-    from qa_service.answering import _original_words
+    from qa_service.answer.answering import _original_words
 
     def same(word: str) -> list[str]:
         return [word]
@@ -112,12 +115,12 @@ def test_a_partial_answer_names_words_not_contractions() -> None:
 
 
 def test_a_count_must_count_what_was_asked() -> None:
-    assert answer_rank.counted_words("how many registered sex offenders are there?") == [
+    assert asking.counted_words("how many registered sex offenders are there?") == [
         "registered",
         "sex",
         "offenders",
     ]
-    assert answer_rank.counted_words("what did the review find?") == []
+    assert asking.counted_words("what did the review find?") == []
 
     def terms(word: str) -> list[str]:
         return [word.lower().rstrip("s")]
@@ -125,7 +128,7 @@ def test_a_count_must_count_what_was_asked() -> None:
     def kids(word: str) -> tuple[str, ...]:
         return ("children",) if word == "kids" else ()
 
-    given = answer_rank.gives_count_of
+    given = asking.gives_count_of
     asked = "how many registered sex offenders are there in the county?"
     assert given(asked, "There were 2,742 registered sex offenders in the county.", terms)
     assert not given(asked, "There were 165 overdue visits to registered sex offenders.", terms)
@@ -183,8 +186,8 @@ def test_evidence_matching_is_normalised_both_ways() -> None:
 
 
 def test_answer_metrics_by_hand() -> None:
-    from qa_service.answer_eval import AnswerOutcome
-    from qa_service.evaluation import Evidence, Question
+    from qa_service.evaluation.answers import AnswerOutcome
+    from qa_service.evaluation.retrieval import Evidence, Question
 
     ev = (Evidence("a.txt", "some quote text"),)
     q_ans = Question("q1", "?", "staff", None, "test", ev)
@@ -268,7 +271,7 @@ def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retrie
 
 @pytest.mark.slow
 def test_a_filter_that_leaves_nothing_says_which(retriever) -> None:  # type: ignore[no-untyped-def]
-    from qa_service.search_types import Filters
+    from qa_service.search.types import Filters
 
     res = retriever.search("missing children", filters=Filters(year_from=2090))
     assert res.state == "not_answered" and not res.hits

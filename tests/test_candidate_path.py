@@ -10,12 +10,12 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa_service import candidates
-from qa_service.dense import DenseIndex, SentenceVectors
-from qa_service.fusion import top_indices, top_rows
+from qa_service.answer.retriever import Retriever
+from qa_service.index.dense import DenseIndex, SentenceVectors
 from qa_service.ingest.lines import title_key
-from qa_service.retriever import Retriever
-from qa_service.search_types import Filters
+from qa_service.search import candidates
+from qa_service.search.fusion import top_indices, top_rows
+from qa_service.search.types import Filters
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 

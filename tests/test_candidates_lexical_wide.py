@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service import lexical
-from qa_service.lexical import LexicalIndex
+from qa_service.index import lexical
+from qa_service.index.lexical import LexicalIndex
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from qa_service.store import chunk_from_json, chunk_to_json
+from qa_service.index.store import chunk_from_json, chunk_to_json
 from qa_service.types import Chunk
 
 

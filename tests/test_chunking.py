@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa_service.chunking import ChunkParams, chunk_document
+from qa_service.index.chunking import ChunkParams, chunk_document
 from qa_service.ingest import read_document
 from qa_service.ingest.lines import clean_line, is_furniture, title_key, toc_entry
-from qa_service.textnorm import collapse_ws, matches_span, passage_text
+from qa_service.ingest.textnorm import collapse_ws, matches_span, passage_text
 from qa_service.types import Chunk, Document
 
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from qa_service.cite import NEAR_THRESHOLD, CiteMatch, CiteResult, QuoteLocator, normalize
-from qa_service.sentences import sentence_spans
-from qa_service.textnorm import (
+from qa_service.answer.cite import NEAR_THRESHOLD, CiteMatch, CiteResult, QuoteLocator, normalize
+from qa_service.ingest.sentences import sentence_spans
+from qa_service.ingest.textnorm import (
     _FOOTNOTE_MARK,
     collapse_ws,
     matches_span,

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from qa_service.answer_rank import asks_number
-from qa_service.answer_units import sentence_role
-from qa_service.compare import best_sentence, compare, is_prose_passage, is_prose_sentence
-from qa_service.search_types import AnswerPick, Filters
+from qa_service.answer.asking import asks_number
+from qa_service.answer.compare import best_sentence, compare, is_prose_passage, is_prose_sentence
+from qa_service.answer.units import sentence_role
+from qa_service.search.types import AnswerPick, Filters
 
 # Comparison questions that ask for no figure: a force's answer must be prose.
 PROSE_QUESTIONS = [

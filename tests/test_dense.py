@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service.dense import DenseIndex, SentenceVectors
-from qa_service.retriever import Retriever
+from qa_service.answer.retriever import Retriever
+from qa_service.index.dense import DenseIndex, SentenceVectors
 
 
 def _unit(n: int, d: int = 32, seed: int = 0) -> np.ndarray:
@@ -64,8 +64,12 @@ def test_approximate_index_gives_the_same_answers(retriever) -> None:
     index = retriever.index
     hnsw_index = dataclasses.replace(index, dense=DenseIndex.build(index.dense.vectors, 0))
     approx = Retriever(hnsw_index, retriever.embedder, retriever.config)
-    for q in ["appropriate adults in custody", "does Kent use Operation Encompass?",
-              "MOSOVO training", "how does a force handle missing children?"]:
+    for q in [
+        "appropriate adults in custody",
+        "does Kent use Operation Encompass?",
+        "MOSOVO training",
+        "how does a force handle missing children?",
+    ]:
         exact = [h.chunk.chunk_id for h in retriever.search(q, top_k=5).hits]
         got = [h.chunk.chunk_id for h in approx.search(q, top_k=5).hits]
         assert len(set(exact) & set(got)) >= 4, q

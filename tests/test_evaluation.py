@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.evaluation import (
+from qa_service.evaluation.retrieval import (
     EvalError,
     Evidence,
     Question,

@@ -12,7 +12,7 @@ from reportlab.pdfgen import canvas
 
 from qa_service.ingest import IngestError, html, pdf, read_document
 from qa_service.ingest import lines as L
-from qa_service.textnorm import matches_span, passage_text
+from qa_service.ingest.textnorm import matches_span, passage_text
 from qa_service.types import Document
 
 try:

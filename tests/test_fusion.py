@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa_service.dense import SentenceVectors
-from qa_service.fusion import convex, cover_groups, minmax, rrf, top_indices
+from qa_service.index.dense import SentenceVectors
+from qa_service.search.fusion import convex, cover_groups, minmax, rrf, top_indices
 
 
 def test_minmax_ignores_filtered_out() -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service import reuse, store
-from qa_service.indexer import build_index
-from qa_service.search_index import SearchIndex, load_search_index
+from qa_service.index import reuse, store
+from qa_service.index.current import load_search_index
+from qa_service.index.indexer import build_index
+from qa_service.index.search_index import SearchIndex
 from qa_service.settings import Settings
 
 from .conftest import CORPUS, SEEDS
@@ -143,7 +144,7 @@ def test_pipeline_change_invalidates_parsed_reports(tmp_path: Path, built_index:
 _ADD_ONE = """
 import json, sys
 from pathlib import Path
-from qa_service.indexer import build_index
+from qa_service.index.indexer import build_index
 from qa_service.settings import Settings
 report = build_index(Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2])))
 print(json.dumps({"torch": "torch" in sys.modules, "reused": report.reused,
@@ -215,7 +216,7 @@ def _noisy(encode):  # type: ignore[no-untyped-def]
 def test_an_encoder_that_disagrees_with_stored_vectors_is_not_mixed_in(
     tmp_path: Path, built_index: Path, full: SearchIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qa_service.onnx_encoder import OnnxEmbedder
+    from qa_service.index.onnx_encoder import OnnxEmbedder
 
     settings = _two_reports(tmp_path, built_index)
     _stored_by_unknown_encoder(monkeypatch)
@@ -236,8 +237,8 @@ def test_an_encoder_that_disagrees_with_stored_vectors_is_not_mixed_in(
 def test_stored_vectors_no_encoder_reproduces_are_embedded_again(
     tmp_path: Path, built_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from qa_service.embedding import SentenceTransformerEmbedder
-    from qa_service.onnx_encoder import OnnxEmbedder
+    from qa_service.index.embedding import SentenceTransformerEmbedder
+    from qa_service.index.onnx_encoder import OnnxEmbedder
 
     settings = _two_reports(tmp_path, built_index)
     _stored_by_unknown_encoder(monkeypatch)

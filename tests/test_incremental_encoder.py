@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_service import onnx_encoder, store
-from qa_service.indexer import build_index
-from qa_service.onnx_encoder import KEY_CACHE, encoder_key, encoders_root
-from qa_service.onnx_export import IndexEncoder, prune_exports
+from qa_service.index import onnx_files, store
+from qa_service.index.indexer import build_index
+from qa_service.index.onnx_export import IndexEncoder, prune_exports
+from qa_service.index.onnx_files import KEY_CACHE, encoder_key, encoders_root
 from qa_service.settings import Settings
 
 from .conftest import CORPUS, SEEDS
@@ -33,21 +33,21 @@ def test_a_remembered_key_is_used_while_the_files_are_unchanged(
     cache.mkdir()
     key = encoder_key("m", model, cache, remember=True)
     assert (cache / KEY_CACHE).is_file()
-    monkeypatch.setattr(onnx_encoder, "_KEYS", {})  # as in a new process
+    monkeypatch.setattr(onnx_files, "_KEYS", {})  # as in a new process
     hashed: list[Path] = []
-    real = onnx_encoder.sha256_file
-    monkeypatch.setattr(onnx_encoder, "sha256_file", lambda p: hashed.append(p) or real(p))
+    real = onnx_files.sha256_file
+    monkeypatch.setattr(onnx_files, "sha256_file", lambda p: hashed.append(p) or real(p))
     assert encoder_key("m", model, cache) == key and not hashed  # read, not hashed again
     # A file rewritten (new mtime, here also new content): hashed again, another key.
     weights = model / "weights.bin"
     weights.write_bytes(b"x" * 1000)
     os.utime(weights, ns=(1, 1))
-    monkeypatch.setattr(onnx_encoder, "_KEYS", {})
+    monkeypatch.setattr(onnx_files, "_KEYS", {})
     changed = encoder_key("m", model, cache)
     assert hashed and changed != key
     # A damaged cache file is ignored, never trusted.
     (cache / KEY_CACHE).write_text("not json")
-    monkeypatch.setattr(onnx_encoder, "_KEYS", {})
+    monkeypatch.setattr(onnx_files, "_KEYS", {})
     assert encoder_key("m", model, cache) == changed
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from qa_service import store
-from qa_service.indexer import build_index
-from qa_service.onnx_encoder import encoders_root
+from qa_service.index import store
+from qa_service.index.indexer import build_index
+from qa_service.index.onnx_files import encoders_root
 from qa_service.settings import Settings
 
 from .conftest import CORPUS, SEEDS

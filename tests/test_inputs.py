@@ -1,4 +1,4 @@
-"""The shared input rules (qa_service/inputs.py): blank text, limits, force names, the
+"""The shared input rules (qa_service/search/inputs.py): blank text, limits, force names, the
 question-wins rule for force filters, reversed year ranges, notes on filters."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa_service.inputs import (
+from qa_service.search.inputs import (
     NOT_BLANK,
     InputError,
     check_question,
@@ -20,7 +20,7 @@ from qa_service.inputs import (
     window_note,
     year_range,
 )
-from qa_service.search_types import Filters
+from qa_service.search.types import Filters
 from qa_service.settings import LIMITS
 
 

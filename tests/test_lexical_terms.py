@@ -5,8 +5,8 @@ from __future__ import annotations
 import bm25s
 import pytest
 
-from qa_service.lexical import _TOKEN_PATTERN, LexicalIndex, _stemmer
-from qa_service.retriever import Retriever
+from qa_service.answer.retriever import Retriever
+from qa_service.index.lexical import _TOKEN_PATTERN, LexicalIndex, _stemmer
 
 
 def _bm25s_terms(text: str) -> list[str]:

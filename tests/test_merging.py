@@ -1,8 +1,9 @@
-"""Adjacent passages of one finding returned as one passage (qa_service/merging.py)."""
+"""Adjacent passages of one finding returned as one passage (qa_service/search/merging.py)."""
 
 from __future__ import annotations
 
-from qa_service.merging import (
+from qa_service.ingest.textnorm import matches_span
+from qa_service.search.merging import (
     ID_SEPARATOR,
     MAX_MERGED,
     adjacent,
@@ -11,7 +12,6 @@ from qa_service.merging import (
     rows_of,
     shift_spans,
 )
-from qa_service.textnorm import matches_span
 from qa_service.types import BlockType, Chunk, Document
 
 
@@ -120,7 +120,7 @@ def test_passages_of_different_types_never_merge() -> None:
 def test_attached_passages_ride_along_with_their_host() -> None:
     import numpy as np
 
-    from qa_service.merging import host_rows, ride_along
+    from qa_service.search.merging import host_rows, ride_along
 
     chunks = [_typed("a", "text", 0), _typed("b", "text", 1), _typed("n", "footnote", 2, "a")]
     host = host_rows(chunks)

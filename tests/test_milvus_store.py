@@ -21,14 +21,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from qa_service import milvus_store
+from qa_service.answer.retriever import Retriever
 from qa_service.cli import cli
-from qa_service.milvus_search import MilvusDense, docs_expression
-from qa_service.retriever import Retriever
-from qa_service.search_index import SearchIndex, load_search_index
-from qa_service.search_types import Filters
+from qa_service.index import milvus_store
+from qa_service.index.current import load_search_index
+from qa_service.index.milvus_search import MilvusDense, docs_expression
+from qa_service.index.search_index import SearchIndex
+from qa_service.index.store import IndexStoreError, current_generation
+from qa_service.search.types import Filters
 from qa_service.settings import Settings
-from qa_service.store import IndexStoreError, current_generation
 from tests.conftest import CORPUS, SEEDS
 from tests.reliability.test_serve_shutdown import qa_serve
 from tests.reliability.test_slow_clients import QA, free_port
@@ -100,7 +101,7 @@ def test_searches_agree_with_the_embedded_store(
 ) -> None:  # type: ignore[no-untyped-def]
     """The same passages, scores and answerability; ``limit=0`` takes the candidate path,
     where the dense candidates come from Milvus with the report filters pushed down."""
-    from qa_service import candidates
+    from qa_service.search import candidates
 
     monkeypatch.setattr(candidates, "SUBSET_SCAN_LIMIT", 0)  # no exact scan of a filter's rows
     dense = milvus_index.dense
@@ -152,7 +153,7 @@ def test_publishing_switches_the_alias_and_drops_old_generations(
     shutil.copytree(gen, other)
     manifest = json.loads((other / "manifest.json").read_text())
     manifest["generation"] = other.name
-    from qa_service.store import MANIFEST_SHA, manifest_digest
+    from qa_service.index.store import MANIFEST_SHA, manifest_digest
 
     manifest[MANIFEST_SHA] = manifest_digest(manifest)
     (other / "manifest.json").write_text(json.dumps(manifest))

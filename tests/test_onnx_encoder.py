@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service.embedding import SentenceTransformerEmbedder, make_embedder, resolve_model
-from qa_service.onnx_encoder import (
+from qa_service.index.embedding import SentenceTransformerEmbedder, resolve_model
+from qa_service.index.encoders import make_embedder
+from qa_service.index.onnx_encoder import OnnxEmbedder
+from qa_service.index.onnx_export import _publish, ensure_encoder, export_encoder, is_valid
+from qa_service.index.onnx_files import (
     MODEL_FILE,
     SIDECAR,
-    OnnxEmbedder,
     OnnxUnavailable,
     UnsupportedModel,
     encoder_key,
@@ -22,7 +24,6 @@ from qa_service.onnx_encoder import (
     pool,
     read_pipeline,
 )
-from qa_service.onnx_export import _publish, ensure_encoder, export_encoder, is_valid
 from qa_service.settings import BUNDLED_MODEL, Settings
 from qa_service.types import Chunk
 
@@ -242,7 +243,7 @@ def test_make_embedder_picks_the_backend(tmp_path: Path) -> None:
 def test_failed_export_leaves_the_build_to_torch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import qa_service.onnx_export as onnx_export
+    import qa_service.index.onnx_export as onnx_export
 
     def broken(*args: object) -> bytes:
         raise RuntimeError("exporter bug")

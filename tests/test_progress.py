@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.chat import Turn, answer
-from qa_service.passages import chat_dict
-from qa_service.progress import ProgressQuestion, detect
+from qa_service.answer.chat import answer
+from qa_service.answer.progress import ProgressQuestion, detect
+from qa_service.answer.reply import Turn
+from qa_service.search.passages import chat_dict
 
 KENT, LEICS, LINCS = "Kent Police", "Leicestershire Police", "Lincolnshire Police"
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from qa_service import store
-from qa_service.dense import CODES_FILE, FLOAT_FILE, SCALES_FILE, SentenceVectors
-from qa_service.indexer import build_index
-from qa_service.quantize import dequantize_int8, quantize_int8
-from qa_service.search_index import load_search_index
+from qa_service.index import store
+from qa_service.index.current import load_search_index
+from qa_service.index.dense import CODES_FILE, FLOAT_FILE, SCALES_FILE, SentenceVectors
+from qa_service.index.indexer import build_index
+from qa_service.index.quantize import dequantize_int8, quantize_int8
 from qa_service.settings import Settings
 
 from .conftest import CORPUS

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qa_service.query import extract_acronyms, plan_query
+from qa_service.ingest.acronyms import extract_acronyms
+from qa_service.search.query import plan_query
 
 CORPUS_FORCES = ["Kent Police", "Lancashire Constabulary"]
 

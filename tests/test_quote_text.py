@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa_service.quote_text import WordDiff, clean_paste, render_diff, word_diff
+from qa_service.answer.quote_text import WordDiff, clean_paste, render_diff, word_diff
 
 
 def test_page_furniture_lines_are_dropped() -> None:

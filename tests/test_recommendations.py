@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.recommendations import (
+from qa_service.answer.recommendations import (
     AREAS,
     Recommendation,
     area_of,
     extract_recommendations,
     is_lead_in,
 )
-from qa_service.textnorm import passage_text
+from qa_service.ingest.textnorm import passage_text
 from qa_service.types import Document
 
 IC, AH, INV, DM = "initial contact", "assessment and help", "investigation", "decision making"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.evaluation import load_questions
-from qa_service.passages import passage_dict
-from qa_service.retriever import Retriever
-from qa_service.search_types import Filters
+from qa_service.answer.retriever import Retriever
+from qa_service.evaluation.retrieval import load_questions
+from qa_service.index.store import IndexStoreError
+from qa_service.ingest.textnorm import matches_span
+from qa_service.search.passages import passage_dict
+from qa_service.search.types import Filters
 from qa_service.settings import Settings
-from qa_service.store import IndexStoreError
-from qa_service.textnorm import matches_span
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
 
@@ -103,7 +103,7 @@ def test_every_eval_result_satisfies_the_offset_rule(retriever) -> None:
 
 
 def test_mismatched_model_is_refused(built_index: Path) -> None:
-    from qa_service.service import open_retriever
+    from qa_service.answer.service import open_retriever
 
     with pytest.raises(IndexStoreError, match="built with model"):
         open_retriever(Settings(index_dir=built_index, model="some/other-model"))
@@ -133,7 +133,7 @@ def test_passage_json_has_contract_fields(retriever) -> None:
 def test_sentence_scoring_of_candidates_only_matches_a_full_scan(retriever, monkeypatch) -> None:
     """Above SENTENCE_SCAN_LIMIT an exact index scores only its best passages' sentences;
     with every passage a candidate, that path must give exactly the full scan's ranking."""
-    import qa_service.retriever as rmod
+    import qa_service.search.retriever as rmod
 
     questions = [
         "how does Kent handle missing children?",

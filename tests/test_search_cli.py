@@ -45,8 +45,8 @@ def test_search_human_and_json(built_index: Path) -> None:
 
 
 def test_batch_of_100_in_one_process(built_index: Path, tmp_path: Path, monkeypatch) -> None:
-    import qa_service.embedding as emb
-    import qa_service.onnx_encoder as onnx
+    import qa_service.index.embedding as emb
+    import qa_service.index.onnx_encoder as onnx
 
     loads = []
     original = emb.SentenceTransformerEmbedder.load
@@ -126,17 +126,22 @@ def test_cite_compare_chat_commands(built_index: Path) -> None:
     data = json.loads(res.stdout)
     assert data["status"] == "exact"
     assert data["matches"][0]["source"] == "kent-2021-post-inspection-review.txt"
-    res = runner.invoke(cli, ["cite", "Quantum computing transforms police rotas.", "--index",
-                              str(built_index)])
+    res = runner.invoke(
+        cli, ["cite", "Quantum computing transforms police rotas.", "--index", str(built_index)]
+    )
     assert res.exit_code == 0 and res.stdout.startswith("Not found")
-    res = runner.invoke(cli, ["compare", "appropriate adults in custody", "--json", "--index",
-                              str(built_index)])
+    res = runner.invoke(
+        cli, ["compare", "appropriate adults in custody", "--json", "--index", str(built_index)]
+    )
     assert res.exit_code == 0, res.output
     forces = json.loads(res.stdout)["forces"]
     assert len(forces) == 4 and all(f["status"] in ("cited", "no relevant passage") for f in forces)
-    res = runner.invoke(cli, ["chat", "--index", str(built_index)],
-                        input="Does Kent still hold under-18s at the station after charge?\n"
-                              "and Leicestershire?\n\n")
+    res = runner.invoke(
+        cli,
+        ["chat", "--index", str(built_index)],
+        input="Does Kent still hold under-18s at the station after charge?\n"
+        "and Leicestershire?\n\n",
+    )
     assert res.exit_code == 0, res.output
     assert "(searched: Does Leicestershire still hold under-18s" in res.stdout
     assert "[1]" in res.stdout

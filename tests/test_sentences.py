@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qa_service.sentences import sentence_spans
+from qa_service.ingest.sentences import sentence_spans
 
 
 def test_examples() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa_service import store
 from qa_service.cli import cli
-from qa_service.indexer import build_index
+from qa_service.index import store
+from qa_service.index.indexer import build_index
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS
 

@@ -3,7 +3,7 @@
 The four reports as they are (.txt and .md) and the markdown report rendered to HTML and to
 PDF (tests/formats.py) are chunked, and every chunk is checked:
 - it slices back from the canonical text (CONTRACT.md), judged here by a reading of the rule
-  written apart from ``qa_service.textnorm``;
+  written apart from ``qa_service.ingest.textnorm``;
 - every footnote reference in its span is shown as ``[21]``, and no digit run glues a footnote
   number to the word or number the report prints before it ("198921");
 - no line of it is page furniture or a table-of-contents line;
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.chunking import ChunkParams, chunk_document
+from qa_service.index.chunking import ChunkParams, chunk_document
 from qa_service.ingest import corpus_files, read_document
 from qa_service.ingest import lines as L
 from qa_service.types import Chunk, Document

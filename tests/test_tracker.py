@@ -9,8 +9,8 @@ from dataclasses import replace
 
 import pytest
 
-from qa_service.recommendations import extract_recommendations
-from qa_service.tracker import (
+from qa_service.answer.recommendations import extract_recommendations
+from qa_service.answer.tracker import (
     CSV_COLUMNS,
     TrackerRow,
     build_tracker,

@@ -2,7 +2,7 @@
 
 Library errors become one-line messages on stderr with exit code 2, never tracebacks.
 Options can also come from ``QA_*`` environment variables (see ``Settings``). Input limits are
-``settings.LIMITS``, checked by ``qa_service.inputs`` exactly as the HTTP API checks them.
+``settings.LIMITS``, checked by ``qa_service.search.inputs`` exactly as the HTTP API checks them.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any, NoReturn
 
 import click
 
-from ..embedding import ModelError
-from ..indexer import BuildError, build_index
+from ..index.embedding import ModelError
+from ..index.indexer import BuildError, build_index
+from ..index.store import IndexStoreError, load
+from ..index.tokens import TokenizerError
 from ..settings import Settings
-from ..store import IndexStoreError, load
-from ..tokens import TokenizerError
 
 _EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     BuildError,
@@ -239,7 +239,7 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         if settings.store == "milvus":
-            from ..search_index import load_search_index
+            from ..index.current import load_search_index
 
             idx: Any = load_search_index(settings)
         else:

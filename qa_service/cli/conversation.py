@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from ..chat import Turn
-from ..chat import answer as chat_answer
-from ..compare import compare as compare_core
-from ..inputs import InputError, check_count, check_question, check_text, forces_of
-from ..passages import chat_dict, cite_result_dict, comparison_dict
-from ..search_types import Filters
-from ..service import open_retriever
+from ..answer.chat import answer as chat_answer
+from ..answer.compare import compare as compare_core
+from ..answer.reply import Turn
+from ..answer.service import open_retriever
+from ..search.inputs import InputError, check_count, check_question, check_text, forces_of
+from ..search.passages import chat_dict, cite_result_dict, comparison_dict
+from ..search.types import Filters
 from ..settings import LIMITS
 from . import _settings, clean_errors, cli, fail, index_option
 from .search import notes_for
@@ -164,9 +164,9 @@ def cite_cmd(quote: str, as_json: bool, index_dir: Path | None) -> None:
       qa cite "Fewer children are arrested and detained in custody"
       qa cite "$(pbpaste)" --json
     """
-    from ..cite import QuoteLocator
-    from ..quote_text import render_diff
-    from ..search_index import load_search_index
+    from ..answer.cite import QuoteLocator
+    from ..answer.quote_text import render_diff
+    from ..index.current import load_search_index
 
     try:
         check_text("QUOTE", quote, LIMITS.quote_chars, "quote_chars")

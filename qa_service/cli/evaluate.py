@@ -10,8 +10,9 @@ from typing import Any
 
 import click
 
-from ..answer_eval import answer_report, answer_table, plot_reliability, run_answers
-from ..evaluation import (
+from ..answer.service import open_retriever
+from ..evaluation.answers import answer_report, answer_table, plot_reliability, run_answers
+from ..evaluation.retrieval import (
     EvalError,
     Question,
     RunReport,
@@ -23,8 +24,7 @@ from ..evaluation import (
     report_to_json,
     run_questions,
 )
-from ..service import open_retriever
-from ..tuning import ladder, tune
+from ..evaluation.tuning import ladder, tune
 from . import _settings, clean_errors, cli, fail, index_option
 
 GATE_METRICS = ("recall@5", "mrr@10")
@@ -259,7 +259,7 @@ def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None
 
     Example: qa fit-answers && qa eval --split dev --only-final
     """
-    from ..answer_fit import fit
+    from ..evaluation.fit import fit
 
     if split == "test":
         fail("fitting on the test split would make its figures meaningless; use dev")

@@ -9,7 +9,9 @@ from typing import Any
 
 import click
 
-from ..inputs import (
+from ..answer.retriever import Retriever
+from ..answer.service import open_retriever
+from ..search.inputs import (
     InputError,
     check_count,
     check_question,
@@ -19,10 +21,8 @@ from ..inputs import (
     window_note,
     year_range,
 )
-from ..passages import result_dict
-from ..retriever import Retriever
-from ..search_types import Filters, SearchResult
-from ..service import open_retriever
+from ..search.passages import result_dict
+from ..search.types import Filters, SearchResult
 from ..settings import LIMITS
 from . import _settings, clean_errors, cli, fail, index_option
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from ..inputs import InputError, forces_of
-from ..recommendations import AREAS
-from ..tracker import VERDICTS, build_tracker, counts, csv_text, filter_rows, row_dict
+from ..answer.recommendations import AREAS
+from ..answer.tracker import VERDICTS, build_tracker, counts, csv_text, filter_rows, row_dict
+from ..search.inputs import InputError, forces_of
 from . import _settings, clean_errors, cli, fail, index_option
 
 EXITS = "Exit codes: 0 done, 1 internal error, 2 bad input or index."
@@ -51,7 +51,7 @@ def recommendations_cmd(
       qa recommendations --csv > recommendations.csv
       qa recommendations --force Lincolnshire --json
     """
-    from ..search_index import load_search_index
+    from ..index.current import load_search_index
 
     if as_json and as_csv:
         fail("--json and --csv: choose one")

@@ -9,31 +9,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ..types import Document
 from . import footnotes, markdown, plaintext
+from .extracted import Extracted, IngestError
 from .metadata import SIDECAR_SUFFIX, apply_sidecar, read_metadata
-from .structure import RawItem, build
+from .structure import build
 
 SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 _IGNORED_NAMES = re.compile(r"^(?:readme|license|licence|changelog)(?:\.\w+)?$", re.IGNORECASE)
-
-
-class IngestError(Exception):
-    """A report that cannot be read; the message names the file and says why."""
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """What a format reader gives back: canonical text, its raw items and, when the format's
-    parser finds them, the footnote references as (start, end, number)."""
-
-    text: str
-    items: list[RawItem]
-    references: list[tuple[int, int, str]] | None = None
 
 
 def _decode(path: Path, data: bytes) -> str:

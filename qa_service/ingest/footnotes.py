@@ -13,8 +13,8 @@ import re
 from bisect import bisect_left
 from collections import defaultdict
 
-from ..textnorm import footnote_number
 from ..types import Block, Footnote, FootnoteRef, Section
+from .textnorm import footnote_number
 
 _MARKER = re.compile(r"<sup>\s*\d{1,3}\s*</sup>|\[\^\d{1,3}\]|[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\[\d{1,3}\](?!\()")
 

@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from . import Extracted
 from . import lines as L
-from .structure import RawItem
+from .extracted import Extracted, RawItem
 
 # Never report content: page chrome, scripts and interactive widgets.
 _SKIP = frozenset(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..textnorm import (
+from .textnorm import (
     collapse_ws,
     remove_footnote_marks,
     strip_markup,

@@ -24,8 +24,8 @@ from functools import cache
 from typing import Any
 
 from . import lines as L
+from .extracted import RawItem
 from .plaintext import line_spans
-from .structure import RawItem
 
 _SUP = re.compile(r"<sup>\s*(\d{1,3})\s*</sup>", re.IGNORECASE)
 _REF = re.compile(r"\[\^([^\]\s]{1,20})\]")

@@ -20,10 +20,9 @@ from typing import Any
 
 import pdfplumber
 
-from . import Extracted, IngestError
 from . import lines as L
+from .extracted import Extracted, IngestError, RawItem
 from .html import bold_source
-from .structure import RawItem
 
 Char = dict[str, Any]
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from . import lines as L
-from .structure import RawItem
+from .extracted import RawItem
 
 _LINE = re.compile(r"[^\n]*\n?")
 

@@ -21,12 +21,12 @@ Heading depth is decided from the strongest cue available, in this order:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from ..textnorm import remove_footnote_marks
 from ..types import Block, BlockType, Footnote, Section
 from . import lines as L
+from .blocks import close_sections, make_blocks
+from .extracted import RawItem
 
 _KEYWORD_SINGLE = frozenset(
     {
@@ -49,23 +49,6 @@ _KEYWORD_SINGLE = frozenset(
     }
 )
 _KEYWORD_PREFIX = ("annex ", "appendix ", "summary of findings", "summary of main findings")
-_TERMINAL = re.compile(r"[.!?:;’”\"')\]]\s*$")
-
-
-@dataclass
-class RawItem:
-    """One line or paragraph as a reader saw it."""
-
-    start: int
-    end: int
-    text: str  # visible text, markup removed, whitespace collapsed
-    source: str  # the raw span (markup kept), for cues such as bold TOC entries
-    hint: int | None = None  # heading level given by markup, if the format marks headings
-    plain: bool = False  # no heading markup in this format: headings are judged by looks
-    role: str = ""  # decided by ``classify``
-    # What the format's parser says the item is ("footnote", "table", "list"), if it knows:
-    # trusted over the look of the line, except that TOC and furniture lines are never content.
-    kind: str = ""
 
 
 @dataclass
@@ -413,108 +396,7 @@ def build(items: list[RawItem], fallback_title: str) -> Structure:
 
     sections = tree.sections
     types = _section_types(sections)
-    blocks, footnotes = _make_blocks(placed, types)
+    blocks, footnotes = make_blocks(placed, types)
     out.blocks, out.footnotes = blocks, footnotes
-    out.sections = _close_sections(sections, blocks, footnotes)
+    out.sections = close_sections(sections, blocks, footnotes)
     return out
-
-
-def _make_blocks(
-    placed: list[tuple[int, str, RawItem]], types: list[BlockType]
-) -> tuple[list[Block], list[Footnote]]:
-    blocks: list[Block] = []
-    footnotes: list[Footnote] = []
-    pending_caption: RawItem | None = None
-    last_body: int | None = None  # index in blocks of the last paragraph, for continuations
-    gaps: list[tuple[int, int]] = []  # footnotes seen since that paragraph
-    for section, flag, it in placed:
-        if it.role == "footnote":
-            marker = L.footnote_marker(it.source) or ""
-            footnotes.append(Footnote(marker, it.start, it.end, section))
-            blocks.append(Block("footnote", it.start, it.end, section))
-            gaps.append((it.start, it.end))
-            continue
-        # A paragraph that a footnote interrupted: starts lower-case, previous one unfinished.
-        if (
-            it.role == "para"
-            and gaps
-            and last_body is not None
-            and it.text[:1].islower()
-            and blocks[last_body].section == section
-        ):
-            prev = blocks[last_body]
-            # The footnote stays in ``footnotes``; inside the paragraph it is a gap.
-            del blocks[last_body + 1 :]
-            blocks[last_body] = Block(prev.type, prev.start, it.end, section, (*prev.gaps, *gaps))
-            gaps = []
-            continue
-        if it.role == "caption":
-            pending_caption = it
-            continue
-        btype: BlockType = types[section]
-        if flag == "case":
-            btype = "case_study"
-        start = it.start
-        if it.role == "table":
-            btype = "table"
-            captioned = pending_caption is not None
-            if pending_caption is not None:
-                start = pending_caption.start
-            pending_caption = None
-            last = blocks[-1] if blocks else None
-            if (
-                not captioned
-                and last is not None
-                and last.type == "table"
-                and last.section == section
-            ):
-                blocks[-1] = Block("table", last.start, it.end, section)
-                continue
-        elif pending_caption is not None:  # a caption with no table under it
-            blocks.append(Block("caption", pending_caption.start, pending_caption.end, section))
-            pending_caption = None
-        blocks.append(Block(btype, start, it.end, section))
-        gaps = []
-        # "children.⁷" ends a sentence: ignore the footnote marker when judging.
-        ending = remove_footnote_marks(it.text).rstrip()
-        unfinished = it.role == "para" and not _TERMINAL.search(ending)
-        last_body = len(blocks) - 1 if unfinished else None
-    if pending_caption is not None:
-        section = placed[-1][0]
-        blocks.append(Block("caption", pending_caption.start, pending_caption.end, section))
-    return _fold_case_labels(blocks, placed), footnotes
-
-
-def _fold_case_labels(blocks: list[Block], placed: list[tuple[int, str, RawItem]]) -> list[Block]:
-    """A 'Case study' label joins the block after it, so the label is cited with the case."""
-    labels = {it.start for _, _, it in placed if it.role == "case"}
-    out: list[Block] = []
-    i = 0
-    while i < len(blocks):
-        b = blocks[i]
-        if b.start in labels and i + 1 < len(blocks) and blocks[i + 1].section == b.section:
-            n = blocks[i + 1]
-            out.append(Block("case_study", b.start, n.end, b.section, n.gaps))
-            i += 2
-            continue
-        out.append(b)
-        i += 1
-    return out
-
-
-def _close_sections(
-    sections: list[Section], blocks: list[Block], footnotes: list[Footnote]
-) -> list[Section]:
-    ends = [s.end for s in sections]
-    for b in blocks:
-        ends[b.section] = max(ends[b.section], b.end)
-    for k in range(len(sections) - 1, -1, -1):
-        parent = sections[k].parent
-        if parent is not None:
-            ends[parent] = max(ends[parent], ends[k])
-    return [
-        Section(
-            s.index, s.title, s.level, s.parent, s.path, s.start, max(ends[k], s.end), s.heading_end
-        )
-        for k, s in enumerate(sections)
-    ]

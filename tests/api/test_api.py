@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
+from qa_service.api.state import AppState
 from qa_service.forces import short_name
+from qa_service.ingest.textnorm import collapse_ws, matches_span
 from qa_service.settings import Settings
-from qa_service.textnorm import collapse_ws, matches_span
 
 ROOT = Path(__file__).resolve().parents[2]
 FORCES = ["Kent Police", "Lancashire Constabulary", "Leicestershire Police", "Lincolnshire Police"]
@@ -284,7 +284,7 @@ def _quote_questions() -> list[dict]:
 
 
 def test_cite_locates_every_eval_quote(client: TestClient) -> None:
-    from qa_service.textnorm import strip_markup
+    from qa_service.ingest.textnorm import strip_markup
 
     quotes = _quote_questions()
     assert len(quotes) >= 20

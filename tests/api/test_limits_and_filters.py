@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState, TooBusy
+from qa_service.api.state import AppState, TooBusy
 from qa_service.settings import LIMITS, Settings
 
 QUESTION = (

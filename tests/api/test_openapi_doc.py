@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from qa_service.api import create_app
-from qa_service.api.app import INSPECTORS, OPERATORS, STAFF
-from qa_service.inputs import FORCE_NAMES, NOT_BLANK
+from qa_service.api.state import INSPECTORS, OPERATORS, STAFF
+from qa_service.search.inputs import FORCE_NAMES, NOT_BLANK
 from qa_service.settings import LIMITS, Settings
 
 SPEC: dict[str, Any] = create_app(Settings(index_dir=Path("/nonexistent"))).openapi()

@@ -5,7 +5,7 @@ every response is as documented. The schema states every constraint validation e
 (lengths, blank text, force and area names, the user message a conversation needs), so a
 client generated from it never sends what the service refuses.
 
-``QA_SCHEMA_EXAMPLES`` raises the bound for a longer run (the figures in the README).
+``QA_SCHEMA_EXAMPLES`` raises the bound for a longer run (figures in docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
+from qa_service.api.state import AppState
 from qa_service.settings import Settings
 
 EXAMPLES = int(os.environ.get("QA_SCHEMA_EXAMPLES", "40"))

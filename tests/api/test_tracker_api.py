@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
+from qa_service.api.state import AppState
 from qa_service.cli import cli
 from qa_service.settings import Settings
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from qa_service.api import app as app_module
-from qa_service.api.app import AppState, TimedOut
+from qa_service.api import state as api_state
+from qa_service.api.state import AppState, TimedOut
 from qa_service.cli import cli
 from qa_service.settings import Settings
 
@@ -47,7 +47,7 @@ def test_deadline_drops_queued_work_and_leaves_running_work_alone(tmp_path: Path
         return n
 
     async def go() -> list[Any]:
-        jobs = [state.run(slow, n) for n in range(app_module.HTTP_WORKERS + 2)]
+        jobs = [state.run(slow, n) for n in range(api_state.HTTP_WORKERS + 2)]
         t0 = time.perf_counter()
         outcomes = await asyncio.gather(*jobs, return_exceptions=True)
         assert time.perf_counter() - t0 < 2.0  # answered at the deadline
@@ -57,11 +57,11 @@ def test_deadline_drops_queued_work_and_leaves_running_work_alone(tmp_path: Path
     assert all(isinstance(o, TimedOut) and "0.2 s" in str(o) for o in outcomes)
     release.set()
     deadline = time.monotonic() + 5
-    while len(finished) < app_module.HTTP_WORKERS and time.monotonic() < deadline:
+    while len(finished) < api_state.HTTP_WORKERS and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.1)
     # Every thread's job ran to its end; the two that were still queued never started.
-    assert sorted(finished) == sorted(started) and len(started) == app_module.HTTP_WORKERS
+    assert sorted(finished) == sorted(started) and len(started) == api_state.HTTP_WORKERS
 
 
 @pytest.mark.parametrize(("env", "expected"), [({}, False), ({"QA_ACCESS_LOG": "1"}, True)])

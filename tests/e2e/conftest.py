@@ -53,7 +53,7 @@ def live_server(built_index: Path, retriever: Any) -> Iterator[str]:
     import uvicorn
 
     from qa_service.api import create_app
-    from qa_service.api.app import AppState
+    from qa_service.api.state import AppState
     from qa_service.settings import Settings
 
     state = AppState(Settings(index_dir=built_index))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from qa_service.textnorm import collapse_ws
+from qa_service.ingest.textnorm import collapse_ws
 
 from .conftest import INSTALL, ROOT, SCREENSHOTS
 from .conftest import axe_violations as _axe_violations

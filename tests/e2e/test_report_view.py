@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qa_service.textnorm import matches_span
+from qa_service.ingest.textnorm import matches_span
 
 from .conftest import INSTALL
 

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from qa_service.textnorm import collapse_ws, matches_span
+from qa_service.ingest.textnorm import collapse_ws, matches_span
 
 from .conftest import INSTALL, ROOT
 

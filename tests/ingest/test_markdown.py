@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa_service.chunking import readable_table
+from qa_service.index.chunking import readable_table
 from qa_service.ingest import markdown, read_document
 from qa_service.ingest.footnotes import resolve
-from qa_service.textnorm import matches_span, passage_text
+from qa_service.ingest.textnorm import matches_span, passage_text
 
 REPORT = """# A review of Someforce
 

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
-from qa_service.indexer import build_index
+from qa_service.api.state import AppState
+from qa_service.index.indexer import build_index
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS
 

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from qa_service import store
 from qa_service.api import create_app
 from qa_service.cli import cli
-from qa_service.search_index import load_search_index
+from qa_service.index import store
+from qa_service.index.current import load_search_index
 from qa_service.settings import Settings
 
 DAMAGE = ["truncate-half", "truncate-last-byte", "empty", "flip-first", "flip-middle", "flip-last"]

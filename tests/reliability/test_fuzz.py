@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa_service.api import schemas as S
+from qa_service.api.schemas import answers as S
 
 SPECIAL = [
     "",

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from qa_service import store
-from qa_service.embedding import SentenceTransformerEmbedder
-from qa_service.retriever import Retriever
-from qa_service.search_index import load_search_index
-from qa_service.service import retrieval_config
+from qa_service.answer.retriever import Retriever
+from qa_service.answer.service import retrieval_config
+from qa_service.index import store
+from qa_service.index.current import load_search_index
+from qa_service.index.embedding import SentenceTransformerEmbedder
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS
 

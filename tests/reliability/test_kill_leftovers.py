@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from qa_service import store
-from qa_service.onnx_encoder import encoders_root
+from qa_service.index import store
+from qa_service.index.onnx_files import encoders_root
 from tests.reliability.test_kill_index import _make_corpora
 from tests.reliability.test_leftovers import leftovers
 from tests.reliability.test_slow_clients import QA

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa_service import onnx_export, store
 from qa_service.cli import cli
-from qa_service.indexer import sweep_leftovers
-from qa_service.onnx_encoder import OnnxUnavailable, encoders_root
+from qa_service.index import onnx_export, store
+from qa_service.index.indexer import sweep_leftovers
+from qa_service.index.onnx_files import OnnxUnavailable, encoders_root
 from qa_service.settings import BUNDLED_MODEL
 from tests.conftest import CORPUS
 

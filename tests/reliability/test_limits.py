@@ -11,8 +11,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
 from qa_service.api.limits import BodySizeLimit
+from qa_service.api.state import AppState
 from qa_service.settings import Settings
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from qa_service import store
 from qa_service.api import create_app
-from qa_service.api.app import AppState
-from qa_service.indexer import build_index
+from qa_service.api.state import AppState
+from qa_service.index import store
+from qa_service.index.indexer import build_index
 from qa_service.settings import Settings
 from tests.reliability.conftest import make_corpus
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from qa_service.api import create_app
-from qa_service.api.app import AppState
+from qa_service.api.state import AppState
 from qa_service.settings import Settings
 
 # Hypothesis examples of the fuzzing phase, valid and invalid inputs together; the coverage

@@ -1,0 +1,244 @@
+"""Answered, partial or not answered: a calibrated decision over the answer candidates.
+
+A logistic model (fitted on dev by ``qa fit-answers``, shipped as ``models/answerability.json``)
+gives the probability that the reports answer the question, from:
+- the best answer unit's probability (answer/rank.py), its margin over the next, and the mean
+  of the best three; the best and the lead unit's absolute similarity to the question and share
+  of its weighted terms (the ranker's probabilities are relative within one question);
+- the topic's similarity to the best passages and their coverage of its weighted terms
+  (``Retriever.confidence``), the best passage's dense and lexical scores, and whether the
+  dense and lexical scores agree on the best passage;
+- the rarest question term that no returned passage holds (a word the reports never use, such
+  as "firearms", is strong evidence that they do not cover the topic);
+- the rarest question term that the reports of the forces asked about never use while another
+  force's report does ("does Kent log missing kids on COMPACT?" asks one force about another's
+  system), and whether the question states a figure no returned passage holds ("why did it
+  fall below 50 percent?");
+- whether a number or date is asked and the lead sentence gives none; whether the question
+  names a year no report is from or mentions.
+Two thresholds from the same file cut the probability into the three states: below
+``refuse`` not answered, below ``answer`` partial. An answer whose lead gives no number
+where one is asked, or whose passages never mention a year the question names, is partial
+at most: the reports cover the topic but not what was asked.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .asking import asks_number, gives_number
+from .rank import FEATURES as RANKER_FEATURES
+from .rank import MODEL_DIR, OVERRIDES, Candidate, LinearModel, load_model
+
+ANSWERABILITY_FILE = MODEL_DIR / "answerability.json"
+
+FEATURES = (
+    "best_p",
+    "margin",
+    "mean3_p",
+    "confidence",
+    "top_dense",
+    "top_lexical",
+    "agree",
+    "uncovered_idf",
+    "number_missing",
+    "year_missing",
+    "log_terms",
+    "best_dense",
+    "best_cover",
+    "lead_dense",
+    "lead_cover",
+    "elsewhere_idf",
+    "number_unmatched",
+)
+
+# Words of how people ask, not of what they ask about: a report need not use them to answer
+# ("how does Kent handle missing children?"), so their absence is no sign of a gap.
+ASKING_WORDS = frozenset(
+    """handle handled handling deal deals dealing dealt happen happens happened happening
+    work works working worked manage managed managing treat treated treating respond responded
+    cope coping get gets getting got make makes making made take takes taking took look looks
+    looking find finds found know knows known tell told say says said think thinks thought
+    thing things stuff good bad better worse best worst well properly actually really much many
+    lot lots kind sort way ways anything something everything nothing anyone someone everyone
+    ok okay right wrong enough now still ever even just also like mean means""".split()
+)
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_REPORT_WORD = r"(?:inspect\w*|review\w*|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
+_REPORT_YEAR = re.compile(
+    rf"\b(19[5-9]\d|20[0-4]\d)\b(?:\W+[\w'’-]+){{0,3}}?\W+{_REPORT_WORD}\b"
+    rf"|\b{_REPORT_WORD}\b(?:\W+[\w'’-]+){{0,4}}?\W+(19[5-9]\d|20[0-4]\d)\b",
+    re.IGNORECASE,
+)
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*(?![\d])")
+# A figure, not an age ("16 yr old", "12-year-old") or age band ("under-18s").
+_FIGURE = re.compile(
+    r"(?<![\d.,])(?<!under-)(?<!over-)\d+(?:[.,]\d+)*"
+    r"(?![\d]|s\b|\s*-?\s*(?:yrs?|years?|yo)\b)"
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The state of an answer, its probability, and what the reports do not give."""
+
+    state: str  # "answered" | "partial" | "not_answered"
+    confidence: float  # calibrated probability that the reports answer the question
+    missing: str | None = None  # what was asked that the reports do not give (partial)
+
+
+def answerability() -> LinearModel:
+    """The shipped answerability model."""
+    if "answerability" in OVERRIDES:
+        return OVERRIDES["answerability"]
+    return load_model(ANSWERABILITY_FILE, FEATURES)
+
+
+def uncovered_terms(
+    terms: Iterable[str],
+    translated: frozenset[str],
+    present: set[str],
+    asking: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The question's terms that no returned passage holds (everyday words already translated
+    into the reports' words, and ``asking`` terms, the stems of ASKING_WORDS, are left out)."""
+    return [t for t in terms if t not in translated and t not in present and t not in asking]
+
+
+def years_missing(
+    question: str,
+    known_years: set[int],
+    texts: Iterable[str],
+    inspected: set[int] | None = None,
+) -> list[str]:
+    """Years the question names that no report is from and no returned passage mentions, and
+    years it names as an inspection's or report's ("the 2022 Kent follow-up") that are not
+    in ``inspected``, the years of the asked forces' reports and of the inspections their
+    reports speak of."""
+    years = _YEAR.findall(question)
+    if not years:
+        return []
+    joined = " ".join(texts)
+    missing = [y for y in years if int(y) not in known_years and y not in joined]
+    if inspected is not None:
+        missing += [
+            y for y in report_years(question) if int(y) not in inspected and y not in missing
+        ]
+    return missing
+
+
+def report_years(text: str) -> list[str]:
+    """Years ``text`` names as an inspection's, review's or report's ("our 2019 inspection",
+    "revisited in 2020"), in order of appearance."""
+    out: list[str] = []
+    for m in _REPORT_YEAR.finditer(text):
+        year = m.group(1) or m.group(2)
+        if year not in out:
+            out.append(year)
+    return out
+
+
+def numbers_unmatched(question: str, texts: Iterable[str]) -> list[str]:
+    """Figures the question states (not years, ages or age bands) that no returned passage
+    holds: "why did it fall below 50 percent?" rests on a figure the reports may not give."""
+    numbers = [n for n in _FIGURE.findall(question) if not _YEAR.fullmatch(n)]
+    if not numbers:
+        return []
+    joined = " ".join(texts)
+    held = set(_NUMBER.findall(joined))
+    words = re.findall(r"[a-z]+", joined.lower())
+    held.update(str(_NUMBER_WORDS[w]) for w in words if w in _NUMBER_WORDS)
+    return [n for n in numbers if n not in held]
+
+
+def features(
+    ranked: Sequence[tuple[Candidate, float]],
+    question: str,
+    confidence: float,
+    top_dense: float,
+    top_lexical: float,
+    agree: bool,
+    uncovered_idf: float,
+    year_missing: bool,
+    n_terms: int,
+    elsewhere_idf: float = 0.0,
+    number_unmatched: bool = False,
+) -> NDArray[np.float32]:
+    """The answerability features of one question (``FEATURES`` order)."""
+    probs = [p for _, p in ranked]
+    best = probs[0] if probs else 0.0
+    second = probs[1] if len(probs) > 1 else 0.0
+    lead = ranked[0][0].text if ranked else ""
+    number_missing = asks_number(question) and not gives_number(question, lead)
+    dense_at = RANKER_FEATURES.index("dense_best")
+    cover_at = RANKER_FEATURES.index("lex_cover")
+    dense = [float(c.features[dense_at]) for c, _ in ranked] or [0.0]
+    cover = [float(c.features[cover_at]) for c, _ in ranked] or [0.0]
+    return np.asarray(
+        [
+            best,
+            best - second,
+            float(np.mean(probs[:3])) if probs else 0.0,
+            confidence,
+            top_dense,
+            top_lexical,
+            float(agree),
+            uncovered_idf,
+            float(number_missing),
+            float(year_missing),
+            math.log1p(n_terms),
+            max(dense),
+            max(cover),
+            dense[0],
+            cover[0],
+            elsewhere_idf,
+            float(number_unmatched),
+        ],
+        dtype=np.float32,
+    )
+
+
+def decide(
+    x: NDArray[np.float32],
+    model: LinearModel,
+    question: str,
+    missing_words: Sequence[str] = (),
+    missing_years: Sequence[str] = (),
+    count_given: bool = True,
+) -> Decision:
+    """The state for one question's features ``x``; ``count_given``: the lead gives a figure
+    for what a "how many" question counts (asking.gives_count_of), else partial at most."""
+    p = float(model.proba(x[None, :])[0])
+    refuse = model.extra.get("refuse", 0.5)
+    answer = model.extra.get("answer", refuse)
+    if p < refuse:
+        return Decision("not_answered", round(p, 4))
+    number_missing = bool(x[FEATURES.index("number_missing")]) or not count_given
+    missing = None
+    if missing_years:
+        missing = f"anything on {', '.join(missing_years)}"
+    elif number_missing:
+        missing = "the figure or date asked for"
+    elif p < answer:
+        missing = (
+            f"anything on {', '.join(missing_words[:3])}"
+            if missing_words
+            else "a direct answer to every part of the question"
+        )
+    if missing is not None:
+        return Decision("partial", round(p, 4), missing)
+    return Decision("answered", round(p, 4))

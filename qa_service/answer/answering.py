@@ -1,0 +1,353 @@
+"""The answer layer of a search: answer sentences, highlights and the answered / partial /
+not-answered decision, computed once per search so that search, chat, compare, the CLI and
+the evaluation all show the same sentence and the same state.
+
+Reads what the index already holds (each passage's sentence spans and vectors), so it adds no
+encoding to a search: the question's topic vector is the one retrieval computed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..search.merging import rows_of, shift_spans
+from ..search.types import AnswerPick, Hit, RetrievalConfig, SearchResult
+from ..search.vocabulary import EVERYDAY_TERMS
+from ..types import Metadata
+from .answerability import (
+    ASKING_WORDS,
+    answerability,
+    decide,
+    features,
+    numbers_unmatched,
+    report_years,
+    uncovered_terms,
+    years_missing,
+)
+from .asking import gives_count_of, split_ask
+from .highlight import pick_highlights, score_info, sentence_info
+from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
+
+if TYPE_CHECKING:
+    from .retriever import Retriever
+
+# A sentence repeated (cosine >= this) in another report is boilerplate ("In April 2019,
+# HMICFRS inspected ..."), not a finding; flagged for indexes of up to BOILERPLATE_SCAN
+# sentences (an all-pairs product; above that no sentence is flagged).
+BOILERPLATE_COSINE = 0.9
+BOILERPLATE_SCAN = 40_000
+
+NOT_ANSWERED = "The reports in the corpus do not answer this question."
+
+
+class AnswerLayer:
+    """Scores the answer units of a search's passages and decides whether they answer."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self._boilerplate: NDArray[np.bool_] | None = None
+        self._lock = threading.Lock()
+        self._known_years: set[int] | None = None
+        self._asking: frozenset[str] | None = None
+        self._inspected: dict[str, set[int]] | None = None
+
+    def boilerplate(self) -> NDArray[np.bool_]:
+        """Per stored sentence: whether another report repeats it nearly word for word."""
+        with self._lock:
+            if self._boilerplate is None:
+                self._boilerplate = _boilerplate(self.retriever)
+            return self._boilerplate
+
+    def asking(self) -> frozenset[str]:
+        """The index's terms for the words of how people ask (answerability.ASKING_WORDS)."""
+        if self._asking is None:
+            self._asking = frozenset(
+                t for w in sorted(ASKING_WORDS) for t in self.retriever.index.lexical.terms(w)
+            )
+        return self._asking
+
+    def known_years(self) -> set[int]:
+        """Years the corpus's reports are from (inspection or publication)."""
+        if self._known_years is None:
+            self._known_years = set().union(
+                *(_report_dates(d.metadata) for d in self.retriever.index.documents.values())
+            )
+        return self._known_years
+
+    def inspected_years(self, forces: Sequence[str]) -> set[int]:
+        """The years of the reports of ``forces`` (all reports with none) and of the
+        inspections and reviews those reports speak of."""
+        with self._lock:
+            if self._inspected is None:
+                by_force: dict[str, set[int]] = {}
+                for d in self.retriever.index.documents.values():
+                    years = by_force.setdefault(d.metadata.force or "", set())
+                    years.update(_report_dates(d.metadata))
+                    years.update(int(y) for y in report_years(d.text))
+                self._inspected = by_force
+        wanted = set(forces) if forces else set(self._inspected)
+        return set().union(*(self._inspected.get(f, set()) for f in wanted))
+
+    def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
+        """The rarest of ``terms`` that the reports of ``forces`` never use but another
+        force's report does (as IDF over the corpus's highest): "does Kent log missing kids
+        on COMPACT?" asks of Kent what another force's report says. 0 with no forces."""
+        if not forces:
+            return 0.0
+        force_of = self.retriever.force_of
+        lex = self.retriever.index.lexical
+        asked = set(forces)
+        best = 0.0
+        for t in terms:
+            rows = lex.rows_with(t)
+            if len(rows) == 0:
+                continue
+            holders = {force_of[r] for r in rows.tolist()}
+            if holders and not holders & asked:
+                best = max(best, lex.idf(t) / (lex.max_idf or 1.0))
+        return best
+
+    def passage_input(self, hit: Hit) -> PassageInput:
+        """A hit's text with its sentences' spans, vectors and boilerplate flags."""
+        index = self.retriever.index
+        rows = rows_of(hit.chunk.chunk_id, index.row_of, index.chunks) or (hit.row,)
+        flags = self.boilerplate()
+        spans: list[tuple[int, int]] = []
+        vectors: list[NDArray[np.float32]] = []
+        plate: list[bool] = []
+        terms: list[frozenset[str]] = []
+        for row in rows:
+            member = index.chunks[row]
+            own, vecs = index.sentences.of_chunk(row)
+            local = [(int(a), int(b)) for a, b in own.tolist()]
+            if not local:
+                continue
+            shifted = shift_spans(hit.chunk.text, member, local) if len(rows) > 1 else local
+            if len(shifted) != len(local):
+                continue
+            first = int(index.sentences.first[row])
+            terms.extend(info[1] for info in self.retriever.sentences_of(row))
+            spans.extend(shifted)
+            vectors.append(vecs)
+            plate.extend(bool(flags[first + k]) if len(flags) else False for k in range(len(local)))
+        return PassageInput(
+            hit.chunk.text,
+            spans,
+            np.concatenate(vectors) if vectors else np.zeros((0, 1), dtype=np.float32),
+            plate,
+            terms,
+            hit.chunk.section,
+            hit.score,
+            hit.dense,
+            hit.chunk.doc_id,
+            hit.document.metadata.force,
+        )
+
+    def respond(
+        self,
+        result: SearchResult,
+        groups: Sequence[tuple[int, ...]],
+        weights: list[tuple[str, float]],
+        topic: NDArray[np.float32] | None,
+        confidence: float,
+        compared: Sequence[str],
+        cfg: RetrievalConfig,
+    ) -> SearchResult:
+        """``result`` with highlights, answer sentences, state and confidence filled in."""
+        r = self.retriever
+        plan = result.plan
+        hits = result.hits
+        passages = [self.passage_input(h) for h in hits]
+        # content words: those the lexical index keeps (not through the retriever's text cache,
+        # which holds passages and sentences)
+        question_words = {w for w in _words(plan.topic) if r.index.lexical.terms(w)}
+        lex = r.index.lexical
+        max_idf = lex.max_idf or 1.0
+        asking = self.asking()
+        cover = [
+            (t, w * (lex.idf(t) or max_idf))
+            for t, w in plan.terms.items()
+            if t not in plan.translated and t not in asking
+        ]
+        setup, ask = split_ask(plan.topic)
+        ask_terms = frozenset(lex.terms(ask)) if setup else frozenset()
+        setup_terms = frozenset(lex.terms(setup)) if setup else frozenset()
+        cands = candidates(
+            passages,
+            topic,
+            plan.topic,
+            weights,
+            r.terms,
+            question_words,
+            cover,
+            ask_terms,
+            setup_terms,
+            # What a question that tells a case asks, embedded on its own.
+            r.encode(ask) if setup and topic is not None else None,
+        )
+        ranked = rank(cands, ranker())
+
+        # Highlights: each passage's best unit (the lead's own passage: the lead).
+        best_of: dict[int, Candidate] = {}
+        for c, _ in ranked:
+            best_of.setdefault(c.hit, c)
+        new_hits = []
+        for n, (hit, group) in enumerate(zip(hits, groups, strict=True)):
+            best = best_of.get(n)
+            if best is not None:
+                spans: tuple[tuple[int, int], ...] = ((best.unit.start, best.unit.end),)
+            else:
+                spans = self._fallback(hit, group[0], weights, topic)
+            new_hits.append(replace(hit, highlights=spans))
+
+        # The decision.
+        present: set[str] = set()
+        for h in hits[:5]:
+            present.update(r.terms(h.chunk.text))
+        missing_terms = uncovered_terms(plan.terms, plan.translated, present, asking)
+        uncovered_idf = max(
+            ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
+            default=0.0,
+        )
+        years = years_missing(
+            plan.question,
+            self.known_years(),
+            (h.chunk.text for h in hits),
+            self.inspected_years(result.filters.forces),
+        )
+        dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
+        lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
+        texts = [h.chunk.text for h in hits[:5]]
+        x = features(
+            ranked,
+            plan.question,
+            confidence,
+            hits[0].dense,
+            hits[0].lexical,
+            dense_best == lexical_best,
+            uncovered_idf,
+            bool(years),
+            len(plan.terms),
+            self.elsewhere_idf(
+                [t for t in missing_terms if plan.terms[t] >= 1.0], result.filters.forces
+            ),
+            bool(numbers_unmatched(plan.question, texts)),
+        )
+        count_given = not ranked or gives_count_of(
+            plan.question, ranked[0][0].text, lex.terms, lambda w: EVERYDAY_TERMS.get(w, ())
+        )
+        decision = decide(x, answerability(), plan.question, (), years, count_given)
+        if decision.state == "partial" and missing_terms and not years:
+            # Name the question's own words the reports lack (tokenized only when needed).
+            words = _original_words(plan.topic, set(missing_terms), r.terms)
+            decision = decide(x, answerability(), plan.question, words, years, count_given)
+        if plan.forces_missing and cfg.force_filter:
+            decision = replace(decision, state="not_answered")
+        state = decision.state
+        picks: tuple[AnswerPick, ...] = ()
+        if state != "not_answered":
+            picks = tuple(
+                AnswerPick(c.hit, c.unit.start, c.unit.end, round(p, 4), c.force)
+                for c, p in compose(ranked, compared if len(compared) >= 2 else ())
+            )
+            if not picks:
+                state = "not_answered"
+        message = result.message if (plan.forces_missing and cfg.force_filter) else None
+        if state == "not_answered" and message is None:
+            message = NOT_ANSWERED
+        elif state == "partial":
+            # Not "they cover this topic": the missing part may be the topic ("salary").
+            message = f"The reports do not give {decision.missing}."
+        return replace(
+            result,
+            answerable=state != "not_answered",
+            hits=new_hits,
+            message=message,
+            state=state,
+            confidence=decision.confidence,
+            missing=decision.missing if state == "partial" else None,
+            answer=picks,
+            candidates=tuple((c, p) for c, p in ranked),
+            answer_features=tuple(float(v) for v in x),
+        )
+
+    def _fallback(
+        self,
+        hit: Hit,
+        row: int,
+        weights: list[tuple[str, float]],
+        topic: NDArray[np.float32] | None,
+    ) -> tuple[tuple[int, int], ...]:
+        """Highlights of a passage with no answer unit (a table, a list of fragments): its
+        best sentence by query terms and similarity."""
+        index = self.retriever.index
+        own, vectors = index.sentences.of_chunk(row)
+        member = index.chunks[row]
+        info = sentence_info(member.text, self.retriever.terms, [tuple(s) for s in own.tolist()])
+        if not info:
+            info = sentence_info(member.text, self.retriever.terms)
+            topic = None
+        dense = np.clip(vectors @ topic, 0.0, 1.0) if topic is not None and len(vectors) else None
+        spans = pick_highlights(score_info(info, weights), dense)
+        return shift_spans(hit.chunk.text, member, spans)
+
+
+def _report_dates(m: Metadata) -> set[int]:
+    """The years a report is from: its inspection's and its publication's."""
+    years = {m.inspection_year} if m.inspection_year else set()
+    if m.published and m.published[:4].isdigit():
+        years.add(int(m.published[:4]))
+    return years
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()]
+
+
+# Contractions typed without their apostrophe: they name nothing the reports could lack.
+_CONTRACTIONS = frozenset(
+    "dont doesnt didnt isnt arent wasnt werent hasnt havent hadnt cant couldnt wont wouldnt "
+    "shouldnt theyre theyve youre youve were im ive whats thats theres whos".split()
+)
+
+
+def _original_words(topic: str, stems: set[str], terms_of: Callable[[str], list[str]]) -> list[str]:
+    """The question's own words behind the given stemmed terms, in question order: the words a
+    partial answer names as what the reports do not give. Contractions ("doesn't", "theyre")
+    and two-letter lower-case words ("up") are left out; an acronym ("DA") is kept."""
+    out: list[str] = []
+    for n, token in enumerate(topic.split()):
+        if "'" in token or "’" in token:
+            continue
+        bare = token.strip('?,.!:;()"')
+        named = bare.isupper() or (n > 0 and bare[:1].isupper())  # "DA", "St Giles"
+        for w in _words(token):
+            if w in _CONTRACTIONS or (len(w) <= 2 and not named):
+                continue
+            got = terms_of(w)
+            shown = bare if named and bare.lower() == w else w
+            if got and got[0] in stems and shown not in out:
+                out.append(shown)
+    return out
+
+
+def _boilerplate(retriever: Retriever) -> NDArray[np.bool_]:
+    sentences = retriever.index.sentences
+    n = len(sentences)
+    flags = np.zeros(n, dtype=bool)
+    if n == 0 or n > BOILERPLATE_SCAN:
+        return flags
+    doc = retriever.doc_of[np.asarray(sentences.owner, dtype=np.int64)]
+    vectors = sentences.rows(np.arange(n, dtype=np.int64))
+    step = 2048
+    for a in range(0, n, step):
+        sims = vectors[a : a + step] @ vectors.T
+        sims[doc[a : a + step, None] == doc[None, :]] = -1.0
+        flags[a : a + step] = sims.max(axis=1) >= BOILERPLATE_COSINE
+    return flags

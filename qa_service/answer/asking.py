@@ -1,0 +1,129 @@
+"""What a question asks for: a number or a date, a count of something, and, where it tells a
+case first, the ask that follows (pure functions over the question's and a sentence's words).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+ASKS_QUANTITY = re.compile(
+    r"\b(how many|how much|what (?:percentage|proportion|number|share|figure|rate|grade)|"
+    r"number of|percent(?:age)?|per cent|what share|how big|how large)\b|%",
+    re.IGNORECASE,
+)
+ASKS_DATE = re.compile(
+    r"^\W*(?:(?:and|so|but|ok)\W+)?when\b|\b(when (?:was|were|did|is|will|does|do|exactly)|"
+    r"what (?:date|year|month)|which (?:year|month|date)|how long|since when)\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\b(?!(?:19|20)\d\d\b)\d[\d,.]*\b|\b(?:two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|half|a third|a quarter|per cent|"
+    r"percent|majority|minority|none of|all of)\b|%",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:19|20)\d\d\b|\b(?:january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|weeks?|months?|years?|days?|hours?)\b",
+    re.IGNORECASE,
+)
+WORD = re.compile(r"[a-z0-9][a-z0-9’'-]*")  # one word, as these functions read text
+_COUNTED = re.compile(
+    r"\b(?:how many|number of|how much|what (?:percentage|proportion|share) of)\s+([^?.,;]+)",
+    re.IGNORECASE,
+)
+# Where the thing counted ends: a verb or preposition after its words.
+_COUNT_STOP = frozenset(
+    "did do does were was are is has have had in at on for from by under with across there "
+    "got get gets been being will would can could of that who which per each a an the".split()
+)
+# Where a question sets a scene and then asks ("mum rang 999 after a domestic – did anyone talk
+# to the child?"): a dash between clauses, or a comma before a clause that asks.
+_ASK_DASH = re.compile(r"\s[–—-]+\s|:\s")
+_ASKING_START = re.compile(
+    r"^\W*(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|who|what\S*|when|"
+    r"where|why|how|which)\b",
+    re.IGNORECASE,
+)
+_ASK_COMMA = re.compile(
+    r",\s+(?=(?:and\s+)?(?:do|does|did|is|are|was|were|has|have|had|can|could|will|would|"
+    r"who|what|when|where|why|how|which)\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_number(question: str) -> bool:
+    """Whether the question asks for a number, share, date or grade."""
+    return ASKS_QUANTITY.search(question) is not None or ASKS_DATE.search(question) is not None
+
+
+def gives_number(question: str, text: str) -> bool:
+    """Whether ``text`` gives the kind of number the question asks for (a quantity for
+    "how many", a date or duration for "when")."""
+    if ASKS_QUANTITY.search(question) and _QUANTITY.search(text):
+        return True
+    return bool(ASKS_DATE.search(question) and (_DATE.search(text) or _QUANTITY.search(text)))
+
+
+def split_ask(question: str) -> tuple[str, str]:
+    """The scene a question sets and what it then asks: ``("", question)`` when it only asks.
+
+    The ask is the clause after the last dash, colon or comma that opens a question clause,
+    when at least three words follow it and the words before it do not ask themselves (a
+    question in two parts, "how many ..., and how were they graded?", has no scene).
+    """
+    cut = None
+    for pattern in (_ASK_DASH, _ASK_COMMA):
+        for m in pattern.finditer(question):
+            if _ASKING_START.match(question[: m.start()]):
+                continue
+            if len(WORD.findall(question[m.end() :].lower())) >= 3:
+                cut = m if cut is None or m.start() > cut.start() else cut
+    if cut is None:
+        return "", question
+    return question[: cut.start()].strip(), question[cut.end() :].strip()
+
+
+def counted_words(question: str) -> list[str]:
+    """The words naming what a "how many" question counts ("how many registered sex offenders
+    are there?" -> registered, sex, offenders); empty when it asks no count."""
+    m = _COUNTED.search(question)
+    if m is None:
+        return []
+    out: list[str] = []
+    for w in WORD.findall(m.group(1).lower()):
+        if w in _COUNT_STOP:
+            break
+        out.append(w)
+    return out[:3]
+
+
+def gives_count_of(
+    question: str,
+    text: str,
+    terms_of: Callable[[str], list[str]],
+    synonyms: Callable[[str], Sequence[str]] = lambda _: (),
+) -> bool:
+    """Whether ``text`` gives a figure for what the question counts: a number shortly before
+    the counted thing's head word ("165 overdue visits" does not count offenders; "2,742
+    registered sex offenders" does) or just after it ("offenders: 2,742"). ``synonyms`` gives
+    the reports' words for an everyday word ("kids" -> children). True when the question
+    counts nothing in particular."""
+    counted = counted_words(question)
+    if not counted:
+        return True
+    head = counted[-1]
+    heads = {t for w in (head, *synonyms(head)) for t in terms_of(w)}
+    if not heads:
+        return True
+    words = WORD.findall(text.lower())
+    numbers = [i for i, w in enumerate(words) if _QUANTITY.fullmatch(w)]
+    named = [i for i, w in enumerate(words) if any(t in heads for t in terms_of(w))]
+    before = len(counted) + 2
+    return any(0 < j - i <= before or 0 < i - j <= 3 for i in numbers for j in named)
+
+
+def content_words(text: str, stop: Callable[[str], bool]) -> set[str]:
+    """Lower-case words of ``text`` that are not stop words."""
+    return {w for w in WORD.findall(text.lower()) if not stop(w)}

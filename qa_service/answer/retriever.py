@@ -1,0 +1,54 @@
+"""The retriever the service runs: passage retrieval (``search/retriever.py``) with answers.
+
+``Retriever.search`` returns the ranked passages together with the answer sentences marked
+in them, the answered / partial / not-answered state and its confidence (answer/answering.py).
+API, CLI, page and evaluation all search through it, so they agree on every answer.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ..search.retriever import PassageRetriever
+from ..search.types import RetrievalConfig, SearchResult
+from .answering import AnswerLayer
+from .highlight import SentenceInfo, sentence_info, term_weights
+
+
+class Retriever(PassageRetriever):
+    """Answers questions from one loaded SearchIndex; safe to share between threads."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each passage's sentences as answer scoring reads them (spans, term sets, length
+        # damping), memoised per row: the same passages come back for many questions.
+        self.sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
+        # Answer sentences and the answered / partial / not-answered decision.
+        self.answers = AnswerLayer(self)
+
+    def warm_row(self, row: int) -> None:
+        """Fill the per-passage caches of one row: its sentences' terms."""
+        self.sentences_of(row)
+
+    def _sentence_info(self, row: int) -> tuple[SentenceInfo, ...]:
+        """The sentences of one passage: span, term set and length damping (highlight.py)."""
+        text = self.index.chunks[row].text
+        spans, _ = self.index.sentences.of_chunk(row)
+        return sentence_info(text, self.terms, [(int(a), int(b)) for a, b in spans.tolist()])
+
+    def respond(
+        self,
+        result: SearchResult,
+        groups: list[tuple[int, ...]],
+        confidence: float,
+        compared: list[str],
+        cfg: RetrievalConfig,
+    ) -> SearchResult:
+        """The answer sentences of the retrieved passages and the answered / partial /
+        not-answered decision over them."""
+        weights = term_weights(result.plan.terms, self.index.lexical.idf)
+        topic = None
+        if cfg.mode != "lexical" and len(self.index.sentences):
+            topic = self.encode(result.plan.topic)
+        return self.answers.respond(result, groups, weights, topic, confidence, compared, cfg)

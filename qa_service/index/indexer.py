@@ -1,0 +1,488 @@
+"""Build an index from a corpus folder: read, chunk, publish (the ``qa index`` pipeline)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .. import __version__
+from ..ingest import corpus_files, read_corpus
+from ..ingest.acronyms import extract_acronyms
+from ..settings import Settings
+from ..types import Chunk, Document
+from . import reuse, store
+from .chunking import ChunkParams, chunk_corpus
+from .dense import FLOAT_FILE, DenseIndex, SentenceVectors
+from .embedding import ModelTokenizer
+from .lexical import LexicalIndex
+from .onnx_export import IndexEncoder, sweep_exports
+from .onnx_files import encoders_root
+from .tokens import tiktoken_counter
+
+log = logging.getLogger(__name__)
+
+# New vectors are stored beside reused ones only if the encoder gives the stored ones back to
+# this cosine (ONNX Runtime and PyTorch agree to 0.9999999 on this model: bench/results/onnx.md).
+AGREEMENT_MIN_COSINE = 0.99999
+
+
+BUILD_LOCK_WAIT_S = 10.0
+
+
+class BuildError(Exception):
+    """Nothing could be indexed, or the index would not fit (the message says why)."""
+
+
+def sweep_leftovers(index_dir: Path) -> list[str]:
+    """Remove the temporary folders interrupted builds and exports left in ``index_dir``
+    (none that a build running now is still using); returns their names."""
+    root = encoders_root(index_dir)
+    try:
+        removed = store.sweep_leftovers(index_dir)
+        removed += [f"{root.name}/{name}" for name in sweep_exports(root)]
+    except OSError as exc:  # e.g. a read-only index folder: the build itself will say so
+        log.warning("could not remove leftovers of interrupted builds in %s: %s", index_dir, exc)
+        return []
+    if removed:
+        log.info("removed %d leftover(s) of interrupted builds: %s", len(removed), removed)
+    return removed
+
+
+def check_disk_space(settings: Settings, needed: int) -> None:
+    """BuildError unless ``needed`` bytes, plus the ``min_free_mb`` reserve, fit in the index
+    folder's filesystem."""
+    reserve = int(settings.min_free_mb * 2**20)
+    free = store.free_bytes(settings.index_dir)
+    if free < needed + reserve:
+        raise BuildError(
+            f"not enough disk space for the index in {settings.index_dir}: the new generation"
+            f" needs about {needed / 2**20:.1f} MB and {settings.min_free_mb:g} MB are kept"
+            f" free (QA_MIN_FREE_MB), but only {free / 2**20:.1f} MB are free; free some space"
+            " or build on another disk (--index)"
+        )
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    generation: Path
+    documents: list[Document]
+    chunks: list[Chunk]
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    reused: dict[str, Any] = field(default_factory=dict)  # what was reused from earlier builds
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+def chunk_params(settings: Settings, model_max_tokens: int) -> ChunkParams:
+    """Chunk sizes from the settings and the model's window."""
+    return ChunkParams(
+        target_tokens=settings.chunk_target_tokens,
+        max_tokens=max(settings.chunk_max_tokens, settings.chunk_target_tokens),
+        model_max_tokens=model_max_tokens,
+        heading_context_tokens=settings.heading_context_tokens,
+    )
+
+
+def corpus_hash(docs: list[Document]) -> str:
+    """sha256 over every report's name and canonical text."""
+    h = hashlib.sha256()
+    for d in sorted(docs, key=lambda d: d.source):
+        h.update(d.source.encode())
+        h.update(hashlib.sha256(d.text.encode()).digest())
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "ncpi-qa": __version__}
+    for pkg in ("sentence-transformers", "faiss-cpu", "bm25s", "tiktoken", "torch", "transformers"):
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+            out[pkg] = importlib_metadata.version(pkg)
+    return out
+
+
+def _chunker_settings(settings: Settings, params: ChunkParams) -> dict[str, Any]:
+    return {
+        "target_tokens": params.target_tokens,
+        "max_tokens": params.max_tokens,
+        "model_max_tokens": params.model_max_tokens,
+        "heading_context_tokens": params.heading_context_tokens,
+        "tiktoken_encoding": settings.tiktoken_encoding,
+    }
+
+
+def build_index(
+    settings: Settings,
+    progress: Callable[[str, int, int], None] | None = None,
+    full: bool = False,
+    vectors_from: list[Path] | None = None,
+) -> BuildReport:
+    """Read every report in the corpus folder, chunk it, and publish a new generation.
+
+    Unless ``full``, unchanged reports and already embedded texts of the current generation
+    are reused (see ``reuse``); ``vectors_from`` names more generations to take vectors from.
+    """
+    t0 = time.perf_counter()
+    corpus = settings.corpus_dir
+    if not corpus.is_dir():
+        raise BuildError(f"corpus folder {corpus} does not exist")
+    sweep_leftovers(settings.index_dir)
+    total = sum(1 for _ in corpus_files(corpus))
+    files_done = [0]
+
+    def on_file(path: Path) -> None:
+        files_done[0] += 1
+        if progress:
+            progress(f"reading {path.name}", files_done[0], total)
+
+    clock = _Clock()
+    tokenizer = ModelTokenizer(settings.model).load()
+    params = chunk_params(settings, tokenizer.max_tokens)
+    chunker = _chunker_settings(settings, params)
+    pipeline = reuse.pipeline_fingerprint(settings, chunker)
+    clock.lap("setup")
+    previous = reuse.load_previous(settings) if not full else None
+    extra = [reuse.load_previous(settings, g) for g in (vectors_from or [])]
+    clock.lap("load_previous")
+
+    reused_from: dict[str, reuse.Previous] = {}  # doc id -> the generation its parse came from
+    older = reuse.OlderGenerations(settings, previous.generation if previous else None)
+
+    def cached(source: str, fingerprint: str) -> Document | None:
+        if full:
+            return None
+        if previous is not None:
+            doc = previous.document(source, fingerprint, pipeline)
+            if doc is not None:
+                reused_from[doc.doc_id] = previous
+                return doc
+        found = older.document(source, fingerprint, pipeline)  # perhaps removed and put back
+        if found is None:
+            return None
+        reused_from[found[0].doc_id] = found[1]
+        return found[0]
+
+    docs, problems = read_corpus(corpus, settings.max_file_bytes, on_file, cached)
+    if not docs:
+        detail = "; ".join(problems) if problems else "no report files found"
+        raise BuildError(f"nothing could be indexed from {corpus}: {detail}")
+    encoder = IndexEncoder(settings)
+    if previous is None or previous.passages is None or len(reused_from) < len(docs):
+        encoder.open_in_background()  # a new or changed report: it will have texts to embed
+    clock.lap("read")
+
+    count: Callable[[str], int] | None = None  # built only if some report is chunked
+    chunks: list[Chunk] = []
+    for i, doc in enumerate(docs, 1):
+        origin = reused_from.get(doc.doc_id)
+        kept = origin.chunks.get(doc.doc_id) if origin else None
+        if not kept:
+            count = count or tiktoken_counter(settings.tiktoken_encoding)
+            kept = chunk_corpus([doc], params, count, tokenizer)
+        chunks.extend(kept)
+        if progress:
+            progress(f"chunking {doc.source}", i, len(docs))
+    clock.lap("chunk")
+
+    return index_documents(
+        settings,
+        docs,
+        chunks,
+        problems=problems,
+        sources=[p for p in (previous, *older.loaded, *extra) if p is not None],
+        reused={
+            "from": previous.generation if previous else None,
+            "documents": len(reused_from),
+            "older": [p.generation for p in older.loaded],
+        },
+        progress=progress,
+        started=t0,
+        timings=clock.seconds,
+        encoder=encoder,
+    )
+
+
+def index_documents(
+    settings: Settings,
+    docs: list[Document],
+    chunks: list[Chunk],
+    *,
+    problems: list[str] | None = None,
+    sources: list[reuse.Previous] | None = None,
+    reused: dict[str, Any] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    embed: Callable[[list[str], int], NDArray[np.float32]] | None = None,
+    started: float | None = None,
+    timings: dict[str, float] | None = None,
+    encoder: IndexEncoder | None = None,
+) -> BuildReport:
+    """Embed (reusing the vectors ``sources`` hold), index and publish parsed, chunked reports.
+
+    ``embed(texts, batch_size)`` defaults to the configured model, loaded only if some text
+    has no vector yet (``encoder``, if given, may already be opening it); ``timings`` holds
+    seconds of stages the caller already ran.
+    """
+    t0 = time.perf_counter() if started is None else started
+    problems = problems or []
+    tokenizer_max = ModelTokenizer(settings.model).load().max_tokens
+    params = chunk_params(settings, tokenizer_max)
+    chunker = _chunker_settings(settings, params)
+    encoder = encoder or IndexEncoder(settings)  # opened only if some text has no vector yet
+    clock = _Clock(timings, exclude=lambda: encoder.load_seconds)
+    own_encoder = embed is None
+    if embed is None:
+
+        def embed(texts: list[str], size: int) -> NDArray[np.float32]:
+            return encoder.get().encode(texts, batch_size=size)
+
+    # Before anything waits for the encoder: while it opens in the background (a fresh build
+    # asks it for the vector dimension just below), this is work done meanwhile.
+    lexical = LexicalIndex.build([c.text for c in chunks])
+    clock.lap("lexical")
+    acronyms = extract_acronyms(d.text for d in docs)
+    clock.lap("acronyms")
+    batch = max(1, settings.embed_batch_size)
+    usable = [p for p in sources or [] if p.passages and p.sentences]
+    dimension = usable[0].passages.dimension if usable and usable[0].passages else None
+    passage_cache = reuse.VectorCache(dimension or encoder.get().dimension)
+    sentence_cache = reuse.VectorCache(passage_cache.dimension)
+    for p in usable:
+        assert p.passages and p.sentences
+        passage_cache.absorb(p.passages)
+        sentence_cache.absorb(p.sentences)
+    stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
+    passage_texts = [c.embed_text for c in chunks]
+    pipeline = reuse.pipeline_fingerprint(settings, chunker)
+    texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
+    needed = store.estimate_generation_bytes(
+        docs, chunks, len(texts), passage_cache.dimension, len(chunks) > settings.approx_threshold
+    )
+    check_disk_space(settings, needed)  # before the slow part, embedding
+    clock.lap("vectors_reused")
+
+    agreement: float | None = None
+    same_encoder = False
+    stored_by = reuse.common_encoder(usable)
+    if (
+        own_encoder
+        and usable
+        and (
+            reuse.any_missing(passage_texts, passage_cache)
+            or reuse.any_missing(texts, sentence_cache)
+        )
+    ):
+        if stored_by is not None and encoder.get() and encoder.identity() == stored_by:
+            same_encoder = True  # the stored vectors came from this very export: no check
+        else:
+            # New vectors will sit beside stored ones: check the encoder reproduces them first.
+            agreement, passage_cache, sentence_cache = _check_agreement(
+                encoder, passage_cache, sentence_cache, passage_texts, texts
+            )
+    clock.lap("agreement_check")
+
+    def embedding(size: int) -> reuse.Embed:
+        assert embed is not None
+        return lambda texts: embed(texts, size)
+
+    def bar(stage: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(stage, done, total)
+
+    reuse.embed_missing(
+        passage_texts,
+        passage_cache,
+        embedding(batch),
+        batch,
+        stats["passages"],
+        bar("embedding passages"),
+    )
+    clock.lap("embed_passages")
+    vectors = passage_cache.take(passage_texts)
+    dense = DenseIndex.build(
+        vectors, settings.approx_threshold, int8=settings.approx_vectors == "int8"
+    )
+    clock.lap("dense")
+    reuse.embed_missing(
+        texts,
+        sentence_cache,
+        embedding(batch * 2),
+        batch * 2,
+        stats["sentences"],
+        bar("embedding sentences"),
+    )
+    clock.lap("embed_sentences")
+    encoder.finish()  # the ONNX export queries use, if this run did not open it already
+    clock.lap("export_check")
+    clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
+
+    def save_sentences(folder: Path) -> None:
+        # Straight from the cache to disk: no second in-memory copy of every sentence vector.
+        if settings.sentence_vectors == "int8":
+            reuse.write_int8(folder, texts, sentence_cache)
+        else:
+            reuse.write_vectors(folder / FLOAT_FILE, texts, sentence_cache)
+        SentenceVectors.save_positions(
+            folder,
+            np.array(owner, dtype=np.int32),
+            np.array(spans, dtype=np.int32).reshape(-1, 2),
+        )
+
+    reused = {
+        "from": None,
+        "documents": 0,
+        **(reused or {}),
+        "passages_embedded": stats["passages"].embedded,
+        "passages_reused": stats["passages"].reused,
+        "sentences_embedded": stats["sentences"].embedded,
+        "sentences_reused": stats["sentences"].reused,
+    }
+    # Waits out a moment of another run's sweep_leftovers; a build still writing after that
+    # is refused (two builds never write at once).
+    with store.build_lock(settings.index_dir, wait_s=BUILD_LOCK_WAIT_S):
+        check_disk_space(settings, needed)  # again: another build may have published since
+        writer = store.GenerationWriter(settings.index_dir)
+        try:
+            writer.write_documents(docs)
+            writer.write_chunks(chunks)
+            writer.write_dir("dense", dense.save)
+            writer.write_dir("sentences", save_sentences)
+            writer.write_dir("bm25", lexical.save)
+            writer.write_bytes(
+                "acronyms.json", json.dumps(acronyms, ensure_ascii=False, indent=1).encode()
+            )
+            clock.lap("write")
+            manifest = {
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "corpus_hash": corpus_hash(docs),
+                "model": settings.model,
+                "model_max_tokens": tokenizer_max,
+                "chunker": chunker,
+                "pipeline": pipeline,
+                "embedder": reuse.embedder_signature(settings),
+                # Which runtime embedded this build's new texts (None: nothing was embedded
+                # here), and how closely it reproduced stored vectors it was mixed with.
+                "embedding": {
+                    "backend": encoder.backend if own_encoder else "caller",
+                    "agreement_min_cosine": agreement,
+                    "same_encoder_as_stored": same_encoder,
+                    "encoder": _vectors_encoder(encoder, own_encoder, stored_by, agreement),
+                },
+                "reused": reused,
+                "counts": {"documents": len(docs), "chunks": len(chunks)},
+                # Report file fingerprints, so a later build can find a report put back.
+                "sources": {d.source: d.fingerprint for d in docs if d.fingerprint},
+                "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
+                "sentences": len(texts),
+                "sentence_vectors": {
+                    "encoding": settings.sentence_vectors,
+                    "dimension": sentence_cache.dimension,
+                },
+                "problems": problems,
+                "versions": _versions(),
+                "build_seconds": dict(clock.seconds),  # stages up to here (not publishing)
+            }
+            gen = writer.publish(manifest, keep=settings.keep_generations)
+        except BaseException:
+            writer.abort()
+            raise
+        if settings.store == "milvus":  # the folder was the staging area: publish it there
+            from . import milvus_store
+
+            milvus_store.publish(settings, gen)
+    clock.lap("publish")
+    return BuildReport(
+        gen, docs, chunks, problems, time.perf_counter() - t0, reused, dict(clock.seconds)
+    )
+
+
+def _vectors_encoder(
+    encoder: IndexEncoder,
+    own_encoder: bool,
+    stored_by: dict[str, str] | None,
+    agreement: float | None,
+) -> dict[str, str] | None:
+    """The ONNX export every vector of this build came from or was checked against, if one
+    did: the next build then mixes its new vectors in without re-checking stored ones."""
+    if not own_encoder:
+        return None
+    if not encoder.loaded:  # nothing embedded: every vector is a stored one
+        return stored_by  # (None when there were no stored vectors)
+    if agreement is not None and agreement < AGREEMENT_MIN_COSINE:
+        return None  # stored vectors were dropped, but a run that disagrees is no reference
+    # Every vector was embedded here, reproduced by this encoder, or (same_encoder) made by it.
+    return encoder.identity()
+
+
+def _check_agreement(
+    encoder: IndexEncoder,
+    passage_cache: reuse.VectorCache,
+    sentence_cache: reuse.VectorCache,
+    passage_texts: list[str],
+    sentence_texts: list[str],
+) -> tuple[float | None, reuse.VectorCache, reuse.VectorCache]:
+    """Min cosine between a few stored vectors this build reuses and the encoder's own.
+
+    An ONNX encoder that disagrees is replaced by PyTorch (the reference); if that disagrees
+    too, the stored vectors are not reused at all. So vectors that differ are never mixed.
+    """
+    sample = reuse.reused_sample(sentence_texts, sentence_cache, 8)
+    sample_passages = reuse.reused_sample(passage_texts, passage_cache, 2)
+    if not sample and not sample_passages:
+        return None, passage_cache, sentence_cache
+    cosine = 1.0
+    for _ in range(2):
+        embedder = encoder.get()
+        cosine = min(
+            reuse.min_cosine(sample, sentence_cache, embedder.encode, int8=True),
+            reuse.min_cosine(sample_passages, passage_cache, embedder.encode, int8=True),
+        )
+        if cosine >= AGREEMENT_MIN_COSINE or encoder.backend != "onnx":
+            break
+        log.warning(
+            "the ONNX encoder reproduces stored vectors only to cosine %.7f; embedding with"
+            " PyTorch instead",
+            cosine,
+        )
+        encoder.use_torch()
+    if cosine >= AGREEMENT_MIN_COSINE:
+        return round(cosine, 7), passage_cache, sentence_cache
+    log.warning(
+        "stored vectors differ from this model's (min cosine %.7f): embedding every text again",
+        cosine,
+    )
+    dim = passage_cache.dimension
+    return round(cosine, 7), reuse.VectorCache(dim), reuse.VectorCache(dim)
+
+
+class _Clock:
+    """Seconds per build stage: ``lap`` closes the stage that ran since the previous lap,
+    leaving out the time ``exclude`` reports (opening the encoder, counted on its own)."""
+
+    def __init__(
+        self, seconds: dict[str, float] | None = None, exclude: Callable[[], float] = float
+    ) -> None:
+        self.seconds = dict(seconds or {})
+        self._exclude = exclude
+        self._last = time.perf_counter()
+        self._excluded = exclude()
+
+    def lap(self, stage: str) -> None:
+        """Add the time since the previous lap to ``stage``."""
+        now, excluded = time.perf_counter(), self._exclude()
+        spent = now - self._last - (excluded - self._excluded)
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + spent, 3)
+        self._last, self._excluded = now, excluded
