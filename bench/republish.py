@@ -181,7 +181,7 @@ def check(body: dict[str, Any], generations: Generations) -> tuple[str, list[str
         return version, [f"{version}: no such generation on disk"]
     problems = []
     for p in body.get("results", []):
-        # a merged passage (qa_service/merging.py) joins its chunks' ids with "+"
+        # a merged passage (qa_service/search/merging.py) joins its chunks' ids with "+"
         ids = str(p.get("passage_id")).split("+")
         parts = [chunks[i] for i in ids if i in chunks]
         if len(parts) != len(ids):

@@ -241,7 +241,7 @@ def write_md(res: dict[str, Any], out: Path) -> list[str]:
         " top passages (read off a lower bound of the k-th score; a term in more than a fifth"
         " of the passages is added as one corpus-sized score array, built when the index is"
         " loaded, instead of scattering its postings) and the dense index's top passages are"
-        " pooled, and only the pool is scored and fused (qa_service/candidates.py; a filter"
+        " pooled, and only the pool is scored and fused (qa_service/search/candidates.py; a filter"
         " leaving few passages is scored exactly over them). Sentence vectors are int8 codes"
         " (and, with an HNSW index, passage vectors too), memory-mapped; an index with more than"
         f" {SENTENCE_F16_ABOVE:,} float32 sentence vectors (`QA_SENTENCE_VECTORS=float32`) holds"
