@@ -15,9 +15,10 @@ import time
 
 import harness as h
 
-from qa_service.chat import Turn, answer
-from qa_service.evaluation import load_questions
-from qa_service.service import open_retriever
+from qa_service.answer.chat import answer
+from qa_service.answer.reply import Turn
+from qa_service.answer.service import open_retriever
+from qa_service.evaluation.retrieval import load_questions
 from qa_service.settings import Settings
 
 

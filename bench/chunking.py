@@ -15,11 +15,11 @@ from pathlib import Path
 
 import harness as h
 
-from qa_service.chunking import ChunkParams, chunk_corpus
-from qa_service.embedding import ModelTokenizer
+from qa_service.index.chunking import ChunkParams, chunk_corpus
+from qa_service.index.embedding import ModelTokenizer
+from qa_service.index.tokens import tiktoken_counter
 from qa_service.ingest import read_corpus
-from qa_service.textnorm import passage_text
-from qa_service.tokens import tiktoken_counter
+from qa_service.ingest.textnorm import passage_text
 
 SETTINGS = [(96, 160), (128, 192), (160, 220), (200, 240), (240, 300)]
 

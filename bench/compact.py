@@ -35,14 +35,14 @@ from typing import Any
 import harness as h
 import numpy as np
 
-from qa_service import store
-from qa_service.dense import SentenceVectors
-from qa_service.embedding import make_embedder
-from qa_service.indexer import build_index
-from qa_service.quantize import round_trip
-from qa_service.retriever import Retriever
-from qa_service.search_index import load_search_index
-from qa_service.service import retrieval_config
+from qa_service.answer.retriever import Retriever
+from qa_service.answer.service import retrieval_config
+from qa_service.index import store
+from qa_service.index.current import load_search_index
+from qa_service.index.dense import SentenceVectors
+from qa_service.index.encoders import make_embedder
+from qa_service.index.indexer import build_index
+from qa_service.index.quantize import round_trip
 from qa_service.settings import Settings
 
 # The 10,000-report synthetic corpus (bench/results/scale.md).

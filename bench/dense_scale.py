@@ -19,8 +19,8 @@ from typing import Any
 import harness as h
 import numpy as np
 
-from qa_service.dense import DenseIndex
-from qa_service.search_index import load_search_index
+from qa_service.index.current import load_search_index
+from qa_service.index.dense import DenseIndex
 from qa_service.settings import Settings
 
 SIZES = {

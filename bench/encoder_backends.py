@@ -159,11 +159,11 @@ def agreement(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
 
 def eval_in_process(index: Any, embedder: Any, settings: Any) -> dict[str, Any]:
     """Three rungs of the ``qa eval`` ladder on the dev split with this encoder for queries."""
-    from qa_service.evaluation import load_questions as eval_questions
-    from qa_service.evaluation import report, run_questions
-    from qa_service.retriever import Retriever
-    from qa_service.service import retrieval_config
-    from qa_service.tuning import ladder
+    from qa_service.answer.retriever import Retriever
+    from qa_service.answer.service import retrieval_config
+    from qa_service.evaluation.retrieval import load_questions as eval_questions
+    from qa_service.evaluation.retrieval import report, run_questions
+    from qa_service.evaluation.tuning import ladder
 
     questions = eval_questions(h.QUESTIONS, "dev")
     retriever = Retriever(index, embedder, retrieval_config(settings))
@@ -196,7 +196,7 @@ OPEN_SNIPPET = """
 import re, sys, time
 from pathlib import Path
 t = time.perf_counter()
-from qa_service.service import open_retriever
+from qa_service.answer.service import open_retriever
 from qa_service.settings import Settings
 r = open_retriever(Settings(index_dir=sys.argv[1]))
 r.encode("first question")
@@ -293,10 +293,11 @@ def main() -> None:
     args = ap.parse_args()
     mode, out = h.mode_of(args), h.out_dir(args)
     cfg = MODES[mode]
-    from qa_service.embedding import SentenceTransformerEmbedder as Torch
-    from qa_service.onnx_encoder import MODEL_FILE, SIDECAR, OnnxEmbedder, encoders_root
-    from qa_service.onnx_export import export_encoder
-    from qa_service.search_index import load_search_index
+    from qa_service.index.current import load_search_index
+    from qa_service.index.embedding import SentenceTransformerEmbedder as Torch
+    from qa_service.index.onnx_encoder import OnnxEmbedder
+    from qa_service.index.onnx_export import export_encoder
+    from qa_service.index.onnx_files import MODEL_FILE, SIDECAR, encoders_root
     from qa_service.settings import Settings
 
     settings = Settings(index_dir=h.require_index(args.index), corpus_dir=h.ROOT / "corpus")

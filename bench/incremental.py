@@ -41,14 +41,14 @@ from typing import Any
 import harness as h
 import numpy as np
 
-from qa_service import reuse, store
-from qa_service.chunking import chunk_corpus
-from qa_service.embedding import ModelTokenizer
-from qa_service.indexer import build_index, chunk_params, index_documents
+from qa_service.index import reuse, store
+from qa_service.index.chunking import chunk_corpus
+from qa_service.index.embedding import ModelTokenizer
+from qa_service.index.indexer import build_index, chunk_params, index_documents
+from qa_service.index.onnx_files import encoders_root
+from qa_service.index.tokens import tiktoken_counter
 from qa_service.ingest import file_fingerprint, read_corpus
-from qa_service.onnx_encoder import encoders_root
 from qa_service.settings import Settings
-from qa_service.tokens import tiktoken_counter
 
 EMBED_STAGES = ("embed_passages", "embed_sentences")
 

@@ -29,14 +29,9 @@ from typing import Any
 import harness as h
 import numpy as np
 
-from qa_service.onnx_encoder import (
-    OnnxEmbedder,
-    encoder_dir,
-    encoder_key,
-    encoders_root,
-    local_model_dir,
-)
-from qa_service.search_index import load_search_index
+from qa_service.index.current import load_search_index
+from qa_service.index.onnx_encoder import OnnxEmbedder
+from qa_service.index.onnx_files import encoder_dir, encoder_key, encoders_root, local_model_dir
 from qa_service.settings import Settings
 
 
@@ -75,9 +70,9 @@ def measure(
 def test_figures(index: Any, embedder: OnnxEmbedder, index_dir: Path) -> dict[str, Any]:
     """Test-split figures with every vector (index and questions) made by ``embedder``: the
     index is rebuilt from the real index's passages with it, then searched with it."""
-    from qa_service.indexer import index_documents
-    from qa_service.retriever import Retriever
-    from qa_service.service import retrieval_config
+    from qa_service.answer.retriever import Retriever
+    from qa_service.answer.service import retrieval_config
+    from qa_service.index.indexer import index_documents
 
     settings = Settings(index_dir=index_dir, corpus_dir=h.ROOT / "corpus")
     shutil.copytree(encoders_root(h.ROOT / "index"), encoders_root(index_dir))  # no new export
@@ -95,7 +90,7 @@ def batch_shapes(index_dir: Path, rounds: int) -> dict[str, Any]:
     """ONNX Runtime embedding time of the smallest report's passages and sentences by batch
     shape: padded-token budgets (``qa index`` uses 256), against fixed batches of 32 and 64
     texts."""
-    from qa_service import reuse, store
+    from qa_service.index import reuse, store
 
     settings = Settings(index_dir=index_dir)
     added = h.reports_by_size()[0]

@@ -138,7 +138,7 @@ def levels(
 
 def yardstick(cfg: dict[str, Any]) -> dict[str, Any]:
     """The raw single-question encode of the service's encoder, back to back."""
-    from qa_service.service import open_retriever
+    from qa_service.answer.service import open_retriever
     from qa_service.settings import Settings
 
     retriever = open_retriever(Settings(index_dir=h.ROOT / "index"))

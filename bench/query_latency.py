@@ -84,8 +84,8 @@ def in_process(cfg: dict[str, Any], res: dict[str, Any]) -> None:
     """The encoder, search and embedding figures, in this process (before a server runs)."""
     import torch
 
-    from qa_service.embedding import SentenceTransformerEmbedder
-    from qa_service.service import open_retriever
+    from qa_service.answer.service import open_retriever
+    from qa_service.index.embedding import SentenceTransformerEmbedder
     from qa_service.settings import Settings
 
     settings = Settings(index_dir=h.ROOT / "index")

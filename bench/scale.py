@@ -42,10 +42,10 @@ from typing import Any
 import harness as h
 import numpy as np
 
-from qa_service import reuse, store
-from qa_service.dense import SENTENCE_F16_ABOVE
-from qa_service.indexer import index_documents
-from qa_service.retriever import FUSION_SCAN_LIMIT
+from qa_service.index import reuse, store
+from qa_service.index.dense import SENTENCE_F16_ABOVE
+from qa_service.index.indexer import index_documents
+from qa_service.search.retriever import FUSION_SCAN_LIMIT
 from qa_service.settings import Settings
 
 AGREEMENT_MAX_REPORTS = 1_000
@@ -59,7 +59,7 @@ def _manifest(generation: Path) -> dict[str, Any]:
 
 def search_latency(settings: Settings, questions: list[str]) -> dict[str, Any]:
     """Load an index and time uncached searches, in total and by stage."""
-    from qa_service.service import open_retriever
+    from qa_service.answer.service import open_retriever
 
     t = time.perf_counter()
     retriever = open_retriever(settings)
@@ -81,9 +81,9 @@ def agreement(settings: Settings, questions: list[str]) -> dict[str, Any]:
     scored and fused): how often the first passage is the same, and the top-5 overlap."""
     import dataclasses
 
-    from qa_service.dense import DenseIndex
-    from qa_service.retriever import Retriever
-    from qa_service.service import open_retriever
+    from qa_service.answer.retriever import Retriever
+    from qa_service.answer.service import open_retriever
+    from qa_service.index.dense import DenseIndex
 
     cand = open_retriever(settings)
     dense = cand.index.dense
@@ -165,11 +165,11 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
 
 def real_rates(real_index: Path) -> dict[str, Any]:
     """Per-report parse+chunk time and embedding rates measured on the real reports."""
-    from qa_service.chunking import chunk_corpus
-    from qa_service.embedding import ModelTokenizer, SentenceTransformerEmbedder
-    from qa_service.indexer import chunk_params
+    from qa_service.index.chunking import chunk_corpus
+    from qa_service.index.embedding import ModelTokenizer, SentenceTransformerEmbedder
+    from qa_service.index.indexer import chunk_params
+    from qa_service.index.tokens import tiktoken_counter
     from qa_service.ingest import read_corpus
-    from qa_service.tokens import tiktoken_counter
 
     settings = Settings()
     t = time.perf_counter()

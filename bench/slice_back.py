@@ -1,7 +1,7 @@
 """Share of returned passages that slice back from the report's canonical text (CONTRACT.md).
 
 Runs every eval question (all splits) through the final retriever, then checks each returned
-passage with its own reading of the contract rule, written apart from ``qa_service.textnorm``
+passage with its own reading of the contract rule, written apart from ``qa_service.ingest.textnorm``
 so that it judges the service rather than repeating it:
 
     canonical_text[char_start:char_end], markup removed (HTML tags, markdown heading marks,
@@ -95,7 +95,7 @@ def glued_numbers(canonical: str, start: int, end: int, text: str) -> list[str]:
 
 def run(index: Path, questions: Path, top_k: int) -> dict[str, Any]:
     """Search every question and judge every returned passage."""
-    from qa_service.service import open_retriever
+    from qa_service.answer.service import open_retriever
     from qa_service.settings import Settings
 
     settings = Settings(index_dir=index)

@@ -59,19 +59,19 @@ class Settings(BaseSettings):
     # concurrent load may do better with 1 (the benchmarks measure both: docs/benchmarks.md).
     torch_threads: int | None = Field(default=None, ge=1, le=64)
     # numpy's BLAS threads. Its idle threads spin and starve torch's on 2 cores: with the
-    # default pool a search's encode took 70-80 ms instead of 9 ms (bench/results/benchmarks.md);
-    # the passage matrix products are small enough for one thread.
+    # default pool a search's encode takes 70-80 ms instead of 9 ms; the passage matrix
+    # products are small enough for one thread.
     blas_threads: int = Field(default=1, ge=1, le=64)
     # The encoder. "onnx" runs the model exported by `qa index` (index/encoders/) in ONNX
     # Runtime: the same vectors (cosine >= 0.99999, checked at export and spot-checked against
     # stored vectors before a build mixes new ones in), about half the encode time and no torch
     # in the server or in an incremental `qa index`; without a usable export it falls back to
-    # torch with a warning. bench/results/onnx.md and incremental.md have the measurements.
+    # torch with a warning. Measured in bench/results/encoder-backends.md and index-speed.md.
     encoder_backend: Literal["torch", "onnx"] = "onnx"
     # ONNX Runtime intra-op threads per process. On 2 cores, two
     # encoded a lone query a fifth faster than one when idle and as fast with the other core
     # busy; under 4 concurrent requests they did 12% fewer (idle) to 25% more (busy) per second
-    # (bench/results/onnx.md). Several server processes on one machine: use 1 each.
+    # (bench/results/encoder-backends.md). Several server processes on one machine: use 1 each.
     onnx_threads: int = Field(default=2, ge=1, le=64)
     # Whether ONNX Runtime's pool threads busy-wait between the operators of one encode instead
     # of sleeping. On: a lone query encodes ~30% faster (one client over HTTP, p50 7.4 -> 5.4

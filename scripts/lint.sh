@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check qa_service tests
+.venv/bin/ruff check qa_service tests bench scripts
 .venv/bin/mypy
 .venv/bin/hadolint Dockerfile
 echo "lint: ruff, mypy and hadolint passed"

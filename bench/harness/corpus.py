@@ -21,7 +21,7 @@ def qa_index(corpus: Path, index: Path, *extra: str) -> dict[str, Any]:
     """``qa index`` of ``corpus`` into ``index`` in a fresh process: wall seconds, peak RSS,
     the load average before it, and what the new generation's manifest records (stage times;
     "start_imports_publish" is the wall time outside them)."""
-    from qa_service import store
+    from qa_service.index import store
 
     load = loadavg()
     run = timed_run(
@@ -113,7 +113,8 @@ def int8_folder(fp32: Path, dest: Path, per_channel: bool = False) -> Path:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from qa_service.onnx_encoder import MODEL_FILE, SIDECAR, TOKENIZER_FILE, sha256_file
+    from qa_service.index.onnx_files import MODEL_FILE, SIDECAR, TOKENIZER_FILE
+    from qa_service.index.store import sha256_file
 
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process the graph
     dest.mkdir(parents=True, exist_ok=True)
@@ -130,10 +131,10 @@ def int8_folder(fp32: Path, dest: Path, per_channel: bool = False) -> Path:
 def eval_test_split(retriever: Any, questions: int | None = None) -> dict[str, float]:
     """The final retriever's R@5, MRR@10, nDCG@10 and the answers' figures on the test split,
     in this process (``questions``: only the first ones, for a smoke run)."""
-    from qa_service.answer_eval import answer_report, run_answers
-    from qa_service.evaluation import load_questions as eval_questions
-    from qa_service.evaluation import report, run_questions
-    from qa_service.tuning import ladder
+    from qa_service.evaluation.answers import answer_report, run_answers
+    from qa_service.evaluation.retrieval import load_questions as eval_questions
+    from qa_service.evaluation.retrieval import report, run_questions
+    from qa_service.evaluation.tuning import ladder
 
     qs = eval_questions(QUESTIONS, "test")[:questions]
     name, cfg = ladder(retriever.config)[-1]
@@ -166,7 +167,7 @@ def synthesize(
     so the text stays real and every passage keeps the CONTRACT offset rule.
     """
     from qa_service.forces import FORCES
-    from qa_service.textnorm import collapse_ws
+    from qa_service.ingest.textnorm import collapse_ws
     from qa_service.types import Block, Chunk, Document, Footnote, Metadata, Section, content_hash
 
     rng = random.Random(seed)

@@ -34,7 +34,8 @@ from .tokens import tiktoken_counter
 log = logging.getLogger(__name__)
 
 # New vectors are stored beside reused ones only if the encoder gives the stored ones back to
-# this cosine (ONNX Runtime and PyTorch agree to 0.9999999 on this model: bench/results/onnx.md).
+# this cosine (ONNX Runtime and PyTorch agree to 0.9999999 on this model:
+# bench/results/encoder-backends.md).
 AGREEMENT_MIN_COSINE = 0.99999
 
 

@@ -45,7 +45,7 @@ EXPORT_LIBRARIES = (
 )
 # Padded tokens per ONNX Runtime batch. On 2 cores, batches of 256 to 512 tokens (one or two
 # passages, or eight to sixteen sentences) embedded 1.5 to 2.2 times as fast as the 32 and 64
-# texts per batch the torch path uses (bench/results/incremental.md, idle and loaded).
+# texts per batch the torch path uses (bench/results/index-speed.md, idle and loaded).
 BATCH_TOKENS = 256
 POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens")
 # sentence-transformers' legacy Pooling keys, in the order it concatenates them.
