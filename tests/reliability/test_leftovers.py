@@ -24,7 +24,7 @@ from tests.conftest import CORPUS
 HOLD_BUILD_LOCK = """
 import sys, time
 from pathlib import Path
-from qa_service import store
+from qa_service.index import store
 with store.build_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)
@@ -32,7 +32,7 @@ with store.build_lock(Path(sys.argv[1])):
 HOLD_EXPORT_LOCK = """
 import sys, time
 from pathlib import Path
-from qa_service import onnx_export
+from qa_service.index import onnx_export
 with onnx_export._export_lock(Path(sys.argv[1]), wait=True):
     print("locked", flush=True)
     time.sleep(60)
