@@ -255,7 +255,7 @@ def tune_cmd(
 @index_option
 def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None:
     """Refit the answer-sentence ranker and the answerability model on the dev split and
-    write them to qa_service/models/ (plain JSON).
+    write them to qa_service/answer/models/ (plain JSON).
 
     Example: qa fit-answers && qa eval --split dev --only-final
     """
