@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher, get_close_matches
 from typing import Literal
 
-from ..ingest.textnorm import _FOOTNOTE_MARK, _HEADING_MARK, _TAG, passage_text
+from ..ingest.textnorm import _FOOTNOTE_MARK, _HEADING_MARK, _LINK, _TAG, passage_text
 from ..types import Chunk, Document
 
 # The ingester's own markup patterns, so "markup" means the same thing here as in the offset rule.
@@ -119,6 +119,9 @@ def _stream(text: str, segments: list[list[tuple[int, int]]]) -> _Stream:
     for pattern in _SKIP:
         for m in pattern.finditer(text):
             skip[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
+    for m in _LINK.finditer(text):  # a markdown link reads as its text: skip "[" and "](url)"
+        skip[m.start() : m.start(1)] = b"\x01" * (m.start(1) - m.start())
+        skip[m.end(1) : m.end()] = b"\x01" * (m.end() - m.end(1))
     out: list[str] = []
     starts: array[int] = array("q")
     ends: array[int] = array("q")
@@ -160,6 +163,19 @@ def _stream(text: str, segments: list[list[tuple[int, int]]]) -> _Stream:
     cased = "".join(out)
     lower = "".join(c if len(lc := c.lower()) != 1 else lc for c in cased)
     return _Stream(cased, lower, starts, ends)
+
+
+def _whole_links(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span that begins or ends at a markdown link's text, widened over the link's syntax, so
+    that it reads as the text with no stray "[" or "](url)"."""
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", end)
+    for m in _LINK.finditer(text, lo, len(text) if hi < 0 else hi):
+        if m.start() < start <= m.start(1):
+            start = m.start()
+        if m.end(1) <= end < m.end():
+            end = m.end()
+    return start, end
 
 
 def normalize(text: str) -> str:
@@ -436,6 +452,7 @@ class QuoteLocator:
         d = self._docs[hit.doc]
         doc = d.doc
         start, end = d.stream.starts[hit.start], d.stream.ends[hit.end - 1]
+        start, end = _whole_links(doc.text, start, end)
         bi = bisect_right(d.block_starts, start) - 1
         if bi >= 0 and start < doc.blocks[bi].end:
             block = doc.blocks[bi]

@@ -109,7 +109,7 @@ class LexicalIndex:
 
     def terms(self, text: str) -> list[str]:
         """The index terms of a text (lower-cased, stop words removed, stemmed): the terms
-        ``bm25s.tokenize`` gives with the settings of ``build`` (tests/test_lexical_terms.py
+        ``bm25s.tokenize`` gives with the settings of ``build`` (tests/search/test_lexical_terms.py
         checks every passage and sentence of the corpus), without its per-call set-up (a
         progress bar object and vocabulary maps: ~0.1 ms a question)."""
         stop = _stopwords()

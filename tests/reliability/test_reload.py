@@ -68,7 +68,7 @@ def test_new_generation_is_served_without_failed_requests(tmp_path: Path) -> Non
 
         if settings.store == "milvus":
             return  # damaged files under index/ are the embedded store's case (the Milvus
-            # store checks what it reads back the same way: tests/test_milvus_store.py)
+            # store checks what it reads back the same way: tests/index/test_milvus_store.py)
         # A published generation that cannot be loaded: keep serving, report it, stay ready.
         gen = store.current_generation(settings.index_dir)
         bad = settings.index_dir / (gen.name[:-6] + "ffffff")

@@ -30,7 +30,7 @@ try:
 except ImportError:  # tests/ on sys.path as a plain folder
     from formats import html_to_pdf, markdown_to_html  # type: ignore[no-redef]
 
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 MARKDOWN = CORPUS / "lancashire-2017-inspection.md"
 
 # The contract's markup, as a reader would list it: footnote markers first (their digits go

@@ -16,7 +16,7 @@ from qa_service.search.passages import passage_dict
 from qa_service.search.types import Filters
 from qa_service.settings import Settings
 
-QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl"
 
 
 def test_kent_detention_question(retriever) -> None:

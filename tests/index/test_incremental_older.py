@@ -10,8 +10,7 @@ from qa_service.index import store
 from qa_service.index.indexer import build_index
 from qa_service.index.onnx_files import encoders_root
 from qa_service.settings import Settings
-
-from .conftest import CORPUS, SEEDS
+from tests.conftest import CORPUS, SEEDS
 
 
 def _setup(tmp_path: Path, built_index: Path) -> tuple[Settings, Path]:

@@ -21,10 +21,11 @@ from qa_service.ingest.textnorm import (
     passage_text,
     remove_footnote_marks,
     strip_markup,
+    visible_text,
 )
 from qa_service.types import Block, Chunk, Document
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUOTES = [
     q
     for q in map(json.loads, (ROOT / "eval" / "questions.jsonl").read_text("utf-8").splitlines())
@@ -362,7 +363,7 @@ def _tokens(doc: Document, block: Block) -> list[tuple[int, int, str]]:
         s, e = block.start + m.start(), block.start + m.end()
         if any(gs <= s < ge for gs, ge in block.gaps):
             continue  # the footnote printed inside the paragraph is not part of it
-        clean = strip_markup(remove_footnote_marks(m.group())).replace("*", "")
+        clean = visible_text(remove_footnote_marks(m.group())).replace("*", "")
         if clean and not re.fullmatch(r"[-_]{3,}", clean):  # "---" page breaks are not text
             tokens.append((s, e, clean))
     return tokens
@@ -390,3 +391,21 @@ def test_any_run_of_words_is_found_at_its_place(
     # an identical earlier occurrence comes first
     here = any(first[0] <= s < first[1] and last[0] < e <= last[1] for s, e in spans)
     assert here or (spans and spans[0][0] < first[0]), (quote, spans, first, last)
+
+
+def test_a_quote_ending_in_a_markdown_link_reads_as_the_link_text(
+    corpus_docs: dict[str, Document], locator: QuoteLocator
+) -> None:
+    """A report's markdown link reads as its text: the quote is found exactly, and its span
+    takes in the whole link syntax, so the cited text has no stray "[" or "](url)"."""
+    quote = (
+        "Available at: www.justiceinspectorates.gov.uk/hmic/wp-content/uploads/"
+        "ncpi-assessment-criteria.pdf"
+    )
+    result = locator.locate(quote)
+    check_exact(result, quote, corpus_docs)
+    match = result.matches[0]
+    doc = next(d for d in corpus_docs.values() if d.doc_id == match.doc_id)
+    raw = doc.text[match.char_start : match.char_end]
+    assert raw.endswith(")") and "](http" in raw  # the link's syntax is inside the span
+    assert "[" not in match.text and "](" not in match.text

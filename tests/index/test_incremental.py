@@ -17,8 +17,7 @@ from qa_service.index.current import load_search_index
 from qa_service.index.indexer import build_index
 from qa_service.index.search_index import SearchIndex
 from qa_service.settings import Settings
-
-from .conftest import CORPUS, SEEDS
+from tests.conftest import CORPUS, SEEDS
 
 
 def _vectors_by_id(index: SearchIndex) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ from qa_service.evaluation.fit import thresholds
 from qa_service.evaluation.retrieval import load_questions
 from qa_service.ingest.sentences import sentence_spans
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _units(text: str, headings: tuple[str, ...] = ()) -> list[tuple[str, str]]:

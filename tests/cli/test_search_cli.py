@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from qa_service.cli import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 
 

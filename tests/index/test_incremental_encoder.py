@@ -14,8 +14,7 @@ from qa_service.index.indexer import build_index
 from qa_service.index.onnx_export import IndexEncoder, prune_exports
 from qa_service.index.onnx_files import KEY_CACHE, encoder_key, encoders_root
 from qa_service.settings import Settings
-
-from .conftest import CORPUS, SEEDS
+from tests.conftest import CORPUS, SEEDS
 
 
 def _small_model(tmp_path: Path) -> Path:

@@ -17,7 +17,7 @@ from qa_service.search import candidates
 from qa_service.search.fusion import top_indices, top_rows
 from qa_service.search.types import Filters
 
-QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl"
 
 
 def _questions() -> list[str]:

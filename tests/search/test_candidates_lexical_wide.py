@@ -12,7 +12,7 @@ import pytest
 from qa_service.index import lexical
 from qa_service.index.lexical import LexicalIndex
 
-QUESTIONS = Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl"
 
 
 def _fresh(index: LexicalIndex) -> LexicalIndex:

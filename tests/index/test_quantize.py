@@ -19,8 +19,7 @@ from qa_service.index.dense import CODES_FILE, FLOAT_FILE, SCALES_FILE, Sentence
 from qa_service.index.indexer import build_index
 from qa_service.index.quantize import dequantize_int8, quantize_int8
 from qa_service.settings import Settings
-
-from .conftest import CORPUS
+from tests.conftest import CORPUS
 
 
 def _unit(n: int, d: int = 384, seed: int = 0) -> np.ndarray:

@@ -15,7 +15,7 @@ from qa_service.answer.reply import Turn
 from qa_service.search.passages import chat_dict
 
 KENT, LEICS, LINCS = "Kent Police", "Leicestershire Police", "Lincolnshire Police"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(

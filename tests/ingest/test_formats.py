@@ -20,7 +20,7 @@ try:
 except ImportError:  # tests/ on sys.path as a plain folder
     from formats import html_to_pdf, markdown_to_html  # type: ignore[no-redef]
 
-SEED = Path(__file__).resolve().parent.parent / "corpus" / "lancashire-2017-inspection.md"
+SEED = Path(__file__).resolve().parents[2] / "corpus" / "lancashire-2017-inspection.md"
 RUNNING_TITLE = "Lancashire Constabulary – National Child Protection Inspection (test render)"
 
 
