@@ -17,7 +17,8 @@ from .highlight import SentenceInfo, sentence_info, term_weights
 
 
 class Retriever(PassageRetriever):
-    """Answers questions from one loaded SearchIndex; safe to share between threads."""
+    """Answers questions from one loaded SearchIndex; safe to share between threads. Takes
+    the same arguments as ``PassageRetriever``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .topk import top_rows
+
 _TOKEN_PATTERN = r"(?u)\b\w\w+\b"
 # In an index of at least _WIDE_MIN_CHUNKS chunks, a term in more than _WIDE_SHARE of them
 # keeps its scores, once read, as one corpus-sized array (0 where it is absent), up to
@@ -213,8 +215,6 @@ class LexicalIndex:
         Rather than partitioning the corpus-sized array, a lower bound of the k-th best score
         is read off the chunks of the rarest terms; one vectorised comparison then leaves
         the few chunks scoring at least that much."""
-        from .topk import top_rows
-
         if total is None:
             total = self.scores(weighted_terms)
         # Any k distinct chunks' k-th best score is a lower bound; the rarest term's chunks

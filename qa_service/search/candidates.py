@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..index.search_index import SearchIndex
+from ..index.topk import top_rows
 from ..ingest.lines import under_section
-from .fusion import top_rows
 
 # A filter leaving at most this many passages is scored exactly over all of them (a dense
 # product over 30k rows takes ~3 ms); above it the filter is applied to the candidates.

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ..index.topk import top_indices, top_rows
-
-__all__ = ["convex", "cover_groups", "minmax", "rrf", "top_indices", "top_rows"]
+from ..index.topk import top_indices
 
 
 def minmax(scores: NDArray[np.float32], keep: NDArray[np.bool_]) -> NDArray[np.float32]:

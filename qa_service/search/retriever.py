@@ -18,10 +18,11 @@ from numpy.typing import NDArray
 
 from ..index.embedding import Embedder
 from ..index.search_index import SearchIndex
+from ..index.topk import top_indices
 from ..ingest.lines import title_key, under_section
 from ..types import Chunk
 from .candidates import CandidateScorer
-from .fusion import convex, cover_groups, rrf, top_indices
+from .fusion import convex, cover_groups, rrf
 from .merging import (
     Riders,
     group_adjacent,

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from qa_service.answer.retriever import Retriever
 from qa_service.index.dense import DenseIndex, SentenceVectors
+from qa_service.index.topk import top_indices, top_rows
 from qa_service.ingest.lines import title_key
 from qa_service.search import candidates
-from qa_service.search.fusion import top_indices, top_rows
 from qa_service.search.types import Filters
 
 QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl"

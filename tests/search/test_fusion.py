@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qa_service.index.dense import SentenceVectors
-from qa_service.search.fusion import convex, cover_groups, minmax, rrf, top_indices
+from qa_service.index.topk import top_indices
+from qa_service.search.fusion import convex, cover_groups, minmax, rrf
 
 
 def test_minmax_ignores_filtered_out() -> None:
