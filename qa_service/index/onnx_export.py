@@ -24,7 +24,6 @@ import secrets
 import shutil
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from .onnx_files import (
     read_pipeline,
     read_sidecar,
 )
+from .onnx_graph import onnx_bytes
 from .store import free_bytes, fsync_dir, sha256_file
 
 log = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ def _export(model: str, location: Path, folder: Path, key: str) -> None:
     if "token_type_ids" in tokenizer.model_input_names and "token_type_ids" in params:
         names.append("token_type_ids")  # exactly what sentence-transformers feeds the model
     max_len = int(st.max_seq_length)
-    _write(folder / MODEL_FILE, _onnx_bytes(hf_model, names, max_len))
+    _write(folder / MODEL_FILE, onnx_bytes(hf_model, names, max_len, OUTPUT))
     _write(folder / TOKENIZER_FILE, tokenizer.backend_tokenizer.to_str().encode("utf-8"))
     meta: dict[str, Any] = {
         "format": EXPORT_FORMAT,
@@ -365,50 +365,6 @@ def _load_sentence_transformer(location: Path) -> Any:
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     return SentenceTransformer(str(location), device="cpu")
-
-
-def _onnx_bytes(hf_model: Any, names: list[str], max_len: int) -> bytes:
-    """The transformer's last hidden state as an ONNX graph (torch.export-based exporter)."""
-    import torch
-
-    class TokenEmbeddings(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(
-            self,
-            input_ids: torch.Tensor,
-            attention_mask: torch.Tensor,
-            token_type_ids: torch.Tensor | None = None,
-        ) -> torch.Tensor:
-            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)
-            return out.last_hidden_state  # type: ignore[no-any-return]
-
-    shape = (2, min(16, max_len))  # the axes are dynamic; these sizes only trace the graph
-    values = {"input_ids": 5, "attention_mask": 1, "token_type_ids": 0}
-    example = tuple(torch.full(shape, values[n], dtype=torch.long) for n in names)
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    sequence = torch.export.Dim("sequence", min=1, max=max_len)
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                TokenEmbeddings(hf_model).eval(),
-                example,
-                input_names=names,
-                output_names=[OUTPUT],
-                dynamic_shapes={n: {0: batch, 1: sequence} for n in names},
-                dynamo=True,
-                external_data=False,
-                verbose=False,
-            )
-        assert program is not None
-        return program.model_proto.SerializeToString()  # type: ignore[no-any-return]
-    except Exception as exc:  # the exporter raises many kinds; any of them means "use torch"
-        raise OnnxUnavailable(f"torch.onnx.export failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _verify(st: Any, model: str, folder: Path) -> float:

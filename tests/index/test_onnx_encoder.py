@@ -248,7 +248,7 @@ def test_failed_export_leaves_the_build_to_torch(
     def broken(*args: object) -> bytes:
         raise RuntimeError("exporter bug")
 
-    monkeypatch.setattr(onnx_export, "_onnx_bytes", broken)
+    monkeypatch.setattr(onnx_export, "onnx_bytes", broken)
     settings = Settings(index_dir=tmp_path / "index", encoder_backend="onnx")
     with caplog.at_level(logging.WARNING):
         assert ensure_encoder(settings) is None
