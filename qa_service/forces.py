@@ -51,9 +51,9 @@ FORCES: dict[str, tuple[str, ...]] = {
     "Surrey Police": (),
     "Sussex Police": (),
     "Thames Valley Police": ("TVP",),
-    "Warwickshire Police": (),
+    "Warwickshire Police": ("Warks",),
     "West Mercia Police": (),
-    "West Midlands Police": ("WMP",),
+    "West Midlands Police": ("WMP", "West Mids"),
     "West Yorkshire Police": ("West Yorks",),
     "Wiltshire Police": ("Wilts",),
 }
