@@ -22,7 +22,7 @@ FORCES: dict[str, tuple[str, ...]] = {
     "Dyfed-Powys Police": ("Dyfed Powys",),
     "Essex Police": (),
     "Gloucestershire Constabulary": ("Glos", "Gloucs"),
-    "Greater Manchester Police": ("GMP", "Manchester"),
+    "Greater Manchester Police": ("GMP", "Manchester Police"),
     "Gwent Police": (),
     "Hampshire and Isle of Wight Constabulary": ("Hampshire Constabulary", "Hampshire", "Hants"),
     "Hertfordshire Constabulary": ("Herts",),
@@ -72,6 +72,11 @@ OTHER_FORCES: dict[str, tuple[str, ...]] = {
 }
 ALL_FORCES: dict[str, tuple[str, ...]] = {**FORCES, **OTHER_FORCES}
 
+# Short forms that are also everyday words ("secure beds", "a jersey"): they name a force only
+# when written with a capital letter. A city ("a children's home in Manchester") is no force
+# either, so Greater Manchester Police goes by "Manchester Police", not "Manchester".
+CAPITALISED_ONLY = frozenset({"Beds", "Jersey", "Staffs", "Wilts"})
+
 _SUFFIX = re.compile(r"\s+(?:Police(?: Service)?|Constabulary)$|^Police (?=Scotland$)")
 
 
@@ -92,7 +97,8 @@ def _patterns() -> list[tuple[str, re.Pattern[str], str]]:
     names.sort(key=lambda p: -len(p[0]))
     out = []
     for name, force in names:
-        flags = 0 if name.isupper() or name.startswith("the ") else re.IGNORECASE
+        exact = name.isupper() or name.startswith("the ") or name in CAPITALISED_ONLY
+        flags = 0 if exact else re.IGNORECASE
         words = [r"(?:and|&)" if w == "and" else re.escape(w) for w in re.split(r"[\s-]+", name)]
         body = r"[\s-]+".join(words)
         pattern = re.compile(rf"(?<![\w-]){body}(?![\w-])", flags)

@@ -12,9 +12,14 @@ ASKS_QUANTITY = re.compile(
     r"number of|percent(?:age)?|per cent|what share|how big|how large)\b|%",
     re.IGNORECASE,
 )
+# A question opening with "when" asks a date unless a subject follows it: "When kids come back
+# from going missing, does anyone ...?" sets a condition and asks something else.
 ASKS_DATE = re.compile(
-    r"^\W*(?:(?:and|so|but|ok)\W+)?when\b|\b(when (?:was|were|did|is|will|does|do|exactly)|"
-    r"what (?:date|year|month)|which (?:year|month|date)|how long|since when)\b",
+    r"^\W*(?:(?:and|so|but|ok)\W+)?when(?:'s|’s)?\b(?!\s+(?:a|an|the|you|we|they|i|he|she|it|"
+    r"kids?|children|child|officers?|someone|somebody|anyone|people|staff|police|there|this|that|"
+    r"these|those|my|our|your|their|his|her)\b)"
+    r"|\b(when (?:was|were|did|is|will|does|do|exactly)|"
+    r"what (?:date|year|month)|which (?:year|month|date)|how long|how soon|since when)\b",
     re.IGNORECASE,
 )
 _QUANTITY = re.compile(
