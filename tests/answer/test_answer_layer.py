@@ -103,15 +103,17 @@ def test_a_partial_answer_names_words_not_contractions() -> None:
     assert _original_words(asked, {"decide", "job", "doesn", "need"}, same) == [
         "decide",
         "job",
-        "need",
     ]
     assert _original_words("do kent use drones when theyre out?", {"drones", "theyre"}, same) == [
         "drones"
     ]
-    assert _original_words("the big worry about DA up north", {"da", "up", "big"}, same) == [
-        "big",
+    assert _original_words("the big worry about DA up north", {"da", "up", "worry"}, same) == [
+        "worry",
         "DA",
     ]
+    # words of how the question is put are never what the reports lack
+    asked = "what happens when a teenager goes AWOL, can you get hold of anyone else?"
+    assert _original_words(asked, {"goes", "you", "hold", "else", "awol"}, same) == ["AWOL"]
 
 
 def test_a_count_must_count_what_was_asked() -> None:
