@@ -8,10 +8,12 @@
 2. Answerability: with the new ranker in place, each dev question is one example (label: the
    reports answer it at least in part). A logistic regression again, so its output is a
    probability (checked by the reliability plot of ``qa eval``); the refuse threshold is the
-   highest that refuses at most ``max_refused`` of the answerable dev questions (and of the
-   staff ones); the answer threshold follows from what a wrong confident answer costs against
-   a hedged one (``WRONG_ANSWER_COST``), not from a search over dev, whose few unanswerable
-   questions leave that choice flat and unstable.
+   highest under which, with 90% confidence, at most 3% of answerable questions (5% of staff
+   ones) would be refused, judged by how many dev questions it refuses; the answer threshold
+   follows from what a wrong confident answer costs against a hedged one
+   (``WRONG_ANSWER_COST``), not from a search over dev, whose few unanswerable questions leave
+   that choice flat and unstable. Both models' regularisation is chosen by the
+   one-standard-error rule (``one_standard_error_c``).
 """
 
 from __future__ import annotations
@@ -139,9 +141,9 @@ def fit_ranker(
     groups = [g for g, _, _ in examples]
     ids = sorted(set(groups))
     fold_of = {g: i % folds for i, g in enumerate(ids)}
-    best_c, best_score = C_GRID[0], -1.0
+    misses: dict[float, list[float]] = {}
     for c in C_GRID:
-        scores = []
+        misses[c] = []
         for f in range(folds):
             train = np.array([fold_of[g] != f for g in groups])
             test = ~train
@@ -149,12 +151,10 @@ def fit_ranker(
                 continue
             tg = [g for g, t in zip(groups, train, strict=True) if t]
             m = _fit_pairwise(x[train], y[train], tg, c)
-            scores.append(
-                _top1(m, x[test], y[test], [g for g, t in zip(groups, test, strict=True) if t])
-            )
-        score = float(np.mean(scores)) if scores else 0.0
-        if score > best_score + 1e-9:
-            best_c, best_score = c, score
+            top1 = _top1(m, x[test], y[test], [g for g, t in zip(groups, test, strict=True) if t])
+            misses[c].append(1.0 - top1)
+    best_c = one_standard_error_c(misses)
+    best_score = 1.0 - float(np.mean(misses[best_c])) if misses[best_c] else 0.0
     model = _fit_pairwise(x, y, groups, best_c)
     return replace(model, extra={"C": best_c}), best_c, best_score
 
@@ -165,23 +165,45 @@ def fit_ranker(
 WRONG_ANSWER_COST = 4.0
 
 
+# Refusals of answerable questions the service must stay under on questions it has not seen
+# (staff act on a refusal too: they stop looking), and how sure the fit must be of that.
+MAX_REFUSED = 0.03
+MAX_STAFF_REFUSED = 0.05
+REFUSED_CONFIDENCE = 0.9
+
+
+def refused_bound(refused: int, n: int, confidence: float = REFUSED_CONFIDENCE) -> float:
+    """One-sided upper confidence bound (Clopper-Pearson) on the share of answerable questions
+    a threshold refuses, having refused ``refused`` of ``n`` dev questions."""
+    from scipy.stats import beta
+
+    if n == 0:
+        return 0.0
+    if refused >= n:
+        return 1.0
+    return float(beta.ppf(confidence, refused + 1, n - refused))
+
+
 def thresholds(
     p: NDArray[np.float64],
     kinds: list[str],
-    max_refused: float,
-    max_staff_refused: float,
+    max_refused: float = MAX_REFUSED,
+    max_staff_refused: float = MAX_STAFF_REFUSED,
     wrong_answer_cost: float = WRONG_ANSWER_COST,
+    confidence: float = REFUSED_CONFIDENCE,
 ) -> tuple[float, float]:
-    """The refuse and answer thresholds for dev probabilities ``p`` of questions of ``kinds``:
-    refuse below the highest threshold that refuses at most ``max_refused`` of the answerable
-    questions (and ``max_staff_refused`` of the staff ones); answer outright from the
+    """The refuse and answer thresholds for out-of-fold dev probabilities ``p`` of questions of
+    ``kinds``: refuse below the highest threshold under which, with ``confidence``, at most
+    ``max_refused`` of answerable questions (and ``max_staff_refused`` of staff ones) would be
+    refused, judged by the upper bound on what it refuses of dev (``refused_bound``: the share
+    it refuses of 200 dev questions says little about the next 200); answer outright from the
     cost-based threshold (``WRONG_ANSWER_COST``), partial between the two."""
     answerable = np.array([k not in ("none", "partial") for k in kinds])
     staff = np.array([k == "staff" for k in kinds])
     refuse = 0.0
     for t in np.unique(np.concatenate([[0.0], p])):
-        wrong = float(np.mean(p[answerable] < t)) if answerable.any() else 0.0
-        wrong_staff = float(np.mean(p[staff] < t)) if staff.any() else 0.0
+        wrong = refused_bound(int(np.sum(p[answerable] < t)), int(answerable.sum()), confidence)
+        wrong_staff = refused_bound(int(np.sum(p[staff] < t)), int(staff.sum()), confidence)
         if wrong <= max_refused and wrong_staff <= max_staff_refused:
             refuse = float(t)
     answer = max(refuse, wrong_answer_cost / (wrong_answer_cost + 1.0))
@@ -192,8 +214,8 @@ def fit(
     retriever: Retriever,
     dev: list[Question],
     out_dir: Path = answer_rank.MODEL_DIR,
-    max_refused: float = 0.02,
-    max_staff_refused: float = 0.03,
+    max_refused: float = MAX_REFUSED,
+    max_staff_refused: float = MAX_STAFF_REFUSED,
     progress: Callable[[str], None] | None = None,
 ) -> FitReport:
     """Fit both models on ``dev`` and write them to ``out_dir``."""
@@ -257,11 +279,7 @@ def _fit(
     answer_rank.OVERRIDES["ranker"] = ranker_model
     x = np.asarray(xs, dtype=np.float64)
     y = np.asarray(ys)
-    best_c, best_loss = C_GRID[0], float("inf")
-    for cc in C_GRID:  # leave-one-out would be exact; 5 folds are plenty at this size
-        loss = _cv_logloss(x, y, cc)
-        if loss < best_loss - 1e-9:
-            best_c, best_loss = cc, loss
+    best_c = one_standard_error_c({cc: _fold_logloss(x, y, cc) for cc in C_GRID})
     fitted = _fit_logistic(x, y, best_c, False)
     # Thresholds are chosen on out-of-fold probabilities: in-sample ones are more extreme than
     # what the model gives questions it has not seen.
@@ -293,7 +311,26 @@ def _out_of_fold(
     return p
 
 
-def _cv_logloss(x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: int = 5) -> float:
+def one_standard_error_c(losses: dict[float, list[float]]) -> float:
+    """The most regularised C whose mean cross-validated loss (per fold in ``losses``) is
+    within one standard error of the lowest mean: the one-standard-error rule. On the dev split
+    both losses (the ranker's top-1 misses, the answerability log loss) are flat across C, and
+    their exact minimum moves with one question more or less: taking it, a refit after a small
+    change of data moved C a hundredfold, and every threshold with it. Within the noise the
+    smoother model is taken, which stays put."""
+    means = {c: float(np.mean(v)) for c, v in losses.items() if v}
+    if not means:
+        return C_GRID[0]
+    best = min(means, key=lambda c: means[c])
+    folds = losses[best]
+    se = float(np.std(folds, ddof=1) / np.sqrt(len(folds))) if len(folds) > 1 else 0.0
+    return min(c for c, m in means.items() if m <= means[best] + se)
+
+
+def _fold_logloss(
+    x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: int = 5
+) -> list[float]:
+    """The log loss of each fold, scored by a model fitted on the other folds."""
     losses = []
     for f in range(folds):
         test = np.arange(len(y)) % folds == f
@@ -303,7 +340,7 @@ def _cv_logloss(x: NDArray[np.float64], y: NDArray[np.int_], c: float, folds: in
         m = _linear(answerability.FEATURES, _fit_logistic(x[train], y[train], c, False), {})
         p = np.clip(m.proba(x[test].astype(np.float32)), 1e-6, 1 - 1e-6)
         losses.append(float(-np.mean(y[test] * np.log(p) + (1 - y[test]) * np.log(1 - p))))
-    return float(np.mean(losses)) if losses else float("inf")
+    return losses
 
 
 def _write(path: Path, model: LinearModel) -> None:

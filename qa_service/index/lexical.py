@@ -241,13 +241,19 @@ class LexicalIndex:
         n = self.size
         return float(np.log(1 + (n + 0.5) / 0.5))
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of an index term (0 for unknown terms)."""
+    def passages_with(self, term: str) -> int:
+        """How many chunks hold an index term (0 for unknown terms)."""
         tid = self._vocab.get(term)
         indptr = self._bm25.scores["indptr"]
         if tid is None or tid + 1 >= len(indptr):  # bm25s keeps a placeholder "" token
+            return 0
+        return int(indptr[tid + 1] - indptr[tid])
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an index term (0 for unknown terms)."""
+        df = self.passages_with(term)
+        if df == 0:
             return 0.0
-        df = int(indptr[tid + 1] - indptr[tid])
         n = self.size
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 

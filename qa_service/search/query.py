@@ -70,8 +70,10 @@ def plan_query(
     expand_dense: bool = False,
     everyday: bool = True,
     force_words_removed: bool = True,
+    spell: Callable[[str], str | None] | None = None,
 ) -> QueryPlan:
-    """Turn a question into lexical terms, a dense text and force filters."""
+    """Turn a question into lexical terms, a dense text and force filters. ``spell`` gives the
+    index term a mistyped word stands for (search/spelling.py), or None."""
     corpus = set(corpus_forces)
     named = tuple(find_forces(question))
     in_corpus = tuple(f for f in named if f in corpus)
@@ -85,8 +87,16 @@ def plan_query(
     topic = " ".join(topic.split())
 
     skip = QUESTION_WORDS.union(terms_of(_QUESTION_TEXT))  # stemmed too
+    fixes: dict[str, str] = {}
+    if spell is not None:
+        for word in re.findall(r"[A-Za-z]+", topic):
+            fixed = spell(word)
+            stems = terms_of(word) if fixed else []
+            if fixed and len(stems) == 1:
+                fixes[stems[0]] = fixed
     terms: dict[str, float] = {}
     for t in terms_of(topic):
+        t = fixes.get(t, t)
         if t not in skip:
             terms[t] = terms.get(t, 0.0) + 1.0
 

@@ -32,6 +32,7 @@ from .merging import (
     row_weights,
 )
 from .query import QueryPlan, dense_text, plan_query
+from .spelling import english_words, spell
 from .types import Filters, Hit, RetrievalConfig, SearchResult, doc_passes
 
 # Wording that asks across forces ("compare", "each force", "which forces", "the four forces").
@@ -90,6 +91,10 @@ class PassageRetriever:
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
+        # The index term a mistyped question word stands for, or None (search/spelling.py).
+        self.spell = functools.partial(
+            spell, english_words(embedder.model_name), self.terms, index.lexical.passages_with
+        )
         # Merged passages (search/merging.py) by their rows: building one cleans its text again.
         self.merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
         # Footnotes and bare captions ride along with the passage citing them (search/merging.py).
@@ -167,6 +172,7 @@ class PassageRetriever:
             cfg.expand_dense and cfg.expand,
             everyday=cfg.expand,
             force_words_removed=cfg.force_filter,
+            spell=self.spell if cfg.expand else None,
         )
 
     def _merged_chunk(self, rows: tuple[int, ...]) -> Chunk:

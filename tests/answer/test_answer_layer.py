@@ -18,7 +18,7 @@ from qa_service.answer.rank import LinearModel
 from qa_service.answer.reply import Turn
 from qa_service.answer.units import build_units, sentence_role
 from qa_service.evaluation.answers import answer_metrics, answers_quote, normalise
-from qa_service.evaluation.fit import thresholds
+from qa_service.evaluation.fit import one_standard_error_c, refused_bound, thresholds
 from qa_service.evaluation.retrieval import load_questions
 from qa_service.ingest.sentences import sentence_spans
 
@@ -214,6 +214,25 @@ def test_thresholds_keep_refusals_of_answerable_questions_low() -> None:
     # Answer outright from the cost of a wrong confident answer against a hedged one.
     assert thresholds(p, kinds, 0.0, 0.0, wrong_answer_cost=4.0)[1] == 0.8
     assert thresholds(p, kinds, 0.0, 0.0, wrong_answer_cost=1.0)[1] == max(0.5, refuse)
+
+
+def test_refusals_are_bounded_with_confidence_not_by_the_dev_share() -> None:
+    # Refusing 3 of 221 dev questions (1.4%) is as far as 90% confidence of staying under 3%
+    # goes; the bound grows as fewer questions are seen.
+    assert refused_bound(3, 221) <= 0.03 < refused_bound(4, 221)
+    assert refused_bound(0, 10) > refused_bound(0, 100) > 0.0
+    assert refused_bound(5, 5) == 1.0 and refused_bound(0, 0) == 0.0
+    p = np.linspace(0.3, 0.99, 200)
+    kinds = ["staff"] * 200
+    refuse, _ = thresholds(p, kinds, max_refused=0.03, max_staff_refused=0.05)
+    assert int(np.sum(p < refuse)) == 3  # the share itself would have allowed 6
+
+
+def test_one_standard_error_rule_takes_the_smoother_model_within_the_noise() -> None:
+    flat = {0.01: [0.44, 0.47, 0.44], 0.1: [0.44, 0.46, 0.44], 1.0: [0.42, 0.47, 0.43]}
+    assert one_standard_error_c(flat) == 0.01
+    steep = {0.01: [0.60, 0.61, 0.62], 0.1: [0.40, 0.41, 0.40], 1.0: [0.42, 0.43, 0.42]}
+    assert one_standard_error_c(steep) == 0.1
 
 
 @pytest.mark.parametrize(
