@@ -67,5 +67,5 @@ def test_both_exporters_failing_names_both(monkeypatch: pytest.MonkeyPatch) -> N
             raise RuntimeError(f"{name} broke")
 
         monkeypatch.setattr(onnx_graph, name, fail)
-    with pytest.raises(OnnxUnavailable, match="_torchscript_export broke.*_dynamo_export broke"):
+    with pytest.raises(OnnxUnavailable, match=r"_torchscript_export broke.*_dynamo_export broke"):
         onnx_graph.onnx_bytes(TinyEncoder().eval(), NAMES, 32, "token_embeddings")
