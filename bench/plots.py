@@ -200,7 +200,9 @@ def plot_scale_stores(res: dict[str, Any], folder: Path) -> list[Path]:
         ax.set_xlabel("reports (synthetic above 4)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=7)
+    top = max(s["search_ms"]["p50"] for _, rows, _ in series for s in rows)
+    axes[0].set_ylim(0, top * 1.6)  # room for the legend above the lines
+    axes[0].legend(fontsize=7, loc="upper left")
     fig.suptitle("Embedded store against Milvus Lite by number of reports", fontsize=10)
     return [_save(plt, fig, folder / "scale-stores-p50-load-disk.png")]
 
