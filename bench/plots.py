@@ -2,7 +2,8 @@
 
 Each benchmark draws its own after writing its JSON (``bench/query_latency.py`` ->
 ``query-latency.png``, ``bench/load.py`` -> ``load.png``, ``bench/scale.py`` -> ``scale.png``,
-``bench/incremental.py`` -> ``incremental.png``); this script redraws every plot whose JSON is
+``bench/incremental.py`` -> ``incremental.png``, ``bench/scale.py --store milvus`` ->
+``scale-stores-p50-load-disk.png``); this script redraws every plot whose JSON is
 in a results folder:
 
     .venv/bin/python bench/plots.py [bench/results]
@@ -168,6 +169,52 @@ def plot_scale(res: dict[str, Any], folder: Path) -> list[Path]:
     return [_save(plt, fig, folder / "scale.png")]
 
 
+def plot_scale_stores(res: dict[str, Any], folder: Path) -> list[Path]:
+    """The Milvus store's scale run against the committed embedded ones, by number of
+    reports: search p50, load time and disk (scale-stores-p50-load-disk.png)."""
+    plt = _pyplot()
+    committed = Path(__file__).resolve().parent / "results"
+    series = [
+        (f"embedded, float32 vectors (scale.json, {when})", rows, "o-")
+        for when, rows in _scale_rows(committed / "scale.json")
+    ]
+    series += [
+        (f"embedded, int8 vectors (scale-int8-vectors.json, {when})", rows, "s--")
+        for when, rows in _scale_rows(committed / "scale-int8-vectors.json")
+    ]
+    series.append((f"Milvus Lite ({res['when']})", res["sizes"], "^-"))
+    fig, axes = plt.subplots(1, 3, figsize=(12.5, 3.8), dpi=120)
+    panels = (
+        ("search p50, ms (in-process)", lambda s: s["search_ms"]["p50"], False),
+        ("load, s (fresh process)", lambda s: s["load_s"], True),
+        ("index on disk, MB (Milvus: Lite folder)", lambda s: s["index_bytes"] / 2**20, True),
+    )
+    for ax, (label, value, log_y) in zip(axes, panels, strict=True):
+        for name, rows, style in series:
+            ax.plot([s["reports"] for s in rows], [value(s) for s in rows], style, label=name)
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(bottom=0)
+        ax.set_xlabel("reports (synthetic above 4)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3, which="both")
+    top = max(s["search_ms"]["p50"] for _, rows, _ in series for s in rows)
+    axes[0].set_ylim(0, top * 1.6)  # room for the legend above the lines
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle("Embedded store against Milvus Lite by number of reports", fontsize=10)
+    return [_save(plt, fig, folder / "scale-stores-p50-load-disk.png")]
+
+
+def _scale_rows(path: Path) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A committed scale run's (date, rows), if the file is there."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    return [(str(data["when"]).split(" ")[0], data["sizes"])]
+
+
 def plot_incremental(res: dict[str, Any], folder: Path) -> list[Path]:
     """Adding one report against a full rebuild, at each corpus the run measured."""
     plt = _pyplot()
@@ -242,6 +289,7 @@ PLOTTERS = {
     "query-latency.json": plot_query_latency,
     "load.json": plot_load,
     "scale.json": plot_scale,
+    "scale-milvus.json": plot_scale_stores,
     "incremental.json": plot_incremental,
 }
 

@@ -17,12 +17,20 @@ the generation (vector assembly, FAISS flat or HNSW, BM25, writing and checksumm
 peak memory, size on disk, load time, and search latency by stage.
 
 Run: .venv/bin/python bench/scale.py [--sizes 100 1000 10000] [--smoke] [--out DIR]
-       [--work DIR [--search-only]] [--agreement]
+       [--work DIR [--search-only]] [--agreement] [--store {embedded,milvus}]
 With --work the built indexes are kept there; --search-only then loads them again and times the
 searches only (the build columns come from the build run). --agreement compares the candidate
 path with an exact scan (sizes up to 1,000 reports).
 Each size runs in its own process (so peak memory is its own) and writes
 ``<out>/scale.json`` and ``<out>/scale.md``.
+
+--store milvus measures the Milvus store instead (QA_STORE=milvus, on Milvus Lite): each
+generation, built as above, is published into a Milvus Lite folder as `qa index` does, then
+opened through the normal loader and searched in a fresh process (a Lite folder is locked by
+the process that opened it); the four-report baseline is the real index published the same
+way. Parsing and embedding rates are not re-measured (they do not depend on the store).
+Writes ``<out>/scale-milvus.{json,md}`` and ``scale-stores-p50-load-disk.png`` (against the
+committed embedded runs).
 """
 
 from __future__ import annotations
@@ -49,6 +57,9 @@ from qa_service.search.retriever import FUSION_SCAN_LIMIT
 from qa_service.settings import Settings
 
 AGREEMENT_MAX_REPORTS = 1_000
+# A size is run on Milvus Lite only if its build, publish and load are extrapolated to fit in
+# this (2 shared cores) and its processes' memory too.
+LIMIT_MINUTES, LIMIT_GB = 25, 8
 
 
 def _manifest(generation: Path) -> dict[str, Any]:
@@ -130,10 +141,9 @@ def run_real(real_index: Path, questions: list[str]) -> dict[str, Any]:
     }
 
 
-def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> dict[str, Any]:
-    """Synthesize, build and search one corpus size (in this process); 0: the real index."""
-    if size == 0:
-        return run_real(real_index, questions)
+def build_synthetic(size: int, real_index: Path, work: Path) -> tuple[dict[str, Any], Path]:
+    """Synthesize one corpus size and build its generation in ``work/index-<size>``: the
+    build's figures, and the generation."""
     real = store.load(real_index)
     previous = reuse.load_previous(Settings(index_dir=real_index))
     assert previous is not None and previous.passages is not None, "the real index is unusable"
@@ -147,20 +157,72 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
     build_s = time.perf_counter() - t
     manifest = _manifest(report.generation)
     h.log(f"{size} reports: built in {build_s:.1f}s ({manifest['dense']['kind']})")
-    del docs, chunks, previous, real
-    return {
+    row = {
         "reports": size,
         "passages": len(report.chunks),
         "sentences": manifest["sentences"],
         "dense_kind": manifest["dense"]["kind"],
         "synthesize_s": round(synth_s, 2),
         "build_s": round(build_s, 2),
-        "build_peak_rss_mb": _peak_mb(),
         "vectors_reused": report.reused,
-        "index_bytes": h.folder_bytes(report.generation),
-        **search_latency(settings, questions),
+    }
+    return row, report.generation
+
+
+def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> dict[str, Any]:
+    """Synthesize, build and search one corpus size (in this process); 0: the real index."""
+    if size == 0:
+        return run_real(real_index, questions)
+    row, generation = build_synthetic(size, real_index, work)
+    return {
+        **row,
+        "build_peak_rss_mb": _peak_mb(),
+        "index_bytes": h.folder_bytes(generation),
+        **search_latency(Settings(index_dir=work / f"index-{size}"), questions),
         "peak_rss_mb": _peak_mb(),
     }
+
+
+def publish_milvus(size: int, real_index: Path, work: Path) -> dict[str, Any]:
+    """The Milvus store: build one corpus size's generation as ``run_one`` does (0: the real
+    index's) and publish it into the Milvus Lite folder ``work/milvus-<size>.db``. Searching
+    is left to another process: the folder stays locked by this one until it exits."""
+    db = work / f"milvus-{size}.db"
+    if size == 0:
+        generation = store.current_generation(real_index)
+        manifest = _manifest(generation)
+        row: dict[str, Any] = {
+            "reports": manifest["counts"]["documents"],
+            "real": True,
+            "passages": manifest["counts"]["chunks"],
+            "sentences": manifest["sentences"],
+            "dense_kind": manifest["dense"]["kind"],
+        }
+        staging = real_index
+    else:
+        row, generation = build_synthetic(size, real_index, work)
+        staging = work / f"index-{size}"
+        # A reader encodes questions with the ONNX export under its index folder, as a
+        # replica given a copy of <index>/encoders/ does (docs/milvus.md).
+        encoders = real_index / "encoders"
+        if encoders.is_dir() and not (staging / "encoders").exists():
+            (staging / "encoders").symlink_to(encoders.resolve(), target_is_directory=True)
+    publish_s = h.publish_generation(staging, generation, db)
+    h.log(f"{size} reports: published into Milvus Lite in {publish_s:.1f}s")
+    return {
+        **row,
+        "publish_s": round(publish_s, 2),
+        "build_peak_rss_mb": _peak_mb(),
+        "index_bytes": h.lite_bytes(db),
+        "staging_bytes": h.folder_bytes(generation),
+    }
+
+
+def settings_of(store_name: str, index: Path, work: Path, size: int) -> Settings:
+    """The settings a search process opens one size's index with, on either store."""
+    if store_name == "milvus":
+        return h.milvus_settings(index, work / f"milvus-{size}.db")
+    return Settings(index_dir=index)
 
 
 def real_rates(real_index: Path) -> dict[str, Any]:
@@ -273,6 +335,35 @@ def write_md(res: dict[str, Any], out: Path) -> list[str]:
     return lines
 
 
+def _child(size: int, work: str, args: argparse.Namespace, n_q: int, extra: list[str]) -> Any:
+    """Run one size in a fresh process (its peak memory its own); the row it printed."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--one",
+            str(size),
+            "--work",
+            work,
+            "--index",
+            str(args.index),
+            "--questions",
+            str(n_q),
+            "--store",
+            args.store,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=h.qa_env(),
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"size {size} failed:\n{proc.stderr[-3000:]}")
+    sys.stderr.write(proc.stderr)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = h.arguments(__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
@@ -286,6 +377,13 @@ def main() -> None:
     )
     ap.add_argument("--search-only", action="store_true")
     ap.add_argument(
+        "--store",
+        choices=["embedded", "milvus"],
+        default="embedded",
+        help="milvus: publish each corpus into a Milvus Lite folder (as `qa index` does with"
+        " QA_STORE=milvus) and search it from another process; writes scale-milvus.{json,md}",
+    )
+    ap.add_argument(
         "--agreement",
         action="store_true",
         help="also compare the candidate path with an exact scan on every evaluation question,"
@@ -293,6 +391,8 @@ def main() -> None:
         " vectors and scores every passage)",
     )
     args = ap.parse_args()
+    if args.agreement and args.store == "milvus":
+        ap.error("--agreement compares search paths on the embedded store only")
     n_q = 10 if args.smoke else args.questions
     # Questions naming no force: the synthetic reports' forces are random, and a question about
     # a force the corpus lacks returns early, which would flatter the latency.
@@ -302,8 +402,12 @@ def main() -> None:
         if args.search_only and row_file.is_file():  # built before: time the searches again
             row = json.loads(row_file.read_text())
             index = args.index if args.one == 0 else args.work / f"index-{args.one}"
-            row.update(search_latency(Settings(index_dir=index), questions))
+            row.update(
+                search_latency(settings_of(args.store, index, args.work, args.one), questions)
+            )
             row["peak_rss_mb"] = _peak_mb()
+        elif args.store == "milvus":
+            row = publish_milvus(args.one, args.index, args.work)
         else:
             row = run_one(args.one, args.index, args.work, questions)
         if args.agreement and 0 < args.one <= AGREEMENT_MAX_REPORTS:
@@ -314,7 +418,8 @@ def main() -> None:
         return
     sizes = [20] if args.smoke else args.sizes
     out = h.out_dir(args)
-    rates = real_rates(args.index)
+    # Parsing and embedding do not depend on the store: scale.md has their rates.
+    rates = real_rates(args.index) if args.store == "embedded" else None
     h.log(f"real rates: {rates}")
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
@@ -326,35 +431,18 @@ def main() -> None:
         for size in [0, *sizes]:  # 0: the real index, the baseline
             extra = ["--search-only"] if args.search_only else []
             extra += ["--agreement"] if args.agreement else []
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--one",
-                    str(size),
-                    "--work",
-                    tmp,
-                    "--index",
-                    str(args.index),
-                    "--questions",
-                    str(n_q),
-                    *extra,
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-                env=h.qa_env(),
-            )
-            if proc.returncode != 0:
-                raise SystemExit(f"size {size} failed:\n{proc.stderr[-3000:]}")
-            sys.stderr.write(proc.stderr)
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            if size:
+            steps = [extra]
+            if args.store == "milvus":  # publish, then search in a fresh process (Lite's lock)
+                steps = [["--search-only"]] if args.search_only else [[], ["--search-only"]]
+            for step in steps:
+                row = _child(size, tmp, args, n_q, step)
+            if rates and size:
                 row["extrapolated_parse_chunk_s"] = size * rates["parse_chunk_s_per_report"]
                 row["extrapolated_embed_s"] = (
                     row["passages"] / rates["passages_per_s"]
                     + row["sentences"] / rates["sentences_per_s"]
                 )
+            if size:
                 row["search_p50_vs_real"] = round(
                     row["search_ms"]["p50"] / results[0]["search_ms"]["p50"], 2
                 )
@@ -362,6 +450,7 @@ def main() -> None:
             h.log(f"{row['reports']}: {json.dumps(row['search_ms'])}, peak {row['peak_rss_mb']} MB")
             if not args.work:
                 shutil.rmtree(Path(tmp) / f"index-{size}", ignore_errors=True)
+                shutil.rmtree(Path(tmp) / f"milvus-{size}.db", ignore_errors=True)
     res = {
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{h.machine()['cpus']} CPUs",
@@ -369,6 +458,14 @@ def main() -> None:
         "rates": rates,
         "sizes": results,
     }
+    if args.store == "milvus":
+        if 10_000 not in sizes:
+            res["notes"] = h.not_run_note(results, 10_000, LIMIT_MINUTES, LIMIT_GB)
+        h.write_results(out, "scale-milvus", res, h.scale_md(res, h.STAGES))
+        from plots import plot_scale_stores
+
+        plot_scale_stores(res, out)
+        return
     write_md(res, out)
     from plots import plot_scale
 

@@ -1,6 +1,7 @@
 """The harness every benchmark in bench/ runs on: modes and results folders, timing and
 percentiles, machine facts, `qa` in a fresh process, a loopback `qa serve` and a bare-socket
-HTTP client, and the corpus and index set-up the benchmarks share.
+HTTP client, the corpus and index set-up the benchmarks share, and the Milvus store in a
+Milvus Lite folder.
 
 A benchmark script imports what it needs from here and does only its own measurement. Its
 ``--smoke`` run (CI: it works, the figures are not judged) and ``--quick`` run write to
@@ -53,6 +54,14 @@ from harness.measure import (
     wait_idle,
     write_results,
 )
+from harness.milvus import (
+    extrapolated,
+    lite_bytes,
+    milvus_settings,
+    not_run_note,
+    publish_generation,
+    scale_md,
+)
 
 __all__ = [
     "CLIENT_ERRORS",
@@ -69,21 +78,26 @@ __all__ = [
     "begin",
     "corpus_of",
     "eval_test_split",
+    "extrapolated",
     "folder_bytes",
     "free_port",
     "header",
     "int8_folder",
     "link_tree",
+    "lite_bytes",
     "load_questions",
     "loadavg",
     "log",
     "machine",
     "md_table",
     "median",
+    "milvus_settings",
     "mode_of",
     "no_embedding",
+    "not_run_note",
     "out_dir",
     "own_cpu",
+    "publish_generation",
     "qa_env",
     "qa_index",
     "questions_file",
@@ -91,6 +105,7 @@ __all__ = [
     "reports_by_size",
     "require_index",
     "run_qa",
+    "scale_md",
     "search_stages",
     "stats",
     "synthesize",
