@@ -119,6 +119,11 @@ def uncovered_terms(
     return [t for t in terms if t not in translated and t not in present and t not in asking]
 
 
+def names_year(question: str) -> bool:
+    """Whether a question names a year (``years_missing`` has nothing to check otherwise)."""
+    return _YEAR.search(question) is not None
+
+
 def years_missing(
     question: str,
     known_years: set[int],

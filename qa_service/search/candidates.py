@@ -9,6 +9,7 @@ a filter that leaves few passages (a report, a force) is scored exactly over wha
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,6 +56,7 @@ class CandidateScorer:
         # Rows of document d are by_doc[bounds[d]:bounds[d + 1]], in row order.
         self.by_doc = np.argsort(doc_of, kind="stable").astype(np.int64)
         self.bounds = np.concatenate([[0], np.cumsum(self.doc_sizes)])
+        self._paths_under = functools.lru_cache(maxsize=256)(self._section_paths_under)
 
     def rows_of(self, allowed_docs: NDArray[np.bool_]) -> NDArray[np.int64]:
         """The rows of the allowed documents, sorted."""
@@ -65,11 +67,12 @@ class CandidateScorer:
 
     def in_section(self, rows: NDArray[np.int64], want: tuple[str, ...]) -> NDArray[np.bool_]:
         """Which rows lie under the heading path ``want`` (already title-keyed)."""
-        chunks = self.index.chunks
-        return np.array(
-            [under_section(chunks[r].section, want) for r in rows.tolist()],
-            dtype=bool,
-        )
+        return self._paths_under(want)[self.index.columns.section[rows]]
+
+    def _section_paths_under(self, want: tuple[str, ...]) -> NDArray[np.bool_]:
+        """Which of the index's distinct heading paths lie under ``want``."""
+        paths = self.index.columns.sections
+        return np.array([under_section(p, want) for p in paths], dtype=bool).reshape(len(paths))
 
     def score(
         self,
