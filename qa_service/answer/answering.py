@@ -27,7 +27,6 @@ from .answerability import (
     features,
     names_year,
     numbers_unmatched,
-    report_years,
     uncovered_terms,
     years_missing,
 )
@@ -91,7 +90,7 @@ class AnswerLayer:
                 for doc_id, m in index.metadata.items():
                     years = by_force.setdefault(m.force or "", set())
                     years.update(_report_dates(m))
-                    years.update(int(y) for y in report_years(index.text_of(doc_id)))
+                    years.update(int(y) for y in index.report_years(doc_id))
                 self._inspected = by_force
         wanted = set(forces) if forces else set(self._inspected)
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
@@ -221,7 +220,7 @@ class AnswerLayer:
             plan.question,
             self.known_years(),
             (h.chunk.text for h in hits),
-            # Only a question naming a year reads them (every report's text, on first use).
+            # Only a question naming a year needs them.
             self.inspected_years(result.filters.forces) if names_year(plan.question) else None,
         )
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)

@@ -3,8 +3,9 @@ structure and text when a report is first used.
 
 Layout::
 
-    documents/index.json     per report: id, source, format, metadata, fingerprint, and where
-                             its record lies in records.jsonl with that record's sha256
+    documents/index.json     per report: id, source, format, metadata, fingerprint, the years
+                             its text names as an inspection's or review's, and where its
+                             record lies in records.jsonl with that record's sha256
     documents/records.jsonl  one JSON record per report (section tree, blocks, footnotes):
                              the lines format 3 kept in documents.jsonl
     texts/<doc_id>.txt       canonical text of each report
@@ -24,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..ingest.metadata import report_years
 from ..types import Document, Metadata
 from .records import IndexStoreError, document_from_json, document_to_json, metadata_from_json
 
@@ -62,6 +64,7 @@ def write(writer: GenerationWriter, docs: Sequence[Document]) -> None:
                 "format": d.format,
                 "metadata": full["metadata"],
                 "fingerprint": d.fingerprint,
+                "report_years": report_years(d.text),
                 "record": [offset, len(line)],
                 "sha256": hashlib.sha256(line).hexdigest(),
             }
@@ -87,6 +90,10 @@ class LazyDocuments(Mapping[str, Document]):
         self._docs: dict[str, Document] = {}
         self._lock = threading.Lock()
 
+    def report_years(self, doc_id: str) -> list[str]:
+        """``ingest.metadata.report_years`` of a report's text, as the build stored it."""
+        return list(self._entries[doc_id]["report_years"])
+
     def source_of(self, doc_id: str) -> str:
         """A report's file name, without reading the report."""
         return str(self._entries[doc_id]["source"])
@@ -110,13 +117,6 @@ class LazyDocuments(Mapping[str, Document]):
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._entries
-
-    def text_of(self, doc_id: str) -> str:
-        """A report's canonical text, read and checked (kept only with its Document)."""
-        doc = self._docs.get(doc_id)
-        if doc is not None:
-            return doc.text
-        return self._text(self._entries[doc_id]["doc_id"]).decode("utf-8", errors="strict")
 
     def _text(self, doc_id: str) -> bytes:
         rel = text_file(doc_id)
@@ -165,6 +165,9 @@ def load(gen: Path, digests: dict[str, str]) -> LazyDocuments:
                 e["sha256"], str
             ):
                 raise TypeError(f"bad record position for {e.get('doc_id')!r}")
+            years = e["report_years"]
+            if not isinstance(years, list) or not all(isinstance(y, str) for y in years):
+                raise TypeError(f"bad report_years for {e.get('doc_id')!r}")
             if text_file(e["doc_id"]) not in digests:
                 raise KeyError(f"{text_file(e['doc_id'])} is not in the manifest")
         return LazyDocuments(gen, entries, digests)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..ingest.metadata import report_years
 from ..settings import Settings
 from ..types import Chunk, Document, Metadata
 from . import store
@@ -58,11 +59,11 @@ class SearchIndex:
         """The generation name: changes with every published build."""
         return str(self.manifest.get("generation", self.path.name))
 
-    def text_of(self, doc_id: str) -> str:
-        """A report's canonical text (format 4: read and checked without its structure)."""
+    def report_years(self, doc_id: str) -> list[str]:
+        """``ingest.metadata.report_years`` of a report's text (format 4: stored by the build)."""
         if isinstance(self.documents, LazyDocuments):
-            return self.documents.text_of(doc_id)
-        return self.documents[doc_id].text
+            return self.documents.report_years(doc_id)
+        return report_years(self.documents[doc_id].text)
 
     @property
     def forces(self) -> list[str]:
