@@ -123,7 +123,11 @@ class LazyDocuments(Mapping[str, Document]):
         try:
             raw = (self._gen / rel).read_bytes()
         except OSError as exc:
-            raise IndexStoreError(f"cannot read {self._gen.name}/{rel} ({exc}); rebuild") from None
+            # Also what a server meets if its generation was deleted before it read a report
+            # (two publishes while it still served the older one): refused, never guessed.
+            raise IndexStoreError(
+                f"cannot read {self._gen.name}/{rel} ({exc}); reload or rebuild the index"
+            ) from None
         if hashlib.sha256(raw).hexdigest() != self._digests.get(rel):
             raise IndexStoreError(f"{self._gen.name}/{rel} fails its checksum (corrupt); rebuild")
         return raw

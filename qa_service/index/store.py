@@ -207,12 +207,6 @@ class GenerationWriter:
         self.files[rel] = h.hexdigest()
         self.sizes[rel] = size
 
-    def write_lines(self, rel: str, rows: Iterable[dict[str, Any]]) -> None:
-        """Write JSON lines as they come, checksummed."""
-        self.write_stream(
-            rel, ((json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8") for r in rows)
-        )
-
     def write_documents(self, docs: list[Document]) -> None:
         """The reports: metadata, records and canonical texts (document_store.py)."""
         document_store.write(self, docs)
@@ -269,9 +263,9 @@ def estimate_generation_bytes(
     # HNSW (M=32) adds a file holding its own copy of the vectors and ~300 bytes of graph each.
     dense = len(chunks) * dimension * 4 * (3 if approx else 1)
     size = (
-        2 * text  # texts/ and documents.jsonl (sections, blocks, footnotes: under half the text)
+        2 * text  # texts/ and documents/ (sections, blocks, footnotes: under half the text)
         + chunk_text * 12 // 10
-        + 400 * len(chunks)  # chunks.jsonl: JSON and metadata per chunk
+        + 400 * len(chunks)  # passages/: columns and ids (format 3's JSON lines took ~400 B)
         + chunk_text  # bm25/: postings and vocabulary
         + dense
         + sentences * (dimension * 4 + 12)  # sentences/: float32 vectors (int8: less), positions

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -36,6 +36,13 @@ _ENCODER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-encode")
 OVERLAP_ENCODE = True
 
 
+def paths_under(paths: Sequence[tuple[str, ...]], want: tuple[str, ...]) -> NDArray[np.bool_]:
+    """Which of ``paths`` (heading paths) lie under ``want`` (title-keyed); read-only."""
+    under = np.array([under_section(p, want) for p in paths], dtype=bool).reshape(len(paths))
+    under.setflags(write=False)
+    return under
+
+
 @dataclass(frozen=True)
 class Candidates:
     """Scores of a set of passages: ``rows`` (sorted) and the scores aligned with them."""
@@ -56,7 +63,9 @@ class CandidateScorer:
         # Rows of document d are by_doc[bounds[d]:bounds[d + 1]], in row order.
         self.by_doc = np.argsort(doc_of, kind="stable").astype(np.int64)
         self.bounds = np.concatenate([[0], np.cumsum(self.doc_sizes)])
-        self._paths_under = functools.lru_cache(maxsize=256)(self._section_paths_under)
+        self._paths_under = functools.lru_cache(maxsize=256)(
+            functools.partial(paths_under, index.columns.sections)
+        )
 
     def rows_of(self, allowed_docs: NDArray[np.bool_]) -> NDArray[np.int64]:
         """The rows of the allowed documents, sorted."""
@@ -68,11 +77,6 @@ class CandidateScorer:
     def in_section(self, rows: NDArray[np.int64], want: tuple[str, ...]) -> NDArray[np.bool_]:
         """Which rows lie under the heading path ``want`` (already title-keyed)."""
         return self._paths_under(want)[self.index.columns.section[rows]]
-
-    def _section_paths_under(self, want: tuple[str, ...]) -> NDArray[np.bool_]:
-        """Which of the index's distinct heading paths lie under ``want``."""
-        paths = self.index.columns.sections
-        return np.array([under_section(p, want) for p in paths], dtype=bool).reshape(len(paths))
 
     def score(
         self,

@@ -19,9 +19,9 @@ from numpy.typing import NDArray
 from ..index.embedding import Embedder
 from ..index.search_index import SearchIndex
 from ..index.topk import top_indices
-from ..ingest.lines import title_key, under_section
+from ..ingest.lines import title_key
 from ..types import Chunk
-from .candidates import CandidateScorer
+from .candidates import CandidateScorer, paths_under
 from .fusion import convex, cover_groups, rrf
 from .merging import (
     Riders,
@@ -89,7 +89,10 @@ class PassageRetriever:
         self._scorer: CandidateScorer | None = None  # built on first use by a large index
         self._scorer_lock = threading.Lock()
         self._allowed = functools.lru_cache(maxsize=256)(self._allowed_docs)
-        self._in_section = functools.lru_cache(maxsize=256)(self._section_paths_under)
+        # Which of the index's distinct heading paths lie under a title-keyed path.
+        self._paths_under = functools.lru_cache(maxsize=256)(
+            functools.partial(paths_under, index.columns.sections)
+        )
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
@@ -226,19 +229,8 @@ class PassageRetriever:
         keep = np.ones(len(self._doc_of), dtype=bool) if allowed is None else allowed[self._doc_of]
         if filters.section:
             want = tuple(title_key(s) for s in filters.section)
-            keep &= self.in_section(want)[self.index.columns.section]
+            keep &= self._paths_under(want)[self.index.columns.section]
         return keep
-
-    def in_section(self, want: tuple[str, ...]) -> NDArray[np.bool_]:
-        """Which of the index's distinct heading paths lie under ``want`` (title-keyed), by
-        the paths' position in ``columns.sections``."""
-        return self._in_section(want)
-
-    def _section_paths_under(self, want: tuple[str, ...]) -> NDArray[np.bool_]:
-        paths = self.index.columns.sections
-        under = np.array([under_section(p, want) for p in paths], dtype=bool).reshape(len(paths))
-        under.setflags(write=False)
-        return under
 
     def _allowed_docs(self, filters: Filters) -> NDArray[np.bool_] | None:
         """Which documents pass the filters' document conditions (None: all of them)."""
