@@ -187,3 +187,17 @@ def test_a_damaged_report_is_refused_when_first_read(
             idx.documents[kent]
     result = CliRunner().invoke(cli, ["documents", "--index", str(index)])
     assert result.exit_code == 2 and "fails its checksum" in result.stderr
+
+
+def test_a_build_over_a_damaged_report_starts_from_scratch(built: Path, tmp_path: Path) -> None:
+    """A report found damaged when the next build reads it for reuse is not reused, nor is
+    anything else of that generation: the build starts from scratch, as over any damage."""
+    index = _copy(built, tmp_path)
+    target = store.current_generation(index) / "documents/records.jsonl"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    report = build_index(Settings(corpus_dir=CORPUS, index_dir=index))
+    assert report.reused["from"] is None and report.reused["documents"] == 0
+    loaded = store.load(index)
+    assert len([loaded.documents[d] for d in loaded.documents]) == 4
