@@ -4,8 +4,9 @@ alternating two corpus variants (the corpus, and the corpus without one report) 
 generations really differ.
 
 Every response names the generation it was answered from (``index_version``). Each returned
-passage must exist in that generation's chunks.jsonl (read once per generation, checked against
-its manifest's sha256; QA_KEEP_GENERATIONS is raised so no generation is deleted during the run)
+passage must exist in that generation's passages (read once per generation with
+``store.load_generation``, which checks them against the manifest's sha256;
+QA_KEEP_GENERATIONS is raised so no generation is deleted during the run)
 with the same text, char_start, char_end, doc_id and source: anything else is an inconsistency.
 Non-200 answers and connection errors are errors. Writes ``<out>/republish.json`` and
 ``<out>/republish.md``: requests, req/s, latency percentiles, errors, inconsistencies, and when
@@ -20,8 +21,6 @@ served. The server listens on 127.0.0.1 only; every request loop is bounded in c
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -36,6 +35,8 @@ from typing import Any
 import harness as h
 import httpx
 
+from qa_service.index import store
+
 MODES: dict[str, dict[str, Any]] = {
     "full": {"seconds": 60.0, "clients": 8, "republishes": 5, "idle_wait_s": 120.0},
     "smoke": {"seconds": 8.0, "clients": 8, "republishes": 1, "idle_wait_s": 0.0},
@@ -45,7 +46,7 @@ MAX_REQUESTS_PER_CLIENT = 20_000  # a bound on count as well as on time
 BUILD_TIMEOUT_S = 600.0
 EXTRA_S = 30.0
 ENV = h.qa_env(QA_KEEP_GENERATIONS="20")  # the settings' maximum: nothing is deleted meanwhile
-CHECKED_FIELDS = {  # response field -> chunks.jsonl field
+CHECKED_FIELDS = {  # response field -> passage (Chunk) field
     "doc_id": "doc_id",
     "source": "source",
     "text": "text",
@@ -135,12 +136,11 @@ class Generations:
         gen = self.index / name
         if not name.startswith("gen-") or not (gen / "manifest.json").is_file():
             return None
-        manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
-        data = (gen / "chunks.jsonl").read_bytes()
-        if hashlib.sha256(data).hexdigest() != manifest["files"]["chunks.jsonl"]:
+        try:
+            loaded = store.load_generation(gen)
+        except store.IndexStoreError:
             return None
-        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
-        return {row["chunk_id"]: row for row in rows}
+        return {c.chunk_id: store.chunk_to_json(c) for c in loaded.chunks}
 
 
 # the run ---------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..ingest.metadata import report_years
 from .asking import asks_number, gives_number
 from .rank import FEATURES as RANKER_FEATURES
 from .rank import MODEL_DIR, OVERRIDES, Candidate, LinearModel, load_model
@@ -71,12 +72,6 @@ ASKING_WORDS = frozenset(
 )
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
-_REPORT_WORD = r"(?:inspect\w*|review\w*|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
-_REPORT_YEAR = re.compile(
-    rf"\b(19[5-9]\d|20[0-4]\d)\b(?:\W+[\w'’-]+){{0,3}}?\W+{_REPORT_WORD}\b"
-    rf"|\b{_REPORT_WORD}\b(?:\W+[\w'’-]+){{0,4}}?\W+(19[5-9]\d|20[0-4]\d)\b",
-    re.IGNORECASE,
-)
 _NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
@@ -119,6 +114,11 @@ def uncovered_terms(
     return [t for t in terms if t not in translated and t not in present and t not in asking]
 
 
+def names_year(question: str) -> bool:
+    """Whether a question names a year (``years_missing`` has nothing to check otherwise)."""
+    return _YEAR.search(question) is not None
+
+
 def years_missing(
     question: str,
     known_years: set[int],
@@ -139,17 +139,6 @@ def years_missing(
             y for y in report_years(question) if int(y) not in inspected and y not in missing
         ]
     return missing
-
-
-def report_years(text: str) -> list[str]:
-    """Years ``text`` names as an inspection's, review's or report's ("our 2019 inspection",
-    "revisited in 2020"), in order of appearance."""
-    out: list[str] = []
-    for m in _REPORT_YEAR.finditer(text):
-        year = m.group(1) or m.group(2)
-        if year not in out:
-            out.append(year)
-    return out
 
 
 def numbers_unmatched(question: str, texts: Iterable[str]) -> list[str]:

@@ -25,8 +25,8 @@ from .answerability import (
     answerability,
     decide,
     features,
+    names_year,
     numbers_unmatched,
-    report_years,
     uncovered_terms,
     years_missing,
 )
@@ -76,7 +76,7 @@ class AnswerLayer:
         """Years the corpus's reports are from (inspection or publication)."""
         if self._known_years is None:
             self._known_years = set().union(
-                *(_report_dates(d.metadata) for d in self.retriever.index.documents.values())
+                *(_report_dates(m) for m in self.retriever.index.metadata.values())
             )
         return self._known_years
 
@@ -86,10 +86,11 @@ class AnswerLayer:
         with self._lock:
             if self._inspected is None:
                 by_force: dict[str, set[int]] = {}
-                for d in self.retriever.index.documents.values():
-                    years = by_force.setdefault(d.metadata.force or "", set())
-                    years.update(_report_dates(d.metadata))
-                    years.update(int(y) for y in report_years(d.text))
+                index = self.retriever.index
+                for doc_id, m in index.metadata.items():
+                    years = by_force.setdefault(m.force or "", set())
+                    years.update(_report_dates(m))
+                    years.update(int(y) for y in index.report_years(doc_id))
                 self._inspected = by_force
         wanted = set(forces) if forces else set(self._inspected)
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
@@ -219,7 +220,8 @@ class AnswerLayer:
             plan.question,
             self.known_years(),
             (h.chunk.text for h in hits),
-            self.inspected_years(result.filters.forces),
+            # Only a question naming a year needs them.
+            self.inspected_years(result.filters.forces) if names_year(plan.question) else None,
         )
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)

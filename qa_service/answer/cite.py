@@ -24,6 +24,7 @@ import unicodedata
 from array import array
 from bisect import bisect_right
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher, get_close_matches
 from typing import Literal
@@ -261,8 +262,8 @@ class QuoteLocator:
 
     def __init__(
         self,
-        documents: dict[str, Document],
-        chunks: list[Chunk],
+        documents: Mapping[str, Document],
+        chunks: Sequence[Chunk],
         threshold: float = NEAR_THRESHOLD,
     ) -> None:
         """Remember the reports; the work happens in ``build`` (or the first ``locate``)."""

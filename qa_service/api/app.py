@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..index.store import IndexStoreError
 from ..settings import LIMITS, Settings
 from .errors import describe_validation_errors
 from .limits import BodySizeLimit
@@ -102,6 +103,12 @@ def create_app(settings: Settings | None = None, state: AppState | None = None) 
     @app.exception_handler(NotReady)
     async def not_ready(request: Request, exc: NotReady) -> JSONResponse:
         return JSONResponse({"detail": f"index not ready: {exc}"}, status_code=503)
+
+    @app.exception_handler(IndexStoreError)
+    async def damaged(request: Request, exc: IndexStoreError) -> JSONResponse:
+        # A report's record or text is checked when first read (index/document_store.py):
+        # one found damaged then refuses the request rather than answer from it.
+        return JSONResponse({"detail": f"index damaged: {exc}"}, status_code=503)
 
     @app.exception_handler(TimedOut)
     async def timed_out(request: Request, exc: TimedOut) -> JSONResponse:

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -244,8 +245,11 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
             idx: Any = load_search_index(settings)
         else:
             idx = load(settings.index_dir)
+        # Inside: reports are read (and checked) here, when the store reads them on first use.
+        docs = list(idx.documents.values())
+        passages = Counter(c.doc_id for c in idx.chunks)
     rows: list[dict[str, Any]] = []
-    for doc in idx.documents.values():
+    for doc in docs:
         top = [s.title for s in doc.sections if s.parent is None]
         rows.append(
             {
@@ -260,7 +264,7 @@ def documents_cmd(index_dir: Path | None, as_json: bool) -> None:
                 "inspection_year": doc.metadata.inspection_year,
                 "sections": len(doc.sections),
                 "top_level_sections": top,
-                "passages": sum(1 for c in idx.chunks if c.doc_id == doc.doc_id),
+                "passages": passages[doc.doc_id],
             }
         )
     if as_json:

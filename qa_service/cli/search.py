@@ -51,7 +51,7 @@ def _filters(
 def notes_for(retriever: Retriever, question: str, filters: Filters) -> tuple[Filters, list[str]]:
     """The filters after the question-wins rule, and the notes the HTTP API would give."""
     filters, notes = resolve_forces(question, filters)
-    notes += filter_notes(filters, retriever.index.documents)
+    notes += filter_notes(filters, retriever.index.metadata)
     embedder = retriever.embedder
     return filters, notes + window_note(embedder.count_tokens(question), embedder.max_tokens)
 

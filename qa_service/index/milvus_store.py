@@ -49,6 +49,8 @@ CHUNK_BYTES = 65_535
 PAGE = 4_096  # rows per query when reading a collection back (Milvus caps a query at 16,384)
 INSERT_BATCH = 1_024
 _FILE_NAMES = ("manifest.json", "documents.jsonl", "acronyms.json")
+# Checksums of the files Milvus keeps in format 3's layout for a generation of format 4.
+COPIES = "format3-copies.json"
 _lock = threading.Lock()
 _clients: dict[tuple[str, str], Any] = {}
 
@@ -198,6 +200,37 @@ def _file_rows(files: dict[str, str]) -> Iterator[dict[str, Any]]:
             n += 1
 
 
+def _generation_files(loaded: store.LoadedIndex) -> dict[str, str]:
+    """The files Milvus keeps beside the vectors: the manifest, documents.jsonl and
+    acronyms.json (the texts are added by the caller). A generation of store format 4 has
+    neither documents.jsonl nor chunks.jsonl: they are written here as format 3 wrote them,
+    and COPIES gives their sha256 (with the manifest checksum it goes with), so
+    ``read_generation`` checks what Milvus holds the same way for every format."""
+    gen = loaded.path
+    if loaded.manifest.get("format_version", 0) < 4:
+        return {rel: (gen / rel).read_text(encoding="utf-8") for rel in _FILE_NAMES}
+    documents = "".join(
+        json.dumps(store.document_to_json(d), ensure_ascii=False) + "\n"
+        for d in loaded.documents.values()
+    )
+    chunks = hashlib.sha256()
+    for c in loaded.chunks:
+        chunks.update((json.dumps(store.chunk_to_json(c), ensure_ascii=False) + "\n").encode())
+    copies = {
+        store.MANIFEST_SHA: loaded.manifest[store.MANIFEST_SHA],
+        "files": {
+            "documents.jsonl": hashlib.sha256(documents.encode("utf-8")).hexdigest(),
+            "chunks.jsonl": chunks.hexdigest(),
+        },
+    }
+    return {
+        "manifest.json": (gen / "manifest.json").read_text(encoding="utf-8"),
+        COPIES: json.dumps(copies),
+        "documents.jsonl": documents,
+        "acronyms.json": (gen / "acronyms.json").read_text(encoding="utf-8"),
+    }
+
+
 def publish(settings: Settings, gen: Path) -> str:
     """Copy a published local generation into Milvus and point the alias at it; returns
     the passages collection's name. Older generations beyond ``keep_generations`` go."""
@@ -276,7 +309,7 @@ def publish(settings: Settings, gen: Path) -> str:
             for i, vector in zip(range(len(owner)), sentences, strict=True)
         ),
     )
-    files = {rel: (gen / rel).read_text(encoding="utf-8") for rel in _FILE_NAMES}
+    files = _generation_files(loaded)
     files.update(
         {
             f"texts/{d}.txt": (gen / "texts" / f"{d}.txt").read_text(encoding="utf-8")
@@ -401,6 +434,19 @@ def _checked(files: dict[str, str], manifest: dict[str, Any], rel: str) -> str:
     return text
 
 
+def _with_copies(manifest: dict[str, Any], copies: str | None, prefix: str) -> dict[str, Any]:
+    """The manifest with the checksums of the format-3 copies of a format-4 generation."""
+    if copies is None:
+        return manifest
+    try:
+        data = json.loads(copies)
+        if data[store.MANIFEST_SHA] != manifest[store.MANIFEST_SHA]:
+            raise ValueError("it belongs to another manifest")
+        return {**manifest, "files": {**manifest["files"], **data["files"]}}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexStoreError(f"{COPIES} in {prefix}_files is corrupt ({exc}); rebuild") from None
+
+
 def read_generation(settings: Settings, passages: str) -> StoredGeneration:
     """The generation whose passages collection is ``passages``, checked against its
     manifest (its own checksum, each file's sha256, the row counts)."""
@@ -412,19 +458,20 @@ def read_generation(settings: Settings, passages: str) -> StoredGeneration:
     manifest = json.loads(files["manifest.json"])
     if store.manifest_digest(manifest) != manifest.get(store.MANIFEST_SHA):
         raise IndexStoreError(f"the manifest in {prefix}_files fails its checksum; rebuild")
+    checked = _with_copies(manifest, files.get(COPIES), prefix)
     documents: dict[str, Document] = {}
-    for line in _checked(files, manifest, "documents.jsonl").splitlines():
+    for line in _checked(files, checked, "documents.jsonl").splitlines():
         if line.strip():
             d = json.loads(line)
             rel = f"texts/{d['doc_id']}.txt"
-            documents[d["doc_id"]] = store.document_from_json(d, _checked(files, manifest, rel))
-    acronyms = json.loads(_checked(files, manifest, "acronyms.json"))
+            documents[d["doc_id"]] = store.document_from_json(d, _checked(files, checked, rel))
+    acronyms = json.loads(_checked(files, checked, "acronyms.json"))
     counts = manifest.get("counts", {})
     n = int(counts.get("chunks", -1))
     rows = read_rows(milvus, passages, "row", ["row", "chunk", "vector"], n)
     # The rows hold chunks.jsonl's lines as they were written: its checksum covers them.
     digest = hashlib.sha256("".join(r["chunk"] + "\n" for r in rows).encode("utf-8"))
-    if digest.hexdigest() != manifest["files"].get("chunks.jsonl"):
+    if digest.hexdigest() != checked["files"].get("chunks.jsonl"):
         raise IndexStoreError(f"the passages in {passages} fail their checksum; rebuild")
     chunks = [store.chunk_from_json(json.loads(r["chunk"])) for r in rows]
     vectors = np.array([r["vector"] for r in rows], dtype=np.float32).reshape(n, -1)

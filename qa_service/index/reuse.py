@@ -167,13 +167,14 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
             if generation is None
             else store.load_generation(generation)
         )
+        # Inside: store format 4 reads (and checks) each report only here.
+        documents = {d.source: d for d in loaded.documents.values()}
+        chunks: dict[str, list[Chunk]] = {}
+        for c in loaded.chunks:
+            chunks.setdefault(c.doc_id, []).append(c)
     except store.IndexStoreError:
         return None
     manifest = loaded.manifest
-    chunks: dict[str, list[Chunk]] = {}
-    for c in loaded.chunks:
-        chunks.setdefault(c.doc_id, []).append(c)
-    documents = {d.source: d for d in loaded.documents.values()}
     passages = sentences = None
     spans: dict[str, list[tuple[int, int]]] = {}
     if manifest.get("embedder") == embedder_signature(settings):

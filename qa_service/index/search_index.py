@@ -4,46 +4,71 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..ingest.metadata import report_years
 from ..settings import Settings
-from ..types import Chunk, Document
+from ..types import Chunk, Document, Metadata
 from . import store
 from .dense import DenseIndex, SentenceVectors
+from .document_store import LazyDocuments
 from .lexical import LexicalIndex
+from .passage_store import LazyChunks, PassageColumns
 from .store import IndexStoreError
 
 
 @dataclass
 class SearchIndex:
-    """Everything a query needs, loaded whole from one generation."""
+    """Everything a query needs from one generation. ``documents`` and ``chunks`` may read
+    a report or build a passage on first access (store format 4); what every passage or
+    report is asked at once (filters, ranking, forces) comes from ``columns``, ``row_of``
+    and ``metadata``, which need neither."""
 
     path: Path
     manifest: dict[str, Any]
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
     dense: DenseIndex
     lexical: LexicalIndex
     acronyms: dict[str, str]
     sentences: SentenceVectors
-    row_of: dict[str, int] = field(init=False, repr=False)  # passage id -> row
+    columns: PassageColumns = field(init=False, repr=False)
+    row_of: Mapping[str, int] = field(init=False, repr=False)  # passage id -> row
     passages_of: Counter[str] = field(init=False, repr=False)  # doc id -> passage count
+    metadata: Mapping[str, Metadata] = field(init=False, repr=False)  # doc id -> metadata
 
     def __post_init__(self) -> None:
-        self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        self.passages_of = Counter(c.doc_id for c in self.chunks)
+        if isinstance(self.chunks, LazyChunks):
+            self.columns = self.chunks.columns
+            self.row_of = self.chunks.row_of
+        else:
+            self.columns = PassageColumns.of_chunks(self.chunks, list(self.documents))
+            self.row_of = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        if isinstance(self.documents, LazyDocuments):
+            self.metadata = self.documents.metadata
+        else:
+            self.metadata = {k: d.metadata for k, d in self.documents.items()}
+        counts = self.columns.passages_per_document(len(self.documents)).tolist()
+        self.passages_of = Counter({d: n for d, n in zip(self.documents, counts, strict=True) if n})
 
     @property
     def version(self) -> str:
         """The generation name: changes with every published build."""
         return str(self.manifest.get("generation", self.path.name))
 
+    def report_years(self, doc_id: str) -> list[str]:
+        """``ingest.metadata.report_years`` of a report's text (format 4: stored by the build)."""
+        if isinstance(self.documents, LazyDocuments):
+            return self.documents.report_years(doc_id)
+        return report_years(self.documents[doc_id].text)
+
     @property
     def forces(self) -> list[str]:
         """Forces the corpus covers, sorted."""
-        return sorted({d.metadata.force for d in self.documents.values() if d.metadata.force})
+        return sorted({m.force for m in self.metadata.values() if m.force})
 
 
 def check_model(manifest: dict[str, Any], settings: Settings) -> None:

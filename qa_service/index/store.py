@@ -5,10 +5,15 @@ Layout::
     index/
       CURRENT                 name of the published generation (replaced atomically)
       gen-<time>-<rand>/      one complete, immutable generation
-        manifest.json         written last: versions, settings, counts, sha256 of every file
-        documents.jsonl       metadata, section tree, blocks, footnotes per report
+        manifest.json         written last: versions, settings, counts, sha256 and size of
+                              every file
+        documents/            report metadata, and one record per report (section tree,
+                              blocks, footnotes) read when first used (document_store.py)
         texts/<doc_id>.txt    canonical text of each report
-        chunks.jsonl          passages with offsets and embedded text
+        passages/             passages as columns and UTF-8 blobs (passage_store.py)
+
+Formats 1-3 kept reports in documents.jsonl and passages in chunks.jsonl, parsed whole on load;
+they are still read.
 
 A reader never sees a half-built generation: it is assembled under a temporary name,
 fsynced, renamed, and only then does CURRENT point at it. No pickle anywhere.
@@ -25,17 +30,36 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..types import Block, Chunk, Document, Footnote, FootnoteRef, Metadata, Section
+from ..types import Chunk, Document
+from . import document_store, passage_store
+from .records import (
+    IndexStoreError,
+    chunk_from_json,
+    chunk_to_json,
+    document_from_json,
+    document_to_json,
+    read_jsonl_generation,
+)
+
+__all__ = [
+    "IndexStoreError",
+    "chunk_from_json",
+    "chunk_to_json",
+    "document_from_json",
+    "document_to_json",
+]
 
 # Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 3 may store sentence
-# vectors as int8 codes and scales (``dense.SentenceVectors``). Formats 1 and 2 are still read.
-FORMAT_VERSION = 3
-SUPPORTED_FORMATS = (1, 2, 3)
+# vectors as int8 codes and scales (``dense.SentenceVectors``); format 4 stores passages as
+# columns, reports as records read on first use, and every file's size. Formats 1-3 are read.
+FORMAT_VERSION = 4
+SUPPORTED_FORMATS = (1, 2, 3, 4)
 CURRENT = "CURRENT"
 MANIFEST_SHA = "manifest_sha256"
 # What CURRENT holds: one generation name and a newline, nothing else.
@@ -45,18 +69,14 @@ _GEN_PREFIX = "gen-"
 _TMP_PREFIX = ".building-"
 
 
-class IndexStoreError(Exception):
-    """The index is missing, incomplete, corrupt or does not match the settings."""
-
-
 @dataclass(frozen=True)
 class LoadedIndex:
-    """A generation read back from disk."""
+    """A generation read back from disk (format 4: reports and passages read on first use)."""
 
     path: Path
     manifest: dict[str, Any]
-    documents: dict[str, Document]
-    chunks: list[Chunk]
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
 
 
 def sha256_file(path: Path) -> str:
@@ -83,47 +103,6 @@ def _write_file(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def document_to_json(doc: Document) -> dict[str, Any]:
-    """A document as JSON (its text is stored separately)."""
-    d = asdict(doc)
-    d.pop("text")
-    d["text_sha256"] = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
-    return d
-
-
-def document_from_json(d: dict[str, Any], text: str) -> Document:
-    """Inverse of ``document_to_json``."""
-    return Document(
-        doc_id=d["doc_id"],
-        source=d["source"],
-        format=d["format"],
-        text=text,
-        metadata=Metadata(**d["metadata"]),
-        sections=tuple(Section(**{**s, "path": tuple(s["path"])}) for s in d["sections"]),
-        blocks=tuple(
-            Block(**{**b, "gaps": tuple(tuple(g) for g in b["gaps"])}) for b in d["blocks"]
-        ),
-        footnotes=tuple(Footnote(**f) for f in d["footnotes"]),
-        references=tuple(FootnoteRef(**r) for r in d.get("references", ())),
-        warnings=tuple(d.get("warnings", ())),
-        fingerprint=str(d.get("fingerprint", "")),
-    )
-
-
-_CHUNK_FIELDS = tuple(f.name for f in fields(Chunk))
-
-
-def chunk_to_json(chunk: Chunk) -> dict[str, Any]:
-    """A chunk as JSON (the same dict as ``asdict``, without its deep copies: a chunk's
-    fields are strings, numbers, a tuple of strings and a flat dict)."""
-    return {name: getattr(chunk, name) for name in _CHUNK_FIELDS}
-
-
-def chunk_from_json(d: dict[str, Any]) -> Chunk:
-    """Inverse of ``chunk_to_json``."""
-    return Chunk(**{**d, "section": tuple(d["section"])})
 
 
 @contextlib.contextmanager
@@ -190,11 +169,14 @@ class GenerationWriter:
         self.name = f"{_GEN_PREFIX}{stamp}.{now % 10**9:09d}-{secrets.token_hex(3)}"
         self.tmp = index_dir / f"{_TMP_PREFIX}{self.name}"
         self.files: dict[str, str] = {}
+        self.sizes: dict[str, int] = {}
+        self._doc_ids: list[str] = []
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         """Write one file of the generation and remember its checksum."""
         _write_file(self.tmp / rel, data)
         self.files[rel] = hashlib.sha256(data).hexdigest()
+        self.sizes[rel] = len(data)
 
     def write_dir(self, rel: str, save: Callable[[Path], None]) -> None:
         """Let ``save`` write a folder of files, then checksum every file it wrote."""
@@ -205,31 +187,34 @@ class GenerationWriter:
             if path.is_file():
                 with path.open("rb+") as f:
                     os.fsync(f.fileno())
-                self.files[str(path.relative_to(self.tmp))] = sha256_file(path)
+                rel_path = str(path.relative_to(self.tmp))
+                self.files[rel_path] = sha256_file(path)
+                self.sizes[rel_path] = path.stat().st_size
 
-    def write_lines(self, rel: str, rows: Iterable[dict[str, Any]]) -> None:
-        """Write JSON lines as they come (no whole-file string in memory), checksummed."""
+    def write_stream(self, rel: str, parts: Iterable[bytes]) -> None:
+        """Write a file as its parts come (no whole-file copy in memory), checksummed."""
         path = self.tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
+        size = 0
         with path.open("wb") as f:
-            for row in rows:
-                line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-                h.update(line)
-                f.write(line)
+            for part in parts:
+                h.update(part)
+                f.write(part)
+                size += len(part)
             f.flush()
             os.fsync(f.fileno())
         self.files[rel] = h.hexdigest()
+        self.sizes[rel] = size
 
     def write_documents(self, docs: list[Document]) -> None:
-        """Documents (JSON lines) and their canonical texts."""
-        self.write_lines("documents.jsonl", (document_to_json(d) for d in docs))
-        for d in docs:
-            self.write_bytes(f"texts/{d.doc_id}.txt", d.text.encode("utf-8"))
+        """The reports: metadata, records and canonical texts (document_store.py)."""
+        document_store.write(self, docs)
+        self._doc_ids = [d.doc_id for d in docs]
 
     def write_chunks(self, chunks: list[Chunk]) -> None:
-        """Chunks as JSON lines."""
-        self.write_lines("chunks.jsonl", (chunk_to_json(c) for c in chunks))
+        """The passages as columns (passage_store.py); after ``write_documents``."""
+        passage_store.write(self, chunks, self._doc_ids)
 
     def publish(self, manifest: dict[str, Any], keep: int = 2) -> Path:
         """Write the manifest last, rename into place, then switch CURRENT atomically."""
@@ -238,6 +223,7 @@ class GenerationWriter:
             "format_version": FORMAT_VERSION,
             "generation": self.name,
             "files": dict(sorted(self.files.items())),
+            "sizes": dict(sorted(self.sizes.items())),
         }
         manifest[MANIFEST_SHA] = manifest_digest(manifest)
         _write_file(
@@ -277,9 +263,9 @@ def estimate_generation_bytes(
     # HNSW (M=32) adds a file holding its own copy of the vectors and ~300 bytes of graph each.
     dense = len(chunks) * dimension * 4 * (3 if approx else 1)
     size = (
-        2 * text  # texts/ and documents.jsonl (sections, blocks, footnotes: under half the text)
+        2 * text  # texts/ and documents/ (sections, blocks, footnotes: under half the text)
         + chunk_text * 12 // 10
-        + 400 * len(chunks)  # chunks.jsonl: JSON and metadata per chunk
+        + 400 * len(chunks)  # passages/: columns and ids (format 3's JSON lines took ~400 B)
         + chunk_text  # bm25/: postings and vocabulary
         + dense
         + sentences * (dimension * 4 + 12)  # sentences/: float32 vectors (int8: less), positions
@@ -369,6 +355,8 @@ def read_manifest(gen: Path) -> dict[str, Any]:
 
     Every file the manifest lists is hashed here, before anything (json, numpy, FAISS,
     bm25s) parses it, so a damaged file is refused with a message instead of being read.
+    Format 4 also lists every file's size, all checked here; its reports' records and texts
+    (``document_store.deferred``) are hashed when a report is first read instead.
     """
     path = gen / MANIFEST
     try:
@@ -396,19 +384,53 @@ def read_manifest(gen: Path) -> dict[str, Any]:
             f"{path} names generation {manifest.get('generation')!r}, not {gen.name!r}"
             " (corrupt); rebuild the index"
         )
+    sizes = manifest.get("sizes") if version >= 4 else {}
+    if not isinstance(sizes, dict) or (version >= 4 and set(sizes) != set(files)):
+        raise IndexStoreError(f"{path} is corrupt (bad file sizes); rebuild the index")
+    hashed = []
     for rel, digest in files.items():
         if not _safe_rel(rel) or not isinstance(digest, str):
             raise IndexStoreError(f"{path} is corrupt (bad entry {rel!r}); rebuild the index")
         f = gen / rel
         if not f.is_file():
             raise IndexStoreError(f"{gen.name}/{rel} is missing; rebuild the index")
-        try:
-            actual = sha256_file(f)
-        except OSError as exc:
-            raise IndexStoreError(f"cannot read {gen.name}/{rel} ({exc}); rebuild") from None
-        if actual != digest:
+        if rel in sizes and f.stat().st_size != sizes[rel]:
+            raise IndexStoreError(
+                f"{gen.name}/{rel} has {f.stat().st_size} bytes, the manifest says {sizes[rel]}"
+                " (truncated or corrupt); rebuild"
+            )
+        if version < 4 or not document_store.deferred(rel):
+            hashed.append(rel)
+    for rel, actual in zip(hashed, _hash_files(gen, hashed), strict=True):
+        if isinstance(actual, OSError):
+            raise IndexStoreError(f"cannot read {gen.name}/{rel} ({actual}); rebuild") from None
+        if actual != files[rel]:
             raise IndexStoreError(f"{gen.name}/{rel} fails its checksum (corrupt); rebuild")
     return dict(manifest)
+
+
+# sha256 runs at ~0.3-0.7 GB/s a core here (bench/results/scale-load-format.md), and hashlib
+# releases the GIL while it hashes, so two threads check a generation's vectors in about half
+# the time. A faster stdlib checksum does not pay: zlib.crc32 is ~2x sha256, adler32 ~1.5x,
+# blake2b and sha1 about the same. Hashing everything the search reads at load is what keeps a
+# flipped bit from changing an answer; what a query reads only per report (records, texts) is
+# hashed on first use instead (document_store.py), the largest part a load no longer hashes.
+_HASH_THREADS = 2
+
+
+def _hash_files(gen: Path, rels: list[str]) -> list[str | OSError]:
+    """sha256 of each file (or the OSError reading it), largest first across threads."""
+
+    def one(rel: str) -> str | OSError:
+        try:
+            return sha256_file(gen / rel)
+        except OSError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=_HASH_THREADS) as pool:
+        order = sorted(range(len(rels)), key=lambda i: -(gen / rels[i]).stat().st_size)
+        done = dict(zip(order, pool.map(one, [rels[i] for i in order]), strict=True))
+    return [done[i] for i in range(len(rels))]
 
 
 def check_manifest_digest(gen: Path, manifest: dict[str, Any]) -> None:
@@ -422,51 +444,33 @@ def check_manifest_digest(gen: Path, manifest: dict[str, Any]) -> None:
         )
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    try:
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        row = json.loads(line)
-                    except (json.JSONDecodeError, RecursionError) as exc:
-                        raise IndexStoreError(f"{path}:{n} is corrupt ({exc})") from None
-                    if not isinstance(row, dict):
-                        raise IndexStoreError(f"{path}:{n} is corrupt (not an object)")
-                    rows.append(row)
-    except UnicodeDecodeError as exc:
-        raise IndexStoreError(f"{path} is corrupt ({exc}); rebuild the index") from None
-    return rows
-
-
 def load(index_dir: Path) -> LoadedIndex:
     """Load the current generation whole, verifying checksums and counts."""
     return load_generation(current_generation(index_dir))
 
 
 def load_generation(gen: Path) -> LoadedIndex:
-    """Load one generation folder whole, verifying checksums and counts."""
+    """Load one generation folder, verifying checksums and counts (format 4: reports and
+    passages are read when first used, see ``document_store`` and ``passage_store``)."""
     manifest = read_manifest(gen)
-    docs: dict[str, Document] = {}
-    try:
-        for d in _read_jsonl(gen / "documents.jsonl"):
-            text = (gen / "texts" / f"{d['doc_id']}.txt").read_text(encoding="utf-8")
-            docs[d["doc_id"]] = document_from_json(d, text)
-        chunks = [chunk_from_json(c) for c in _read_jsonl(gen / "chunks.jsonl")]
-    except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
-        # ValueError covers UnicodeDecodeError of a text file
-        raise IndexStoreError(f"{gen.name} is not a valid index ({exc}); rebuild") from None
     counts = manifest.get("counts", {})
-    if (
-        not isinstance(counts, dict)
-        or counts.get("documents") != len(docs)
-        or counts.get("chunks") != len(chunks)
-    ):
+    counts = counts if isinstance(counts, dict) else {}
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
+    if manifest["format_version"] >= 4:
+        documents = document_store.load(gen, manifest["files"])
+        n = counts.get("chunks")
+        if isinstance(n, int) and counts.get("documents") == len(documents):
+            chunks = passage_store.load(gen, n, list(documents))
+        else:
+            chunks = []  # refused just below
+    else:
+        documents, chunks = read_jsonl_generation(gen)
+    if counts.get("documents") != len(documents) or counts.get("chunks") != len(chunks):
         raise IndexStoreError(
-            f"{gen.name}: counts do not match the manifest ({len(docs)} documents,"
+            f"{gen.name}: counts do not match the manifest ({len(documents)} documents,"
             f" {len(chunks)} chunks); rebuild"
         )
     # Last, so the more specific messages above win; still before any vector file is read.
     check_manifest_digest(gen, manifest)
-    return LoadedIndex(gen, manifest, docs, chunks)
+    return LoadedIndex(gen, manifest, documents, chunks)

@@ -128,3 +128,23 @@ def apply_sidecar(meta: Metadata, report: Path) -> tuple[Metadata, list[str]]:
     warnings = [f"{path.name}: unknown field {k!r} ignored" for k in data if k not in known]
     values = {k: v for k, v in data.items() if k in known}
     return replace(meta, **values), warnings
+
+
+_REPORT_WORD = r"(?:inspect\w*|review\w*|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
+_REPORT_YEAR = re.compile(
+    rf"\b(19[5-9]\d|20[0-4]\d)\b(?:\W+[\w'’-]+){{0,3}}?\W+{_REPORT_WORD}\b"
+    rf"|\b{_REPORT_WORD}\b(?:\W+[\w'’-]+){{0,4}}?\W+(19[5-9]\d|20[0-4]\d)\b",
+    re.IGNORECASE,
+)
+
+
+def report_years(text: str) -> list[str]:
+    """Years ``text`` names as an inspection's, review's or report's ("our 2019 inspection",
+    "revisited in 2020"), in order of appearance. Over a whole report this takes ~4 ms, so
+    the index stores each report's (document_store.py) rather than a question scanning them."""
+    out: list[str] = []
+    for m in _REPORT_YEAR.finditer(text):
+        year = m.group(1) or m.group(2)
+        if year not in out:
+            out.append(year)
+    return out

@@ -9,8 +9,9 @@ a filter that leaves few passages (a report, a force) is scored exactly over wha
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -35,6 +36,13 @@ _ENCODER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-encode")
 OVERLAP_ENCODE = True
 
 
+def paths_under(paths: Sequence[tuple[str, ...]], want: tuple[str, ...]) -> NDArray[np.bool_]:
+    """Which of ``paths`` (heading paths) lie under ``want`` (title-keyed); read-only."""
+    under = np.array([under_section(p, want) for p in paths], dtype=bool).reshape(len(paths))
+    under.setflags(write=False)
+    return under
+
+
 @dataclass(frozen=True)
 class Candidates:
     """Scores of a set of passages: ``rows`` (sorted) and the scores aligned with them."""
@@ -55,6 +63,9 @@ class CandidateScorer:
         # Rows of document d are by_doc[bounds[d]:bounds[d + 1]], in row order.
         self.by_doc = np.argsort(doc_of, kind="stable").astype(np.int64)
         self.bounds = np.concatenate([[0], np.cumsum(self.doc_sizes)])
+        self._paths_under = functools.lru_cache(maxsize=256)(
+            functools.partial(paths_under, index.columns.sections)
+        )
 
     def rows_of(self, allowed_docs: NDArray[np.bool_]) -> NDArray[np.int64]:
         """The rows of the allowed documents, sorted."""
@@ -65,11 +76,7 @@ class CandidateScorer:
 
     def in_section(self, rows: NDArray[np.int64], want: tuple[str, ...]) -> NDArray[np.bool_]:
         """Which rows lie under the heading path ``want`` (already title-keyed)."""
-        chunks = self.index.chunks
-        return np.array(
-            [under_section(chunks[r].section, want) for r in rows.tolist()],
-            dtype=bool,
-        )
+        return self._paths_under(want)[self.index.columns.section[rows]]
 
     def score(
         self,

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from ..forces import ALL_FORCES, find_forces, names_of, short_name
 from ..settings import LIMITS
-from ..types import Document
+from ..types import Metadata
 from .types import Filters
 
 # Text is blank when it holds only these: every character Python's str.isspace() and
@@ -126,29 +126,29 @@ def resolve_forces(question: str, filters: Filters) -> tuple[Filters, list[str]]
     return narrowed, [note]
 
 
-def filter_notes(filters: Filters, documents: Mapping[str, Document]) -> list[str]:
+def filter_notes(filters: Filters, metadata: Mapping[str, Metadata]) -> list[str]:
     """Notes for filter values that match no report in the corpus (the results are then
-    empty or come from fewer reports than asked for)."""
-    docs = list(documents.values())
+    empty or come from fewer reports than asked for); ``metadata``: each report's, by id."""
+    docs = list(metadata.values())
     notes: list[str] = []
-    covered = sorted({d.metadata.force for d in docs if d.metadata.force})
+    covered = sorted({m.force for m in docs if m.force})
     missing = [f for f in filters.forces if f not in covered]
     if missing:
         notes.append(f"The corpus has no report on {_names(missing)}; it covers {_names(covered)}.")
-    types = sorted({d.metadata.report_type or "" for d in docs} - {""})
+    types = sorted({m.report_type or "" for m in docs} - {""})
     unknown_types = [t for t in filters.report_types if t not in types]
     if unknown_types:
         notes.append(
             f"No report in the corpus has report type {_quoted(unknown_types)};"
             f" its types are {_quoted(types)}."
         )
-    unknown_ids = [i for i in filters.doc_ids if i not in documents]
+    unknown_ids = [i for i in filters.doc_ids if i not in metadata]
     if unknown_ids:
         notes.append(f"No report in the corpus has doc_id {_quoted(unknown_ids)}.")
     if filters.year_from is not None or filters.year_to is not None:
         lo = filters.year_from if filters.year_from is not None else -1
         hi = filters.year_to if filters.year_to is not None else 10_000
-        years = sorted({y for d in docs if (y := d.metadata.inspection_year) is not None})
+        years = sorted({y for m in docs if (y := m.inspection_year) is not None})
         if not any(lo <= y <= hi for y in years):
             span = f"{years[0]}-{years[-1]}" if years else "none"
             notes.append(f"No report in the corpus was inspected in those years (it has {span}).")

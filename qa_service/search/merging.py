@@ -12,6 +12,7 @@ if that is higher, and the footnote is not returned by itself.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
@@ -20,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..ingest.textnorm import passage_text
-from ..types import Chunk, Document
+from ..types import BLOCK_TYPES, Chunk, Document
 
 # A merged passage holds at most this many chunks (about two model windows of text).
 MAX_MERGED = 2
@@ -65,6 +66,13 @@ def host_rows(chunks: Sequence[Chunk]) -> NDArray[np.int64]:
 def row_weights(chunks: Sequence[Chunk]) -> NDArray[np.float32]:
     """Each row's score weight: TABLE_WEIGHT for a table, 1 otherwise."""
     weight = np.array([TABLE_WEIGHT if c.type == "table" else 1.0 for c in chunks], np.float32)
+    weight.setflags(write=False)
+    return weight
+
+
+def type_weights(types: NDArray[np.int8]) -> NDArray[np.float32]:
+    """``row_weights`` from the rows' type codes (indexes into BLOCK_TYPES)."""
+    weight = np.where(types == BLOCK_TYPES.index("table"), TABLE_WEIGHT, 1.0).astype(np.float32)
     weight.setflags(write=False)
     return weight
 
@@ -175,31 +183,63 @@ class Riders:
     """The attached passages (footnotes, bare captions) that ride along with a passage: the
     footnotes its text cites, and the captions attached to it."""
 
-    def __init__(self, chunks: Sequence[Chunk], documents: Mapping[str, Document]) -> None:
-        self._note_row: dict[tuple[str, int], int] = {}
-        self._by_host: dict[str, list[int]] = {}
-        notes = {
-            doc_id: {(f.start, f.end): k for k, f in enumerate(d.footnotes)}
-            for doc_id, d in documents.items()
-        }
-        for row, c in enumerate(chunks):
-            if c.type == "footnote":
-                for (fs, fe), k in notes.get(c.doc_id, {}).items():
-                    if c.start <= fs and fe <= c.end:
-                        self._note_row[(c.doc_id, k)] = row
-            elif c.type == "caption":
-                host = c.metadata.get("attached_to")
-                if isinstance(host, str):
-                    self._by_host.setdefault(host, []).append(row)
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        doc_of: NDArray[np.int32],
+        types: NDArray[np.int8],
+        doc_ids: Sequence[str],
+    ) -> None:
+        """``doc_of``, ``types``: each row's report position and type code (the index's
+        columns). A report's footnote rows, and the captions, are found on first use."""
+        self._chunks = chunks
+        self._doc_of = doc_of
+        self._types = types
+        self._position = {d: i for i, d in enumerate(doc_ids)}
+        self._notes: dict[str, dict[int, int]] = {}  # doc id -> footnote -> its last row
+        self._host_rows: dict[str, list[int]] | None = None
+        self._lock = threading.Lock()
+
+    def _note_rows(self, doc: Document) -> dict[int, int]:
+        """Footnote (index into doc.footnotes) -> the last footnote row whose span holds it."""
+        found = self._notes.get(doc.doc_id)
+        if found is None:
+            found = {}
+            d = self._position.get(doc.doc_id)
+            if d is not None and doc.footnotes:
+                note_at = {(f.start, f.end): k for k, f in enumerate(doc.footnotes)}
+                mine = (self._doc_of == d) & (self._types == BLOCK_TYPES.index("footnote"))
+                for row in np.flatnonzero(mine).tolist():
+                    c = self._chunks[row]
+                    for (fs, fe), k in note_at.items():
+                        if c.start <= fs and fe <= c.end:
+                            found[k] = row
+            self._notes[doc.doc_id] = found
+        return found
+
+    def _by_host(self) -> dict[str, list[int]]:
+        """Host passage id -> the rows of the captions attached to it, in row order."""
+        if self._host_rows is not None:
+            return self._host_rows
+        with self._lock:
+            if self._host_rows is None:
+                by_host: dict[str, list[int]] = {}
+                captions = np.flatnonzero(self._types == BLOCK_TYPES.index("caption"))
+                for row in captions.tolist():
+                    host = self._chunks[row].metadata.get("attached_to")
+                    if isinstance(host, str):
+                        by_host.setdefault(host, []).append(row)
+                self._host_rows = by_host
+            return self._host_rows
 
     def of(self, chunk: Chunk, doc: Document) -> tuple[int, ...]:
         """Rows riding along with ``chunk`` (one passage or a merged one), in text order."""
         rows: list[int] = []
         for ref in doc.references:
             if chunk.start <= ref.start < chunk.end and ref.footnote is not None:
-                row = self._note_row.get((doc.doc_id, ref.footnote))
+                row = self._note_rows(doc).get(ref.footnote)
                 if row is not None and row not in rows:
                     rows.append(row)
         for part in chunk.chunk_id.split(ID_SEPARATOR):
-            rows.extend(r for r in self._by_host.get(part, ()) if r not in rows)
+            rows.extend(r for r in self._by_host().get(part, ()) if r not in rows)
         return tuple(rows)

@@ -22,6 +22,14 @@ QUESTION_WORDS = frozenset(
 
 _QUESTION_TEXT = " ".join(sorted(QUESTION_WORDS))
 
+# Wording that asks across forces ("compare", "each force", "which forces", "the four forces").
+COMPARE_INTENT = re.compile(
+    r"\b(compar\w*|each force|every force|all (?:the )?forces|all four|the four forces"
+    r"|which forces?|across (?:the )?forces|between (?:the )?forces"
+    r"|which of the (?:four|forces))\b",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True)
 class QueryPlan:

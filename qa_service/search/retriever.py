@@ -7,7 +7,6 @@ and the answered / partial / not-answered decision, through ``respond``.
 from __future__ import annotations
 
 import functools
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -19,30 +18,20 @@ from numpy.typing import NDArray
 from ..index.embedding import Embedder
 from ..index.search_index import SearchIndex
 from ..index.topk import top_indices
-from ..ingest.lines import title_key, under_section
+from ..ingest.lines import title_key
 from ..types import Chunk
-from .candidates import CandidateScorer
+from .candidates import CandidateScorer, paths_under
 from .fusion import convex, cover_groups, rrf
 from .merging import (
     Riders,
     group_adjacent,
-    host_rows,
     merged_chunk,
     ride_along,
-    row_weights,
+    type_weights,
 )
-from .query import QueryPlan, dense_text, plan_query
+from .query import COMPARE_INTENT, QueryPlan, dense_text, plan_query
 from .spelling import english_words, spell
-from .types import Filters, Hit, RetrievalConfig, SearchResult, doc_passes
-
-# Wording that asks across forces ("compare", "each force", "which forces", "the four forces").
-COMPARE_INTENT = re.compile(
-    r"\b(compar\w*|each force|every force|all (?:the )?forces|all four|the four forces"
-    r"|which forces?|across (?:the )?forces|between (?:the )?forces"
-    r"|which of the (?:four|forces))\b",
-    re.IGNORECASE,
-)
-
+from .types import Filters, Hit, RetrievalConfig, SearchResult, metadata_passes
 
 # Up to this many sentence vectors an exact index scores every sentence (a few ms at most);
 # above it, only the sentences of the SENTENCE_CANDIDATES best passages by passage cosine
@@ -78,16 +67,23 @@ class PassageRetriever:
         self._cache_lock = threading.Lock()  # server threads share the cache
         self._cache_size = cache_size
         self._forces = index.forces
-        self._force_of = [index.documents[c.doc_id].metadata.force or "" for c in index.chunks]
-        position = {doc_id: i for i, doc_id in enumerate(index.documents)}
-        self._doc_of = np.array([position[c.doc_id] for c in index.chunks], dtype=np.int32)
+        # Every per-passage array comes from the index's columns: nothing here reads a passage
+        # or a report (store format 4 builds those on first use).
+        columns = index.columns
+        doc_forces = [index.metadata[d].force or "" for d in index.documents]
+        self._force_of = [doc_forces[d] for d in columns.doc.tolist()]
+        self._doc_of = columns.doc
         self._everything = np.ones(len(index.chunks), dtype=bool)
         self._everything.setflags(write=False)
         self.fusion_scan_limit = fusion_scan_limit
-        self._docs = list(index.documents.values())
+        self._docs = [(d, index.metadata[d]) for d in index.documents]
         self._scorer: CandidateScorer | None = None  # built on first use by a large index
         self._scorer_lock = threading.Lock()
         self._allowed = functools.lru_cache(maxsize=256)(self._allowed_docs)
+        # Which of the index's distinct heading paths lie under a title-keyed path.
+        self._paths_under = functools.lru_cache(maxsize=256)(
+            functools.partial(paths_under, index.columns.sections)
+        )
         # Stemmed terms of a text, memoised: the same passages and sentences come back for
         # many questions (confidence and highlights tokenize them on every search).
         self._terms = functools.lru_cache(maxsize=32_768)(index.lexical.terms)
@@ -98,9 +94,10 @@ class PassageRetriever:
         # Merged passages (search/merging.py) by their rows: building one cleans its text again.
         self.merged = functools.lru_cache(maxsize=4_096)(self._merged_chunk)
         # Footnotes and bare captions ride along with the passage citing them (search/merging.py).
-        self._host = host_rows(index.chunks)
-        self._riders = Riders(index.chunks, index.documents)
-        self._weight = row_weights(index.chunks)
+        self._host = columns.host
+        self._host.setflags(write=False)
+        self._riders = Riders(index.chunks, columns.doc, columns.type, list(index.documents))
+        self._weight = type_weights(columns.type)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
         """Fill the per-text caches a search uses, so the first questions after a (re)load are
@@ -228,17 +225,14 @@ class PassageRetriever:
         keep = np.ones(len(self._doc_of), dtype=bool) if allowed is None else allowed[self._doc_of]
         if filters.section:
             want = tuple(title_key(s) for s in filters.section)
-            keep &= np.array(
-                [under_section(c.section, want) for c in self.index.chunks],
-                dtype=bool,
-            )
+            keep &= self._paths_under(want)[self.index.columns.section]
         return keep
 
     def _allowed_docs(self, filters: Filters) -> NDArray[np.bool_] | None:
         """Which documents pass the filters' document conditions (None: all of them)."""
         if replace(filters, section=()) == Filters():
             return None
-        allowed = np.array([doc_passes(d, filters) for d in self._docs], dtype=bool)
+        allowed = np.array([metadata_passes(d, m, filters) for d, m in self._docs], dtype=bool)
         allowed.setflags(write=False)
         return allowed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..types import Chunk, Document
+from ..types import Chunk, Document, Metadata
 from .query import QueryPlan
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -105,8 +105,12 @@ class SearchResult:
 
 def doc_passes(doc: Document, f: Filters) -> bool:
     """Whether a document passes the filters' document conditions (not ``section``)."""
-    m = doc.metadata
-    if f.doc_ids and doc.doc_id not in f.doc_ids:
+    return metadata_passes(doc.doc_id, doc.metadata, f)
+
+
+def metadata_passes(doc_id: str, m: Metadata, f: Filters) -> bool:
+    """``doc_passes`` from a report's id and metadata alone."""
+    if f.doc_ids and doc_id not in f.doc_ids:
         return False
     if f.forces and m.force not in f.forces:
         return False

@@ -66,7 +66,7 @@ def test_a_reader_loads_the_same_index(retriever, milvus_index: SearchIndex) -> 
     assert milvus_index.version == embedded.version
     assert milvus_index.manifest == embedded.manifest
     assert milvus_index.documents == embedded.documents
-    assert milvus_index.chunks == embedded.chunks
+    assert list(milvus_index.chunks) == list(embedded.chunks)
     assert milvus_index.acronyms == embedded.acronyms
     # Milvus holds the vectors as every score reads them (int8 codes decoded on this side)
     rows = np.arange(len(embedded.chunks), dtype=np.int64)

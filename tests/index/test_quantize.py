@@ -20,6 +20,7 @@ from qa_service.index.indexer import build_index
 from qa_service.index.quantize import dequantize_int8, quantize_int8
 from qa_service.settings import Settings
 from tests.conftest import CORPUS
+from tests.index.older_formats import as_jsonl_layout
 
 
 def _unit(n: int, d: int = 384, seed: int = 0) -> np.ndarray:
@@ -112,7 +113,9 @@ def test_saved_int8_is_memory_mapped(tmp_path: Path) -> None:
 
 
 def _as_format_2(gen: Path) -> None:
-    """Rewrite a generation as a build before int8 wrote it: float32 sentences.npy, format 2."""
+    """Rewrite a generation as a build before int8 wrote it: float32 sentences.npy, format 2
+    (reports and passages as JSON lines)."""
+    as_jsonl_layout(gen, version=2)
     folder = gen / "sentences"
     sv = SentenceVectors.load(folder)
     np.save(folder / FLOAT_FILE, sv.rows(np.arange(len(sv))), allow_pickle=False)

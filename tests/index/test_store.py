@@ -6,14 +6,19 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from qa_service.cli import cli
 from qa_service.index import store
+from qa_service.index.current import load_search_index
+from qa_service.index.document_store import LazyDocuments
 from qa_service.index.indexer import build_index
+from qa_service.index.passage_store import LazyChunks
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS
+from tests.index.older_formats import as_jsonl_layout
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +45,14 @@ def test_round_trip(built: Path, corpus_docs, corpus_chunks) -> None:
     assert m["counts"] == {"documents": 4, "chunks": len(corpus_chunks)}
     assert m["model"] == "bundled:all-MiniLM-L6-v2" and m["model_max_tokens"] == 256
     assert m["chunker"]["target_tokens"] == 200 and len(m["corpus_hash"]) == 64
-    assert set(m["files"]) >= {"documents.jsonl", "chunks.jsonl"}
+    assert m["format_version"] == store.FORMAT_VERSION == 4
+    assert set(m["files"]) >= {
+        "documents/index.json",
+        "documents/records.jsonl",
+        "passages/columns.npy",
+        "passages/text.bin",
+    }
+    assert set(m["sizes"]) == set(m["files"])
     assert not list(built.rglob("*.pkl")) and not list(built.rglob("*.pickle"))
 
 
@@ -50,10 +62,11 @@ def test_missing_index_message(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest"])
-def test_damaged_generation_is_refused(built: Path, tmp_path: Path, damage: str) -> None:
+@pytest.mark.parametrize("file", ["passages/columns.npy", "passages/text.bin"])
+def test_damaged_generation_is_refused(built: Path, tmp_path: Path, damage: str, file: str) -> None:
     index = _copy(built, tmp_path)
     gen = store.current_generation(index)
-    target = gen / ("manifest.json" if damage == "manifest" else "chunks.jsonl")
+    target = gen / ("manifest.json" if damage == "manifest" else file)
     data = target.read_bytes()
     if damage == "truncate":
         target.write_bytes(data[: len(data) // 2])
@@ -104,3 +117,87 @@ def test_documents_command(built: Path) -> None:
     assert kent["force"] == "Kent Police" and kent["sections"] > 20 and kent["passages"] > 20
     text = CliRunner().invoke(cli, ["documents", "--index", str(built)]).stdout
     assert "Lancashire Constabulary" in text and "sections" in text
+
+
+def test_passages_and_reports_are_read_on_first_use(built: Path) -> None:
+    idx = store.load(built)
+    assert isinstance(idx.chunks, LazyChunks) and isinstance(idx.documents, LazyDocuments)
+    assert idx.chunks._built.count(None) == len(idx.chunks)  # nothing built at load
+    assert idx.documents._docs == {}
+    assert idx.chunks[-1] == idx.chunks[len(idx.chunks) - 1]
+    assert idx.chunks[1:3] == [idx.chunks[1], idx.chunks[2]]
+    with pytest.raises(IndexError):
+        idx.chunks[len(idx.chunks)]
+    for row, chunk in enumerate(idx.chunks):
+        assert idx.chunks.row_of[chunk.chunk_id] == row
+    assert "0" * 16 not in idx.chunks.row_of and idx.chunks.row_of.get("x" * 99) is None
+    assert "no-such-report" not in idx.documents
+    kent = "kent-2021-post-inspection-review"
+    assert idx.documents.metadata[kent] == idx.documents[kent].metadata
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_an_older_format_still_loads_the_same(built: Path, tmp_path: Path, version: int) -> None:
+    index = _copy(built, tmp_path)
+    as_jsonl_layout(store.current_generation(index), version)
+    old, new = store.load(index), store.load(built)
+    assert old.manifest["format_version"] == version
+    assert dict(old.documents) == dict(new.documents)
+    assert list(old.chunks) == list(new.chunks)
+    search, stored = (load_search_index(Settings(index_dir=i)) for i in (index, built))
+    assert search.columns.sections == stored.columns.sections
+    for doc_id in old.documents:  # computed from the text, and as format 4 stores them
+        assert search.report_years(doc_id) == stored.report_years(doc_id)
+
+
+def test_a_column_file_out_of_range_is_refused(built: Path, tmp_path: Path) -> None:
+    """A column file rewritten with a consistent checksum but impossible values."""
+    index = _copy(built, tmp_path)
+    gen = store.current_generation(index)
+    rel = "passages/columns.npy"
+    cols = np.load(gen / rel)
+    cols[0, 0] = 10_000  # a report position past the end
+    np.save(gen / rel, cols, allow_pickle=False)
+    manifest = json.loads((gen / store.MANIFEST).read_text())
+    manifest["files"][rel] = store.sha256_file(gen / rel)
+    manifest[store.MANIFEST_SHA] = store.manifest_digest(manifest)
+    (gen / store.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(store.IndexStoreError, match=r"passages is not valid.*out of range"):
+        store.load(index)
+
+
+@pytest.mark.parametrize("file", ["records", "text"])
+def test_a_damaged_report_is_refused_when_first_read(
+    built: Path, tmp_path: Path, file: str
+) -> None:
+    """Records and texts are hashed on first use: the index loads, the damaged report is
+    refused (sizes are checked at load, so only same-size damage gets this far)."""
+    index = _copy(built, tmp_path)
+    gen = store.current_generation(index)
+    kent = "kent-2021-post-inspection-review"
+    target = gen / ("documents/records.jsonl" if file == "records" else f"texts/{kent}.txt")
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    idx = store.load(index)
+    with pytest.raises(store.IndexStoreError, match="fails its checksum"):
+        if file == "records":
+            [idx.documents[d] for d in idx.documents]
+        else:
+            idx.documents[kent]
+    result = CliRunner().invoke(cli, ["documents", "--index", str(index)])
+    assert result.exit_code == 2 and "fails its checksum" in result.stderr
+
+
+def test_a_build_over_a_damaged_report_starts_from_scratch(built: Path, tmp_path: Path) -> None:
+    """A report found damaged when the next build reads it for reuse is not reused, nor is
+    anything else of that generation: the build starts from scratch, as over any damage."""
+    index = _copy(built, tmp_path)
+    target = store.current_generation(index) / "documents/records.jsonl"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    report = build_index(Settings(corpus_dir=CORPUS, index_dir=index))
+    assert report.reused["from"] is None and report.reused["documents"] == 0
+    loaded = store.load(index)
+    assert len([loaded.documents[d] for d in loaded.documents]) == 4

@@ -60,7 +60,7 @@ def _prepared(
     """Filters after the question-wins rule, and every note about them."""
     filters, notes = _filters(requested)
     filters, conflict = resolve_forces(question, filters)
-    return filters, notes + conflict + filter_notes(filters, retriever.index.documents)
+    return filters, notes + conflict + filter_notes(filters, retriever.index.metadata)
 
 
 def _window(retriever: Retriever, question: str) -> list[str]:

@@ -99,7 +99,7 @@ def _tracker_rows(
     official = None
     if force is not None:
         official = forces_of([force], "force")[0]
-        notes = filter_notes(Filters(forces=(official,)), retriever.index.documents)
+        notes = filter_notes(Filters(forces=(official,)), retriever.index.metadata)
         message = notes[0] if notes else None
     wanted_area = None
     if area is not None:
