@@ -43,6 +43,18 @@ N_COLUMNS = 14
 _INT32_MAX = 2**31 - 1
 
 
+def host_rows(chunks: Sequence[Chunk]) -> NDArray[np.int64]:
+    """For each row, the row of the passage it rides along with (chunking's
+    ``metadata["attached_to"]``), or -1 for a passage that ranks on its own."""
+    row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+    host = np.full(len(chunks), -1, dtype=np.int64)
+    for i, c in enumerate(chunks):
+        target = c.metadata.get("attached_to")
+        if isinstance(target, str) and target in row_of:
+            host[i] = row_of[target]
+    return host
+
+
 @dataclass(frozen=True)
 class PassageColumns:
     """What the search path reads of every passage, as arrays aligned with the rows."""
@@ -59,18 +71,12 @@ class PassageColumns:
         position = {d: i for i, d in enumerate(doc_ids)}
         paths: dict[tuple[str, ...], int] = {}
         codes = {t: i for i, t in enumerate(BLOCK_TYPES)}
-        row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
-        host = np.full(len(chunks), -1, dtype=np.int64)
-        for i, c in enumerate(chunks):
-            target = c.metadata.get("attached_to")
-            if isinstance(target, str) and target in row_of:
-                host[i] = row_of[target]
         return cls(
             np.array([position[c.doc_id] for c in chunks], dtype=np.int32),
             np.array([codes[c.type] for c in chunks], dtype=np.int8),
             np.array([paths.setdefault(c.section, len(paths)) for c in chunks], dtype=np.int32),
             tuple(paths),
-            host,
+            host_rows(chunks),
         )
 
     def passages_per_document(self, n_docs: int) -> NDArray[np.int64]:

@@ -50,28 +50,9 @@ def adjacent(a: Chunk, b: Chunk) -> bool:
     )
 
 
-def host_rows(chunks: Sequence[Chunk]) -> NDArray[np.int64]:
-    """For each row, the row of the passage it rides along with (chunking's
-    ``metadata["attached_to"]``), or -1 for a passage that ranks on its own."""
-    row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
-    host = np.full(len(chunks), -1, dtype=np.int64)
-    for i, c in enumerate(chunks):
-        target = c.metadata.get("attached_to")
-        if isinstance(target, str) and target in row_of:
-            host[i] = row_of[target]
-    host.setflags(write=False)
-    return host
-
-
-def row_weights(chunks: Sequence[Chunk]) -> NDArray[np.float32]:
-    """Each row's score weight: TABLE_WEIGHT for a table, 1 otherwise."""
-    weight = np.array([TABLE_WEIGHT if c.type == "table" else 1.0 for c in chunks], np.float32)
-    weight.setflags(write=False)
-    return weight
-
-
 def type_weights(types: NDArray[np.int8]) -> NDArray[np.float32]:
-    """``row_weights`` from the rows' type codes (indexes into BLOCK_TYPES)."""
+    """Each row's score weight from its type code (an index into BLOCK_TYPES): TABLE_WEIGHT
+    for a table, 1 otherwise."""
     weight = np.where(types == BLOCK_TYPES.index("table"), TABLE_WEIGHT, 1.0).astype(np.float32)
     weight.setflags(write=False)
     return weight
@@ -84,7 +65,7 @@ def ride_along(
     weight: NDArray[np.float32] | None = None,
     lift: float = RIDE_ALONG_LIFT,
 ) -> NDArray[np.float32]:
-    """Scores times each row's ``weight`` (``row_weights``), with every attached passage out
+    """Scores times each row's ``weight`` (``type_weights``), with every attached passage out
     of the ranking (-inf) and its host scored at least ``lift`` times the attached passage's
     score. ``rows``: the index rows the scores belong to (None: every row, in order); a host
     not among them gets nothing."""

@@ -258,13 +258,17 @@ def test_quote_across_a_footnote_printed_mid_paragraph(
     assert m.skipped and "child protection conference" in doc.text[slice(*m.skipped[0])]
 
 
+# A Lincolnshire finding, retyped and pasted in several ways by the tests below.
+WORKLOAD_FINDING = (
+    "Investigators feel their workloads are too high and they don’t have enough time to"
+    " commit to their enquiries."
+)
+
+
 def test_near_matches_tolerate_typos_and_dropped_words(
     corpus_docs: dict[str, Document], locator: QuoteLocator
 ) -> None:
-    original = (
-        "Investigators feel their workloads are too high and they don’t have enough time to"
-        " commit to their enquiries."
-    )
+    original = WORKLOAD_FINDING
     doc = corpus_docs["lincolnshire"]
     start = doc.text.index(original)
     for quote in (
@@ -283,10 +287,7 @@ def test_near_matches_tolerate_typos_and_dropped_words(
 def test_text_pasted_from_a_pdf_still_matches(
     corpus_docs: dict[str, Document], locator: QuoteLocator
 ) -> None:
-    original = (
-        "Investigators feel their workloads are too high and they don’t have enough time to"
-        " commit to their enquiries."
-    )
+    original = WORKLOAD_FINDING
     start = corpus_docs["lincolnshire"].text.index(original)
     # straight apostrophe, a line-end hyphen, line breaks, a page number and running footer
     paste = (
@@ -309,10 +310,7 @@ def test_text_pasted_from_a_pdf_still_matches(
 
 
 def test_near_match_diff_marks_the_changed_words_on_both_sides(locator: QuoteLocator) -> None:
-    original = (
-        "Investigators feel their workloads are too high and they don’t have enough time to"
-        " commit to their enquiries."
-    )
+    original = WORKLOAD_FINDING
     quote = original.replace("too high", "very high").replace("enough ", "")
     m = locator.locate(quote).matches[0]
     assert m.status == "near" and m.diff is not None

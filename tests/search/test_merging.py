@@ -120,7 +120,8 @@ def test_passages_of_different_types_never_merge() -> None:
 def test_attached_passages_ride_along_with_their_host() -> None:
     import numpy as np
 
-    from qa_service.search.merging import host_rows, ride_along
+    from qa_service.index.passage_store import host_rows
+    from qa_service.search.merging import ride_along
 
     chunks = [_typed("a", "text", 0), _typed("b", "text", 1), _typed("n", "footnote", 2, "a")]
     host = host_rows(chunks)
