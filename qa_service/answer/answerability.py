@@ -87,6 +87,10 @@ _FIGURE = re.compile(
 )
 
 
+# What a partial answer says the reports lack when nothing more precise is known.
+GENERIC_MISSING = "a direct answer to every part of the question"
+
+
 @dataclass(frozen=True)
 class Decision:
     """The state of an answer, its probability, and what the reports do not give."""
@@ -208,9 +212,11 @@ def decide(
     missing_words: Sequence[str] = (),
     missing_years: Sequence[str] = (),
     count_given: bool = True,
+    name_given: bool = True,
 ) -> Decision:
     """The state for one question's features ``x``; ``count_given``: the lead gives a figure
-    for what a "how many" question counts (asking.gives_count_of), else partial at most."""
+    for what a "how many" question counts (asking.gives_count_of), ``name_given``: it names
+    the person a question asks for by name (asking.gives_person_name); else partial at most."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
@@ -222,11 +228,11 @@ def decide(
         missing = f"anything on {', '.join(missing_years)}"
     elif number_missing:
         missing = "the figure or date asked for"
+    elif not name_given:
+        missing = "the name asked for"
     elif p < answer:
         missing = (
-            f"anything on {', '.join(missing_words[:3])}"
-            if missing_words
-            else "a direct answer to every part of the question"
+            f"anything on {', '.join(missing_words[:3])}" if missing_words else GENERIC_MISSING
         )
     if missing is not None:
         return Decision("partial", round(p, 4), missing)

@@ -8,6 +8,7 @@ encoding to a search: the question's topic vector is the one retrieval computed.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -22,6 +23,7 @@ from ..search.vocabulary import EVERYDAY_TERMS
 from ..types import Metadata
 from .answerability import (
     ASKING_WORDS,
+    GENERIC_MISSING,
     answerability,
     decide,
     features,
@@ -30,7 +32,15 @@ from .answerability import (
     uncovered_terms,
     years_missing,
 )
-from .asking import gives_count_of, split_ask
+from .asking import (
+    asks_person_name,
+    defined_term,
+    gives_count_of,
+    gives_person_name,
+    presumed_changes,
+    split_ask,
+    states_change,
+)
 from .highlight import pick_highlights, score_info, sentence_info
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
@@ -56,6 +66,7 @@ class AnswerLayer:
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
         self._inspected: dict[str, set[int]] | None = None
+        self._acronyms: dict[str, str] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -94,6 +105,31 @@ class AnswerLayer:
                 self._inspected = by_force
         wanted = set(forces) if forces else set(self._inspected)
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
+
+    def synonyms(self, word: str) -> tuple[str, ...]:
+        """The reports' words for a question word: its everyday-words entry ("kids" ->
+        children) and, for an acronym the reports define, its long form ("rsos" ->
+        registered sex offenders)."""
+        if self._acronyms is None:
+            self._acronyms = {a.lower(): long for a, long in self.retriever.index.acronyms.items()}
+        long = self._acronyms.get(word.lower())
+        return (*EVERYDAY_TERMS.get(word, ()), *((long,) if long else ()))
+
+    def definition(self, question: str) -> tuple[str, str] | None:
+        """The acronym a question asks the meaning of, as a report defines it, with its long
+        form ("what does PVPU stand for?" -> ("PVPUs", "protecting vulnerable persons
+        units")); None when it asks something else or no report defines the term."""
+        term = defined_term(question)
+        if term is None:
+            return None
+        acronyms = self.retriever.index.acronyms
+        by_form: dict[str, str] = {}
+        for acronym in acronyms:
+            by_form.setdefault(acronym.lower(), acronym)
+            by_form.setdefault(acronym.lower().removesuffix("s"), acronym)
+        key = term.lower().replace("’", "'").removesuffix("'s")
+        found = by_form.get(key) or by_form.get(key.removesuffix("s"))
+        return (found, acronyms[found]) if found else None
 
     def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
         """The rarest of ``terms`` that the reports of ``forces`` never use but another
@@ -193,6 +229,11 @@ class AnswerLayer:
             r.encode(ask) if setup and topic is not None else None,
         )
         ranked = rank(cands, ranker())
+        # "What does PVPU stand for?": the sentence where a report defines it answers.
+        defined = self.definition(plan.question)
+        defining = _defining_first(ranked, *defined) if defined else None
+        if defining is not None:
+            ranked = defining
 
         # Highlights: each passage's best unit (the lead's own passage: the lead).
         best_of: dict[int, Candidate] = {}
@@ -241,14 +282,27 @@ class AnswerLayer:
             ),
             bool(numbers_unmatched(plan.question, texts)),
         )
-        count_given = not ranked or gives_count_of(
-            plan.question, ranked[0][0].text, lex.terms, lambda w: EVERYDAY_TERMS.get(w, ())
-        )
-        decision = decide(x, answerability(), plan.question, (), years, count_given)
+        lead = ranked[0][0].text if ranked else ""
+        count_given = not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms)
+        name_given = not ranked or not asks_person_name(plan.question) or gives_person_name(lead)
+        given = (count_given, name_given)
+        decision = decide(x, answerability(), plan.question, (), years, *given)
         if decision.state == "partial" and missing_terms and not years:
             # Name the question's own words the reports lack (tokenized only when needed).
             words = _original_words(plan.topic, set(missing_terms), r.terms)
-            decision = decide(x, answerability(), plan.question, words, years, count_given)
+            decision = decide(x, answerability(), plan.question, words, years, *given)
+        # "Why did X go up?" answered by sentences that never say X went up: the reports do
+        # not bear out what the question takes as given.
+        changes = presumed_changes(plan.question)
+        if (
+            decision.state != "not_answered"
+            and decision.missing in (None, GENERIC_MISSING)
+            and not states_change(lead, changes)
+        ):
+            said = " or ".join(_CHANGE_WORDS[k] for k in sorted(changes))
+            decision = replace(decision, state="partial", missing=f"anything on {said}")
+        if defining is not None and decision.state != "answered":
+            decision = replace(decision, state="answered", missing=None)
         if plan.forces_missing and cfg.force_filter:
             decision = replace(decision, state="not_answered")
         state = decision.state
@@ -298,6 +352,24 @@ class AnswerLayer:
         dense = np.clip(vectors @ topic, 0.0, 1.0) if topic is not None and len(vectors) else None
         spans = pick_highlights(score_info(info, weights), dense)
         return shift_spans(hit.chunk.text, member, spans)
+
+
+_CHANGE_WORDS = {"fall": "a fall", "rise": "a rise", "stop": "it stopping"}
+
+
+def _defining_first(
+    ranked: list[tuple[Candidate, float]], acronym: str, long: str
+) -> list[tuple[Candidate, float]] | None:
+    """``ranked`` with the unit that defines ``acronym`` ("... long form (ACRONYM)") first,
+    scored as the best; None when no unit defines it."""
+    words = r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", long.strip()))
+    stem = re.escape(acronym.removesuffix("s"))
+    pattern = re.compile(rf"(?i:{words}s?)\s*\(\s*{stem}s?\s*\)")
+    for i, (c, p) in enumerate(ranked):
+        if pattern.search(c.text):
+            top = max(p, ranked[0][1])
+            return [(c, top), *ranked[:i], *ranked[i + 1 :]]
+    return None
 
 
 def _report_dates(m: Metadata) -> set[int]:

@@ -58,6 +58,120 @@ _ASK_COMMA = re.compile(
 )
 
 
+# A question asking who someone is by name ("what's the name of the DI who runs ...?", "who is
+# Kent's chief constable?"), and a sentence that names a person: a title or rank before a
+# capitalised name.
+_ROLES = (
+    r"(?:chief constable|deputy chief constable|assistant chief constable|chief officer|"
+    r"police and crime commissioner|pcc|commissioner|superintendent|chief inspector|inspector|"
+    r"sergeant|dci|di|ds|head|director|lead|manager|chair|minister|home secretary)"
+)
+# Roles one person holds for a whole force or country: "who is the chief constable?" asks for a
+# name, where "who is the lead for missing children?" may be answered by a rank or a team.
+_OFFICES = (
+    r"(?:chief constable|deputy chief constable|police and crime commissioner|pcc|"
+    r"commissioner|home secretary|minister)"
+)
+ASKS_PERSON_NAME = re.compile(
+    rf"\bnames? of (?:the |their |its |[\w-]+(?:'s|’s) )?(?:[\w-]+ ){{0,2}}?{_ROLES}\b"
+    rf"|^\W*who(?:'s|’s| is| was)\s+(?:the |their |its |[\w-]+(?:'s|’s) )?"
+    rf"(?:[\w-]+ ){{0,2}}?{_OFFICES}\b",
+    re.IGNORECASE,
+)
+_PERSON_NAME = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Miss|Dr|Sir|Dame|Lord|Lady|Chief Constable|Commissioner|Superintendent|"
+    r"Chief Inspector|Inspector|Sergeant|Detective|DCI|DI|DS|DC|PC)\.?\s+[A-Z][a-z’'-]+"
+)
+
+
+def asks_person_name(question: str) -> bool:
+    """Whether the question asks for a person by name (a named role: "the DI", "the PCC")."""
+    return ASKS_PERSON_NAME.search(question) is not None
+
+
+def gives_person_name(text: str) -> bool:
+    """Whether ``text`` names a person (a title or rank before a capitalised name)."""
+    return _PERSON_NAME.search(text) is not None
+
+
+# A question asking what a term means: "what does PVPU stand for?", "what's a MARAC?", "meaning
+# of CAWN". The term is a short run of words with no question clause after it.
+_DEFINE = (
+    re.compile(
+        r"^\W*what\s+(?:does|do|did)\s+(?:an?\s+|the\s+)?(?P<t>[^?]{1,40}?)\s+"
+        r"(?:stand|stands)\s+for\b|^\W*what\s+(?:does|do|did)\s+(?:an?\s+|the\s+)?"
+        r"(?P<u>[^?]{1,40}?)\s+mean\b",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"^\W*(?:what(?:'s|’s|\s+is|\s+are)|whats)\s+(?:an?\s+|the\s+)?(?P<t>[^?,;]{1,40}?)"
+        r"(?:\s+short\s+for)?\s*\??\s*$",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\b(?:meaning|definition)\s+of\s+(?:an?\s+|the\s+)?(?P<t>[^?,;]{1,40}?)\s*\??\s*$"
+        r"|^\W*(?P<u>[^?,;\s]{2,12})\s+(?:stands\s+for|means)\s*\??\s*$",
+        re.IGNORECASE,
+    ),
+)
+
+
+def defined_term(question: str) -> str | None:
+    """The term a question asks the meaning of ("what does PVPU stand for?" -> "PVPU"), or
+    None when it asks something else."""
+    for pattern in _DEFINE:
+        m = pattern.search(question.strip())
+        if m is not None:
+            term = next(g for g in m.groups() if g)
+            if 1 <= len(WORD.findall(term.lower())) <= 5:
+                return term.strip()
+    return None
+
+
+# A "why" question that takes a change as given ("why did the caseload go up?", "why has Kent
+# stopped ...?"): the words of each kind of change, as questions ask and reports say them.
+_WHY = re.compile(r"\b(?:why|how come|what (?:caused|led to|made))\b", re.IGNORECASE)
+_CHANGES = {
+    "rise": (
+        r"ris(?:e|es|en|ing)|rose|increas\w*|gr(?:ow|ew|own|owing|owth)|doubl\w*|soar\w*|"
+        r"jump(?:ed|s)?|(?:go|goes|went|gone|going) up",
+        r"ris(?:e|es|en|ing)|rose|increas\w*|gr(?:ew|own|owing|owth)|doubl\w*|more|higher|"
+        r"up|upward",
+    ),
+    "fall": (
+        r"f(?:all|alls|ell|allen|alling)|drop(?:ped|s)?|decreas\w*|reduc\w*|declin\w*|"
+        r"halv\w*|plummet\w*|cut|(?:go|goes|went|gone|going) down",
+        r"f(?:all|alls|ell|allen|alling)|drop(?:ped|s)?|decreas\w*|reduc\w*|declin\w*|"
+        r"halv\w*|fewer|less|lower|down|cut",
+    ),
+    "stop": (
+        r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
+        r"disband\w*|shut|clos(?:e|ed|ing)|drop(?:ped)?|cut|got rid|get rid",
+        r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
+        r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut",
+    ),
+}
+_ASKED_CHANGE = {
+    k: re.compile(rf"\b(?:{asked})\b", re.IGNORECASE) for k, (asked, _) in _CHANGES.items()
+}
+_SAID_CHANGE = {
+    k: re.compile(rf"\b(?:{said})\b", re.IGNORECASE) for k, (_, said) in _CHANGES.items()
+}
+
+
+def presumed_changes(question: str) -> frozenset[str]:
+    """The kinds of change ("rise", "fall", "stop") a "why" question takes as given; empty
+    when it asks no "why" or names no change."""
+    if _WHY.search(question) is None:
+        return frozenset()
+    return frozenset(k for k, pattern in _ASKED_CHANGE.items() if pattern.search(question))
+
+
+def states_change(text: str, kinds: frozenset[str]) -> bool:
+    """Whether ``text`` speaks of a change of one of ``kinds`` (True when there are none)."""
+    return not kinds or any(_SAID_CHANGE[k].search(text) for k in kinds)
+
+
 def asks_number(question: str) -> bool:
     """Whether the question asks for a number, share, date or grade."""
     return ASKS_QUANTITY.search(question) is not None or ASKS_DATE.search(question) is not None

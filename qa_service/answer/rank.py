@@ -12,9 +12,10 @@ Features (``FEATURES``, one row per unit):
 - retrieval: the passage's fused score relative to the first, and its rank;
 - role and position: first unit of the passage, sentences joined, leaning on the sentence
   before, a list, a table row, boilerplate that other reports repeat, and its length;
-- what is asked: a number or date is asked and the unit gives one (or not); a "why", "who" or
-  yes/no question and the unit has the words that answer that kind (because, a team or role,
-  still / now / no longer); the share of the unit's words that are the question's;
+- what is asked: a number or date is asked and the unit gives one (or not); a "why", "who",
+  "what was recommended" or yes/no question and the unit has the words that answer that kind
+  (because, a team or role, we recommend / should, still / now / no longer); the share of
+  the unit's words that are the question's;
 - a scene and an ask: where a question tells a case and then asks about it ("mum rang 999
   after a domestic – did anyone talk to the child?", ``split_ask``), the share of the ask's
   terms in the unit and of the scene's terms in the two sentences before it (a case's outcome
@@ -92,6 +93,10 @@ _CUES = (
             r"social (?:care|workers?)|local authorit\w+|hub|co-?ordinators?)\b",
             re.I,
         ),
+    ),
+    (
+        re.compile(r"\brecommend\w*", re.I),
+        re.compile(r"\b(we recommend|recommendations?|should)\b", re.I),
     ),
     (
         re.compile(r"^\s*(?:do|does|did|is|are|was|were|has|have|had|can|will)\b|\bstill\b", re.I),

@@ -54,6 +54,15 @@ def _whole_word(phrase: str, ignore_case: bool = False) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", re.I if ignore_case else 0)
 
 
+def _acronym_forms(acronym: str) -> tuple[str, ...]:
+    """An acronym as a question may write it: one and many ("PVPUs" is also "PVPU", "RSO"
+    also "RSOs"); a report defines one of the two. Two-letter ones ("DCs", "DO") only as
+    defined: "DC" and "do" are too often something else."""
+    if acronym.endswith("s") and acronym[-2:-1].isupper():
+        return (acronym, acronym[:-1]) if len(acronym) > 3 else (acronym,)
+    return (acronym, f"{acronym}s") if len(acronym) > 2 else (acronym,)
+
+
 def _has_word(phrase: str, text: str, ignore_case: bool = False) -> bool:
     """Whether ``text`` contains ``phrase`` as a whole word; for lower-case matching pass
     ``ignore_case`` with ``text`` already lower-cased. A plain substring test first: most
@@ -119,8 +128,11 @@ def plan_query(
     # the other way round.
     widened = low + " " + " ".join(expansions).lower() + " "
     for acronym, long in acronyms.items():
-        if _has_word(acronym, topic) or (
-            len(acronym) >= 3 and _has_word(acronym, widened, ignore_case=True)
+        if any(
+            _has_word(form, topic)
+            or (len(form) >= 3 and _has_word(form, widened, ignore_case=True))
+            for form in _acronym_forms(acronym)
+            if form == acronym or form not in acronyms  # the other number has its own entry
         ):
             expansions.append(long)
         elif long.lower() in widened:

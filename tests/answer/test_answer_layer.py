@@ -140,6 +140,57 @@ def test_a_count_must_count_what_was_asked() -> None:
     assert given("what did the review find?", "Nothing counted here.", terms)
 
 
+def test_what_a_term_means_and_who_by_name() -> None:
+    term = asking.defined_term
+    assert term("what does PVPU stand for") == "PVPU"
+    assert term("What's a MARAC?") == "MARAC"
+    assert term("whats MOSOVO short for?") == "MOSOVO"
+    assert term("meaning of DAIU") == "DAIU"
+    assert term("What does VVOWS mean?") == "VVOWS"
+    assert term("what does the force do about missing kids?") is None
+    assert term("what is the remit of the vulnerability delivery group?") is None
+    named = asking.asks_person_name
+    assert named("whats the name of the DI who runs the MOSOVO team?")
+    assert named("who's the chief constable of lincs?")
+    assert not named("who is the lead for missing children in kent?")  # a rank may answer
+    assert not named("who decides if a child needs a strategy meeting?")
+    assert asking.gives_person_name("Detective Inspector Smith leads the team.")
+    assert not asking.gives_person_name("The detective inspector now leads the MOSOVO team.")
+
+
+def test_a_why_question_takes_a_change_as_given() -> None:
+    changes = asking.presumed_changes
+    assert changes("why did the caseload go up from 200 to 700?") == {"rise"}
+    assert changes("Why has the force stopped recording them?") == {"stop"}
+    assert changes("why did kent drop operation encompass?") == {"fall", "stop"}
+    assert not changes("Why do kids end up spending the night in the cells?")
+    assert not changes("did the caseload go up?")  # asks whether, takes nothing as given
+    said = asking.states_change
+    assert said("There were far fewer overdue visits.", frozenset({"fall"}))
+    assert not said("There were far fewer overdue visits.", frozenset({"rise"}))
+    assert said("Anything at all.", frozenset())
+
+
+@pytest.mark.slow
+def test_definitions_names_and_acronym_counts_on_the_corpus(retriever) -> None:  # type: ignore[no-untyped-def]
+    def ask(question: str):  # type: ignore[no-untyped-def]
+        return answer(retriever, [Turn("user", question)])
+
+    # A report defines the acronym ("... (PVPUs)"): that sentence leads, and it answers.
+    reply = ask("what does PVPU stand for")
+    assert reply.result.state == "answered"
+    assert "protecting vulnerable persons units (PVPUs)" in reply.sentences[0].text
+    # The reports say who leads the team, never by name.
+    reply = ask("whats the name of the DI who runs the lincs MOSOVO team?")
+    assert reply.result.state == "partial" and reply.result.missing == "the name asked for"
+    # "RSOs" counts what the report calls registered sex offenders (RSOs).
+    reply = ask("how many RSOs does lancs have?")
+    assert reply.result.state == "answered" and "2,742" in reply.sentences[0].text
+    # The review saw far fewer overdue visits: a rise is what the question assumes.
+    reply = ask("why did lincs overdue visits to sex offenders go up so much?")
+    assert reply.result.state != "answered"
+
+
 def test_figures_the_question_states_must_be_in_the_passages() -> None:
     unmatched = answerability.numbers_unmatched
     assert unmatched("Why did accuracy fall below 50 percent?", ["It rose to 70 percent."]) == [

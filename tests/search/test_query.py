@@ -49,6 +49,15 @@ def test_acronym_expands_both_ways() -> None:
     assert "mosovo" in plan.terms
 
 
+def test_acronym_in_the_other_number() -> None:
+    # A report defines "PVPUs"; a question asks about "PVPU" (and the other way round).
+    acr = {"PVPUs": "protecting vulnerable persons units", "RSO": "registered sex offender"}
+    assert "vulner" in " ".join(plan_query("what's a PVPU?", CORPUS_FORCES, terms_of, acr).terms)
+    plan = plan_query("how many RSOs are there?", CORPUS_FORCES, terms_of, acr)
+    assert "registered sex offender" in plan.expansions
+    assert not plan_query("what is a PV?", CORPUS_FORCES, terms_of, acr).expansions
+
+
 def test_expansion_switch_and_weights() -> None:
     plan = plan_query("kids goes AWOL", CORPUS_FORCES, terms_of, {}, everyday=False)
     assert set(plan.terms) == {"kids", "goes", "awol"}
