@@ -280,10 +280,15 @@ def test_refusals_are_bounded_with_confidence_not_by_the_dev_share() -> None:
 
 
 def test_one_standard_error_rule_takes_the_smoother_model_within_the_noise() -> None:
-    flat = {0.01: [0.44, 0.47, 0.44], 0.1: [0.44, 0.46, 0.44], 1.0: [0.42, 0.47, 0.43]}
+    # 0.01 is better on one fold and worse on the others: within the noise, the smoother.
+    flat = {0.01: [0.40, 0.47, 0.44], 0.1: [0.44, 0.46, 0.44], 1.0: [0.42, 0.45, 0.43]}
     assert one_standard_error_c(flat) == 0.01
     steep = {0.01: [0.60, 0.61, 0.62], 0.1: [0.40, 0.41, 0.40], 1.0: [0.42, 0.43, 0.42]}
     assert one_standard_error_c(steep) == 0.1
+    # Worse than the best on every fold, by a margin the folds agree on: not within the
+    # noise, however much the folds differ from each other.
+    spread = {0.03: [0.30, 0.36, 0.40], 0.1: [0.28, 0.34, 0.38], 0.3: [0.28, 0.34, 0.379]}
+    assert one_standard_error_c(spread) == 0.1
 
 
 @pytest.mark.parametrize(
