@@ -9,7 +9,10 @@ from collections.abc import Callable, Sequence
 
 ASKS_QUANTITY = re.compile(
     r"\b(how many|how much|what (?:percentage|proportion|number|share|figure|rate|grade)|"
-    r"number of|percent(?:age)?|per cent|what share|how big|how large)\b|%",
+    r"number of|percent(?:age)?|per cent|what share|how big|how large)\b|%"
+    # "what was Kent's completion rate?", "what is the average caseload?"
+    r"|^\W*what(?:'s|’s|\s+is|\s+was|\s+were|\s+are)\s[^?]*?\b(?:rate|ratio|average|"
+    r"percentage|proportion)\b",
     re.IGNORECASE,
 )
 # A question opening with "when" asks a date unless a subject follows it: "When kids come back

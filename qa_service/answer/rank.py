@@ -19,7 +19,8 @@ Features (``FEATURES``, one row per unit):
 - a scene and an ask: where a question tells a case and then asks about it ("mum rang 999
   after a domestic – did anyone talk to the child?", ``split_ask``), the share of the ask's
   terms in the unit and of the scene's terms in the two sentences before it (a case's outcome
-  follows the sentences that tell it); the sentence before the unit's similarity and terms.
+  follows the sentences that tell it); the sentence before the unit's similarity and terms;
+  whether the unit gives a child's age, as the sentence that opens a case does.
 Headings, footnotes, captions and fragments are never scored as answers (answer/units.py).
 """
 
@@ -78,7 +79,12 @@ FEATURES = (
     "prev_cover",
     "setup_prev",
     "ask_dense",
+    "tells_case",
 )
+
+# A child's age, as a report tells a case ("A 15-year-old girl reported ..."): the sentence
+# that sets a case's scene, which the question often repeats, where its outcome answers.
+_AGE = re.compile(r"\b\d{1,2}[- ]?(?:year|yr)s?[- ]old\b", re.IGNORECASE)
 
 # What kind of answer a question asks for, and the words that give it.
 _CUES = (
@@ -323,6 +329,7 @@ def candidates(
                     prev_cover,
                     setup_prev,
                     max(float(ask_sims[i]) for i in u.sentences) if ask_sims is not None else 0.0,
+                    float(_AGE.search(text) is not None),
                 ]
             )
             first = False

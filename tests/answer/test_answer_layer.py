@@ -72,6 +72,9 @@ def test_numbers_of_the_kind_asked() -> None:
     assert not gives_number("how many cases were audited?", "In 2019 we audited case files.")
     assert gives_number("when did the unit open?", "The unit opened in March 2019.")
     assert not gives_number("who runs the unit?", "It has 12 staff.")
+    assert asking.asks_number("What was Kent's ARMS completion rate?")
+    assert asking.asks_number("what is the average caseload per officer?")
+    assert not asking.asks_number("what did they say about the arrest rate?")
 
 
 def test_a_question_that_tells_a_case_then_asks_is_split() -> None:
