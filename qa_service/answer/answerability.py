@@ -17,7 +17,9 @@ gives the probability that the reports answer the question, from:
 - whether a number or date is asked and the lead sentence gives none; whether the question
   names a year no report is from or mentions.
 Two thresholds from the same file cut the probability into the three states: below
-``refuse`` not answered, below ``answer`` partial. An answer whose lead gives no number
+``refuse`` not answered (when the question shows what the reports lack: a word no returned
+passage uses, a term only another force's report uses, or a year no report is from; partial
+without one), below ``answer`` partial. An answer whose lead gives no number
 where one is asked, or whose passages never mention a year the question names, is partial
 at most: the reports cover the topic but not what was asked.
 """
@@ -86,6 +88,9 @@ _FIGURE = re.compile(
     r"(?![\d]|s\b|\s*-?\s*(?:yrs?|years?|yo)\b)"
 )
 
+
+# Features that show the reports lack something the question asks about (see ``decide``).
+ABSENCE_FEATURES = ("uncovered_idf", "elsewhere_idf", "year_missing")
 
 # What a partial answer says the reports lack when nothing more precise is known.
 GENERIC_MISSING = "a direct answer to every part of the question"
@@ -220,7 +225,12 @@ def decide(
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
-    if p < refuse:
+    # "Not answered" says the reports do not cover the question: it takes a sign of that
+    # in the question itself (a word no returned passage uses, a term only another force's
+    # report uses, a year no report is from). Without one, a low probability is doubt about
+    # an answer from passages that use every word asked: partial, the passages shown.
+    absent = any(x[FEATURES.index(f)] > 0 for f in ABSENCE_FEATURES)
+    if p < refuse and absent:
         return Decision("not_answered", round(p, 4))
     number_missing = bool(x[FEATURES.index("number_missing")]) or not count_given
     missing = None
@@ -230,7 +240,7 @@ def decide(
         missing = "the figure or date asked for"
     elif not name_given:
         missing = "the name asked for"
-    elif p < answer:
+    elif p < answer:  # below ``refuse`` too, with no sign of absence
         missing = (
             f"anything on {', '.join(missing_words[:3])}" if missing_words else GENERIC_MISSING
         )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from ..ingest.acronyms import expands
 from ..search.merging import rows_of, shift_spans
 from ..search.types import AnswerPick, Hit, RetrievalConfig, SearchResult
 from ..search.vocabulary import EVERYDAY_TERMS
@@ -129,7 +130,10 @@ class AnswerLayer:
             by_form.setdefault(acronym.lower().removesuffix("s"), acronym)
         key = term.lower().replace("’", "'").removesuffix("'s")
         found = by_form.get(key) or by_form.get(key.removesuffix("s"))
-        return (found, acronyms[found]) if found else None
+        if found:
+            return (found, acronyms[found])
+        # Spelt out after it, "THRIVE (threat, harm, ...)": found in the answer's units.
+        return (term, "") if re.fullmatch(r"[A-Z]{2,}s?", term) else None
 
     def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
         """The rarest of ``terms`` that the reports of ``forces`` never use but another
@@ -360,13 +364,23 @@ _CHANGE_WORDS = {"fall": "a fall", "rise": "a rise", "stop": "it stopping"}
 def _defining_first(
     ranked: list[tuple[Candidate, float]], acronym: str, long: str
 ) -> list[tuple[Candidate, float]] | None:
-    """``ranked`` with the unit that defines ``acronym`` ("... long form (ACRONYM)") first,
-    scored as the best; None when no unit defines it."""
-    words = r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", long.strip()))
+    """``ranked`` with the unit that defines ``acronym`` ("... long form (ACRONYM)", or
+    "ACRONYM (long form)"; with no ``long`` known, any bracketed words after it that spell it
+    out) first, scored as the best; None when no unit defines it."""
     stem = re.escape(acronym.removesuffix("s"))
-    pattern = re.compile(rf"(?i:{words}s?)\s*\(\s*{stem}s?\s*\)")
+    if long:
+        words = r"[\s,-]+".join(re.escape(w) for w in re.split(r"[\s,-]+", long.strip()) if w)
+        pattern = re.compile(
+            rf"(?i:{words}s?)\s*\(\s*{stem}s?\s*\)|(?<![\w-]){stem}s?\s*\(\s*(?i:{words})"
+        )
+    else:
+        pattern = re.compile(rf"(?<![\w-]){stem}s?\s*\(([a-z][a-z ,-]{{3,160}}?)\)")
+
+    def defines(text: str) -> bool:
+        return any(long or expands(acronym, m.group(1)) for m in pattern.finditer(text))
+
     for i, (c, p) in enumerate(ranked):
-        if pattern.search(c.text):
+        if defines(c.text):
             top = max(p, ranked[0][1])
             return [(c, top), *ranked[:i], *ranked[i + 1 :]]
     return None

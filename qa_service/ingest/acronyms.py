@@ -39,6 +39,15 @@ def extract_acronyms(texts: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def expands(acronym: str, phrase: str) -> bool:
+    """Whether ``phrase`` reads as ``acronym`` spelt out ("threat, harm, risk, investigation,
+    vulnerability and engagement" for THRIVE): its words' initials spell the acronym's
+    capitals, small words aside."""
+    words = [w for w in re.split(r"[\s,\-]+", phrase) if w]
+    letters = "".join(c for c in acronym if c.isupper())
+    return len(letters) >= 2 and _spells(words, letters)
+
+
 def _spells(words: list[str], target: str) -> bool:
     """Whether the initials of ``words`` spell ``target``; small words may be skipped."""
     if not words:

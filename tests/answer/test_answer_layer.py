@@ -161,6 +161,40 @@ def test_what_a_term_means_and_who_by_name() -> None:
     assert not asking.gives_person_name("The detective inspector now leads the MOSOVO team.")
 
 
+def test_the_unit_that_spells_an_acronym_out_leads() -> None:
+    from types import SimpleNamespace
+
+    from qa_service.answer.answering import _defining_first
+
+    units = [
+        "The call-taker did a thorough THRIVE assessment.",
+        "Staff are trained on THRIVE (threat, harm, risk, investigation, vulnerability and"
+        " engagement) assessments.",
+        "A PVP (a form) was sent.",
+    ]
+    ranked = [(SimpleNamespace(text=t), 0.5 - i / 10) for i, t in enumerate(units)]
+    first = _defining_first(ranked, "THRIVE", "")  # type: ignore[arg-type]
+    assert first is not None and first[0][0].text == units[1] and first[0][1] == 0.5
+    assert _defining_first(ranked, "PVP", "") is None  # type: ignore[arg-type]  # "a form"
+    known = _defining_first(ranked, "THRIVE", "threat harm risk investigation vulnerability")  # type: ignore[arg-type]
+    assert known is not None and known[0][0].text == units[1]
+
+
+def test_not_answered_needs_a_sign_of_absence() -> None:
+    f = answerability.FEATURES
+    model = answer_rank.prior(f, {"confidence": 1.0})
+    model = LinearModel(
+        f, model.mean, model.scale, model.coef, -10.0, {"refuse": 0.5, "answer": 0.8}
+    )
+    x = np.zeros(len(f), dtype=np.float32)  # p ~ 0: far below the refuse threshold
+    doubt = answerability.decide(x, model, "does kent use the DASH form?")
+    assert doubt.state == "partial"  # every word asked is in the passages shown
+    x[f.index("uncovered_idf")] = 0.8  # a word no returned passage uses
+    assert answerability.decide(x, model, "does kent issue firearms licences?").state == (
+        "not_answered"
+    )
+
+
 def test_a_why_question_takes_a_change_as_given() -> None:
     changes = asking.presumed_changes
     assert changes("why did the caseload go up from 200 to 700?") == {"rise"}
