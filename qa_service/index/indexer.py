@@ -29,6 +29,7 @@ from .embedding import ModelTokenizer
 from .lexical import LexicalIndex
 from .onnx_export import IndexEncoder, sweep_exports
 from .onnx_files import encoders_root
+from .quantize import PQ_MIN_TRAIN
 from .tokens import tiktoken_counter
 
 log = logging.getLogger(__name__)
@@ -264,6 +265,9 @@ def index_documents(
         assert p.passages and p.sentences
         passage_cache.absorb(p.passages)
         sentence_cache.absorb(p.sentences)
+    # The codebook of the newest generation that has one is kept (reused vectors then code
+    # to the same codes); vectors decoded from another codebook are coded with it once.
+    codebook = next((p.codebook for p in usable if p.codebook is not None), None)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
     passage_texts = [c.embed_text for c in chunks]
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
@@ -290,7 +294,12 @@ def index_documents(
         else:
             # New vectors will sit beside stored ones: check the encoder reproduces them first.
             agreement, passage_cache, sentence_cache = _check_agreement(
-                encoder, passage_cache, sentence_cache, passage_texts, texts
+                encoder,
+                passage_cache,
+                sentence_cache,
+                passage_texts,
+                texts,
+                sentences_coded=codebook is not None,
             )
     clock.lap("agreement_check")
 
@@ -330,9 +339,13 @@ def index_documents(
     clock.lap("export_check")
     clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
 
+    encoding = sentence_encoding(settings, len(texts), sentence_cache.dimension)
+
     def save_sentences(folder: Path) -> None:
         # Straight from the cache to disk: no second in-memory copy of every sentence vector.
-        if settings.sentence_vectors == "int8":
+        if encoding == "pq":
+            reuse.write_pq(folder, texts, sentence_cache, settings.sentence_pq_bytes, codebook)
+        elif encoding == "int8":
             reuse.write_int8(folder, texts, sentence_cache)
         else:
             reuse.write_vectors(folder / FLOAT_FILE, texts, sentence_cache)
@@ -389,8 +402,9 @@ def index_documents(
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "sentences": len(texts),
                 "sentence_vectors": {
-                    "encoding": settings.sentence_vectors,
+                    "encoding": encoding,
                     "dimension": sentence_cache.dimension,
+                    **({"pq_bytes": settings.sentence_pq_bytes} if encoding == "pq" else {}),
                 },
                 "problems": problems,
                 "versions": _versions(),
@@ -408,6 +422,17 @@ def index_documents(
     return BuildReport(
         gen, docs, chunks, problems, time.perf_counter() - t0, reused, dict(clock.seconds)
     )
+
+
+def sentence_encoding(settings: Settings, sentences: int, dimension: int) -> str:
+    """How this build stores sentence vectors: the configured encoding, except that product
+    quantisation falls back to int8 below ``PQ_MIN_TRAIN`` sentences (too few to learn a
+    codebook from) or when its byte count does not divide the dimension."""
+    if settings.sentence_vectors != "pq":
+        return settings.sentence_vectors
+    if sentences < PQ_MIN_TRAIN or dimension % settings.sentence_pq_bytes:
+        return "int8"
+    return "pq"
 
 
 def _vectors_encoder(
@@ -434,14 +459,17 @@ def _check_agreement(
     sentence_cache: reuse.VectorCache,
     passage_texts: list[str],
     sentence_texts: list[str],
+    sentences_coded: bool = False,
 ) -> tuple[float | None, reuse.VectorCache, reuse.VectorCache]:
     """Min cosine between a few stored vectors this build reuses and the encoder's own.
 
     An ONNX encoder that disagrees is replaced by PyTorch (the reference); if that disagrees
     too, the stored vectors are not reused at all. So vectors that differ are never mixed.
+    ``sentences_coded``: stored sentence vectors are product-quantised (a centroid per
+    slice, far from any encoder's output): the passages' vectors are checked instead.
     """
-    sample = reuse.reused_sample(sentence_texts, sentence_cache, 8)
-    sample_passages = reuse.reused_sample(passage_texts, passage_cache, 2)
+    sample = [] if sentences_coded else reuse.reused_sample(sentence_texts, sentence_cache, 8)
+    sample_passages = reuse.reused_sample(passage_texts, passage_cache, 8 if sentences_coded else 2)
     if not sample and not sample_passages:
         return None, passage_cache, sentence_cache
     cosine = 1.0

@@ -9,8 +9,9 @@ Layout::
                               every file
         documents/            report metadata, and one record per report (section tree,
                               blocks, footnotes) read when first used (document_store.py)
-        texts/<doc_id>.txt    canonical text of each report
-        passages/             passages as columns and UTF-8 blobs (passage_store.py)
+        texts/<doc_id>.txt.z  canonical text of each report, zlib (format 4: plain .txt)
+        passages/             passages as columns and zlib blocks of UTF-8 (passage_store.py)
+        dense/, sentences/, bm25/, acronyms.json   the vectors, BM25 and acronyms
 
 Formats 1-3 kept reports in documents.jsonl and passages in chunks.jsonl, parsed whole on load;
 they are still read.
@@ -57,9 +58,11 @@ __all__ = [
 
 # Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 3 may store sentence
 # vectors as int8 codes and scales (``dense.SentenceVectors``); format 4 stores passages as
-# columns, reports as records read on first use, and every file's size. Formats 1-3 are read.
-FORMAT_VERSION = 4
-SUPPORTED_FORMATS = (1, 2, 3, 4)
+# columns, reports as records read on first use, and every file's size; format 5 compresses
+# the passages' texts (zlib blocks), each report's record and text (zlib), and may store
+# sentence vectors as product-quantised codes. Formats 1-4 are read.
+FORMAT_VERSION = 5
+SUPPORTED_FORMATS = (1, 2, 3, 4, 5)
 CURRENT = "CURRENT"
 MANIFEST_SHA = "manifest_sha256"
 # What CURRENT holds: one generation name and a newline, nothing else.
@@ -458,10 +461,11 @@ def load_generation(gen: Path) -> LoadedIndex:
     documents: Mapping[str, Document]
     chunks: Sequence[Chunk]
     if manifest["format_version"] >= 4:
-        documents = document_store.load(gen, manifest["files"])
+        compressed = manifest["format_version"] >= 5
+        documents = document_store.load(gen, manifest["files"], compressed)
         n = counts.get("chunks")
         if isinstance(n, int) and counts.get("documents") == len(documents):
-            chunks = passage_store.load(gen, n, list(documents))
+            chunks = passage_store.load(gen, n, list(documents), compressed)
         else:
             chunks = []  # refused just below
     else:
