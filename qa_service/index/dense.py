@@ -16,6 +16,28 @@ from numpy.typing import NDArray
 
 from .quantize import dequantize_int8, quantize_int8
 
+# Re-exported: the sentence vectors live in their own module (sentence_vectors.py).
+from .sentence_vectors import (
+    CODES_FILE,
+    FLOAT_FILE,
+    PQ_CODEBOOK_FILE,
+    PQ_CODES_FILE,
+    SCALES_FILE,
+    SENTENCE_F16_ABOVE,
+    SentenceVectors,
+)
+
+__all__ = [
+    "CODES_FILE",
+    "FLOAT_FILE",
+    "PQ_CODEBOOK_FILE",
+    "PQ_CODES_FILE",
+    "SCALES_FILE",
+    "SENTENCE_F16_ABOVE",
+    "DenseIndex",
+    "SentenceVectors",
+]
+
 # Below this many passages an exact scan is fast enough and has perfect recall; above it an
 # HNSW graph is used. Measured on 2 cores at 384 dimensions (bench/results/dense_scale.md):
 # the exact scan takes 1.6 ms at 50k passages but 11 ms at 100k, as long as encoding the query
@@ -203,26 +225,3 @@ def _stored_vectors(index: Any, dim: int) -> NDArray[np.float32]:
     view = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * dim).reshape(index.ntotal, dim)
     view.flags.writeable = False
     return np.asarray(view, dtype=np.float32)
-
-
-# Re-exported: the sentence vectors live in their own module.
-from .sentence_vectors import (  # noqa: E402
-    CODES_FILE,
-    FLOAT_FILE,
-    PQ_CODEBOOK_FILE,
-    PQ_CODES_FILE,
-    SCALES_FILE,
-    SENTENCE_F16_ABOVE,
-    SentenceVectors,
-)
-
-__all__ = [
-    "CODES_FILE",
-    "FLOAT_FILE",
-    "PQ_CODEBOOK_FILE",
-    "PQ_CODES_FILE",
-    "SCALES_FILE",
-    "SENTENCE_F16_ABOVE",
-    "DenseIndex",
-    "SentenceVectors",
-]

@@ -14,7 +14,7 @@ Which runtime embedded a vector (PyTorch, or ONNX Runtime on the model's export)
 of ``embedder_signature``: the export is only kept if it reproduces the torch vectors to cosine
 0.99999 on sample texts (``onnx_export.MIN_COSINE``; 0.9999999 measured on this corpus), and a
 build that mixes new vectors with stored ones first re-embeds a few stored texts and requires
-the same agreement (``indexer._check_agreement``), else it switches to PyTorch or embeds
+the same agreement (``agreement.check_agreement``), else it switches to PyTorch or embeds
 everything again. So vectors from either runtime are interchangeable, and a backend switch does
 not force re-embedding the corpus.
 
