@@ -267,8 +267,14 @@ def index_documents(
     passage_texts = [c.embed_text for c in chunks]
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
+    dim = passage_cache.dimension
     needed = store.estimate_generation_bytes(
-        docs, chunks, len(texts), passage_cache.dimension, len(chunks) > settings.approx_threshold
+        docs,
+        chunks,
+        len(texts),
+        dim,
+        len(chunks) > settings.approx_threshold,
+        sentence_bytes=4 * dim if settings.sentence_vectors == "float32" else dim + 4,
     )
     check_disk_space(settings, needed)  # before the slow part, embedding
     clock.lap("vectors_reused")

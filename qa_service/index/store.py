@@ -255,10 +255,16 @@ _SLACK = 1.15
 
 
 def estimate_generation_bytes(
-    docs: list[Document], chunks: list[Chunk], sentences: int, dimension: int, approx: bool
+    docs: list[Document],
+    chunks: list[Chunk],
+    sentences: int,
+    dimension: int,
+    approx: bool,
+    sentence_bytes: int | None = None,
 ) -> int:
     """About how many bytes a generation of these reports will take on disk (an upper bound
-    in practice: tests/reliability/test_leftovers.py compares it with real builds)."""
+    in practice: tests/reliability/test_leftovers.py compares it with real builds).
+    ``sentence_bytes``: of one stored sentence vector (default: int8 codes and a scale)."""
     text = sum(len(d.text.encode()) for d in docs)
     chunk_text = sum(
         len(c.text.encode("utf-8")) + len(c.embed_text.encode("utf-8")) for c in chunks
@@ -266,12 +272,12 @@ def estimate_generation_bytes(
     # HNSW (M=32) adds a file holding its own copy of the vectors and ~300 bytes of graph each.
     dense = len(chunks) * dimension * 4 * (3 if approx else 1)
     size = (
-        2 * text  # texts/ and documents/ (sections, blocks, footnotes: under half the text)
-        + chunk_text * 12 // 10
+        text  # texts/ and documents/, zlib: about a third of the text, and the records less
+        + chunk_text // 2  # passages/ texts in zlib blocks
         + 400 * len(chunks)  # passages/: columns and ids (format 3's JSON lines took ~400 B)
         + chunk_text  # bm25/: postings and vocabulary
         + dense
-        + sentences * (dimension * 4 + 12)  # sentences/: float32 vectors (int8: less), positions
+        + sentences * ((dimension + 4 if sentence_bytes is None else sentence_bytes) + 12)
         + _FILE_OVERHEAD * (len(docs) + 16)
     )
     return int(size * _SLACK)
