@@ -178,9 +178,20 @@ def run_one(size: int, real_index: Path, work: Path, questions: list[str]) -> di
         **row,
         "build_peak_rss_mb": _peak_mb(),
         "index_bytes": h.folder_bytes(generation),
+        "disk_mb": disk_by_part(generation),
         **search_latency(Settings(index_dir=work / f"index-{size}"), questions),
         "peak_rss_mb": _peak_mb(),
     }
+
+
+def disk_by_part(generation: Path) -> dict[str, float]:
+    """MB (10^6 bytes) of each top-level part of a generation (a folder, or a file)."""
+    parts: dict[str, int] = {}
+    for path in generation.rglob("*"):
+        if path.is_file():
+            top = path.relative_to(generation).parts[0]
+            parts[top] = parts.get(top, 0) + path.stat().st_size
+    return {k: round(v / 1e6, 1) for k, v in sorted(parts.items())}
 
 
 def publish_milvus(size: int, real_index: Path, work: Path) -> dict[str, Any]:
@@ -263,8 +274,8 @@ def real_rates(real_index: Path) -> dict[str, Any]:
     }
 
 
-def write_md(res: dict[str, Any], out: Path) -> list[str]:
-    """scale.{json,md}; the markdown lines."""
+def write_md(res: dict[str, Any], out: Path, results_name: str = "scale") -> list[str]:
+    """<name>.{json,md} (scale.{json,md} by default); the markdown lines."""
     rates = res["rates"]
     lines = [
         "# Scale benchmark (synthetic corpora)",
@@ -331,7 +342,16 @@ def write_md(res: dict[str, Any], out: Path) -> list[str]:
             lines.append(
                 f"| {r['reports']} | {a['questions']} | {a['same_first']} | {a['top5_overlap']} |"
             )
-    h.write_results(out, "scale", res, lines)
+    disk = [r for r in res["sizes"] if r.get("disk_mb")]
+    if disk:
+        parts = sorted({p for r in disk for p in r["disk_mb"]})
+        lines += ["", "Index on disk by part (MB, 10^6 bytes):", ""]
+        lines.append("| reports | " + " | ".join(parts) + " |")
+        lines.append("|---|" + "---|" * len(parts))
+        for r in disk:
+            cells = [str(r["disk_mb"].get(p, "")) for p in parts]
+            lines.append(f"| {r['reports']} | " + " | ".join(cells) + " |")
+    h.write_results(out, results_name, res, lines)
     return lines
 
 
@@ -376,6 +396,11 @@ def main() -> None:
         help="keep the built indexes here; with --search-only, re-measure only the searches",
     )
     ap.add_argument("--search-only", action="store_true")
+    ap.add_argument(
+        "--name",
+        default="scale",
+        help="results file name (e.g. scale-compact for a run of another store setting)",
+    )
     ap.add_argument(
         "--store",
         choices=["embedded", "milvus"],
@@ -466,7 +491,9 @@ def main() -> None:
 
         plot_scale_stores(res, out)
         return
-    write_md(res, out)
+    write_md(res, out, args.name)
+    if args.name != "scale":
+        return  # the committed scale plot stays the default run's
     from plots import plot_scale
 
     plot_scale(res, out)

@@ -86,10 +86,15 @@ class Settings(BaseSettings):
     # Word pieces of heading context prepended to the embedded text (not to the passage).
     heading_context_tokens: int = Field(default=32, ge=0, le=128)
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
-    # How `qa index` stores sentence vectors: int8 codes with a scale per sentence (388 bytes
-    # at 384 dimensions instead of 1,536; the same evaluation figures, bench/results/compact.md)
-    # or float32. Either is read whatever this says.
-    sentence_vectors: Literal["int8", "float32"] = "int8"
+    # How `qa index` stores sentence vectors: product-quantised codes (sentence_pq_bytes a
+    # sentence, 64 instead of int8's 388 at 384 dimensions; test figures within 0.01 of int8,
+    # bench/results/scale-compact.md), int8 codes with a scale per sentence (388 bytes; the
+    # same figures as float32, bench/results/compact.md) or float32 (1,536 bytes). pq needs
+    # at least quantize.PQ_MIN_TRAIN sentences to learn its codebook from; fewer are int8.
+    # Every encoding is read whatever this says.
+    sentence_vectors: Literal["pq", "int8", "float32"] = "int8"
+    # Bytes (codebook slices) of a product-quantised sentence vector; divides the dimension.
+    sentence_pq_bytes: int = Field(default=64, ge=1, le=384)
     # Above this many passages the dense index is HNSW (approximate) instead of exact.
     approx_threshold: int = Field(default=75_000, ge=1)  # see dense.APPROX_THRESHOLD
     # How an HNSW index stores passage vectors: int8 codes and scales, and the graph over

@@ -1,4 +1,4 @@
-"""Reports read one at a time (store format 4): their metadata when the index loads, their
+"""Reports read one at a time (store formats 4 and 5): their metadata when the index loads, their
 structure and text when a report is first used.
 
 Layout::
@@ -7,8 +7,10 @@ Layout::
                              its text names as an inspection's or review's, and where its
                              record lies in records.jsonl with that record's sha256
     documents/records.jsonl  one JSON record per report (section tree, blocks, footnotes):
-                             the lines format 3 kept in documents.jsonl
-    texts/<doc_id>.txt       canonical text of each report
+                             the lines format 3 kept in documents.jsonl; format 5
+                             compresses each on its own (zlib), so the file is a run of
+                             zlib streams despite its name
+    texts/<doc_id>.txt.z     canonical text of each report, zlib (format 4: texts/<doc_id>.txt)
 
 index.json is checked against the manifest when the index loads. A record and a text are
 checked against their sha256 (in index.json and the manifest) when the report is first read,
@@ -21,6 +23,7 @@ import hashlib
 import json
 import os
 import threading
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +37,15 @@ if TYPE_CHECKING:
 
 INDEX = "documents/index.json"
 RECORDS = "documents/records.jsonl"
+ZLIB_LEVEL = 6  # store format 5: a report's text takes about a third of its bytes
 # Files checked when a report is first read rather than when the index loads.
 DEFERRED_PREFIXES = ("texts/", RECORDS)
 
 
-def text_file(doc_id: str) -> str:
-    """Where a report's canonical text is stored, relative to its generation."""
-    return f"texts/{doc_id}.txt"
+def text_file(doc_id: str, compressed: bool = False) -> str:
+    """Where a report's canonical text is stored, relative to its generation (``compressed``:
+    store format 5, zlib)."""
+    return f"texts/{doc_id}.txt.z" if compressed else f"texts/{doc_id}.txt"
 
 
 def deferred(rel: str) -> bool:
@@ -49,13 +54,16 @@ def deferred(rel: str) -> bool:
 
 
 def write(writer: GenerationWriter, docs: Sequence[Document]) -> None:
-    """Write the reports: the index of metadata, the records and the texts."""
+    """Write the reports: the index of metadata, the records and the texts (each record and
+    text compressed on its own with zlib: a report is read whole when first used)."""
     entries: list[dict[str, Any]] = []
     lines: list[bytes] = []
     offset = 0
     for d in docs:
         full = document_to_json(d)
-        line = (json.dumps(full, ensure_ascii=False) + "\n").encode("utf-8")
+        line = zlib.compress(
+            (json.dumps(full, ensure_ascii=False) + "\n").encode("utf-8"), ZLIB_LEVEL
+        )
         lines.append(line)
         entries.append(
             {
@@ -72,7 +80,9 @@ def write(writer: GenerationWriter, docs: Sequence[Document]) -> None:
         offset += len(line)
     writer.write_stream(RECORDS, iter(lines))
     for d in docs:
-        writer.write_bytes(text_file(d.doc_id), d.text.encode("utf-8"))
+        writer.write_bytes(
+            text_file(d.doc_id, compressed=True), zlib.compress(d.text.encode("utf-8"), ZLIB_LEVEL)
+        )
     writer.write_bytes(INDEX, json.dumps({"documents": entries}, ensure_ascii=False).encode())
 
 
@@ -80,8 +90,15 @@ class LazyDocuments(Mapping[str, Document]):
     """The reports of a format-4 generation by id, in build order: ``metadata`` is read at
     load; a ``Document`` is read, checked and kept when first asked for."""
 
-    def __init__(self, gen: Path, entries: list[dict[str, Any]], digests: dict[str, str]):
+    def __init__(
+        self,
+        gen: Path,
+        entries: list[dict[str, Any]],
+        digests: dict[str, str],
+        compressed: bool = True,
+    ):
         self._gen = gen
+        self._compressed = compressed  # format 5: records and texts are zlib streams
         self._entries = {e["doc_id"]: e for e in entries}
         self._digests = digests
         self.metadata: dict[str, Metadata] = {
@@ -119,7 +136,7 @@ class LazyDocuments(Mapping[str, Document]):
         return doc_id in self._entries
 
     def _text(self, doc_id: str) -> bytes:
-        rel = text_file(doc_id)
+        rel = text_file(doc_id, self._compressed)
         try:
             raw = (self._gen / rel).read_bytes()
         except OSError as exc:
@@ -130,7 +147,7 @@ class LazyDocuments(Mapping[str, Document]):
             ) from None
         if hashlib.sha256(raw).hexdigest() != self._digests.get(rel):
             raise IndexStoreError(f"{self._gen.name}/{rel} fails its checksum (corrupt); rebuild")
-        return raw
+        return zlib.decompress(raw) if self._compressed else raw
 
     def _read(self, entry: dict[str, Any]) -> Document:
         name = self._gen.name
@@ -147,17 +164,18 @@ class LazyDocuments(Mapping[str, Document]):
                     " (corrupt); rebuild the index"
                 )
             raw = self._text(entry["doc_id"])
-            d = json.loads(line)
+            d = json.loads(zlib.decompress(line) if self._compressed else line)
             if d.get("doc_id") != entry["doc_id"]:
                 raise ValueError(f"the record at {offset} is not {entry['doc_id']!r}")
             return document_from_json(d, raw.decode("utf-8"))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, zlib.error) as exc:
             raise IndexStoreError(f"{name} is not a valid index ({exc}); rebuild") from None
 
 
-def load(gen: Path, digests: dict[str, str]) -> LazyDocuments:
-    """Read a format-4 generation's report index (already checked against the manifest;
-    ``digests``: the manifest's file checksums, for the texts read later)."""
+def load(gen: Path, digests: dict[str, str], compressed: bool = True) -> LazyDocuments:
+    """Read a format-4 or 5 generation's report index (already checked against the manifest;
+    ``digests``: the manifest's file checksums, for the texts read later; ``compressed``:
+    format 5's zlib records and texts)."""
     try:
         data = json.loads((gen / INDEX).read_bytes().decode("utf-8"))
         entries = data["documents"]
@@ -172,8 +190,9 @@ def load(gen: Path, digests: dict[str, str]) -> LazyDocuments:
             years = e["report_years"]
             if not isinstance(years, list) or not all(isinstance(y, str) for y in years):
                 raise TypeError(f"bad report_years for {e.get('doc_id')!r}")
-            if text_file(e["doc_id"]) not in digests:
-                raise KeyError(f"{text_file(e['doc_id'])} is not in the manifest")
-        return LazyDocuments(gen, entries, digests)
+            rel = text_file(e["doc_id"], compressed)
+            if rel not in digests:
+                raise KeyError(f"{rel} is not in the manifest")
+        return LazyDocuments(gen, entries, digests, compressed)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IndexStoreError(f"{gen.name}/{INDEX} is not valid ({exc}); rebuild") from None

@@ -23,21 +23,17 @@ from ..ingest.acronyms import extract_acronyms
 from ..settings import Settings
 from ..types import Chunk, Document
 from . import reuse, store
+from .agreement import check_agreement, vectors_encoder
 from .chunking import ChunkParams, chunk_corpus
 from .dense import FLOAT_FILE, DenseIndex, SentenceVectors
 from .embedding import ModelTokenizer
 from .lexical import LexicalIndex
 from .onnx_export import IndexEncoder, sweep_exports
 from .onnx_files import encoders_root
+from .quantize import PQ_MIN_TRAIN
 from .tokens import tiktoken_counter
 
 log = logging.getLogger(__name__)
-
-# New vectors are stored beside reused ones only if the encoder gives the stored ones back to
-# this cosine (ONNX Runtime and PyTorch agree to 0.9999999 on this model:
-# bench/results/encoder-backends.md).
-AGREEMENT_MIN_COSINE = 0.99999
-
 
 BUILD_LOCK_WAIT_S = 10.0
 
@@ -264,12 +260,21 @@ def index_documents(
         assert p.passages and p.sentences
         passage_cache.absorb(p.passages)
         sentence_cache.absorb(p.sentences)
+    # The codebook of the newest generation that has one is kept (reused vectors then code
+    # to the same codes); vectors decoded from another codebook are coded with it once.
+    codebook = next((p.codebook for p in usable if p.codebook is not None), None)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
     passage_texts = [c.embed_text for c in chunks]
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
+    dim = passage_cache.dimension
     needed = store.estimate_generation_bytes(
-        docs, chunks, len(texts), passage_cache.dimension, len(chunks) > settings.approx_threshold
+        docs,
+        chunks,
+        len(texts),
+        dim,
+        len(chunks) > settings.approx_threshold,
+        sentence_bytes=4 * dim if settings.sentence_vectors == "float32" else dim + 4,
     )
     check_disk_space(settings, needed)  # before the slow part, embedding
     clock.lap("vectors_reused")
@@ -289,8 +294,13 @@ def index_documents(
             same_encoder = True  # the stored vectors came from this very export: no check
         else:
             # New vectors will sit beside stored ones: check the encoder reproduces them first.
-            agreement, passage_cache, sentence_cache = _check_agreement(
-                encoder, passage_cache, sentence_cache, passage_texts, texts
+            agreement, passage_cache, sentence_cache = check_agreement(
+                encoder,
+                passage_cache,
+                sentence_cache,
+                passage_texts,
+                texts,
+                sentences_coded=codebook is not None,
             )
     clock.lap("agreement_check")
 
@@ -330,9 +340,13 @@ def index_documents(
     clock.lap("export_check")
     clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
 
+    encoding = sentence_encoding(settings, len(texts), sentence_cache.dimension)
+
     def save_sentences(folder: Path) -> None:
         # Straight from the cache to disk: no second in-memory copy of every sentence vector.
-        if settings.sentence_vectors == "int8":
+        if encoding == "pq":
+            reuse.write_pq(folder, texts, sentence_cache, settings.sentence_pq_bytes, codebook)
+        elif encoding == "int8":
             reuse.write_int8(folder, texts, sentence_cache)
         else:
             reuse.write_vectors(folder / FLOAT_FILE, texts, sentence_cache)
@@ -380,7 +394,7 @@ def index_documents(
                     "backend": encoder.backend if own_encoder else "caller",
                     "agreement_min_cosine": agreement,
                     "same_encoder_as_stored": same_encoder,
-                    "encoder": _vectors_encoder(encoder, own_encoder, stored_by, agreement),
+                    "encoder": vectors_encoder(encoder, own_encoder, stored_by, agreement),
                 },
                 "reused": reused,
                 "counts": {"documents": len(docs), "chunks": len(chunks)},
@@ -389,8 +403,9 @@ def index_documents(
                 "dense": {"kind": dense.kind, "dimension": dense.dimension, "count": len(dense)},
                 "sentences": len(texts),
                 "sentence_vectors": {
-                    "encoding": settings.sentence_vectors,
+                    "encoding": encoding,
                     "dimension": sentence_cache.dimension,
+                    **({"pq_bytes": settings.sentence_pq_bytes} if encoding == "pq" else {}),
                 },
                 "problems": problems,
                 "versions": _versions(),
@@ -410,63 +425,15 @@ def index_documents(
     )
 
 
-def _vectors_encoder(
-    encoder: IndexEncoder,
-    own_encoder: bool,
-    stored_by: dict[str, str] | None,
-    agreement: float | None,
-) -> dict[str, str] | None:
-    """The ONNX export every vector of this build came from or was checked against, if one
-    did: the next build then mixes its new vectors in without re-checking stored ones."""
-    if not own_encoder:
-        return None
-    if not encoder.loaded:  # nothing embedded: every vector is a stored one
-        return stored_by  # (None when there were no stored vectors)
-    if agreement is not None and agreement < AGREEMENT_MIN_COSINE:
-        return None  # stored vectors were dropped, but a run that disagrees is no reference
-    # Every vector was embedded here, reproduced by this encoder, or (same_encoder) made by it.
-    return encoder.identity()
-
-
-def _check_agreement(
-    encoder: IndexEncoder,
-    passage_cache: reuse.VectorCache,
-    sentence_cache: reuse.VectorCache,
-    passage_texts: list[str],
-    sentence_texts: list[str],
-) -> tuple[float | None, reuse.VectorCache, reuse.VectorCache]:
-    """Min cosine between a few stored vectors this build reuses and the encoder's own.
-
-    An ONNX encoder that disagrees is replaced by PyTorch (the reference); if that disagrees
-    too, the stored vectors are not reused at all. So vectors that differ are never mixed.
-    """
-    sample = reuse.reused_sample(sentence_texts, sentence_cache, 8)
-    sample_passages = reuse.reused_sample(passage_texts, passage_cache, 2)
-    if not sample and not sample_passages:
-        return None, passage_cache, sentence_cache
-    cosine = 1.0
-    for _ in range(2):
-        embedder = encoder.get()
-        cosine = min(
-            reuse.min_cosine(sample, sentence_cache, embedder.encode, int8=True),
-            reuse.min_cosine(sample_passages, passage_cache, embedder.encode, int8=True),
-        )
-        if cosine >= AGREEMENT_MIN_COSINE or encoder.backend != "onnx":
-            break
-        log.warning(
-            "the ONNX encoder reproduces stored vectors only to cosine %.7f; embedding with"
-            " PyTorch instead",
-            cosine,
-        )
-        encoder.use_torch()
-    if cosine >= AGREEMENT_MIN_COSINE:
-        return round(cosine, 7), passage_cache, sentence_cache
-    log.warning(
-        "stored vectors differ from this model's (min cosine %.7f): embedding every text again",
-        cosine,
-    )
-    dim = passage_cache.dimension
-    return round(cosine, 7), reuse.VectorCache(dim), reuse.VectorCache(dim)
+def sentence_encoding(settings: Settings, sentences: int, dimension: int) -> str:
+    """How this build stores sentence vectors: the configured encoding, except that product
+    quantisation falls back to int8 below ``PQ_MIN_TRAIN`` sentences (too few to learn a
+    codebook from) or when its byte count does not divide the dimension."""
+    if settings.sentence_vectors != "pq":
+        return settings.sentence_vectors
+    if sentences < PQ_MIN_TRAIN or dimension % settings.sentence_pq_bytes:
+        return "int8"
+    return "pq"
 
 
 class _Clock:

@@ -221,6 +221,13 @@ def _generation_files(loaded: store.LoadedIndex) -> dict[str, str]:
         "files": {
             "documents.jsonl": hashlib.sha256(documents.encode("utf-8")).hexdigest(),
             "chunks.jsonl": chunks.hexdigest(),
+            # Format 5 stores the texts compressed (texts/<doc_id>.txt.z): Milvus keeps them
+            # plain, with these checksums.
+            **{
+                f"texts/{doc_id}.txt": hashlib.sha256(d.text.encode("utf-8")).hexdigest()
+                for doc_id, d in loaded.documents.items()
+                if loaded.manifest.get("format_version", 0) >= 5
+            },
         },
     }
     return {
@@ -312,8 +319,8 @@ def publish(settings: Settings, gen: Path) -> str:
     files = _generation_files(loaded)
     files.update(
         {
-            f"texts/{d}.txt": (gen / "texts" / f"{d}.txt").read_text(encoding="utf-8")
-            for d in loaded.documents
+            f"texts/{doc_id}.txt": d.text  # read and checked by the store (any format)
+            for doc_id, d in loaded.documents.items()
         }
     )
     blobs = collection_of(settings, name, "files")

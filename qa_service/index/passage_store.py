@@ -1,4 +1,4 @@
-"""Passages as columns (store format 4): what search reads of every passage as numpy arrays,
+"""Passages as columns (store formats 4 and 5): what search reads of every passage as numpy arrays,
 the texts as UTF-8 blobs with offsets, and a ``Chunk`` built only when its row is read.
 
 Layout of ``passages/`` (every file listed with its sha256 in the manifest)::
@@ -6,9 +6,12 @@ Layout of ``passages/`` (every file listed with its sha256 in the manifest)::
     columns.npy      int32 (rows, 14): see the column names below
     ids.npy          chunk ids as fixed-width UTF-8 bytes, in row order
     id_order.npy     int64 stable argsort of ids.npy: ids are looked up by binary search
-    text.bin         every passage's ``text``, UTF-8, in row order; text.off.npy its offsets
+    text.bin         every passage's ``text``, UTF-8, in row order, as zlib blocks of
+                     ROWS_PER_BLOCK rows (format 5; format 4: plain); text.off.npy the rows'
+                     offsets in the uncompressed text, text.blocks.npy the blocks' in text.bin
     embed.bin        ``embed_text``, or only the part before ``text`` when embed_text ends
-                     with it (most do: heading context + newline + text); embed.off.npy
+                     with it (most do: heading context + newline + text); embed.off.npy and
+                     embed.blocks.npy as for text
     tables.json      heading paths, sources and metadata objects the columns index
 
 Loading reads the small tables and memory-maps the rest: nothing is parsed per passage, and
@@ -21,6 +24,7 @@ import io
 import json
 import mmap
 import threading
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +45,11 @@ FOLDER = "passages"
 (N_TOKENS, N_MODEL_TOKENS, ORDINAL, META, HOST, ATTACHED, EMBED_SUFFIX) = range(7, 14)
 N_COLUMNS = 14
 _INT32_MAX = 2**31 - 1
+# Store format 5 keeps text.bin and embed.bin as zlib blocks of this many rows (about 40 KB
+# of passage text, a third of it compressed; inflating one takes ~0.1 ms).
+ROWS_PER_BLOCK = 64
+ZLIB_LEVEL = 6
+_BLOCKS_KEPT = 32
 
 
 def host_rows(chunks: Sequence[Chunk]) -> NDArray[np.int64]:
@@ -94,6 +103,45 @@ class _Strings:
     def __getitem__(self, row: int) -> str:
         a, b = int(self._offsets[row]), int(self._offsets[row + 1])
         return self._blob[a:b].decode("utf-8")
+
+
+class _BlockStrings(_Strings):
+    """Strings stored as zlib blocks of ``ROWS_PER_BLOCK`` rows (store format 5): int64
+    offsets of the rows in the uncompressed stream and of the blocks in the blob. A block is
+    inflated when one of its rows is read; the last few are kept (neighbours are read
+    together)."""
+
+    def __init__(
+        self, blob: bytes | mmap.mmap, offsets: NDArray[np.int64], blocks: NDArray[np.int64]
+    ) -> None:
+        super().__init__(blob, offsets)
+        self._blocks = blocks
+        self._cache: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+
+    def _block(self, k: int) -> bytes:
+        with self._lock:
+            found = self._cache.get(k)
+        if found is None:
+            a, b = int(self._blocks[k]), int(self._blocks[k + 1])
+            try:
+                found = zlib.decompress(self._blob[a:b])
+            except zlib.error as exc:
+                raise ValueError(f"block {k} does not inflate ({exc})") from None
+            with self._lock:
+                if len(self._cache) >= _BLOCKS_KEPT:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[k] = found
+        return found
+
+    def __getitem__(self, row: int) -> str:
+        k = row // ROWS_PER_BLOCK
+        base = int(self._offsets[k * ROWS_PER_BLOCK])
+        a, b = int(self._offsets[row]) - base, int(self._offsets[row + 1]) - base
+        data = self._block(k)
+        if b > len(data):
+            raise ValueError(f"block {k} is shorter than its rows")
+        return data[a:b].decode("utf-8")
 
 
 class IdIndex(Mapping[str, int]):
@@ -185,7 +233,7 @@ class LazyChunks(Sequence[Chunk]):
         try:
             text = self._text[row]
             embed = self._embed[row] + (text if c[EMBED_SUFFIX] else "")
-        except UnicodeDecodeError as exc:
+        except ValueError as exc:  # UnicodeDecodeError, or a block that does not inflate
             raise IndexStoreError(f"passage row {row} is corrupt ({exc}); rebuild") from None
         meta = dict(self._meta[c[META]])
         if c[ATTACHED]:
@@ -215,12 +263,20 @@ def _npy(array: NDArray[Any]) -> bytes:
 
 
 def _strings(writer: GenerationWriter, rel: str, values: Sequence[str]) -> None:
-    """Write strings as a blob and its offsets (streamed: no whole-blob copy in memory)."""
+    """Write strings as zlib blocks of ROWS_PER_BLOCK rows, the rows' offsets and the blocks'
+    (streamed: no whole-blob copy in memory)."""
     encoded = [v.encode("utf-8") for v in values]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    writer.write_stream(f"{rel}.bin", iter(encoded))
+    packed = [
+        zlib.compress(b"".join(encoded[i : i + ROWS_PER_BLOCK]), ZLIB_LEVEL)
+        for i in range(0, len(encoded), ROWS_PER_BLOCK)
+    ]
+    blocks = np.zeros(len(packed) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in packed], out=blocks[1:])
+    writer.write_stream(f"{rel}.bin", iter(packed))
     writer.write_bytes(f"{rel}.off.npy", _npy(offsets))
+    writer.write_bytes(f"{rel}.blocks.npy", _npy(blocks))
 
 
 def write(writer: GenerationWriter, chunks: Sequence[Chunk], doc_ids: Sequence[str]) -> None:
@@ -286,18 +342,31 @@ def _blob(path: Path) -> bytes | mmap.mmap:
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def _offsets(folder: Path, name: str, n: int, blob: bytes | mmap.mmap) -> _Strings:
+def _offsets(
+    folder: Path, name: str, n: int, blob: bytes | mmap.mmap, blocked: bool = False
+) -> _Strings:
     off = np.load(folder / f"{name}.off.npy", mmap_mode="r", allow_pickle=False)
     if off.shape != (n + 1,) or off.dtype != np.int64:
         raise ValueError(f"{name}.off.npy has shape {off.shape}, expected ({n + 1},)")
-    if n and (off[0] != 0 or off[-1] != len(blob) or (np.diff(off) < 0).any()):
-        raise ValueError(f"{name}.off.npy does not match {name}.bin")
-    return _Strings(blob, off)
+    if n and (off[0] != 0 or (np.diff(off) < 0).any()):
+        raise ValueError(f"{name}.off.npy is not a run of offsets")
+    if not blocked:
+        if n and off[-1] != len(blob):
+            raise ValueError(f"{name}.off.npy does not match {name}.bin")
+        return _Strings(blob, off)
+    blocks = np.load(folder / f"{name}.blocks.npy", mmap_mode="r", allow_pickle=False)
+    expected = (-(-n // ROWS_PER_BLOCK) + 1,)
+    if blocks.shape != expected or blocks.dtype != np.int64:
+        raise ValueError(f"{name}.blocks.npy has shape {blocks.shape}, expected {expected}")
+    if blocks[0] != 0 or blocks[-1] != len(blob) or (np.diff(blocks) < 0).any():
+        raise ValueError(f"{name}.blocks.npy does not match {name}.bin")
+    return _BlockStrings(blob, off, np.asarray(blocks))
 
 
-def load(gen: Path, n: int, doc_ids: Sequence[str]) -> LazyChunks:
-    """Open the passages of a format-4 generation whose files the caller has checked against
-    the manifest; ``n``: the manifest's passage count. Shapes and ranges are checked too."""
+def load(gen: Path, n: int, doc_ids: Sequence[str], blocked: bool = True) -> LazyChunks:
+    """Open the passages of a format-4 or 5 generation whose files the caller has checked
+    against the manifest; ``n``: the manifest's passage count; ``blocked``: the texts are
+    zlib blocks (format 5). Shapes and ranges are checked too."""
     folder = gen / FOLDER
     try:
         cols = np.load(folder / "columns.npy", mmap_mode="r", allow_pickle=False)
@@ -316,8 +385,8 @@ def load(gen: Path, n: int, doc_ids: Sequence[str]) -> LazyChunks:
         if not all(isinstance(tables.get(k), list) for k in ("sections", "sources", "metadata")):
             raise ValueError("tables.json lacks a table")
         _check_ranges(cols, n, len(doc_ids), tables)
-        text = _offsets(folder, "text", n, _blob(folder / "text.bin"))
-        embed = _offsets(folder, "embed", n, _blob(folder / "embed.bin"))
+        text = _offsets(folder, "text", n, _blob(folder / "text.bin"), blocked)
+        embed = _offsets(folder, "embed", n, _blob(folder / "embed.bin"), blocked)
         return LazyChunks(cols, IdIndex(ids, np.asarray(order)), text, embed, tables, doc_ids)
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise IndexStoreError(f"{gen.name}/{FOLDER} is not valid ({exc}); rebuild") from None

@@ -14,7 +14,7 @@ Which runtime embedded a vector (PyTorch, or ONNX Runtime on the model's export)
 of ``embedder_signature``: the export is only kept if it reproduces the torch vectors to cosine
 0.99999 on sample texts (``onnx_export.MIN_COSINE``; 0.9999999 measured on this corpus), and a
 build that mixes new vectors with stored ones first re-embeds a few stored texts and requires
-the same agreement (``indexer._check_agreement``), else it switches to PyTorch or embeds
+the same agreement (``agreement.check_agreement``), else it switches to PyTorch or embeds
 everything again. So vectors from either runtime are interchangeable, and a backend switch does
 not force re-embedding the corpus.
 
@@ -40,8 +40,15 @@ from ..ingest.sentences import sentence_spans
 from ..settings import BUNDLED_MODEL, Settings
 from ..types import Chunk, Document
 from . import store
-from .dense import CODES_FILE, SCALES_FILE, DenseIndex, SentenceVectors
-from .quantize import quantize_int8, round_trip
+from .dense import (
+    CODES_FILE,
+    PQ_CODEBOOK_FILE,
+    PQ_CODES_FILE,
+    SCALES_FILE,
+    DenseIndex,
+    SentenceVectors,
+)
+from .quantize import PQ_TRAIN_SAMPLE, encode_pq, quantize_int8, round_trip, train_pq
 
 # Code whose output is a parsed document or its chunks: a change to any of these files
 # invalidates reuse of parsed reports (vectors are keyed by text and stay valid).
@@ -149,6 +156,9 @@ class Previous:
     # The ONNX export (key, onnxruntime version) that embedded or reproduced every vector it
     # holds, from its manifest; None if unknown (then new vectors are spot-checked first).
     encoder: dict[str, str] | None = None
+    # The product-quantisation codebook its sentence vectors were coded with (None: int8 or
+    # float32): a build that keeps it codes the reused vectors to the very same codes.
+    codebook: NDArray[np.float32] | None = None
 
     def document(self, source: str, fingerprint: str, pipeline: str) -> Document | None:
         """The parsed report if its file is unchanged and the pipeline is the same."""
@@ -175,7 +185,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
     except store.IndexStoreError:
         return None
     manifest = loaded.manifest
-    passages = sentences = None
+    passages = sentences = codebook = None
     spans: dict[str, list[tuple[int, int]]] = {}
     if manifest.get("embedder") == embedder_signature(settings):
         try:
@@ -195,6 +205,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
                 if first_row.setdefault(text, row) == row:
                     spans.setdefault(text, []).append((a, b))
             sentences.add(texts, _float_rows(sent))
+            codebook = sent.codebook
     pipeline = manifest.get("pipeline")
     embedding = manifest.get("embedding")
     encoder = embedding.get("encoder") if isinstance(embedding, dict) else None
@@ -207,6 +218,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
         sentences,
         spans,
         encoder if isinstance(encoder, dict) and passages is not None else None,
+        codebook,
     )
 
 
@@ -380,6 +392,39 @@ def write_int8(folder: Path, texts: list[str], cache: VectorCache, block: int = 
     codes.flush()
     scales.flush()
     del codes, scales
+
+
+def write_pq(
+    folder: Path,
+    texts: list[str],
+    cache: VectorCache,
+    m: int,
+    codebook: NDArray[np.float32] | None = None,
+    block: int = 65_536,
+) -> NDArray[np.float32]:
+    """Write the cached vectors of ``texts`` as product-quantised codes (``dense.PQ_CODES_FILE``)
+    and their codebook, block by block; returns the codebook. ``codebook``: the previous
+    generation's, kept when it fits (its decoded vectors then code to the same codes again,
+    so reusing stored vectors never drifts); else one is learnt from a sample of ``texts``."""
+    if (
+        codebook is None
+        or codebook.shape[0] != m
+        or codebook.shape[0] * codebook.shape[2] != cache.dimension
+    ):
+        rng = np.random.default_rng(0)
+        pick = np.arange(len(texts))
+        if len(pick) > PQ_TRAIN_SAMPLE:
+            pick = np.sort(rng.choice(len(pick), PQ_TRAIN_SAMPLE, replace=False))
+        codebook = train_pq(cache.take([texts[i] for i in pick.tolist()]), m)
+    codes = np.lib.format.open_memmap(
+        folder / PQ_CODES_FILE, mode="w+", dtype=np.uint8, shape=(len(texts), codebook.shape[0])
+    )
+    for i in range(0, len(texts), block):
+        codes[i : i + block] = encode_pq(cache.take(texts[i : i + block]), codebook)
+    codes.flush()
+    del codes
+    np.save(folder / PQ_CODEBOOK_FILE, codebook, allow_pickle=False)
+    return codebook
 
 
 def write_vectors(path: Path, texts: list[str], cache: VectorCache, block: int = 65_536) -> None:

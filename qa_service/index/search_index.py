@@ -112,9 +112,8 @@ def load_embedded_index(settings: Settings) -> SearchIndex:
     if sentences.owner.ndim != 1 or sentences.vectors.ndim != 2:
         raise IndexStoreError(f"{base.path.name}: sentence vectors are malformed; rebuild")
     stored = manifest.get("sentence_vectors", {"encoding": "float32"})
-    if not isinstance(stored, dict) or stored.get("encoding") != (
-        "int8" if sentences.scales is not None else "float32"
-    ):
+    held = "float32" if sentences.encoding == "float16" else sentences.encoding
+    if not isinstance(stored, dict) or stored.get("encoding") != held:
         raise IndexStoreError(f"{base.path.name}: sentence vectors are not as built; rebuild")
     if len(sentences) != manifest.get("sentences") or (
         len(sentences) and int(sentences.owner.max()) >= n

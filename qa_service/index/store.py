@@ -9,8 +9,9 @@ Layout::
                               every file
         documents/            report metadata, and one record per report (section tree,
                               blocks, footnotes) read when first used (document_store.py)
-        texts/<doc_id>.txt    canonical text of each report
-        passages/             passages as columns and UTF-8 blobs (passage_store.py)
+        texts/<doc_id>.txt.z  canonical text of each report, zlib (format 4: plain .txt)
+        passages/             passages as columns and zlib blocks of UTF-8 (passage_store.py)
+        dense/, sentences/, bm25/, acronyms.json   the vectors, BM25 and acronyms
 
 Formats 1-3 kept reports in documents.jsonl and passages in chunks.jsonl, parsed whole on load;
 they are still read.
@@ -57,9 +58,11 @@ __all__ = [
 
 # Format 2 adds ``manifest_sha256`` (the manifest's own checksum); format 3 may store sentence
 # vectors as int8 codes and scales (``dense.SentenceVectors``); format 4 stores passages as
-# columns, reports as records read on first use, and every file's size. Formats 1-3 are read.
-FORMAT_VERSION = 4
-SUPPORTED_FORMATS = (1, 2, 3, 4)
+# columns, reports as records read on first use, and every file's size; format 5 compresses
+# the passages' texts (zlib blocks), each report's record and text (zlib), and may store
+# sentence vectors as product-quantised codes. Formats 1-4 are read.
+FORMAT_VERSION = 5
+SUPPORTED_FORMATS = (1, 2, 3, 4, 5)
 CURRENT = "CURRENT"
 MANIFEST_SHA = "manifest_sha256"
 # What CURRENT holds: one generation name and a newline, nothing else.
@@ -252,10 +255,16 @@ _SLACK = 1.15
 
 
 def estimate_generation_bytes(
-    docs: list[Document], chunks: list[Chunk], sentences: int, dimension: int, approx: bool
+    docs: list[Document],
+    chunks: list[Chunk],
+    sentences: int,
+    dimension: int,
+    approx: bool,
+    sentence_bytes: int | None = None,
 ) -> int:
     """About how many bytes a generation of these reports will take on disk (an upper bound
-    in practice: tests/reliability/test_leftovers.py compares it with real builds)."""
+    in practice: tests/reliability/test_leftovers.py compares it with real builds).
+    ``sentence_bytes``: of one stored sentence vector (default: int8 codes and a scale)."""
     text = sum(len(d.text.encode()) for d in docs)
     chunk_text = sum(
         len(c.text.encode("utf-8")) + len(c.embed_text.encode("utf-8")) for c in chunks
@@ -263,12 +272,12 @@ def estimate_generation_bytes(
     # HNSW (M=32) adds a file holding its own copy of the vectors and ~300 bytes of graph each.
     dense = len(chunks) * dimension * 4 * (3 if approx else 1)
     size = (
-        2 * text  # texts/ and documents/ (sections, blocks, footnotes: under half the text)
-        + chunk_text * 12 // 10
+        text  # texts/ and documents/, zlib: about a third of the text, and the records less
+        + chunk_text // 2  # passages/ texts in zlib blocks
         + 400 * len(chunks)  # passages/: columns and ids (format 3's JSON lines took ~400 B)
         + chunk_text  # bm25/: postings and vocabulary
         + dense
-        + sentences * (dimension * 4 + 12)  # sentences/: float32 vectors (int8: less), positions
+        + sentences * ((dimension + 4 if sentence_bytes is None else sentence_bytes) + 12)
         + _FILE_OVERHEAD * (len(docs) + 16)
     )
     return int(size * _SLACK)
@@ -458,10 +467,11 @@ def load_generation(gen: Path) -> LoadedIndex:
     documents: Mapping[str, Document]
     chunks: Sequence[Chunk]
     if manifest["format_version"] >= 4:
-        documents = document_store.load(gen, manifest["files"])
+        compressed = manifest["format_version"] >= 5
+        documents = document_store.load(gen, manifest["files"], compressed)
         n = counts.get("chunks")
         if isinstance(n, int) and counts.get("documents") == len(documents):
-            chunks = passage_store.load(gen, n, list(documents))
+            chunks = passage_store.load(gen, n, list(documents), compressed)
         else:
             chunks = []  # refused just below
     else:

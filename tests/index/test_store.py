@@ -18,7 +18,7 @@ from qa_service.index.indexer import build_index
 from qa_service.index.passage_store import LazyChunks
 from qa_service.settings import Settings
 from tests.conftest import CORPUS, SEEDS
-from tests.index.older_formats import as_jsonl_layout
+from tests.index.older_formats import as_format_4, as_jsonl_layout
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +45,14 @@ def test_round_trip(built: Path, corpus_docs, corpus_chunks) -> None:
     assert m["counts"] == {"documents": 4, "chunks": len(corpus_chunks)}
     assert m["model"] == "bundled:all-MiniLM-L6-v2" and m["model_max_tokens"] == 256
     assert m["chunker"]["target_tokens"] == 200 and len(m["corpus_hash"]) == 64
-    assert m["format_version"] == store.FORMAT_VERSION == 4
+    assert m["format_version"] == store.FORMAT_VERSION == 5
     assert set(m["files"]) >= {
         "documents/index.json",
         "documents/records.jsonl",
         "passages/columns.npy",
         "passages/text.bin",
+        "passages/text.blocks.npy",
+        "texts/kent-2021-post-inspection-review.txt.z",
     }
     assert set(m["sizes"]) == set(m["files"])
     assert not list(built.rglob("*.pkl")) and not list(built.rglob("*.pickle"))
@@ -62,7 +64,9 @@ def test_missing_index_message(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete", "manifest"])
-@pytest.mark.parametrize("file", ["passages/columns.npy", "passages/text.bin"])
+@pytest.mark.parametrize(
+    "file", ["passages/columns.npy", "passages/text.bin", "passages/text.blocks.npy"]
+)
 def test_damaged_generation_is_refused(built: Path, tmp_path: Path, damage: str, file: str) -> None:
     index = _copy(built, tmp_path)
     gen = store.current_generation(index)
@@ -136,17 +140,20 @@ def test_passages_and_reports_are_read_on_first_use(built: Path) -> None:
     assert idx.documents.metadata[kent] == idx.documents[kent].metadata
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_format_still_loads_the_same(built: Path, tmp_path: Path, version: int) -> None:
     index = _copy(built, tmp_path)
-    as_jsonl_layout(store.current_generation(index), version)
+    if version == 4:
+        as_format_4(store.current_generation(index))
+    else:
+        as_jsonl_layout(store.current_generation(index), version)
     old, new = store.load(index), store.load(built)
     assert old.manifest["format_version"] == version
     assert dict(old.documents) == dict(new.documents)
     assert list(old.chunks) == list(new.chunks)
     search, stored = (load_search_index(Settings(index_dir=i)) for i in (index, built))
     assert search.columns.sections == stored.columns.sections
-    for doc_id in old.documents:  # computed from the text, and as format 4 stores them
+    for doc_id in old.documents:  # computed from the text, and as formats 4-5 store them
         assert search.report_years(doc_id) == stored.report_years(doc_id)
 
 
@@ -175,7 +182,7 @@ def test_a_damaged_report_is_refused_when_first_read(
     index = _copy(built, tmp_path)
     gen = store.current_generation(index)
     kent = "kent-2021-post-inspection-review"
-    target = gen / ("documents/records.jsonl" if file == "records" else f"texts/{kent}.txt")
+    target = gen / ("documents/records.jsonl" if file == "records" else f"texts/{kent}.txt.z")
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
@@ -201,3 +208,35 @@ def test_a_build_over_a_damaged_report_starts_from_scratch(built: Path, tmp_path
     assert report.reused["from"] is None and report.reused["documents"] == 0
     loaded = store.load(index)
     assert len([loaded.documents[d] for d in loaded.documents]) == 4
+
+
+def test_a_passage_block_that_does_not_inflate_is_refused(built: Path, tmp_path: Path) -> None:
+    """text.bin rewritten with a consistent checksum but a damaged zlib block: the index
+    loads, and the passages of that block are refused when first read."""
+    index = _copy(built, tmp_path)
+    gen = store.current_generation(index)
+    rel = "passages/text.bin"
+    data = bytearray((gen / rel).read_bytes())
+    data[2] ^= 0xFF  # inside the first block's deflate stream
+    (gen / rel).write_bytes(bytes(data))
+    manifest = json.loads((gen / store.MANIFEST).read_text())
+    manifest["files"][rel] = store.sha256_file(gen / rel)
+    manifest[store.MANIFEST_SHA] = store.manifest_digest(manifest)
+    (gen / store.MANIFEST).write_text(json.dumps(manifest))
+    idx = store.load(index)
+    with pytest.raises(store.IndexStoreError, match="passage row 0 is corrupt"):
+        idx.chunks[0]
+
+
+def test_format_5_compresses_what_format_4_stored_plain(built: Path, tmp_path: Path) -> None:
+    index = _copy(built, tmp_path)
+    gen = store.current_generation(index)
+    before = {
+        p.relative_to(gen).as_posix(): p.stat().st_size for p in gen.rglob("*") if p.is_file()
+    }
+    as_format_4(gen)
+    after = {p.relative_to(gen).as_posix(): p.stat().st_size for p in gen.rglob("*") if p.is_file()}
+    for part in ("passages/text.bin", "documents/records.jsonl"):
+        assert before[part] * 2 < after[part]
+    kent = "texts/kent-2021-post-inspection-review"
+    assert before[f"{kent}.txt.z"] * 2 < after[f"{kent}.txt"]
