@@ -29,6 +29,7 @@ from .embedding import ModelTokenizer
 from .lexical import LexicalIndex
 from .onnx_export import IndexEncoder, sweep_exports
 from .onnx_files import encoders_root
+from .passage_vectors import fill_pooled
 from .tokens import tiktoken_counter
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,7 @@ def index_documents(
         sentence_cache.absorb(p.sentences)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
     passage_texts = [c.embed_text for c in chunks]
+    pooled = settings.passage_vectors == "sentences"
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
     needed = store.estimate_generation_bytes(
@@ -289,8 +291,9 @@ def index_documents(
             same_encoder = True  # the stored vectors came from this very export: no check
         else:
             # New vectors will sit beside stored ones: check the encoder reproduces them first.
+            # Pooled passage vectors follow from sentence vectors: checking those suffices.
             agreement, passage_cache, sentence_cache = _check_agreement(
-                encoder, passage_cache, sentence_cache, passage_texts, texts
+                encoder, passage_cache, sentence_cache, [] if pooled else passage_texts, texts
             )
     clock.lap("agreement_check")
 
@@ -303,29 +306,49 @@ def index_documents(
             return None
         return lambda done, total: progress(stage, done, total)
 
-    reuse.embed_missing(
-        passage_texts,
-        passage_cache,
-        embedding(batch),
-        batch,
-        stats["passages"],
-        bar("embedding passages"),
-    )
+    def embed_sentences() -> None:
+        assert embed is not None
+        reuse.embed_missing(
+            texts,
+            sentence_cache,
+            embedding(batch * 2),
+            batch * 2,
+            stats["sentences"],
+            bar("embedding sentences"),
+        )
+        clock.lap("embed_sentences")
+
+    if pooled:  # sentences first: passage vectors are made from theirs
+        fresh_from = len(sentence_cache)
+        embed_sentences()
+        fill_pooled(
+            chunks,
+            owner,
+            texts,
+            passage_cache,
+            sentence_cache,
+            embedding(batch * 2),
+            ModelTokenizer(settings.model),
+            stats["passages"],
+            fresh_from,
+        )
+    else:
+        reuse.embed_missing(
+            passage_texts,
+            passage_cache,
+            embedding(batch),
+            batch,
+            stats["passages"],
+            bar("embedding passages"),
+        )
     clock.lap("embed_passages")
     vectors = passage_cache.take(passage_texts)
     dense = DenseIndex.build(
         vectors, settings.approx_threshold, int8=settings.approx_vectors == "int8"
     )
     clock.lap("dense")
-    reuse.embed_missing(
-        texts,
-        sentence_cache,
-        embedding(batch * 2),
-        batch * 2,
-        stats["sentences"],
-        bar("embedding sentences"),
-    )
-    clock.lap("embed_sentences")
+    if not pooled:
+        embed_sentences()
     encoder.finish()  # the ONNX export queries use, if this run did not open it already
     clock.lap("export_check")
     clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
