@@ -88,8 +88,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
     # How `qa index` makes a passage's vector. "sentences": the weighted mean of its sentence
     # vectors (which the answer ranker needs anyway) and its heading context's, so each token
-    # is embedded once: 2.3 times the indexing speed, test R@5 -0.004, MRR@10 -0.007, answer@1
-    # unchanged (bench/results/index-speed.md). "passage": the passage embedded whole as well.
+    # is embedded once: half the CPU time, test R@5 -0.004, MRR@10 -0.007, answer@1 unchanged,
+    # but dense retrieval alone R@5 -0.06 (bench/results/index-speed.md, eval/results/test.md).
+    # "passage": the passage embedded whole as well.
     # Stored vectors are reused only by builds with the same setting.
     passage_vectors: Literal["sentences", "passage"] = "sentences"
     # How `qa index` stores sentence vectors: int8 codes with a scale per sentence (388 bytes

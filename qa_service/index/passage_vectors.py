@@ -4,8 +4,9 @@
 passage as a whole as well runs every token through the model twice; pooling instead makes a
 passage's vector from its sentences' vectors and its heading context's (the words the chunker
 puts before the passage text in ``Chunk.embed_text``), each weighted by its word pieces, so
-each token is embedded once. On the test split this moved R@5 by -0.004, MRR@10 by -0.007 and
-answer@1 not at all, for 2.3 times the indexing speed (bench/results/index-speed.md).
+each token is embedded once. On the test split this moved the service's R@5 by -0.004, MRR@10
+by -0.007 and answer@1 not at all (dense retrieval alone: R@5 -0.06), for half the CPU time
+(bench/results/index-speed.md).
 
 A passage without sentences is embedded whole, as the "passage" setting embeds every one.
 """
