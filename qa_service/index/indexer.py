@@ -306,49 +306,27 @@ def index_documents(
             return None
         return lambda done, total: progress(stage, done, total)
 
-    def embed_sentences() -> None:
-        assert embed is not None
-        reuse.embed_missing(
-            texts,
-            sentence_cache,
-            embedding(batch * 2),
-            batch * 2,
-            stats["sentences"],
-            bar("embedding sentences"),
-        )
-        clock.lap("embed_sentences")
+    def embed_kind(kind: str, items: list[str], cache: reuse.VectorCache, size: int) -> None:
+        progress_bar = bar(f"embedding {kind}")
+        reuse.embed_missing(items, cache, embedding(size), size, stats[kind], progress_bar)
+        clock.lap(f"embed_{kind}")
 
     if pooled:  # sentences first: passage vectors are made from theirs
-        fresh_from = len(sentence_cache)
-        embed_sentences()
-        fill_pooled(
-            chunks,
-            owner,
-            texts,
-            passage_cache,
-            sentence_cache,
-            embedding(batch * 2),
-            ModelTokenizer(settings.model),
-            stats["passages"],
-            fresh_from,
-        )
+        fresh_from = len(sentence_cache)  # rows from here on are this build's own
+        embed_kind("sentences", texts, sentence_cache, batch * 2)
+        count = ModelTokenizer(settings.model)
+        made = (passage_cache, sentence_cache, embedding(batch * 2), count, stats["passages"])
+        fill_pooled(chunks, owner, texts, *made, fresh_from)
+        clock.lap("embed_passages")
     else:
-        reuse.embed_missing(
-            passage_texts,
-            passage_cache,
-            embedding(batch),
-            batch,
-            stats["passages"],
-            bar("embedding passages"),
-        )
-    clock.lap("embed_passages")
+        embed_kind("passages", passage_texts, passage_cache, batch)
     vectors = passage_cache.take(passage_texts)
     dense = DenseIndex.build(
         vectors, settings.approx_threshold, int8=settings.approx_vectors == "int8"
     )
     clock.lap("dense")
     if not pooled:
-        embed_sentences()
+        embed_kind("sentences", texts, sentence_cache, batch * 2)
     encoder.finish()  # the ONNX export queries use, if this run did not open it already
     clock.lap("export_check")
     clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
