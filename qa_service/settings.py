@@ -86,12 +86,20 @@ class Settings(BaseSettings):
     # Word pieces of heading context prepended to the embedded text (not to the passage).
     heading_context_tokens: int = Field(default=32, ge=0, le=128)
     embed_batch_size: int = Field(default=32, ge=1, le=1024)
-    # How `qa index` stores sentence vectors: product-quantised codes (sentence_pq_bytes a
-    # sentence, 64 instead of int8's 388 at 384 dimensions; test figures within 0.01 of int8,
-    # bench/results/scale-compact.md), int8 codes with a scale per sentence (388 bytes; the
-    # same figures as float32, bench/results/compact.md) or float32 (1,536 bytes). pq needs
-    # at least quantize.PQ_MIN_TRAIN sentences to learn its codebook from; fewer are int8.
-    # Every encoding is read whatever this says.
+    # How `qa index` makes a passage's vector. "passage": the passage embedded whole (with its
+    # heading context). "sentences": the weighted mean of its sentence vectors (which the
+    # answer ranker needs anyway) and its heading context's, so each token is embedded once:
+    # half the CPU time, test R@5 -0.004 and MRR@10 -0.007, but dense retrieval alone R@5
+    # -0.06 and the answer ranker's cross-validated top-1 on dev 0.552 -> 0.539
+    # (bench/results/index-speed.md). Stored vectors are reused only by builds with the same
+    # setting.
+    passage_vectors: Literal["sentences", "passage"] = "passage"
+    # How `qa index` stores sentence vectors: int8 codes with a scale per sentence (388 bytes
+    # at 384 dimensions; the same figures as float32, bench/results/compact.md), product-
+    # quantised codes (sentence_pq_bytes a sentence, 64 by default: a sixth of int8's disk,
+    # but test R@5 0.014 below int8, bench/results/scale-compact.md) or float32 (1,536 bytes).
+    # pq needs at least quantize.PQ_MIN_TRAIN sentences to learn its codebook from; fewer are
+    # int8. Every encoding is read whatever this says.
     sentence_vectors: Literal["pq", "int8", "float32"] = "int8"
     # Bytes (codebook slices) of a product-quantised sentence vector; divides the dimension.
     sentence_pq_bytes: int = Field(default=64, ge=1, le=384)

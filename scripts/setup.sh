@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Create .venv/ and install the project with the exact versions in requirements.lock.
-# Idempotent: skips the install when the lock file and pyproject.toml have not changed.
+# Create .venv/ and install the project with the exact versions in requirements.lock, then
+# prepare the embedding model (its ONNX export in the index folder, ${QA_INDEX_DIR:-index}/encoders/).
+# Idempotent: skips the install when the lock file and pyproject.toml have not changed, and
+# the export when a valid one is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -16,3 +18,6 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+# Model preparation, not indexing: `qa index` then embeds at once (a build finds no export:
+# it makes one). A model that cannot be exported is reported and left to PyTorch.
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/qa prepare --quiet

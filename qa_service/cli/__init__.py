@@ -190,6 +190,34 @@ def index_cmd(
     )
 
 
+@cli.command("prepare")
+@index_option
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when the export is there already.")
+def prepare_cmd(index_dir: Path | None, quiet: bool) -> None:
+    """Prepare the embedding model: export it to ONNX into the index folder's encoders/.
+
+    The README's set-up runs this, so `qa index` and queries find the export ready (a build
+    that finds none still makes it). Idempotent: a valid export is checked, not made again.
+    A model that cannot be exported is reported, not an error: PyTorch encodes instead.
+
+    \b
+    Examples:
+      qa prepare
+      qa prepare --index /srv/qa-index --quiet
+    """
+    from ..index.onnx_export import prepare_encoder
+
+    settings = _settings(index_dir=index_dir)
+    with clean_errors():
+        done = prepare_encoder(settings)
+    if done.folder is None:
+        click.echo(f"No ONNX export, PyTorch will encode: {done.reason}", err=True)
+    elif done.made:
+        click.echo(f"Exported the encoder to {done.folder} in {done.seconds:.1f}s")
+    elif not quiet:
+        click.echo(f"The encoder is ready at {done.folder} (checked in {done.seconds:.1f}s)")
+
+
 @contextmanager
 def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
     """A tqdm bar on stderr per stage, counting what that stage counts (reports read and

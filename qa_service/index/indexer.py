@@ -30,6 +30,7 @@ from .embedding import ModelTokenizer
 from .lexical import LexicalIndex
 from .onnx_export import IndexEncoder, sweep_exports
 from .onnx_files import encoders_root
+from .passage_vectors import fill_pooled
 from .quantize import PQ_MIN_TRAIN
 from .tokens import tiktoken_counter
 
@@ -265,6 +266,7 @@ def index_documents(
     codebook = next((p.codebook for p in usable if p.codebook is not None), None)
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
     passage_texts = [c.embed_text for c in chunks]
+    pooled = settings.passage_vectors == "sentences"
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
     texts, owner, spans = reuse.sentence_texts(chunks, reuse.known_spans(usable, pipeline))
     dim = passage_cache.dimension
@@ -294,11 +296,12 @@ def index_documents(
             same_encoder = True  # the stored vectors came from this very export: no check
         else:
             # New vectors will sit beside stored ones: check the encoder reproduces them first.
+            # Pooled passage vectors follow from sentence vectors: checking those suffices.
             agreement, passage_cache, sentence_cache = check_agreement(
                 encoder,
                 passage_cache,
                 sentence_cache,
-                passage_texts,
+                [] if pooled else passage_texts,
                 texts,
                 sentences_coded=codebook is not None,
             )
@@ -313,29 +316,27 @@ def index_documents(
             return None
         return lambda done, total: progress(stage, done, total)
 
-    reuse.embed_missing(
-        passage_texts,
-        passage_cache,
-        embedding(batch),
-        batch,
-        stats["passages"],
-        bar("embedding passages"),
-    )
-    clock.lap("embed_passages")
+    def embed_kind(kind: str, items: list[str], cache: reuse.VectorCache, size: int) -> None:
+        progress_bar = bar(f"embedding {kind}")
+        reuse.embed_missing(items, cache, embedding(size), size, stats[kind], progress_bar)
+        clock.lap(f"embed_{kind}")
+
+    if pooled:  # sentences first: passage vectors are made from theirs
+        fresh_from = len(sentence_cache)  # rows from here on are this build's own
+        embed_kind("sentences", texts, sentence_cache, batch * 2)
+        count = ModelTokenizer(settings.model)
+        made = (passage_cache, sentence_cache, embedding(batch * 2), count, stats["passages"])
+        fill_pooled(chunks, owner, texts, *made, fresh_from)
+        clock.lap("embed_passages")
+    else:
+        embed_kind("passages", passage_texts, passage_cache, batch)
     vectors = passage_cache.take(passage_texts)
     dense = DenseIndex.build(
         vectors, settings.approx_threshold, int8=settings.approx_vectors == "int8"
     )
     clock.lap("dense")
-    reuse.embed_missing(
-        texts,
-        sentence_cache,
-        embedding(batch * 2),
-        batch * 2,
-        stats["sentences"],
-        bar("embedding sentences"),
-    )
-    clock.lap("embed_sentences")
+    if not pooled:
+        embed_kind("sentences", texts, sentence_cache, batch * 2)
     encoder.finish()  # the ONNX export queries use, if this run did not open it already
     clock.lap("export_check")
     clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)

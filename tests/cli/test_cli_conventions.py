@@ -13,7 +13,7 @@ from qa_service.cli import _stage_unit, cli
 from qa_service.cli.evaluate import BASELINE, results_folder
 from qa_service.settings import LIMITS
 
-OWN_COMMANDS = ["index", "search", "chat", "compare", "cite", "eval", "tune"]
+OWN_COMMANDS = ["prepare", "index", "search", "chat", "compare", "cite", "eval", "tune"]
 
 
 @pytest.mark.parametrize("command", OWN_COMMANDS)
