@@ -35,7 +35,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..ingest.metadata import report_years
-from .asking import asks_number, gives_number
+from .asking import (
+    asks_number,
+    asks_person_name,
+    gives_number,
+    gives_person_name,
+    presumed_changes,
+    states_change,
+)
 from .rank import FEATURES as RANKER_FEATURES
 from .rank import MODEL_DIR, OVERRIDES, Candidate, LinearModel, load_model
 
@@ -94,6 +101,9 @@ ABSENCE_FEATURES = ("uncovered_idf", "elsewhere_idf", "year_missing")
 
 # What a partial answer says the reports lack when nothing more precise is known.
 GENERIC_MISSING = "a direct answer to every part of the question"
+# What a partial answer says the reports lack when they never say a change the question
+# takes as given happened (asking.presumed_changes).
+_CHANGE_WORDS = {"fall": "a fall", "rise": "a rise", "stop": "it stopping"}
 
 
 @dataclass(frozen=True)
@@ -217,11 +227,13 @@ def decide(
     missing_words: Sequence[str] = (),
     missing_years: Sequence[str] = (),
     count_given: bool = True,
-    name_given: bool = True,
+    lead: str = "",
 ) -> Decision:
-    """The state for one question's features ``x``; ``count_given``: the lead gives a figure
-    for what a "how many" question counts (asking.gives_count_of), ``name_given``: it names
-    the person a question asks for by name (asking.gives_person_name); else partial at most."""
+    """The state for one question's features ``x``, given the answer's ``lead`` text.
+    Partial at most when the lead gives no figure for what a "how many" question counts
+    (``count_given``, asking.gives_count_of), names no one where the question asks for a
+    person by name, or never says a change happened that a "why did it go up?" question takes
+    as given (the reports do not bear it out)."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
@@ -238,8 +250,12 @@ def decide(
         missing = f"anything on {', '.join(missing_years)}"
     elif number_missing:
         missing = "the figure or date asked for"
-    elif not name_given:
+    elif asks_person_name(question) and not gives_person_name(lead):
         missing = "the name asked for"
+    elif (p >= answer or not missing_words) and not states_change(
+        lead, changes := presumed_changes(question)
+    ):
+        missing = f"anything on {' or '.join(_CHANGE_WORDS[k] for k in sorted(changes))}"
     elif p < answer:  # below ``refuse`` too, with no sign of absence
         missing = (
             f"anything on {', '.join(missing_words[:3])}" if missing_words else GENERIC_MISSING

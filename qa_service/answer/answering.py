@@ -24,7 +24,6 @@ from ..search.vocabulary import EVERYDAY_TERMS
 from ..types import Metadata
 from .answerability import (
     ASKING_WORDS,
-    GENERIC_MISSING,
     answerability,
     decide,
     features,
@@ -33,15 +32,7 @@ from .answerability import (
     uncovered_terms,
     years_missing,
 )
-from .asking import (
-    asks_person_name,
-    defined_term,
-    gives_count_of,
-    gives_person_name,
-    presumed_changes,
-    split_ask,
-    states_change,
-)
+from .asking import defined_term, gives_count_of, split_ask
 from .highlight import pick_highlights, score_info, sentence_info
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
@@ -67,7 +58,7 @@ class AnswerLayer:
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
         self._inspected: dict[str, set[int]] | None = None
-        self._acronyms: dict[str, str] | None = None
+        self._acronyms: tuple[dict[str, str], dict[str, str]] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -107,14 +98,26 @@ class AnswerLayer:
         wanted = set(forces) if forces else set(self._inspected)
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
 
+    def acronym_keys(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The index's acronyms by their lower-case form ("rsos" -> "RSOs"), and by that form
+        and its singular ("rso" -> "RSOs" too; the first acronym holding a form keeps it),
+        built once."""
+        if self._acronyms is None:
+            acronyms = self.retriever.index.acronyms
+            forms: dict[str, str] = {}
+            for a in acronyms:
+                forms.setdefault(a.lower(), a)
+                forms.setdefault(a.lower().removesuffix("s"), a)
+            self._acronyms = ({a.lower(): a for a in acronyms}, forms)
+        return self._acronyms
+
     def synonyms(self, word: str) -> tuple[str, ...]:
         """The reports' words for a question word: its everyday-words entry ("kids" ->
         children) and, for an acronym the reports define, its long form ("rsos" ->
         registered sex offenders)."""
-        if self._acronyms is None:
-            self._acronyms = {a.lower(): long for a, long in self.retriever.index.acronyms.items()}
-        long = self._acronyms.get(word.lower())
-        return (*EVERYDAY_TERMS.get(word, ()), *((long,) if long else ()))
+        key = self.acronym_keys()[0].get(word.lower())
+        long = (self.retriever.index.acronyms[key],) if key else ()
+        return (*EVERYDAY_TERMS.get(word, ()), *long)
 
     def definition(self, question: str) -> tuple[str, str] | None:
         """The acronym a question asks the meaning of, as a report defines it, with its long
@@ -123,15 +126,11 @@ class AnswerLayer:
         term = defined_term(question)
         if term is None:
             return None
-        acronyms = self.retriever.index.acronyms
-        by_form: dict[str, str] = {}
-        for acronym in acronyms:
-            by_form.setdefault(acronym.lower(), acronym)
-            by_form.setdefault(acronym.lower().removesuffix("s"), acronym)
+        forms = self.acronym_keys()[1]
         key = term.lower().replace("’", "'").removesuffix("'s")
-        found = by_form.get(key) or by_form.get(key.removesuffix("s"))
+        found = forms.get(key) or forms.get(key.removesuffix("s"))
         if found:
-            return (found, acronyms[found])
+            return (found, self.retriever.index.acronyms[found])
         # Spelt out after it, "THRIVE (threat, harm, ...)": found in the answer's units.
         return (term, "") if re.fullmatch(r"[A-Z]{2,}s?", term) else None
 
@@ -287,24 +286,12 @@ class AnswerLayer:
             bool(numbers_unmatched(plan.question, texts)),
         )
         lead = ranked[0][0].text if ranked else ""
-        count_given = not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms)
-        name_given = not ranked or not asks_person_name(plan.question) or gives_person_name(lead)
-        given = (count_given, name_given)
+        given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
         decision = decide(x, answerability(), plan.question, (), years, *given)
         if decision.state == "partial" and missing_terms and not years:
             # Name the question's own words the reports lack (tokenized only when needed).
             words = _original_words(plan.topic, set(missing_terms), r.terms)
             decision = decide(x, answerability(), plan.question, words, years, *given)
-        # "Why did X go up?" answered by sentences that never say X went up: the reports do
-        # not bear out what the question takes as given.
-        changes = presumed_changes(plan.question)
-        if (
-            decision.state != "not_answered"
-            and decision.missing in (None, GENERIC_MISSING)
-            and not states_change(lead, changes)
-        ):
-            said = " or ".join(_CHANGE_WORDS[k] for k in sorted(changes))
-            decision = replace(decision, state="partial", missing=f"anything on {said}")
         if defining is not None and decision.state != "answered":
             decision = replace(decision, state="answered", missing=None)
         if plan.forces_missing and cfg.force_filter:
@@ -356,9 +343,6 @@ class AnswerLayer:
         dense = np.clip(vectors @ topic, 0.0, 1.0) if topic is not None and len(vectors) else None
         spans = pick_highlights(score_info(info, weights), dense)
         return shift_spans(hit.chunk.text, member, spans)
-
-
-_CHANGE_WORDS = {"fall": "a fall", "rise": "a rise", "stop": "it stopping"}
 
 
 def _defining_first(
