@@ -134,6 +134,19 @@ class AnswerLayer:
         # Spelt out after it, "THRIVE (threat, harm, ...)": found in the answer's units.
         return (term, "") if re.fullmatch(r"[A-Z]{2,}s?", term) else None
 
+    def defining_rows(self, question: str) -> list[int]:
+        """The passages (rows) where a report defines the acronym ``question`` asks the
+        meaning of, in index order: a term used in many passages ("THRIVE") is defined in one,
+        which a search for "what does THRIVE stand for?" need not rank first by its words."""
+        defined = self.definition(question)
+        if defined is None:
+            return []
+        acronym, long = defined
+        lex = self.retriever.index.lexical
+        chunks = self.retriever.index.chunks
+        rows = {int(r) for t in lex.terms(acronym) for r in lex.rows_with(t).tolist()}
+        return sorted(r for r in rows if defines(chunks[r].text, acronym, long))
+
     def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
         """The rarest of ``terms`` that the reports of ``forces`` never use but another
         force's report does (as IDF over the corpus's highest): "does Kent log missing kids
@@ -345,26 +358,27 @@ class AnswerLayer:
         return shift_spans(hit.chunk.text, member, spans)
 
 
-def _defining_first(
-    ranked: list[tuple[Candidate, float]], acronym: str, long: str
-) -> list[tuple[Candidate, float]] | None:
-    """``ranked`` with the unit that defines ``acronym`` ("... long form (ACRONYM)", or
-    "ACRONYM (long form)"; with no ``long`` known, any bracketed words after it that spell it
-    out) first, scored as the best; None when no unit defines it."""
+def defines(text: str, acronym: str, long: str) -> bool:
+    """Whether ``text`` defines ``acronym``: "... long form (ACRONYM)" or "ACRONYM (long
+    form)"; with no ``long`` known, bracketed words after it that spell it out."""
     stem = re.escape(acronym.removesuffix("s"))
     if long:
         words = r"[\s,-]+".join(re.escape(w) for w in re.split(r"[\s,-]+", long.strip()) if w)
         pattern = re.compile(
             rf"(?i:{words}s?)\s*\(\s*{stem}s?\s*\)|(?<![\w-]){stem}s?\s*\(\s*(?i:{words})"
         )
-    else:
-        pattern = re.compile(rf"(?<![\w-]){stem}s?\s*\(([a-z][a-z ,-]{{3,160}}?)\)")
+        return pattern.search(text) is not None
+    pattern = re.compile(rf"(?<![\w-]){stem}s?\s*\(([a-z][a-z ,-]{{3,160}}?)\)")
+    return any(expands(acronym, m.group(1)) for m in pattern.finditer(text))
 
-    def defines(text: str) -> bool:
-        return any(long or expands(acronym, m.group(1)) for m in pattern.finditer(text))
 
+def _defining_first(
+    ranked: list[tuple[Candidate, float]], acronym: str, long: str
+) -> list[tuple[Candidate, float]] | None:
+    """``ranked`` with the unit that defines ``acronym`` (``defines``) first, scored as the
+    best; None when no unit defines it."""
     for i, (c, p) in enumerate(ranked):
-        if defines(c.text):
+        if defines(c.text, acronym, long):
             top = max(p, ranked[0][1])
             return [(c, top), *ranked[:i], *ranked[i + 1 :]]
     return None

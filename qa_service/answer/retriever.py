@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ..search.query import QueryPlan
 from ..search.retriever import PassageRetriever
 from ..search.types import RetrievalConfig, SearchResult
 from .answering import AnswerLayer
@@ -37,6 +38,10 @@ class Retriever(PassageRetriever):
         text = self.index.chunks[row].text
         spans, _ = self.index.sentences.of_chunk(row)
         return sentence_info(text, self.terms, [(int(a), int(b)) for a, b in spans.tolist()])
+
+    def pinned_rows(self, plan: QueryPlan) -> list[int]:
+        """The passage that defines the acronym a question asks the meaning of."""
+        return self.answers.defining_rows(plan.question)
 
     def respond(
         self,

@@ -117,6 +117,31 @@ class PassageRetriever:
     def warm_row(self, row: int) -> None:
         """Fill the per-passage caches of one row (the answer stage adds its sentences)."""
 
+    def pinned_rows(self, plan: QueryPlan) -> list[int]:
+        """Rows a question's own wording says to rank first, whatever their scores (the
+        answer stage: the passage that defines the acronym asked about); none here."""
+        return []
+
+    @staticmethod
+    def _pin(fused: NDArray[np.float32], pins: list[int], rows: NDArray[np.int64] | None) -> None:
+        """Raise the ``pins`` rows that the filters keep (finite scores) above every other
+        score in ``fused`` (positions are rows, or index ``rows``), in place, in pin order."""
+        if not pins:
+            return
+        if rows is None:
+            where = {r: r for r in pins}
+        else:
+            wanted = set(pins)
+            where = {r: p for p, r in enumerate(rows.tolist()) if r in wanted}
+        finite = fused[np.isfinite(fused)]
+        if not len(finite):
+            return
+        top = float(finite.max())
+        for n, r in enumerate(pins):
+            p = where.get(r)
+            if p is not None and np.isfinite(fused[p]):
+                fused[p] = top + 1.0 + 1e-3 * (len(pins) - n)
+
     def respond(
         self,
         result: SearchResult,
@@ -325,6 +350,7 @@ class PassageRetriever:
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
         fused = ride_along(np.where(keep, fused, -np.inf), self._host, rows, self._weight)
+        self._pin(fused, self.pinned_rows(plan), rows)
         best = top_indices(fused, max(top_k, 1) * 20)
         ranked = best[np.isfinite(fused[best])].tolist()
         compared = self._compared_forces(plan, applied, cfg)

@@ -180,6 +180,20 @@ def test_the_unit_that_spells_an_acronym_out_leads() -> None:
     assert known is not None and known[0][0].text == units[1]
 
 
+def test_pinned_rows_rank_first_unless_filtered_out() -> None:
+    import numpy as np
+
+    from qa_service.search.retriever import PassageRetriever
+
+    fused = np.array([0.9, 0.2, -np.inf, 0.5], dtype=np.float32)
+    PassageRetriever._pin(fused, [3, 2], None)  # row 2 is filtered out: it stays out
+    assert int(np.argmax(fused)) == 3 and fused[2] == -np.inf
+    # Scores of candidate rows only (a large index): positions are looked up by row.
+    fused = np.array([0.9, 0.2], dtype=np.float32)
+    PassageRetriever._pin(fused, [40, 7], np.array([12, 40]))
+    assert int(np.argmax(fused)) == 1
+
+
 def test_not_answered_needs_a_sign_of_absence() -> None:
     f = answerability.FEATURES
     model = answer_rank.prior(f, {"confidence": 1.0})
@@ -217,6 +231,11 @@ def test_definitions_names_and_acronym_counts_on_the_corpus(retriever) -> None: 
     reply = ask("what does PVPU stand for")
     assert reply.result.state == "answered"
     assert "protecting vulnerable persons units (PVPUs)" in reply.sentences[0].text
+    # "THRIVE" is in many passages and spelt out in one, which search puts first so it leads.
+    reply = ask("what does THRIVE stand for?")
+    assert reply.result.state == "answered"
+    assert "THRIVE (threat, harm, risk" in reply.sentences[0].text
+    assert "THRIVE (threat, harm, risk" in reply.result.hits[0].chunk.text
     # The reports say who leads the team, never by name.
     reply = ask("whats the name of the DI who runs the lincs MOSOVO team?")
     assert reply.result.state == "partial" and reply.result.missing == "the name asked for"
