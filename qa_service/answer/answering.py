@@ -32,7 +32,7 @@ from .answerability import (
     uncovered_terms,
     years_missing,
 )
-from .asking import defined_term, gives_count_of, split_ask
+from .asking import defined_term, gives_count_of, how_words, split_ask
 from .highlight import pick_highlights, score_info, sentence_info
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
@@ -118,6 +118,15 @@ class AnswerLayer:
         key = self.acronym_keys()[0].get(word.lower())
         long = (self.retriever.index.acronyms[key],) if key else ()
         return (*EVERYDAY_TERMS.get(word, ()), *long)
+
+    def spelt_out(self, term: str, present: set[str]) -> bool:
+        """Whether ``term`` is an acronym whose long form the passages hold in full ("rso"
+        with "registered sex offenders" there): the passages cover it, in other words."""
+        key = self.acronym_keys()[1].get(term)
+        if key is None:
+            return False
+        long = self.retriever.terms(self.retriever.index.acronyms[key])
+        return bool(long) and all(t in present for t in long)
 
     def definition(self, question: str) -> tuple[str, str] | None:
         """The acronym a question asks the meaning of, as a report defines it, with its long
@@ -222,7 +231,7 @@ class AnswerLayer:
         question_words = {w for w in _words(plan.topic) if r.index.lexical.terms(w)}
         lex = r.index.lexical
         max_idf = lex.max_idf or 1.0
-        asking = self.asking()
+        asking = self.asking().union(*(r.terms(w) for w in how_words(plan.topic)))
         cover = [
             (t, w * (lex.idf(t) or max_idf))
             for t, w in plan.terms.items()
@@ -268,7 +277,11 @@ class AnswerLayer:
         present: set[str] = set()
         for h in hits[:5]:
             present.update(r.terms(h.chunk.text))
-        missing_terms = uncovered_terms(plan.terms, plan.translated, present, asking)
+        missing_terms = [
+            t
+            for t in uncovered_terms(plan.terms, plan.translated, present, asking)
+            if not self.spelt_out(t, present)
+        ]
         uncovered_idf = max(
             ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
             default=0.0,

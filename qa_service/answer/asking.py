@@ -8,7 +8,11 @@ import re
 from collections.abc import Callable, Sequence
 
 ASKS_QUANTITY = re.compile(
-    r"\b(how many|how much|what (?:percentage|proportion|number|share|figure|rate|grade)|"
+    # "how much effort / progress ..." asks how far, not for a figure
+    r"\b(how many|how much(?!\s+(?:effort|progress|attention|difference|priority|improvement|"
+    r"better|worse|support|notice|emphasis|focus|thought|trust|confidence|interest|care|say|"
+    r"control|input|influence|help)\b)|"
+    r"what (?:percentage|proportion|number|share|figure|rate|grade)|"
     r"number of|percent(?:age)?|per cent|what share|how big|how large)\b|%"
     # "what was Kent's completion rate?", "what is the average caseload?"
     r"|^\W*what(?:'s|’s|\s+is|\s+was|\s+were|\s+are)\s[^?]*?\b(?:rate|ratio|average|"
@@ -178,6 +182,18 @@ def states_change(text: str, kinds: frozenset[str]) -> bool:
 def asks_number(question: str) -> bool:
     """Whether the question asks for a number, share, date or grade."""
     return ASKS_QUANTITY.search(question) is not None or ASKS_DATE.search(question) is not None
+
+
+# "how long / often / soon ...": the word after "how" says what kind of answer is asked for, not
+# what it is about; a report answering "how long can cases drift?" need not say "long".
+_HOW_KIND = re.compile(
+    r"\bhow\s+(long|often|soon|quickly|fast|far|old|big|large|much|many)\b", re.IGNORECASE
+)
+
+
+def how_words(question: str) -> list[str]:
+    """The words after "how" that ask for a kind of answer ("how long" -> ["long"])."""
+    return [m.group(1).lower() for m in _HOW_KIND.finditer(question)]
 
 
 def gives_number(question: str, text: str) -> bool:
