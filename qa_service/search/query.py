@@ -17,7 +17,7 @@ from .vocabulary import EVERYDAY_TERMS
 QUESTION_WORDS = frozenset(
     """how does do did what which who whom whose why when where is are was were can could
     should would will there their they them it its the a an about tell me please any some
-    force forces police constabulary still""".split()
+    force forces police constabulary still hmicfrs hmic hmi""".split()
 )
 
 _QUESTION_TEXT = " ".join(sorted(QUESTION_WORDS))
@@ -128,6 +128,8 @@ def plan_query(
     # the other way round.
     widened = low + " " + " ".join(expansions).lower() + " "
     for acronym, long in acronyms.items():
+        if acronym.lower() in QUESTION_WORDS:  # the inspectorate, who asks, not what about
+            continue
         if any(
             _has_word(form, topic)
             or (len(form) >= 3 and _has_word(form, widened, ignore_case=True))

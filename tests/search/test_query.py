@@ -63,3 +63,14 @@ def test_expansion_switch_and_weights() -> None:
     assert set(plan.terms) == {"kids", "goes", "awol"}
     plan = plan_query("kids goes AWOL", CORPUS_FORCES, terms_of, {}, expansion_weight=0.3)
     assert plan.terms["missing"] == 0.3
+
+
+def test_the_inspectorate_asks_the_question_it_is_not_its_topic() -> None:
+    # Every report is the inspectorate's: its name says who found something, not what about,
+    # and its long form would match the reports' introductions, not their findings.
+    acr = {"HMICFRS": "Her Majesty's Inspectorate of Constabulary and Fire & Rescue Services"}
+    plan = plan_query(
+        "What did HMICFRS find about Kent's MACE meetings?", CORPUS_FORCES, terms_of, acr
+    )
+    assert "hmicfrs" not in plan.terms and not plan.expansions
+    assert {"find", "mace", "meetings"} <= set(plan.terms)
