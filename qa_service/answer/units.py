@@ -102,7 +102,9 @@ def build_units(text: str, spans: Sequence[Span], headings: Sequence[str] = ()) 
     n = len(spans)
     while i < n:
         role = roles[i]
-        if role == "leadin":
+        # A sentence that list items follow leads them in, colon or not ("The force has two
+        # prompts." then "- VVOWS - a briefing format ...;").
+        if role == "leadin" or (role == "prose" and i + 1 < n and roles[i + 1] == "item"):
             j = i + 1
             while j < n and roles[j] in ("item", "fragment") and j - i < _MAX_JOINED:
                 j += 1

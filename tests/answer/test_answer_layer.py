@@ -67,6 +67,18 @@ def test_list_lead_in_takes_its_items_and_headings_never_lead() -> None:
     )
 
 
+def test_a_sentence_that_items_follow_leads_them_in_without_a_colon() -> None:
+    text = (
+        "The force has developed two prompts for staff.\n"
+        "- VVOWS - a briefing format to record the voices of children; and\n"
+        "- AWARE principles - a checklist for professional curiosity\n"
+        "Managers review the cases every month."
+    )
+    got = _units(text)
+    assert got[0][1] == "list" and "AWARE" in got[0][0] and got[0][0].startswith("The force")
+    assert got[1] == ("Managers review the cases every month.", "prose")
+
+
 def test_numbers_of_the_kind_asked() -> None:
     assert gives_number("how many cases were audited?", "We audited 33 case files.")
     assert not gives_number("how many cases were audited?", "In 2019 we audited case files.")
