@@ -373,7 +373,8 @@ class AnswerLayer:
 
 def defines(text: str, acronym: str, long: str) -> bool:
     """Whether ``text`` defines ``acronym``: "... long form (ACRONYM)" or "ACRONYM (long
-    form)"; with no ``long`` known, bracketed words after it that spell it out."""
+    form)"; with no ``long`` known, bracketed words after it that spell it out, or a glossary
+    line or list item opening with it ("VVOWS – a briefing format ...")."""
     stem = re.escape(acronym.removesuffix("s"))
     if long:
         words = r"[\s,-]+".join(re.escape(w) for w in re.split(r"[\s,-]+", long.strip()) if w)
@@ -382,7 +383,11 @@ def defines(text: str, acronym: str, long: str) -> bool:
         )
         return pattern.search(text) is not None
     pattern = re.compile(rf"(?<![\w-]){stem}s?\s*\(([a-z][a-z ,-]{{3,160}}?)\)")
-    return any(expands(acronym, m.group(1)) for m in pattern.finditer(text))
+    if any(expands(acronym, m.group(1)) for m in pattern.finditer(text)):
+        return True
+    # A glossary line or list item: "VVOWS – a briefing format that ...".
+    glossary = re.compile(rf"(?m)^(?:[-•*]\s+)?{stem}s?\s*[–—:-]\s+(?:an?|the)\s")
+    return glossary.search(text) is not None
 
 
 def _defining_first(

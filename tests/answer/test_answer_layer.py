@@ -196,6 +196,11 @@ def test_the_unit_that_spells_an_acronym_out_leads() -> None:
     assert _defining_first(ranked, "PVP", "") is None  # type: ignore[arg-type]  # "a form"
     known = _defining_first(ranked, "THRIVE", "threat harm risk investigation vulnerability")  # type: ignore[arg-type]
     assert known is not None and known[0][0].text == units[1]
+    # A glossary line or list item defines it too; a passing mention does not.
+    from qa_service.answer.answering import defines
+
+    assert defines("Two prompts.\n- VVOWS – a briefing format to record voices;", "VVOWS", "")
+    assert not defines("The VVOWS prompt was misused.", "VVOWS", "")
 
 
 def test_pinned_rows_rank_first_unless_filtered_out() -> None:
