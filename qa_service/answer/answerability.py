@@ -244,7 +244,13 @@ def decide(
     absent = any(x[FEATURES.index(f)] > 0 for f in ABSENCE_FEATURES)
     if p < refuse and absent:
         return Decision("not_answered", round(p, 4))
-    number_missing = bool(x[FEATURES.index("number_missing")]) or not count_given
+    # The figure is looked for in the lead as shown (it may be a run of two units, the top
+    # unit's neighbour holding the figure); the feature reads the top unit alone.
+    if lead:
+        number_missing = asks_number(question) and not gives_number(question, lead)
+    else:
+        number_missing = bool(x[FEATURES.index("number_missing")])
+    number_missing = number_missing or not count_given
     missing = None
     if missing_years:
         missing = f"anything on {', '.join(missing_years)}"

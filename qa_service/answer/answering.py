@@ -311,7 +311,10 @@ class AnswerLayer:
             ),
             bool(numbers_unmatched(plan.question, texts)),
         )
-        lead = ranked[0][0].text if ranked else ""
+        # The answer as shown: its lead may be a run of two units, and the checks below read
+        # what the reader reads first.
+        composed = compose(ranked, compared if len(compared) >= 2 else ())
+        lead = composed[0][0].text if composed else ""
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
         decision = decide(x, answerability(), plan.question, (), years, *given)
         if decision.state == "partial" and missing_terms and not years:
@@ -327,7 +330,7 @@ class AnswerLayer:
         if state != "not_answered":
             picks = tuple(
                 AnswerPick(c.hit, c.unit.start, c.unit.end, round(p, 4), c.force)
-                for c, p in compose(ranked, compared if len(compared) >= 2 else ())
+                for c, p in composed
             )
             if not picks:
                 state = "not_answered"
