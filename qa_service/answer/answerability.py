@@ -77,7 +77,8 @@ ASKING_WORDS = frozenset(
     looking find finds found know knows known tell told say says said think thinks thought
     thing things stuff good bad better worse best worst well properly actually really much many
     lot lots kind sort way ways anything something everything nothing anyone someone everyone
-    ok okay right wrong enough now still ever even just also like mean means""".split()
+    ok okay right wrong enough now still ever even just also like mean means usually normally
+    typically generally""".split()
 )
 
 _YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
