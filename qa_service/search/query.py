@@ -14,11 +14,14 @@ from ..forces import find_forces, names_of
 from .vocabulary import EVERYDAY_TERMS
 
 # Question words that carry no topic (bm25s's stop word list keeps most of them).
+# The inspectorate's names: who found something ("what did HMICFRS find about ..."), not what
+# about; never expanded to the long form, which every report's introduction spells out.
+INSPECTORATE = frozenset({"hmicfrs", "hmic", "hmi"})
 QUESTION_WORDS = frozenset(
     """how does do did what which who whom whose why when where is are was were can could
     should would will there their they them it its the a an about tell me please any some
-    force forces police constabulary still hmicfrs hmic hmi""".split()
-)
+    force forces police constabulary still""".split()
+).union(INSPECTORATE)
 
 _QUESTION_TEXT = " ".join(sorted(QUESTION_WORDS))
 
@@ -128,7 +131,7 @@ def plan_query(
     # the other way round.
     widened = low + " " + " ".join(expansions).lower() + " "
     for acronym, long in acronyms.items():
-        if acronym.lower() in QUESTION_WORDS:  # the inspectorate, who asks, not what about
+        if acronym.lower() in INSPECTORATE:
             continue
         if any(
             _has_word(form, topic)

@@ -74,3 +74,10 @@ def test_the_inspectorate_asks_the_question_it_is_not_its_topic() -> None:
     )
     assert "hmicfrs" not in plan.terms and not plan.expansions
     assert {"find", "mace", "meetings"} <= set(plan.terms)
+
+
+def test_an_acronym_that_is_also_a_question_word_still_expands() -> None:
+    acr = {"DO": "designated officer"}
+    assert plan_query("who is the DO in Kent?", CORPUS_FORCES, terms_of, acr).expansions == (
+        "designated officer",
+    )
