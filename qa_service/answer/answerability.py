@@ -229,12 +229,14 @@ def decide(
     missing_years: Sequence[str] = (),
     count_given: bool = True,
     lead: str = "",
+    change_said: bool | None = None,
 ) -> Decision:
     """The state for one question's features ``x``, given the answer's ``lead`` text.
     Partial at most when the lead gives no figure for what a "how many" question counts
     (``count_given``, asking.gives_count_of), names no one where the question asks for a
     person by name, or never says a change happened that a "why did it go up?" question takes
-    as given (the reports do not bear it out)."""
+    as given (the reports do not bear it out; ``change_said`` when the caller has judged that
+    with what changed, else any word of change in the lead counts)."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
@@ -252,6 +254,7 @@ def decide(
     else:
         number_missing = bool(x[FEATURES.index("number_missing")])
     number_missing = number_missing or not count_given
+    changes = presumed_changes(question)
     missing = None
     if missing_years:
         missing = f"anything on {', '.join(missing_years)}"
@@ -259,8 +262,8 @@ def decide(
         missing = "the figure or date asked for"
     elif asks_person_name(question) and not gives_person_name(lead):
         missing = "the name asked for"
-    elif (p >= answer or not missing_words) and not states_change(
-        lead, changes := presumed_changes(question)
+    elif (p >= answer or not missing_words) and not (
+        states_change(lead, changes) if change_said is None else change_said
     ):
         missing = f"anything on {' or '.join(_CHANGE_WORDS[k] for k in sorted(changes))}"
     elif p < answer:  # below ``refuse`` too, with no sign of absence

@@ -32,7 +32,15 @@ from .answerability import (
     uncovered_terms,
     years_missing,
 )
-from .asking import defined_term, gives_count_of, how_words, split_ask
+from .asking import (
+    changed_terms,
+    defined_term,
+    gives_count_of,
+    how_words,
+    presumed_changes,
+    split_ask,
+    states_change,
+)
 from .highlight import pick_highlights, score_info, sentence_info
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
@@ -316,11 +324,13 @@ class AnswerLayer:
         composed = compose(ranked, compared if len(compared) >= 2 else ())
         lead = composed[0][0].text if composed else ""
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
-        decision = decide(x, answerability(), plan.question, (), years, *given)
+        changes = presumed_changes(plan.question)
+        said = states_change(lead, changes, changed_terms(plan.topic, r.terms), r.terms)
+        decision = decide(x, answerability(), plan.question, (), years, *given, said)
         if decision.state == "partial" and missing_terms and not years:
             # Name the question's own words the reports lack (tokenized only when needed).
             words = _original_words(plan.topic, set(missing_terms), r.terms)
-            decision = decide(x, answerability(), plan.question, words, years, *given)
+            decision = decide(x, answerability(), plan.question, words, years, *given, said)
         if defining is not None and decision.state != "answered":
             decision = replace(decision, state="answered", missing=None)
         if plan.forces_missing and cfg.force_filter:

@@ -174,9 +174,39 @@ def presumed_changes(question: str) -> frozenset[str]:
     return frozenset(k for k, pattern in _ASKED_CHANGE.items() if pattern.search(question))
 
 
-def states_change(text: str, kinds: frozenset[str]) -> bool:
-    """Whether ``text`` speaks of a change of one of ``kinds`` (True when there are none)."""
-    return not kinds or any(_SAID_CHANGE[k].search(text) for k in kinds)
+def states_change(
+    text: str,
+    kinds: frozenset[str],
+    about: frozenset[str] = frozenset(),
+    terms_of: Callable[[str], list[str]] | None = None,
+    window: int = 8,
+) -> bool:
+    """Whether ``text`` speaks of a change of one of ``kinds`` (True when there are none);
+    given the terms of what the question says changed (``about``, by ``terms_of``), a change
+    word counts only within ``window`` words of one of them in its sentence: "it also
+    increases opportunities" is no rise in a caseload."""
+    if not kinds:
+        return True
+    if not about or terms_of is None:
+        return any(_SAID_CHANGE[k].search(text) for k in kinds)
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        words = [(m.start(), m.group()) for m in WORD.finditer(sentence.lower())]
+        for k in kinds:
+            for m in _SAID_CHANGE[k].finditer(sentence):
+                at = sum(1 for start, _ in words if start < m.start())
+                near = words[max(0, at - window) : at + window + 1]
+                if any(t in about for _, w in near for t in terms_of(w)):
+                    return True
+    return False
+
+
+def changed_terms(question: str, terms_of: Callable[[str], list[str]]) -> frozenset[str]:
+    """The terms of a "why did it change?" question other than its words of change: what it
+    says changed ("why did kent's POLIT caseload go up" -> kent, polit, caseload)."""
+    rest = _WHY.sub(" ", question)
+    for pattern in _ASKED_CHANGE.values():
+        rest = pattern.sub(" ", rest)
+    return frozenset(terms_of(rest))
 
 
 def asks_number(question: str) -> bool:
@@ -227,7 +257,7 @@ def counted_words(question: str) -> list[str]:
     """The words naming what a "how many" question counts ("how many registered sex offenders
     are there?" -> registered, sex, offenders); empty when it asks no count."""
     m = _COUNTED.search(question)
-    if m is None:
+    if m is None or _WHY.search(question) is not None:  # "why has the number of ... fallen?"
         return []
     out: list[str] = []
     for w in WORD.findall(m.group(1).lower()):

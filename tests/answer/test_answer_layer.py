@@ -25,6 +25,10 @@ from qa_service.ingest.sentences import sentence_spans
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _terms(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9’'-]+", text.lower()) if w not in {"the", "why", "did"}]
+
+
 def _units(text: str, headings: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     return [
         (text[u.start : u.end], u.role) for u in build_units(text, sentence_spans(text), headings)
@@ -243,6 +247,15 @@ def test_a_why_question_takes_a_change_as_given() -> None:
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))
     assert said("Anything at all.", frozenset())
+    # Given what the question says changed, the change must be said of it, not of anything.
+    about = asking.changed_terms("why did kent's POLIT caseload go up?", _terms)
+    assert about == frozenset({"kent's", "polit", "caseload"})
+    lead = "The POLIT workload fell to 200. It also increases opportunities to find offenders."
+    assert not said(lead, frozenset({"rise"}), about, _terms)
+    assert said("The POLIT caseload increased sharply.", frozenset({"rise"}), about, _terms)
+    # "why has the number of ... fallen?" asks a reason: it counts nothing
+    assert asking.counted_words("why has the number of children in custody fallen?") == []
+    assert asking.counted_words("how many children were held?") == ["children"]
 
 
 @pytest.mark.slow
