@@ -333,8 +333,16 @@ class PassageRetriever:
             )
 
         rows: NDArray[np.int64] | None = None  # the scored rows; None: every row, in order
+        pins = self.pinned_rows(plan)
         if len(self.index.chunks) > self.fusion_scan_limit:
             rows, dense, lexical = self._candidate_scores(plan, cfg, applied, top_k, timings)
+            if pins:  # pinned rows the candidates missed join them, if the filters keep them
+                allowed = self.mask(applied)
+                have = set(rows.tolist())
+                extra = [r for r in pins if r not in have and allowed[r]]
+                rows = np.concatenate([rows, np.asarray(extra, dtype=np.int64)])
+                dense = np.concatenate([dense, np.zeros(len(extra), dtype=dense.dtype)])
+                lexical = np.concatenate([lexical, np.zeros(len(extra), dtype=lexical.dtype)])
             keep = np.ones(len(rows), dtype=bool)
         else:
             keep = self.mask(applied)
@@ -350,7 +358,7 @@ class PassageRetriever:
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
         fused = ride_along(np.where(keep, fused, -np.inf), self._host, rows, self._weight)
-        self._pin(fused, self.pinned_rows(plan), rows)
+        self._pin(fused, pins, rows)
         best = top_indices(fused, max(top_k, 1) * 20)
         ranked = best[np.isfinite(fused[best])].tolist()
         compared = self._compared_forces(plan, applied, cfg)

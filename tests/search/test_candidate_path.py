@@ -187,3 +187,18 @@ def test_scores_of_runs_and_scattered_rows() -> None:
     scattered = np.sort(rng.choice(20_000, 3_000, replace=False))
     for rows in (runs, scattered, runs[:10], np.zeros(0, dtype=np.int64)):
         np.testing.assert_allclose(index.scores_of(q, rows), vecs[rows] @ q, rtol=1e-5, atol=1e-5)
+
+
+def test_a_pinned_passage_the_candidates_missed_still_ranks_first(retriever) -> None:  # type: ignore[no-untyped-def]
+    """The passage that spells out the acronym asked about leads on both paths, and a filter
+    that excludes its report keeps it out."""
+    question = "what does THRIVE stand for?"
+    want = retriever.answers.defining_rows(question)
+    assert want
+    big = _candidate(retriever)
+    for r in (retriever, big):
+        assert r.search(question).hits[0].row == want[0]
+    force = retriever.force_of[want[0]]
+    others = [f for f in {*retriever.force_of} if f and f != force]
+    hits = big.search(question, filters=Filters(forces=tuple(others))).hits
+    assert all(h.row not in want for h in hits)
