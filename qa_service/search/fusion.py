@@ -62,3 +62,42 @@ def cover_groups(order: list[int], group_of: list[str], top_k: int, groups: list
     firsts.sort(key=order.index)
     rest = [i for i in order if i not in set(firsts)]
     return (firsts + rest)[:top_k]
+
+
+def with_rows(
+    rows: NDArray[np.int64],
+    dense: NDArray[np.float32],
+    lexical: NDArray[np.float32],
+    wanted: list[int],
+    allowed: NDArray[np.bool_],
+) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
+    """A large index's candidate ``rows`` (with their scores) joined by the ``wanted`` rows
+    they lack and the filters keep (``allowed``, per row), scored 0."""
+    have = set(rows.tolist())
+    extra = np.asarray([r for r in wanted if r not in have and allowed[r]], dtype=np.int64)
+    zeros = np.zeros(len(extra), dtype=np.float32)
+    return (
+        np.concatenate([rows, extra]),
+        np.concatenate([dense, zeros.astype(dense.dtype)]),
+        np.concatenate([lexical, zeros.astype(lexical.dtype)]),
+    )
+
+
+def pin_first(fused: NDArray[np.float32], pins: list[int], rows: NDArray[np.int64] | None) -> None:
+    """Raise the ``pins`` rows that the filters keep (finite scores) above every other score
+    in ``fused`` (positions are rows, or index ``rows``), in place, in pin order."""
+    if not pins:
+        return
+    if rows is None:
+        where = {r: r for r in pins}
+    else:
+        wanted = set(pins)
+        where = {r: p for p, r in enumerate(rows.tolist()) if r in wanted}
+    finite = fused[np.isfinite(fused)]
+    if not len(finite):
+        return
+    top = float(finite.max())
+    for n, r in enumerate(pins):
+        p = where.get(r)
+        if p is not None and np.isfinite(fused[p]):
+            fused[p] = top + 1.0 + 1e-3 * (len(pins) - n)

@@ -11,8 +11,11 @@ errors: the search runs and ``filter_notes`` / ``resolve_forces`` say what was d
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..forces import ALL_FORCES, find_forces, names_of, short_name
 from ..settings import LIMITS
@@ -172,3 +175,34 @@ def _names(forces: Sequence[str]) -> str:
 
 def _quoted(values: Sequence[str]) -> str:
     return ", ".join(repr(v) for v in values) or "none"
+
+
+def why_empty(filters: Filters, mask: Callable[[Filters], NDArray[np.bool_]]) -> str:
+    """Which filter leaves no passage to search (``mask`` gives the passages filters keep):
+    each condition is tried alone, then with the others, and the message names the first
+    that empties the corpus."""
+    conditions = [
+        ("force", "forces", ", ".join(filters.forces)),
+        ("report type", "report_types", ", ".join(filters.report_types)),
+        ("years", "year_from", None),
+        ("section", "section", " > ".join(filters.section)),
+        ("report", "doc_ids", ", ".join(filters.doc_ids)),
+    ]
+    years = f"{filters.year_from or '...'}-{filters.year_to or '...'}"
+    active: list[tuple[str, Filters]] = []
+    for label, name, value in conditions:
+        if name == "year_from":
+            if filters.year_from is None and filters.year_to is None:
+                continue
+            one = Filters(year_from=filters.year_from, year_to=filters.year_to)
+            value = years
+        else:
+            if not getattr(filters, name):
+                continue
+            one = Filters(**{name: getattr(filters, name)})
+        active.append((f"{label} {value}", one))
+    for text, one in active:
+        if not mask(one).any():
+            return f"No passage matches the filter {text}: nothing was searched."
+    named = " with ".join(text for text, _ in active)
+    return f"No passage matches the filters {named} together: nothing was searched."

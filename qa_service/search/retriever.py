@@ -21,7 +21,8 @@ from ..index.topk import top_indices
 from ..ingest.lines import title_key
 from ..types import Chunk
 from .candidates import CandidateScorer, paths_under
-from .fusion import convex, cover_groups, rrf
+from .fusion import convex, cover_groups, pin_first, rrf, with_rows
+from .inputs import why_empty
 from .merging import (
     Riders,
     group_adjacent,
@@ -121,26 +122,6 @@ class PassageRetriever:
         """Rows a question's own wording says to rank first, whatever their scores (the
         answer stage: the passage that defines the acronym asked about); none here."""
         return []
-
-    @staticmethod
-    def _pin(fused: NDArray[np.float32], pins: list[int], rows: NDArray[np.int64] | None) -> None:
-        """Raise the ``pins`` rows that the filters keep (finite scores) above every other
-        score in ``fused`` (positions are rows, or index ``rows``), in place, in pin order."""
-        if not pins:
-            return
-        if rows is None:
-            where = {r: r for r in pins}
-        else:
-            wanted = set(pins)
-            where = {r: p for p, r in enumerate(rows.tolist()) if r in wanted}
-        finite = fused[np.isfinite(fused)]
-        if not len(finite):
-            return
-        top = float(finite.max())
-        for n, r in enumerate(pins):
-            p = where.get(r)
-            if p is not None and np.isfinite(fused[p]):
-                fused[p] = top + 1.0 + 1e-3 * (len(pins) - n)
 
     def respond(
         self,
@@ -262,33 +243,8 @@ class PassageRetriever:
         return allowed
 
     def why_empty(self, filters: Filters) -> str:
-        """Which filter leaves no passage to search: each condition is tried alone, then
-        with the others, and the message names the first that empties the corpus."""
-        conditions = [
-            ("force", "forces", ", ".join(filters.forces)),
-            ("report type", "report_types", ", ".join(filters.report_types)),
-            ("years", "year_from", None),
-            ("section", "section", " > ".join(filters.section)),
-            ("report", "doc_ids", ", ".join(filters.doc_ids)),
-        ]
-        years = f"{filters.year_from or '...'}-{filters.year_to or '...'}"
-        active: list[tuple[str, Filters]] = []
-        for label, name, value in conditions:
-            if name == "year_from":
-                if filters.year_from is None and filters.year_to is None:
-                    continue
-                one = Filters(year_from=filters.year_from, year_to=filters.year_to)
-                value = years
-            else:
-                if not getattr(filters, name):
-                    continue
-                one = Filters(**{name: getattr(filters, name)})
-            active.append((f"{label} {value}", one))
-        for text, one in active:
-            if not self.mask(one).any():
-                return f"No passage matches the filter {text}: nothing was searched."
-        named = " with ".join(text for text, _ in active)
-        return f"No passage matches the filters {named} together: nothing was searched."
+        """Which filter leaves no passage to search (``inputs.why_empty``)."""
+        return why_empty(filters, self.mask)
 
     def scorer(self) -> CandidateScorer:
         """The candidate scorer (built once, on first use)."""
@@ -336,13 +292,8 @@ class PassageRetriever:
         pins = self.pinned_rows(plan)
         if len(self.index.chunks) > self.fusion_scan_limit:
             rows, dense, lexical = self._candidate_scores(plan, cfg, applied, top_k, timings)
-            if pins:  # pinned rows the candidates missed join them, if the filters keep them
-                allowed = self.mask(applied)
-                have = set(rows.tolist())
-                extra = [r for r in pins if r not in have and allowed[r]]
-                rows = np.concatenate([rows, np.asarray(extra, dtype=np.int64)])
-                dense = np.concatenate([dense, np.zeros(len(extra), dtype=dense.dtype)])
-                lexical = np.concatenate([lexical, np.zeros(len(extra), dtype=lexical.dtype)])
+            if pins:
+                rows, dense, lexical = with_rows(rows, dense, lexical, pins, self.mask(applied))
             keep = np.ones(len(rows), dtype=bool)
         else:
             keep = self.mask(applied)
@@ -358,7 +309,7 @@ class PassageRetriever:
         else:
             fused = convex(dense, lexical, keep, cfg.alpha)
         fused = ride_along(np.where(keep, fused, -np.inf), self._host, rows, self._weight)
-        self._pin(fused, pins, rows)
+        pin_first(fused, pins, rows)
         best = top_indices(fused, max(top_k, 1) * 20)
         ranked = best[np.isfinite(fused[best])].tolist()
         compared = self._compared_forces(plan, applied, cfg)

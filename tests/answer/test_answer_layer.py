@@ -210,14 +210,14 @@ def test_the_unit_that_spells_an_acronym_out_leads() -> None:
 def test_pinned_rows_rank_first_unless_filtered_out() -> None:
     import numpy as np
 
-    from qa_service.search.retriever import PassageRetriever
+    from qa_service.search.fusion import pin_first
 
     fused = np.array([0.9, 0.2, -np.inf, 0.5], dtype=np.float32)
-    PassageRetriever._pin(fused, [3, 2], None)  # row 2 is filtered out: it stays out
+    pin_first(fused, [3, 2], None)  # row 2 is filtered out: it stays out
     assert int(np.argmax(fused)) == 3 and fused[2] == -np.inf
     # Scores of candidate rows only (a large index): positions are looked up by row.
     fused = np.array([0.9, 0.2], dtype=np.float32)
-    PassageRetriever._pin(fused, [40, 7], np.array([12, 40]))
+    pin_first(fused, [40, 7], np.array([12, 40]))
     assert int(np.argmax(fused)) == 1
 
 
