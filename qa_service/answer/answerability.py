@@ -41,7 +41,6 @@ from .asking import (
     gives_number,
     gives_person_name,
     presumed_changes,
-    states_change,
 )
 from .rank import FEATURES as RANKER_FEATURES
 from .rank import MODEL_DIR, OVERRIDES, Candidate, LinearModel, load_model
@@ -229,14 +228,14 @@ def decide(
     missing_years: Sequence[str] = (),
     count_given: bool = True,
     lead: str = "",
-    change_said: bool | None = None,
+    change_said: bool = True,
 ) -> Decision:
     """The state for one question's features ``x``, given the answer's ``lead`` text.
     Partial at most when the lead gives no figure for what a "how many" question counts
     (``count_given``, asking.gives_count_of), names no one where the question asks for a
     person by name, or never says a change happened that a "why did it go up?" question takes
-    as given (the reports do not bear it out; ``change_said`` when the caller has judged that
-    with what changed, else any word of change in the lead counts)."""
+    as given (``change_said`` false: asking.states_change, judged by the caller with what the
+    question says changed)."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
@@ -249,12 +248,7 @@ def decide(
         return Decision("not_answered", round(p, 4))
     # The figure is looked for in the lead as shown (it may be a run of two units, the top
     # unit's neighbour holding the figure); the feature reads the top unit alone.
-    if lead:
-        number_missing = asks_number(question) and not gives_number(question, lead)
-    else:
-        number_missing = bool(x[FEATURES.index("number_missing")])
-    number_missing = number_missing or not count_given
-    changes = presumed_changes(question)
+    number_missing = (asks_number(question) and not gives_number(question, lead)) or not count_given
     missing = None
     if missing_years:
         missing = f"anything on {', '.join(missing_years)}"
@@ -262,10 +256,9 @@ def decide(
         missing = "the figure or date asked for"
     elif asks_person_name(question) and not gives_person_name(lead):
         missing = "the name asked for"
-    elif (p >= answer or not missing_words) and not (
-        states_change(lead, changes) if change_said is None else change_said
-    ):
-        missing = f"anything on {' or '.join(_CHANGE_WORDS[k] for k in sorted(changes))}"
+    elif (p >= answer or not missing_words) and not change_said:
+        changes = sorted(presumed_changes(question))
+        missing = f"anything on {' or '.join(_CHANGE_WORDS[k] for k in changes)}"
     elif p < answer:  # below ``refuse`` too, with no sign of absence
         missing = (
             f"anything on {', '.join(missing_words[:3])}" if missing_words else GENERIC_MISSING

@@ -324,7 +324,7 @@ class AnswerLayer:
         composed = compose(ranked, compared if len(compared) >= 2 else ())
         lead = composed[0][0].text if composed else ""
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
-        changes = presumed_changes(plan.question)
+        changes = presumed_changes(plan.question)  # the change a "why" question takes as given
         said = states_change(lead, changes, changed_terms(plan.topic, r.terms), r.terms)
         decision = decide(x, answerability(), plan.question, (), years, *given, said)
         if decision.state == "partial" and missing_terms and not years:

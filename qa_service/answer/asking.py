@@ -215,10 +215,9 @@ def asks_number(question: str) -> bool:
 
 
 # "how long / often / soon ...": the word after "how" says what kind of answer is asked for, not
-# what it is about; a report answering "how long can cases drift?" need not say "long".
-_HOW_KIND = re.compile(
-    r"\bhow\s+(long|often|soon|quickly|fast|far|old|big|large|much|many)\b", re.IGNORECASE
-)
+# what it is about; a report answering "how long can cases drift?" need not say "long" ("much"
+# and "many" are asking words anyway: answerability.ASKING_WORDS).
+_HOW_KIND = re.compile(r"\bhow\s+(long|often|soon|quickly|fast|far|old|big|large)\b", re.IGNORECASE)
 
 
 def how_words(question: str) -> list[str]:
