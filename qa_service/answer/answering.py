@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,7 @@ from .asking import (
     states_change,
 )
 from .highlight import pick_highlights, score_info, sentence_info
+from .missing import closer_without, original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ class AnswerLayer:
         passages = [self.passage_input(h) for h in hits]
         # content words: those the lexical index keeps (not through the retriever's text cache,
         # which holds passages and sentences)
-        question_words = {w for w in _words(plan.topic) if r.index.lexical.terms(w)}
+        question_words = {w for w in words_of(plan.topic) if r.index.lexical.terms(w)}
         lex = r.index.lexical
         max_idf = lex.max_idf or 1.0
         asking = self.asking().union(*(r.terms(w) for w in how_words(plan.topic)))
@@ -245,6 +246,18 @@ class AnswerLayer:
             for t, w in plan.terms.items()
             if t not in plan.translated and t not in asking
         ]
+        # The question's words no returned passage holds, and the question without them.
+        present: set[str] = set()
+        for h in hits[:5]:
+            present.update(r.terms(h.chunk.text))
+        missing_terms = [
+            t
+            for t in uncovered_terms(plan.terms, plan.translated, present, asking)
+            if not self.spelt_out(t, present)
+        ]
+        strong_missing = [t for t in missing_terms if plan.terms[t] >= 1.0]
+        reduced = without(plan.topic, original_words(plan.topic, set(strong_missing), r.terms))
+        shorter = r.encode(reduced) if reduced and topic is not None else None
         setup, ask = split_ask(plan.topic)
         ask_terms = frozenset(lex.terms(ask)) if setup else frozenset()
         setup_terms = frozenset(lex.terms(setup)) if setup else frozenset()
@@ -282,14 +295,6 @@ class AnswerLayer:
             new_hits.append(replace(hit, highlights=spans))
 
         # The decision.
-        present: set[str] = set()
-        for h in hits[:5]:
-            present.update(r.terms(h.chunk.text))
-        missing_terms = [
-            t
-            for t in uncovered_terms(plan.terms, plan.translated, present, asking)
-            if not self.spelt_out(t, present)
-        ]
         uncovered_idf = max(
             ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
             default=0.0,
@@ -301,6 +306,8 @@ class AnswerLayer:
             # Only a question naming a year needs them.
             self.inspected_years(result.filters.forces) if names_year(plan.question) else None,
         )
+        top = np.asarray([h.row for h in hits[:5]], dtype=np.int64)
+        drop = closer_without(r.index.dense.rows(top), shorter, topic)
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
         texts = [h.chunk.text for h in hits[:5]]
@@ -318,6 +325,7 @@ class AnswerLayer:
                 [t for t in missing_terms if plan.terms[t] >= 1.0], result.filters.forces
             ),
             bool(numbers_unmatched(plan.question, texts)),
+            drop,
         )
         # The answer as shown: its lead may be a run of two units, and the checks below read
         # what the reader reads first.
@@ -329,7 +337,7 @@ class AnswerLayer:
         decision = decide(x, answerability(), plan.question, (), years, *given, said)
         if decision.state == "partial" and missing_terms and not years:
             # Name the question's own words the reports lack (tokenized only when needed).
-            words = _original_words(plan.topic, set(missing_terms), r.terms)
+            words = original_words(plan.topic, set(missing_terms), r.terms)
             decision = decide(x, answerability(), plan.question, words, years, *given, said)
         if defining is not None and decision.state != "answered":
             decision = replace(decision, state="answered", missing=None)
@@ -421,45 +429,6 @@ def _report_dates(m: Metadata) -> set[int]:
     if m.published and m.published[:4].isdigit():
         years.add(int(m.published[:4]))
     return years
-
-
-def _words(text: str) -> list[str]:
-    return [w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()]
-
-
-# Contractions typed without their apostrophe: they name nothing the reports could lack.
-_CONTRACTIONS = frozenset(
-    "dont doesnt didnt isnt arent wasnt werent hasnt havent hadnt cant couldnt wont wouldnt "
-    "shouldnt theyre theyve youre youve were im ive whats thats theres whos".split()
-)
-# Words of how a question is put that a partial answer must not name as what the reports lack
-# ("The reports do not give anything on goes."). Only the message leaves them out: as model
-# features (answerability.ASKING_WORDS) they were measured on dev and not kept.
-_NOT_MISSING = frozenset(
-    """goes gone going own once else apart let sure ask asks asked asking need needs needed
-    put puts putting extra big compare compared comparison keep keeps kept every each same
-    you your we us our me my hold""".split()
-)
-
-
-def _original_words(topic: str, stems: set[str], terms_of: Callable[[str], list[str]]) -> list[str]:
-    """The question's own words behind the given stemmed terms, in question order: the words a
-    partial answer names as what the reports do not give. Contractions ("doesn't", "theyre")
-    and two-letter lower-case words ("up") are left out; an acronym ("DA") is kept."""
-    out: list[str] = []
-    for n, token in enumerate(topic.split()):
-        if "'" in token or "’" in token:
-            continue
-        bare = token.strip('?,.!:;()"')
-        named = bare.isupper() or (n > 0 and bare[:1].isupper())  # "DA", "St Giles"
-        for w in _words(token):
-            if w in _CONTRACTIONS or w in _NOT_MISSING or (len(w) <= 2 and not named):
-                continue
-            got = terms_of(w)
-            shown = bare if named and bare.lower() == w else w
-            if got and got[0] in stems and shown not in out:
-                out.append(shown)
-    return out
 
 
 def _boilerplate(retriever: Retriever) -> NDArray[np.bool_]:
