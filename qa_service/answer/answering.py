@@ -273,6 +273,7 @@ class AnswerLayer:
             setup_terms,
             # What a question that tells a case asks, embedded on its own.
             r.encode(ask) if setup and topic is not None else None,
+            shorter,
         )
         ranked = rank(cands, ranker())
         # "What does PVPU stand for?": the sentence where a report defines it answers.

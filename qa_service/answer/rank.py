@@ -5,7 +5,9 @@ plain JSON file beside this module (``models/answer_ranker.json``).
 Features (``FEATURES``, one row per unit):
 - dense: the unit's best sentence cosine with the question's topic, the same relative to the
   best unit of the question and as a rank, the same for the sentence read with its neighbour
-  (sentences are embedded alone), and the passage's own dense score (with heading context);
+  (sentences are embedded alone), the passage's own dense score (with heading context), and
+  the unit's cosine with the question without its words no returned passage holds ("are
+  the lads in the POLIT swamped?" without "lads" and "swamped", slang the reports never use);
 - lexical: IDF-weighted query terms in the unit (relative to the best unit), the share of the
   question's weighted terms it holds, the share of plain content words, and the share of the
   terms found in its section headings;
@@ -80,6 +82,7 @@ FEATURES = (
     "setup_prev",
     "ask_dense",
     "tells_case",
+    "shorter_dense",
 )
 
 # A child's age, as a report tells a case ("A 15-year-old girl reported ..."): the sentence
@@ -230,6 +233,7 @@ def candidates(
     ask_terms: frozenset[str] = frozenset(),
     setup_terms: frozenset[str] = frozenset(),
     ask_vector: NDArray[np.float32] | None = None,
+    shorter: NDArray[np.float32] | None = None,
 ) -> list[Candidate]:
     """Every answer unit of the passages, with its features (only units that may lead).
 
@@ -261,6 +265,10 @@ def candidates(
             np.clip(p.vectors @ ask_vector, 0.0, 1.0)
             if has_vectors and ask_vector is not None
             else None
+        )
+        # Without the words no returned passage holds (the question's own vector otherwise).
+        short_sims = (
+            np.clip(p.vectors @ shorter, 0.0, 1.0) if has_vectors and shorter is not None else sims
         )
         first = True
         for u in units:
@@ -330,6 +338,9 @@ def candidates(
                     setup_prev,
                     max(float(ask_sims[i]) for i in u.sentences) if ask_sims is not None else 0.0,
                     float(_AGE.search(text) is not None),
+                    max(float(short_sims[i]) for i in u.sentences)
+                    if short_sims is not None
+                    else 0.0,
                 ]
             )
             first = False
