@@ -96,11 +96,14 @@ class Settings(BaseSettings):
     passage_vectors: Literal["sentences", "passage"] = "passage"
     # How `qa index` stores sentence vectors: int8 codes with a scale per sentence (388 bytes
     # at 384 dimensions; the same figures as float32, bench/results/compact.md), product-
-    # quantised codes (sentence_pq_bytes a sentence, 64 by default: a sixth of int8's disk,
-    # but test R@5 0.014 below int8, bench/results/scale-compact.md) or float32 (1,536 bytes).
-    # pq needs at least quantize.PQ_MIN_TRAIN sentences to learn its codebook from; fewer are
-    # int8. Every encoding is read whatever this says.
-    sentence_vectors: Literal["pq", "int8", "float32"] = "int8"
+    # quantised codes (sentence_pq_bytes a sentence, 64 by default: a sixth of int8's disk;
+    # test figures within 0.01 of int8 on the 351 test questions, 0.014 lower Recall@5 on an
+    # earlier 307: bench/results/scale-compact.md) or float32 (1,536 bytes). "auto": int8
+    # while the passage index is exact, pq once it is approximate (above approx_threshold
+    # passages), where the sentence vectors are most of the disk. pq needs at least
+    # quantize.PQ_MIN_TRAIN sentences to learn its codebook from; fewer are int8. Every
+    # encoding is read whatever this says.
+    sentence_vectors: Literal["auto", "pq", "int8", "float32"] = "auto"
     # Bytes (codebook slices) of a product-quantised sentence vector; divides the dimension.
     sentence_pq_bytes: int = Field(default=64, ge=1, le=384)
     # Above this many passages the dense index is HNSW (approximate) instead of exact.

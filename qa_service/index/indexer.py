@@ -276,7 +276,9 @@ def index_documents(
         len(texts),
         dim,
         len(chunks) > settings.approx_threshold,
-        sentence_bytes=4 * dim if settings.sentence_vectors == "float32" else dim + 4,
+        sentence_bytes=_SENTENCE_BYTES[sentence_encoding(settings, len(texts), dim, len(chunks))](
+            dim, settings.sentence_pq_bytes
+        ),
     )
     check_disk_space(settings, needed)  # before the slow part, embedding
     clock.lap("vectors_reused")
@@ -341,7 +343,7 @@ def index_documents(
     clock.lap("export_check")
     clock.seconds["encoder_load"] = round(encoder.load_seconds, 3)
 
-    encoding = sentence_encoding(settings, len(texts), sentence_cache.dimension)
+    encoding = sentence_encoding(settings, len(texts), sentence_cache.dimension, len(chunks))
 
     def save_sentences(folder: Path) -> None:
         # Straight from the cache to disk: no second in-memory copy of every sentence vector.
@@ -426,12 +428,25 @@ def index_documents(
     )
 
 
-def sentence_encoding(settings: Settings, sentences: int, dimension: int) -> str:
-    """How this build stores sentence vectors: the configured encoding, except that product
-    quantisation falls back to int8 below ``PQ_MIN_TRAIN`` sentences (too few to learn a
-    codebook from) or when its byte count does not divide the dimension."""
-    if settings.sentence_vectors != "pq":
-        return settings.sentence_vectors
+# Bytes a sentence vector takes on disk, by encoding (dimension, pq bytes).
+_SENTENCE_BYTES: dict[str, Callable[[int, int], int]] = {
+    "float32": lambda dim, pq: 4 * dim,
+    "int8": lambda dim, pq: dim + 4,
+    "pq": lambda dim, pq: pq,
+}
+
+
+def sentence_encoding(settings: Settings, sentences: int, dimension: int, passages: int) -> str:
+    """How this build of ``passages`` passages stores sentence vectors: the configured
+    encoding ("auto": pq when the passage index is approximate, above ``approx_threshold``
+    passages, else int8), except that product quantisation falls back to int8 below
+    ``PQ_MIN_TRAIN`` sentences (too few to learn a codebook from) or when its byte count does
+    not divide the dimension."""
+    wanted = settings.sentence_vectors
+    if wanted == "auto":
+        wanted = "pq" if passages > settings.approx_threshold else "int8"
+    if wanted != "pq":
+        return wanted
     if sentences < PQ_MIN_TRAIN or dimension % settings.sentence_pq_bytes:
         return "int8"
     return "pq"

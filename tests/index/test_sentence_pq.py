@@ -96,3 +96,15 @@ def test_a_rebuild_keeps_the_codebook_and_the_codes(built_pq: Path, tmp_path: Pa
     after = report.generation / "sentences"
     assert np.array_equal(np.load(after / "sentence_pq_codebook.npy"), book)
     assert np.array_equal(np.load(after / PQ_CODES_FILE), codes)
+
+
+def test_auto_stores_pq_where_the_passage_index_is_approximate() -> None:
+    from qa_service.index.indexer import sentence_encoding
+
+    auto = Settings(approx_threshold=1_000)
+    assert auto.sentence_vectors == "auto"  # the default
+    assert sentence_encoding(auto, 50_000, 384, 1_000) == "int8"  # exact search: int8
+    assert sentence_encoding(auto, 50_000, 384, 1_001) == "pq"  # HNSW: pq
+    assert sentence_encoding(auto, PQ_MIN_TRAIN - 1, 384, 1_001) == "int8"  # too few to learn
+    chosen = Settings(approx_threshold=1_000, sentence_vectors="int8")
+    assert sentence_encoding(chosen, 50_000, 384, 5_000) == "int8"  # a choice is kept
