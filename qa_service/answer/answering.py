@@ -46,6 +46,7 @@ from .missing import closer_without, original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
 if TYPE_CHECKING:
+    from ..search.query import QueryPlan
     from .retriever import Retriever
 
 # A sentence repeated (cosine >= this) in another report is boilerplate ("In April 2019,
@@ -183,6 +184,30 @@ class AnswerLayer:
             if holders and not holders & asked:
                 best = max(best, lex.idf(t) / (lex.max_idf or 1.0))
         return best
+
+    def companion_texts(self, plan: QueryPlan) -> list[str]:
+        """The texts ``respond`` will most likely encode besides the topic: the ask of a
+        question that sets a scene first, and the question without its words the corpus
+        never uses (``respond`` leaves out those no returned passage holds: the same text
+        unless a word the corpus uses is missing from the passages too)."""
+        if not len(self.retriever.index.sentences):
+            return []
+        r = self.retriever
+        out = []
+        setup, ask = split_ask(plan.topic)
+        if setup:
+            out.append(ask)
+        asking = self.asking().union(*(r.terms(w) for w in how_words(plan.topic)))
+        lex = r.index.lexical
+        never = [
+            t
+            for t in uncovered_terms(plan.terms, plan.translated, set(), asking)
+            if plan.terms[t] >= 1.0 and len(lex.rows_with(t)) == 0
+        ]
+        reduced = without(plan.topic, original_words(plan.topic, set(never), r.terms))
+        if reduced:
+            out.append(reduced)
+        return out
 
     def passage_input(self, hit: Hit) -> PassageInput:
         """A hit's text with its sentences' spans, vectors and boilerplate flags."""

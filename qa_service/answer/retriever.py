@@ -43,6 +43,11 @@ class Retriever(PassageRetriever):
         """The passage that defines the acronym a question asks the meaning of."""
         return self.answers.defining_rows(plan.question)
 
+    def companion_texts(self, plan: QueryPlan) -> list[str]:
+        """What the answer stage will encode besides the question, so that the search
+        encodes it in the same batch."""
+        return self.answers.companion_texts(plan)
+
     def respond(
         self,
         result: SearchResult,

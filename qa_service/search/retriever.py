@@ -10,6 +10,7 @@ import functools
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -123,6 +124,13 @@ class PassageRetriever:
         answer stage: the passage that defines the acronym asked about); none here."""
         return []
 
+    def companion_texts(self, plan: QueryPlan) -> list[str]:
+        """Other texts of the question that a later stage will encode (the answer stage:
+        what it asks after setting a scene, the question without the words the corpus never
+        uses), encoded in one batch with the question: one batch of two short texts takes
+        about 7.5 ms where two calls take 9.4. None here."""
+        return []
+
     def respond(
         self,
         result: SearchResult,
@@ -149,18 +157,22 @@ class PassageRetriever:
         """Stemmed, stopword-free terms of a text (cached; do not modify the list)."""
         return self._terms(text)
 
-    def encode(self, text: str) -> NDArray[np.float32]:
-        """The query vector, from a small LRU cache when the same text was seen."""
+    def encode(self, text: str, also: Sequence[str] = ()) -> NDArray[np.float32]:
+        """The query vector, from a small LRU cache when the same text was seen; texts in
+        ``also`` not yet cached are encoded in the same batch and cached for later."""
         with self._cache_lock:
             cached = self._cache.get(text)
             if cached is not None:
                 self._cache.move_to_end(text)
                 return cached
-        vec: NDArray[np.float32] = self.embedder.encode([text])[0]  # slow part: outside the lock
+            todo = [text] + [t for t in dict.fromkeys(also) if t != text and t not in self._cache]
+        vecs = self.embedder.encode(todo)  # slow part: outside the lock
         with self._cache_lock:
-            self._cache[text] = vec
-            if len(self._cache) > self._cache_size:
+            for t, v in zip(todo, vecs, strict=True):
+                self._cache[t] = v
+            while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+        vec: NDArray[np.float32] = vecs[0]
         return vec
 
     def plan(self, question: str, config: RetrievalConfig | None = None) -> QueryPlan:
@@ -397,7 +409,9 @@ class PassageRetriever:
         lexical = np.zeros(n, dtype=np.float32)
         if cfg.mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            qv = self.encode(dense_text(plan, cfg.dense_on_topic, cfg.expand_dense))
+            qv = self.encode(
+                dense_text(plan, cfg.dense_on_topic, cfg.expand_dense), self.companion_texts(plan)
+            )
             timings["encode"] = _ms(t)
             t = time.perf_counter()
             dense = self._dense_scores(qv, keep, cfg)
@@ -420,7 +434,9 @@ class PassageRetriever:
 
         def encode() -> NDArray[np.float32]:
             t = time.perf_counter()
-            qv = self.encode(dense_text(plan, cfg.dense_on_topic, cfg.expand_dense))
+            qv = self.encode(
+                dense_text(plan, cfg.dense_on_topic, cfg.expand_dense), self.companion_texts(plan)
+            )
             timings["encode"] = _ms(t)
             return qv
 

@@ -332,6 +332,27 @@ def test_a_term_only_another_forces_report_uses_is_seen(retriever) -> None:  # t
     assert layer.elsewhere_idf([custody], ["Kent Police"]) == 0.0
 
 
+def test_the_answer_stage_texts_are_encoded_with_the_question(retriever) -> None:  # type: ignore[no-untyped-def]
+    question = "lancs - are the CSE team getting swamped by jobs?"  # "swamped": never used
+    plan = retriever.plan(question)
+    texts = retriever.companion_texts(plan)
+    assert texts == ["- are the CSE team getting by jobs?"]  # the topic: no force name
+    calls: list[int] = []
+    encode = retriever.embedder.encode
+
+    def counting(batch, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(batch))
+        return encode(batch, *args, **kwargs)
+
+    retriever._cache.clear()
+    retriever.embedder.encode = counting
+    try:
+        retriever.search(question)
+    finally:
+        del retriever.embedder.encode
+    assert calls == [2]  # one batch: the question and the question without "swamped"
+
+
 def test_the_question_without_its_missing_words() -> None:
     from qa_service.answer.missing import closer_without, without
 
