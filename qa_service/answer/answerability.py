@@ -14,17 +14,12 @@ gives the probability that the reports answer the question, from:
   force's report does ("does Kent log missing kids on COMPACT?" asks one force about another's
   system), and whether the question states a figure no returned passage holds ("why did it
   fall below 50 percent?");
-- how much closer the best returned passage comes to the question without the words no
-  returned passage holds (``topic_drop``: "does Kent use drones to find missing children?"
-  without "drones" is what the passages are about; without slang the encoder reads through,
-  "lads", "swamped", they come no closer);
 - whether a number or date is asked and the lead sentence gives none; whether the question
   names a year no report is from or mentions.
 Two thresholds from the same file cut the probability into the three states: below
 ``refuse`` not answered (when the question shows what the reports lack: a word no returned
-passage uses that the passages come closer to the question without, a term only another
-force's report uses, or a year no report is from; partial without one), below ``answer``
-partial. An answer whose lead gives no number
+passage uses, a term only another force's report uses, or a year no report is from; partial
+without one), below ``answer`` partial. An answer whose lead gives no number
 where one is asked, or whose passages never mention a year the question names, is partial
 at most: the reports cover the topic but not what was asked.
 """
@@ -70,7 +65,6 @@ FEATURES = (
     "lead_cover",
     "elsewhere_idf",
     "number_unmatched",
-    "topic_drop",
 )
 
 # Words of how people ask, not of what they ask about: a report need not use them to answer
@@ -103,10 +97,7 @@ _FIGURE = re.compile(
 
 
 # Features that show the reports lack something the question asks about (see ``decide``).
-# A word no returned passage holds shows it only when the passages come closer to the
-# question without it (``topic_drop``): slang the encoder reads through ("lad", "swamped")
-# leaves them no closer, a topic the reports lack ("drones") does.
-ABSENCE_FEATURES = ("topic_drop", "elsewhere_idf", "year_missing")
+ABSENCE_FEATURES = ("uncovered_idf", "elsewhere_idf", "year_missing")
 
 # What a partial answer says the reports lack when nothing more precise is known.
 GENERIC_MISSING = "a direct answer to every part of the question"
@@ -194,7 +185,6 @@ def features(
     n_terms: int,
     elsewhere_idf: float = 0.0,
     number_unmatched: bool = False,
-    topic_drop: float = 0.0,
 ) -> NDArray[np.float32]:
     """The answerability features of one question (``FEATURES`` order)."""
     probs = [p for _, p in ranked]
@@ -225,7 +215,6 @@ def features(
             cover[0],
             elsewhere_idf,
             float(number_unmatched),
-            topic_drop,
         ],
         dtype=np.float32,
     )
@@ -251,8 +240,8 @@ def decide(
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
     # "Not answered" says the reports do not cover the question: it takes a sign of that
-    # in the question itself (a word no returned passage uses, without which they come closer
-    # to the question; a term only another force's report uses; a year no report is from).
+    # in the question itself (a word no returned passage uses; a term only another force's
+    # report uses; a year no report is from).
     # Without one, a low probability is doubt about an answer from passages that use every
     # word asked: partial, the passages shown.
     absent = any(x[FEATURES.index(f)] > 0 for f in ABSENCE_FEATURES)

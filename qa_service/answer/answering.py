@@ -42,7 +42,7 @@ from .asking import (
     states_change,
 )
 from .highlight import pick_highlights, score_info, sentence_info
-from .missing import closer_without, original_words, without, words_of
+from .missing import original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 
 if TYPE_CHECKING:
@@ -332,8 +332,6 @@ class AnswerLayer:
             # Only a question naming a year needs them.
             self.inspected_years(result.filters.forces) if names_year(plan.question) else None,
         )
-        top = np.asarray([h.row for h in hits[:5]], dtype=np.int64)
-        drop = closer_without(r.index.dense.rows(top), shorter, topic)
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
         texts = [h.chunk.text for h in hits[:5]]
@@ -351,7 +349,6 @@ class AnswerLayer:
                 [t for t in missing_terms if plan.terms[t] >= 1.0], result.filters.forces
             ),
             bool(numbers_unmatched(plan.question, texts)),
-            drop,
         )
         # The answer as shown: its lead may be a run of two units, and the checks below read
         # what the reader reads first.

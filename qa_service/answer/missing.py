@@ -1,13 +1,10 @@
-"""The question's words the reports lack: the words a partial answer names, and how much
-the passages come closer to the question without them (an answerability feature)."""
+"""The question's words the reports lack: the words a partial answer names, and the question
+without them (what the answer ranker also reads it as: ``shorter_dense``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-
-import numpy as np
-from numpy.typing import NDArray
 
 
 def words_of(text: str) -> list[str]:
@@ -34,6 +31,8 @@ def original_words(topic: str, stems: set[str], terms_of: Callable[[str], list[s
     partial answer names as what the reports do not give. Contractions ("doesn't", "theyre")
     and two-letter lower-case words ("up") are left out; an acronym ("DA") is kept."""
     out: list[str] = []
+    if not stems:  # nothing to look for: no word of the question is tokenized
+        return out
     for n, token in enumerate(topic.split()):
         if "'" in token or "’" in token:
             continue
@@ -56,17 +55,3 @@ def without(topic: str, words: list[str]) -> str | None:
         reduced = re.sub(rf"(?i)(?<![\w-]){re.escape(w)}(?![\w-])", " ", reduced)
     reduced = " ".join(reduced.split())
     return reduced if reduced and reduced != topic else None
-
-
-def closer_without(
-    passages: NDArray[np.float32],
-    shorter: NDArray[np.float32] | None,
-    vector: NDArray[np.float32] | None,
-) -> float:
-    """How much closer the best of ``passages`` (their vectors) comes to the question without
-    the words no returned passage holds (``shorter``) than to the question (``vector``): a word
-    the passages lack that the question is about ("does Kent use drones to find missing
-    children?") moves them, slang the encoder reads through ("lads", "swamped") little."""
-    if shorter is None or vector is None or len(passages) == 0:
-        return 0.0
-    return max(0.0, float(np.max(passages @ shorter) - np.max(passages @ vector)))
