@@ -192,22 +192,29 @@ class AnswerLayer:
         unless a word the corpus uses is missing from the passages too)."""
         if not len(self.retriever.index.sentences):
             return []
-        r = self.retriever
         out = []
         setup, ask = split_ask(plan.topic)
         if setup:
             out.append(ask)
-        asking = self.asking().union(*(r.terms(w) for w in how_words(plan.topic)))
-        lex = r.index.lexical
+        lex = self.retriever.index.lexical
         never = [
             t
-            for t in uncovered_terms(plan.terms, plan.translated, set(), asking)
+            for t in uncovered_terms(plan.terms, plan.translated, set(), self._asking_terms(plan))
             if plan.terms[t] >= 1.0 and len(lex.rows_with(t)) == 0
         ]
-        reduced = without(plan.topic, original_words(plan.topic, set(never), r.terms))
+        reduced = self._without(plan, never)
         if reduced:
             out.append(reduced)
         return out
+
+    def _asking_terms(self, plan: QueryPlan) -> frozenset[str]:
+        """Terms of how the question asks (ASKING_WORDS, the word after "how"), not of what."""
+        r = self.retriever
+        return self.asking().union(*(r.terms(w) for w in how_words(plan.topic)))
+
+    def _without(self, plan: QueryPlan, terms: Sequence[str]) -> str | None:
+        """The question's topic without its words behind ``terms`` (None: nothing left out)."""
+        return without(plan.topic, original_words(plan.topic, set(terms), self.retriever.terms))
 
     def passage_input(self, hit: Hit) -> PassageInput:
         """A hit's text with its sentences' spans, vectors and boilerplate flags."""
@@ -265,7 +272,7 @@ class AnswerLayer:
         question_words = {w for w in words_of(plan.topic) if r.index.lexical.terms(w)}
         lex = r.index.lexical
         max_idf = lex.max_idf or 1.0
-        asking = self.asking().union(*(r.terms(w) for w in how_words(plan.topic)))
+        asking = self._asking_terms(plan)
         cover = [
             (t, w * (lex.idf(t) or max_idf))
             for t, w in plan.terms.items()
@@ -281,7 +288,7 @@ class AnswerLayer:
             if not self.spelt_out(t, present)
         ]
         strong_missing = [t for t in missing_terms if plan.terms[t] >= 1.0]
-        reduced = without(plan.topic, original_words(plan.topic, set(strong_missing), r.terms))
+        reduced = self._without(plan, strong_missing)
         shorter = r.encode(reduced) if reduced and topic is not None else None
         setup, ask = split_ask(plan.topic)
         ask_terms = frozenset(lex.terms(ask)) if setup else frozenset()
@@ -322,7 +329,7 @@ class AnswerLayer:
 
         # The decision.
         uncovered_idf = max(
-            ((lex.idf(t) or max_idf) / max_idf for t in missing_terms if plan.terms[t] >= 1.0),
+            ((lex.idf(t) or max_idf) / max_idf for t in strong_missing),
             default=0.0,
         )
         years = years_missing(
@@ -345,9 +352,7 @@ class AnswerLayer:
             uncovered_idf,
             bool(years),
             len(plan.terms),
-            self.elsewhere_idf(
-                [t for t in missing_terms if plan.terms[t] >= 1.0], result.filters.forces
-            ),
+            self.elsewhere_idf(strong_missing, result.filters.forces),
             bool(numbers_unmatched(plan.question, texts)),
         )
         # The answer as shown: its lead may be a run of two units, and the checks below read

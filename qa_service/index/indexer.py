@@ -276,8 +276,10 @@ def index_documents(
         len(texts),
         dim,
         len(chunks) > settings.approx_threshold,
-        sentence_bytes=_SENTENCE_BYTES[sentence_encoding(settings, len(texts), dim, len(chunks))](
-            dim, settings.sentence_pq_bytes
+        sentence_bytes=_sentence_bytes(
+            sentence_encoding(settings, len(texts), dim, len(chunks)),
+            dim,
+            settings.sentence_pq_bytes,
         ),
     )
     check_disk_space(settings, needed)  # before the slow part, embedding
@@ -428,12 +430,9 @@ def index_documents(
     )
 
 
-# Bytes a sentence vector takes on disk, by encoding (dimension, pq bytes).
-_SENTENCE_BYTES: dict[str, Callable[[int, int], int]] = {
-    "float32": lambda dim, pq: 4 * dim,
-    "int8": lambda dim, pq: dim + 4,
-    "pq": lambda dim, pq: pq,
-}
+def _sentence_bytes(encoding: str, dimension: int, pq_bytes: int) -> int:
+    """Bytes one sentence vector takes on disk in ``encoding``."""
+    return {"float32": 4 * dimension, "int8": dimension + 4, "pq": pq_bytes}[encoding]
 
 
 def sentence_encoding(settings: Settings, sentences: int, dimension: int, passages: int) -> str:
