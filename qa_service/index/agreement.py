@@ -3,10 +3,15 @@ them back (``check_agreement``), and the manifest records which export they came
 
 from __future__ import annotations
 
+import functools
 import logging
+
+import numpy as np
+from numpy.typing import NDArray
 
 from . import reuse
 from .onnx_export import IndexEncoder
+from .quantize import round_trip, sq8_round_trip
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ def check_agreement(
     passage_texts: list[str],
     sentence_texts: list[str],
     sentences_coded: bool = False,
+    passage_ranges: NDArray[np.float32] | None = None,
 ) -> tuple[float | None, reuse.VectorCache, reuse.VectorCache]:
     """Min cosine between a few stored vectors this build reuses and the encoder's own.
 
@@ -48,17 +54,24 @@ def check_agreement(
     too, the stored vectors are not reused at all. So vectors that differ are never mixed.
     ``sentences_coded``: stored sentence vectors are product-quantised (a centroid per
     slice, far from any encoder's output): the passages' vectors are checked instead.
+    ``passage_ranges``: stored passage vectors are 8-bit codes with these ranges (an
+    "hnsw-sq8" index); both sides of the passages' check are then coded with them.
     """
     sample = [] if sentences_coded else reuse.reused_sample(sentence_texts, sentence_cache, 8)
     sample_passages = reuse.reused_sample(passage_texts, passage_cache, 8 if sentences_coded else 2)
     if not sample and not sample_passages:
         return None, passage_cache, sentence_cache
+    passage_codec = (
+        round_trip
+        if passage_ranges is None
+        else functools.partial(sq8_round_trip, ranges=passage_ranges)
+    )
     cosine = 1.0
     for _ in range(2):
         embedder = encoder.get()
         cosine = min(
-            reuse.min_cosine(sample, sentence_cache, embedder.encode, int8=True),
-            reuse.min_cosine(sample_passages, passage_cache, embedder.encode, int8=True),
+            reuse.min_cosine(sample, sentence_cache, embedder.encode),
+            reuse.min_cosine(sample_passages, passage_cache, embedder.encode, passage_codec),
         )
         if cosine >= AGREEMENT_MIN_COSINE or encoder.backend != "onnx":
             break

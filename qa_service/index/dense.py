@@ -1,9 +1,10 @@
 """FAISS inner-product search over L2-normalised vectors (cosine similarity).
 
-Vectors are the source of truth on disk (``vectors.npy``, no pickle); the FAISS index is
-rebuilt from them at load, which for exact search is a copy. Above ``APPROX_THRESHOLD``
-vectors an HNSW graph is built instead (approximate search; see bench/ for the measured
-crossover) and saved beside the vectors with FAISS's own binary format.
+Below ``APPROX_THRESHOLD`` vectors they are the source of truth on disk (``vectors.npy``, no
+pickle) and the exact FAISS index is rebuilt from them at load (a copy). Above it an HNSW graph
+is built instead (approximate search; see bench/ for the measured crossover) and saved with
+FAISS's own binary format; since store format 6 its 8-bit codes are the only copy of the
+vectors (``hnsw.faiss``, memory-mapped by FAISS at load).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .quantize import dequantize_int8, quantize_int8
+from .quantize import SQ8_MARGIN, dequantize_int8, sq8_fits
 
 # Re-exported: the sentence vectors live in their own module (sentence_vectors.py).
 from .sentence_vectors import (
@@ -55,10 +56,12 @@ _RUN_MIN_LENGTH = 16
 class DenseIndex:
     """Exact (flat) or approximate (HNSW) inner-product index over unit vectors.
 
-    ``kind`` "flat" keeps float32 vectors; "hnsw-int8" (the approximate index since store
-    format 3) keeps int8 codes with a scale per vector (``quantize``) as the vectors, and an
-    HNSW graph over FAISS's own 8-bit scalar-quantised copy; "hnsw" (older builds, or
-    ``QA_APPROX_VECTORS=float32``) keeps float32 vectors and a float32 graph storage.
+    ``kind`` "flat" keeps float32 vectors; "hnsw-sq8" (the approximate index since store
+    format 6) an HNSW graph whose storage, FAISS's 8-bit scalar-quantised codes with a range
+    per dimension (``quantize.sq8_*``), is the only copy of the vectors: every score is taken
+    against the decoded codes. "hnsw-int8" (formats 3 to 5, still read) keeps int8 codes with
+    a scale per vector as the vectors and the graph over FAISS's own 8-bit copy of them;
+    "hnsw" (``QA_APPROX_VECTORS=float32``) keeps float32 vectors and a float32 graph storage.
     """
 
     def __init__(
@@ -67,11 +70,14 @@ class DenseIndex:
         index: Any,
         kind: str,
         scales: NDArray[np.float32] | None = None,
+        affine: tuple[NDArray[np.float32], NDArray[np.float32]] | None = None,
     ) -> None:
         # A plain array over a memory map (no copy): row reads skip np.memmap's per-slice
         # Python overhead, which per search added up to ~0.1 ms.
         self.vectors = np.asarray(vectors)
         self.scales = scales  # per-vector scale of int8 codes; None for float32 vectors
+        # 8-bit codes with a range per dimension decode to ``offset + codes * step``.
+        self.affine = affine
         self._index = index
         self.kind = kind
 
@@ -81,24 +87,33 @@ class DenseIndex:
         vectors: NDArray[np.float32],
         approx_threshold: int = APPROX_THRESHOLD,
         int8: bool = True,
+        ranges: NDArray[np.float32] | None = None,
     ) -> DenseIndex:
         """Index vectors (rows must be L2-normalised); above the threshold an HNSW graph,
-        over int8 vectors unless ``int8`` is false."""
+        over 8-bit codes unless ``int8`` is false. ``ranges``: the 8-bit ranges of the
+        previous generation, kept when every vector fits them (the vectors it stored, read
+        back, then code to the very same codes: reuse never drifts); else they are learnt."""
         import faiss
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
         index: Any
         if len(vectors) > approx_threshold and int8:
-            codes, scales = quantize_int8(vectors)
-            stored = dequantize_int8(codes, scales)  # what every later build reads back
             qt: Any = faiss.ScalarQuantizer.QT_8bit  # an int enum the stubs type otherwise
             index = faiss.IndexHNSWSQ(dim, qt, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
             index.hnsw.efSearch = 64
-            index.train(stored)
-            index.add(stored)
-            return cls(codes, index, "hnsw-int8", scales)
+            storage: Any = faiss.downcast_index(index.storage)
+            storage.sq.rangestat_arg = SQ8_MARGIN
+            if ranges is not None and ranges.shape == (2 * dim,) and sq8_fits(vectors, ranges):
+                faiss.copy_array_to_vector(
+                    np.ascontiguousarray(ranges, dtype=np.float32), storage.sq.trained
+                )
+                storage.is_trained = index.is_trained = True
+            else:
+                index.train(vectors)
+            index.add(vectors)
+            return cls._over_codes(index)
         if len(vectors) > approx_threshold:
             index = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = 80
@@ -110,12 +125,46 @@ class DenseIndex:
         index.add(vectors)
         return cls(vectors, index, kind)
 
+    @classmethod
+    def _over_codes(cls, index: Any) -> DenseIndex:
+        """An "hnsw-sq8" index reading its vectors from the graph's 8-bit codes (no copy)."""
+        import faiss
+
+        storage: Any = faiss.downcast_index(index.storage)
+        dim = int(index.d)
+        if not isinstance(storage, faiss.IndexScalarQuantizer) or storage.code_size != dim:
+            raise ValueError("hnsw.faiss does not hold 8-bit scalar-quantised vectors")
+        n = int(index.ntotal)
+        if n:
+            codes = faiss.rev_swig_ptr(storage.codes.data(), n * dim).reshape(n, dim)
+            codes.flags.writeable = False
+        else:
+            codes = np.zeros((0, dim), dtype=np.uint8)
+        # Decoding is affine in the code, per dimension: read it off FAISS's own decoder (the
+        # step from the two ends, so that its rounding error is not multiplied by the code).
+        low, high = storage.sa_decode(np.array([[0] * dim, [255] * dim], dtype=np.uint8))
+        affine = (low.astype(np.float32), ((high - low) / 255).astype(np.float32))
+        return cls(codes, index, "hnsw-sq8", affine=affine)
+
+    @property
+    def ranges(self) -> NDArray[np.float32] | None:
+        """The 8-bit codes' ranges (FAISS's trained array) of an "hnsw-sq8" index, else None."""
+        import faiss
+
+        if self.kind != "hnsw-sq8":
+            return None
+        storage: Any = faiss.downcast_index(self._index.storage)
+        return faiss.vector_to_array(storage.sq.trained).astype(np.float32)
+
     def save(self, folder: Path) -> None:
-        """Write vectors.npy (codes.npy and scales.npy for int8) and hnsw.faiss if approximate."""
+        """Write vectors.npy (codes.npy and scales.npy for int8) and hnsw.faiss if approximate
+        (for "hnsw-sq8" hnsw.faiss alone: its codes are the vectors)."""
         import faiss
 
         folder.mkdir(parents=True, exist_ok=True)
-        if self.scales is not None:
+        if self.kind == "hnsw-sq8":
+            pass
+        elif self.scales is not None:
             np.save(folder / "codes.npy", self.vectors, allow_pickle=False)
             np.save(folder / "scales.npy", self.scales, allow_pickle=False)
         else:
@@ -129,6 +178,11 @@ class DenseIndex:
         import faiss
 
         mode: Literal["r"] | None = "r" if mmap else None
+        if kind == "hnsw-sq8":
+            # IO_FLAG_MMAP_IFC: the codes stay in the file (the page cache holds one copy,
+            # shared by every server process); the graph is read into memory.
+            flags = faiss.IO_FLAG_MMAP_IFC if mmap else 0
+            return cls._over_codes(faiss.read_index(str(folder / "hnsw.faiss"), flags))
         if kind == "hnsw-int8":
             codes = np.load(folder / "codes.npy", allow_pickle=False, mmap_mode=mode)
             scales = np.load(folder / "scales.npy", allow_pickle=False, mmap_mode=mode)
@@ -168,10 +222,11 @@ class DenseIndex:
         scores, ids = self._index.search(
             np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k
         )
-        if self.scales is None:
+        if self.scales is None and self.affine is None:
             return scores[0], ids[0]
-        # The graph ranks by FAISS's 8-bit estimates; the scores given are the stored int8
-        # vectors' cosines, as every other score of this index, in their order.
+        # The graph ranks by FAISS's 8-bit estimates; the scores given are those of
+        # ``scores_of``, as every other score of this index, in their order (for "hnsw-sq8"
+        # the same cosines up to the order of summation, so ties break the same way).
         found = ids[0][ids[0] >= 0]
         exact = self.scores_of(query, found)
         order = np.argsort(-exact, kind="stable")
@@ -185,11 +240,17 @@ class DenseIndex:
         taken = np.take(self.vectors, idx, axis=0)
         if self.scales is not None:
             return dequantize_int8(taken, np.take(self.scales, idx))
+        if self.affine is not None:
+            offset, step = self.affine
+            decoded: NDArray[np.float32] = taken.astype(np.float32)
+            decoded *= step
+            decoded += offset
+            return decoded
         return np.asarray(taken, dtype=np.float32)
 
     def scores_of(self, query: NDArray[np.float32], rows: NDArray[np.int64]) -> NDArray[np.float32]:
         """Cosine similarity of the query with the given rows' vectors."""
-        q = query.astype(np.float32)
+        q, bias = self._query(query)
         rows = np.asarray(rows, dtype=np.int64)
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         if len(rows) >= _RUN_MIN_ROWS and len(breaks) * _RUN_MIN_LENGTH < len(rows):
@@ -207,14 +268,28 @@ class DenseIndex:
             sims = np.asarray(np.take(self.vectors, rows, axis=0) @ q, dtype=np.float32)
         if self.scales is not None:
             sims *= np.take(self.scales, rows)
+        if bias:
+            sims += bias
         return sims
 
     def all_scores(self, query: NDArray[np.float32]) -> NDArray[np.float32]:
         """Cosine similarity of the query with every vector (exact, for small indexes)."""
-        sims = np.asarray(self.vectors @ query.astype(np.float32), dtype=np.float32)
+        q, bias = self._query(query)
+        sims = np.asarray(self.vectors @ q, dtype=np.float32)
         if self.scales is not None:
             sims *= self.scales
+        if bias:
+            sims += bias
         return sims
+
+    def _query(self, query: NDArray[np.float32]) -> tuple[NDArray[np.float32], float]:
+        """The vector to multiply the stored rows by, and the constant to add: for 8-bit
+        codes ``q . (offset + c * step) = c . (q * step) + q . offset``."""
+        q = query.astype(np.float32)
+        if self.affine is None:
+            return q, 0.0
+        offset, step = self.affine
+        return q * step, float(q @ offset)
 
 
 def _stored_vectors(index: Any, dim: int) -> NDArray[np.float32]:

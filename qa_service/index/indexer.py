@@ -264,6 +264,7 @@ def index_documents(
     # The codebook of the newest generation that has one is kept (reused vectors then code
     # to the same codes); vectors decoded from another codebook are coded with it once.
     codebook = next((p.codebook for p in usable if p.codebook is not None), None)
+    ranges = next((p.ranges for p in usable if p.ranges is not None), None)  # the same
     stats = {"passages": reuse.EmbedStats(), "sentences": reuse.EmbedStats()}
     passage_texts = [c.embed_text for c in chunks]
     pooled = settings.passage_vectors == "sentences"
@@ -308,6 +309,7 @@ def index_documents(
                 [] if pooled else passage_texts,
                 texts,
                 sentences_coded=codebook is not None,
+                passage_ranges=ranges,
             )
     clock.lap("agreement_check")
 
@@ -336,7 +338,7 @@ def index_documents(
         embed_kind("passages", passage_texts, passage_cache, batch)
     vectors = passage_cache.take(passage_texts)
     dense = DenseIndex.build(
-        vectors, settings.approx_threshold, int8=settings.approx_vectors == "int8"
+        vectors, settings.approx_threshold, settings.approx_vectors == "int8", ranges
     )
     clock.lap("dense")
     if not pooled:

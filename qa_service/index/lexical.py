@@ -1,4 +1,10 @@
-"""BM25 over chunks with bm25s (English stemming and stop words); plain-file save/load."""
+"""BM25 over chunks with bm25s (English stemming and stop words); plain-file save/load.
+
+Each posting's BM25 score is kept in one byte (store format 6): a term's scores as codes 1 to
+255 of its highest score, ``score = code * scale[term]`` (``TERM_SCALES_FILE``), so the error is
+at most half a step, 0.2% of the term's highest score (bench/results/compact.md measures the
+evaluation figures); bm25s's float32 scores took four. Indexes with float32 scores are read.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,27 @@ _WIDE_MIN_CHUNKS = 50_000
 _WIDE_SHARE = 0.2
 _WIDE_MAX_BYTES = 256 * 2**20
 _split = re.compile(_TOKEN_PATTERN).findall
+TERM_SCALES_FILE = "term_scales.npy"
+_CODE_MAX = 255
+
+
+def quantize_scores(
+    data: NDArray[np.floating], indptr: NDArray[np.integer]
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """One-byte codes of the postings' scores (CSC ``data`` by term, ``indptr`` its bounds)
+    and a scale per term: ``code = round(score / scale)`` with ``scale = max / 255``, at least
+    1, so a chunk holding a term always scores above 0."""
+    bounds = np.asarray(indptr, dtype=np.int64)
+    values = np.asarray(data, dtype=np.float32)
+    lengths = np.diff(bounds)
+    peaks = np.zeros(len(lengths), dtype=np.float32)
+    used = lengths > 0
+    if values.size:
+        peaks[used] = np.maximum.reduceat(values, bounds[:-1][used])
+    scales = (peaks / _CODE_MAX).astype(np.float32)
+    per_posting = np.repeat(np.where(scales > 0, scales, 1).astype(np.float32), lengths)
+    codes = np.clip(np.rint(values / per_posting), 1, _CODE_MAX).astype(np.uint8)
+    return codes, scales
 
 
 @functools.cache
@@ -46,11 +73,15 @@ def _stemmer() -> Any:
 class LexicalIndex:
     """BM25 scores for every chunk; queries may weight their terms."""
 
-    def __init__(self, retriever: Any, stemmer: Any) -> None:
+    def __init__(
+        self, retriever: Any, stemmer: Any, scales: NDArray[np.float32] | None = None
+    ) -> None:
         self._bm25 = retriever
         self._stemmer = stemmer
         self._vocab: dict[str, int] = dict(retriever.vocab_dict)
         self._wide: dict[int, NDArray[np.float32]] = {}  # term id -> score of every chunk
+        # A scale per term when the postings' scores are one-byte codes; None: float32 scores.
+        self._scales = scales
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
@@ -67,11 +98,16 @@ class LexicalIndex:
         )
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=False)
-        return cls(retriever, stemmer)
+        # Coded at once, so an index scores the same before it is saved as after.
+        codes, scales = quantize_scores(retriever.scores["data"], retriever.scores["indptr"])
+        retriever.scores["data"] = codes
+        return cls(retriever, stemmer, scales)
 
     def save(self, folder: Path) -> None:
         """Write plain .npy/.json files (no pickle)."""
         self._bm25.save(str(folder), allow_pickle=False)
+        if self._scales is not None:
+            np.save(folder / TERM_SCALES_FILE, self._scales, allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> LexicalIndex:
@@ -82,7 +118,16 @@ class LexicalIndex:
         # Native-width row numbers: numpy converts int32 indexes on every scatter otherwise
         # (2 of 10 ms per query at 1.1M passages).
         retriever.scores["indices"] = np.asarray(retriever.scores["indices"], dtype=np.intp)
-        index = cls(retriever, _stemmer())
+        scales = None
+        data = retriever.scores["data"]
+        if (folder / TERM_SCALES_FILE).exists():
+            scales = np.load(folder / TERM_SCALES_FILE, allow_pickle=False)
+            terms = len(retriever.scores["indptr"]) - 1
+            if data.dtype != np.uint8 or scales.shape != (terms,) or scales.dtype != np.float32:
+                raise ValueError(f"{TERM_SCALES_FILE} does not fit the index's {terms} terms")
+        elif data.dtype != np.float32:
+            raise ValueError(f"BM25 scores of dtype {data.dtype} without {TERM_SCALES_FILE}")
+        index = cls(retriever, _stemmer(), scales)
         index.keep_common_terms()
         return index
 
@@ -95,12 +140,10 @@ class LexicalIndex:
         indptr = np.asarray(self._bm25.scores["indptr"], dtype=np.int64)
         df = np.diff(indptr)
         indices = self._bm25.scores["indices"]
-        data = self._bm25.scores["data"]
         common = np.flatnonzero(df > _WIDE_SHARE * self.size)
         for tid in common[np.argsort(-df[common], kind="stable")].tolist():
             a, b = int(indptr[tid]), int(indptr[tid + 1])
-            values = np.asarray(data[a:b], dtype=np.float32)
-            if self._wide_scores(tid, indices[a:b], values) is None:
+            if self._wide_scores(tid, indices[a:b], self._values(tid, a, b)) is None:
                 break
         return len(self._wide)
 
@@ -134,7 +177,6 @@ class LexicalIndex:
     ) -> list[tuple[float, NDArray[np.int64], NDArray[np.float32], int]]:
         """(weight, chunk rows (sorted), per-term BM25 scores, term id) of each query term
         the index knows, in the query's order."""
-        data = self._bm25.scores["data"]
         indices = self._bm25.scores["indices"]
         indptr = self._bm25.scores["indptr"]
         out = []
@@ -142,8 +184,15 @@ class LexicalIndex:
             tid = self._vocab.get(term)
             if tid is not None and weight > 0 and term:
                 a, b = int(indptr[tid]), int(indptr[tid + 1])
-                out.append((weight, indices[a:b], np.asarray(data[a:b], dtype=np.float32), tid))
+                out.append((weight, indices[a:b], self._values(tid, a, b), tid))
         return out
+
+    def _values(self, tid: int, a: int, b: int) -> NDArray[np.float32]:
+        """The BM25 scores of term ``tid``'s postings ``a:b``, as float32."""
+        values = np.asarray(self._bm25.scores["data"][a:b], dtype=np.float32)
+        if self._scales is not None:
+            values *= self._scales[tid]
+        return values
 
     def scores(self, weighted_terms: dict[str, float]) -> NDArray[np.float32]:
         """BM25 score of every chunk for a query given as {term: weight}."""

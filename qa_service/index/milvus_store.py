@@ -157,7 +157,7 @@ def _decoded(
 
 def _vector_index(kind: str) -> dict[str, Any]:
     """FLAT (exact) for a flat generation, HNSW with the embedded store's parameters else."""
-    if kind.startswith("hnsw"):  # "hnsw", or "hnsw-int8" (int8 codes on the embedded side)
+    if kind.startswith("hnsw"):  # "hnsw", "hnsw-sq8" or "hnsw-int8" (codes on the embedded side)
         return {
             "index_type": "HNSW",
             "metric_type": "IP",
@@ -247,7 +247,7 @@ def publish(settings: Settings, gen: Path) -> str:
     manifest = loaded.manifest
     name = str(manifest["generation"])
     kind = str(manifest.get("dense", {}).get("kind", "flat"))
-    # The vectors as every score reads them (int8 codes decoded, or float32): Milvus holds
+    # The vectors as every score reads them (8-bit codes decoded, or float32): Milvus holds
     # float vectors, so a reader scores exactly what the embedded store scores.
     # Decoded a batch at a time, as they are inserted (never the whole matrix at once).
     dense = DenseIndex.load(gen / "dense", kind, mmap=True)

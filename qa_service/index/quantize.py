@@ -9,6 +9,8 @@ cosine by about 5e-4 (bench/results/compact.md measures it and the evaluation fi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -37,6 +39,63 @@ def dequantize_int8(codes: NDArray[np.int8], scales: NDArray[np.float32]) -> NDA
 def round_trip(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
     """What storing ``vectors`` as int8 gives back (to compare fresh vectors with stored ones)."""
     return dequantize_int8(*quantize_int8(vectors))
+
+
+# 8-bit scalar quantisation with a range per dimension (store format 6: the vectors of an HNSW
+# passage index). FAISS's ``QT_8bit`` codes ``x`` in dimension ``j`` as
+# ``floor(255 * (x - vmin_j) / vdiff_j)`` (clamped to [0, 255]) and decodes the code ``c`` to
+# the middle of its step, ``vmin_j + (c + 0.5) / 255 * vdiff_j``, so a decoded vector codes to
+# the same codes again as long as the ranges are kept. The ranges are the training vectors'
+# minimum and maximum per dimension, widened by SQ8_MARGIN of the width on both sides so that
+# later vectors usually fall inside them. ``ranges`` below is FAISS's trained array: the
+# ``d`` minimums, then the ``d`` widths.
+SQ8_MARGIN = 0.05
+
+
+def sq8_quantizer(dim: int, ranges: NDArray[np.float32] | None = None) -> object:
+    """A FAISS 8-bit scalar quantizer for ``dim`` dimensions, trained with ``ranges`` if given."""
+    import faiss
+
+    qt: Any = faiss.ScalarQuantizer.QT_8bit  # an int enum the stubs type otherwise
+    sq = faiss.ScalarQuantizer(dim, qt)
+    sq.rangestat_arg = SQ8_MARGIN
+    if ranges is not None:
+        if ranges.shape != (2 * dim,):
+            raise ValueError(f"8-bit ranges of shape {ranges.shape} do not fit {dim} dimensions")
+        faiss.copy_array_to_vector(np.ascontiguousarray(ranges, dtype=np.float32), sq.trained)
+    return sq
+
+
+def sq8_ranges(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
+    """Per-dimension ranges (FAISS's trained array) learnt from ``vectors``."""
+    import faiss
+
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    sq: Any = sq8_quantizer(x.shape[1])
+    sq.train(x)
+    return faiss.vector_to_array(sq.trained).astype(np.float32)
+
+
+def sq8_fits(vectors: NDArray[np.floating], ranges: NDArray[np.float32]) -> bool:
+    """Whether every component of ``vectors`` lies inside ``ranges`` (none would be clamped)."""
+    dim = ranges.shape[0] // 2
+    x = np.asarray(vectors)
+    if x.shape[1:] != (dim,):
+        return False
+    if not len(x):
+        return True
+    low, width = ranges[:dim], ranges[dim:]
+    return bool((x.min(axis=0) >= low).all() and (x.max(axis=0) <= low + width).all())
+
+
+def sq8_round_trip(
+    vectors: NDArray[np.floating], ranges: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """What storing ``vectors`` as 8-bit codes with ``ranges`` gives back."""
+    sq: Any = sq8_quantizer(ranges.shape[0] // 2, ranges)
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    out: NDArray[np.float32] = sq.decode(sq.compute_codes(x))
+    return out
 
 
 # Product quantisation (store format 5): a vector is cut into ``m`` sub-vectors and each is

@@ -171,6 +171,9 @@ class Previous:
     # The product-quantisation codebook its sentence vectors were coded with (None: int8 or
     # float32): a build that keeps it codes the reused vectors to the very same codes.
     codebook: NDArray[np.float32] | None = None
+    # The ranges its passage vectors' 8-bit codes were coded with (an "hnsw-sq8" index; None
+    # otherwise): kept, like the codebook, so reused passage vectors code to the same codes.
+    ranges: NDArray[np.float32] | None = None
 
     def document(self, source: str, fingerprint: str, pipeline: str) -> Document | None:
         """The parsed report if its file is unchanged and the pipeline is the same."""
@@ -197,11 +200,11 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
     except store.IndexStoreError:
         return None
     manifest = loaded.manifest
-    passages = sentences = codebook = None
+    passages = sentences = codebook = ranges = None
     spans: dict[str, list[tuple[int, int]]] = {}
     if manifest.get("embedder") == embedder_signature(settings):
         try:
-            vectors = _passage_vectors(loaded.path / "dense", manifest)
+            vectors, ranges = _passage_vectors(loaded.path / "dense", manifest)
             sent = SentenceVectors.load(loaded.path / "sentences")
         except Exception:  # unreadable vectors: embed again rather than fail the build
             vectors = None
@@ -231,6 +234,7 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
         spans,
         encoder if isinstance(encoder, dict) and passages is not None else None,
         codebook,
+        ranges if passages is not None else None,
     )
 
 
@@ -313,19 +317,25 @@ def reused_sample(texts: list[str], cache: VectorCache, k: int) -> list[str]:
     return out
 
 
-def min_cosine(texts: list[str], cache: VectorCache, embed: Embed, int8: bool = False) -> float:
+def min_cosine(
+    texts: list[str],
+    cache: VectorCache,
+    embed: Embed,
+    codec: Callable[[NDArray[np.float32]], NDArray[np.float32]] | None = round_trip,
+) -> float:
     """Smallest cosine between the cached vectors of ``texts`` and freshly embedded ones.
 
-    ``int8``: the cache may hold vectors read back from int8 codes; both sides are then
-    compared as int8 would store them, so the check sees the encoder, not the rounding
-    (which alone moves a cosine by ~5e-4, far more than encoders that agree differ).
+    ``codec``: what storing a vector gives back (by default int8 codes' round trip). The cache
+    may hold vectors read back from codes; both sides are then compared as the codes would
+    store them, so the check sees the encoder, not the rounding (which alone moves a cosine
+    by ~5e-4, far more than encoders that agree differ). None compares them as they are.
     """
     if not texts:
         return 1.0
     fresh = np.asarray(embed(texts), dtype=np.float32)
     stored = cache.take(texts)
-    if int8:
-        fresh, stored = _unit(round_trip(fresh)), _unit(round_trip(stored))
+    if codec is not None:
+        fresh, stored = _unit(codec(fresh)), _unit(codec(stored))
     return float((fresh * stored).sum(axis=1).min())
 
 
@@ -363,17 +373,23 @@ def embed_missing(
             progress(min(i + batch, len(missing)), len(missing))
 
 
-def _passage_vectors(folder: Path, manifest: dict[str, Any]) -> NDArray[np.float32]:
-    """A generation's passage vectors as float32 (float32 files memory-mapped, no copy)."""
+def _passage_vectors(
+    folder: Path, manifest: dict[str, Any], block: int = 65_536
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """A generation's passage vectors as float32 (float32 files memory-mapped, no copy), and
+    the ranges of their 8-bit codes if they are stored as such."""
     dense = manifest.get("dense")
     kind = dense.get("kind", "flat") if isinstance(dense, dict) else "flat"
-    if kind != "hnsw-int8":
+    if kind not in ("hnsw-int8", "hnsw-sq8"):
         vectors: NDArray[np.float32] = np.load(
             folder / "vectors.npy", mmap_mode="r", allow_pickle=False
         )
-        return vectors
+        return vectors, None
     index = DenseIndex.load(folder, kind, mmap=True)
-    return index.rows(np.arange(len(index)))
+    out = np.empty((len(index), index.dimension), dtype=np.float32)
+    for a in range(0, len(index), block):
+        out[a : a + block] = index.rows(np.arange(a, min(a + block, len(index))))
+    return out, index.ranges
 
 
 def _float_rows(sent: SentenceVectors, block: int = 65_536) -> NDArray[np.float32]:

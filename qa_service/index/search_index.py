@@ -92,7 +92,7 @@ def load_embedded_index(settings: Settings) -> SearchIndex:
             f"{base.path.name} has no vectors (built by an older version); rebuild with `qa index`"
         )
     kind = dense_meta.get("kind", "flat")
-    if kind not in ("flat", "hnsw", "hnsw-int8"):
+    if kind not in ("flat", "hnsw", "hnsw-int8", "hnsw-sq8"):
         raise IndexStoreError(f"{base.path.name}: unknown vector index kind {kind!r}; rebuild")
     # store.load has already checked every file against the manifest's checksums, so what
     # numpy, FAISS and bm25s read here is what the build wrote.

@@ -60,9 +60,10 @@ __all__ = [
 # vectors as int8 codes and scales (``dense.SentenceVectors``); format 4 stores passages as
 # columns, reports as records read on first use, and every file's size; format 5 compresses
 # the passages' texts (zlib blocks), each report's record and text (zlib), and may store
-# sentence vectors as product-quantised codes. Formats 1-4 are read.
-FORMAT_VERSION = 5
-SUPPORTED_FORMATS = (1, 2, 3, 4, 5)
+# sentence vectors as product-quantised codes; format 6 keeps an HNSW passage index's vectors
+# only as the graph's 8-bit codes (``dense.DenseIndex``, kind "hnsw-sq8"). Formats 1-5 are read.
+FORMAT_VERSION = 6
+SUPPORTED_FORMATS = (1, 2, 3, 4, 5, 6)
 CURRENT = "CURRENT"
 MANIFEST_SHA = "manifest_sha256"
 # What CURRENT holds: one generation name and a newline, nothing else.

@@ -183,12 +183,16 @@ def test_adding_a_report_embeds_with_onnx_without_torch(tmp_path: Path, built_in
     assert set(manifest["build_seconds"]) <= set(out["timings"])
 
 
-def _two_reports(tmp_path: Path, built_index: Path) -> Settings:
+def _two_reports(
+    tmp_path: Path, built_index: Path, approx_threshold: int | None = None
+) -> Settings:
     """Leicestershire built, Kent added to the corpus folder (not yet indexed)."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(CORPUS / SEEDS["leicestershire"], corpus)
     settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    if approx_threshold is not None:
+        settings = settings.model_copy(update={"approx_threshold": approx_threshold})
     shutil.copytree(built_index / "encoders", settings.index_dir / "encoders")
     build_index(settings, vectors_from=[store.current_generation(built_index)])
     shutil.copy(CORPUS / SEEDS["kent"], corpus)
@@ -262,3 +266,31 @@ def test_known_sentence_spans_equal_a_fresh_split(built_index: Path) -> None:
     assert known and set(known) <= {c.text for c in chunks}
     assert reuse.sentence_texts(chunks, known) == fresh
     assert reuse.known_spans([previous], "another pipeline") == {}
+
+
+def test_an_approximate_index_reuses_its_8bit_codes(
+    tmp_path: Path, built_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An HNSW passage index stores its vectors only as 8-bit codes: a build checks the encoder
+    against them as those codes store them, and keeps their ranges, so a reused vector keeps
+    its very codes from one generation to the next."""
+    settings = _two_reports(tmp_path, built_index, approx_threshold=10)
+    assert store.load(settings.index_dir).manifest["dense"]["kind"] == "hnsw-sq8"
+    _stored_by_unknown_encoder(monkeypatch)
+    added = build_index(settings)
+    manifest = store.load(settings.index_dir).manifest
+    assert manifest["dense"]["kind"] == "hnsw-sq8"
+    assert manifest["embedding"]["agreement_min_cosine"] >= 0.99999
+    assert added.reused["passages_reused"] > 0 and added.reused["passages_embedded"] > 0
+    before = load_search_index(settings)
+    codes = {c.chunk_id: before.dense.vectors[i].copy() for i, c in enumerate(before.chunks)}
+    ranges = before.dense.ranges
+    for path in settings.corpus_dir.iterdir():
+        if path.name == SEEDS["kent"]:
+            path.unlink()
+    kept = build_index(settings)
+    assert kept.reused["passages_embedded"] == 0
+    after = load_search_index(settings)
+    assert after.dense.kind == "hnsw-sq8" and np.array_equal(after.dense.ranges, ranges)
+    for i, c in enumerate(after.chunks):
+        assert np.array_equal(after.dense.vectors[i], codes[c.chunk_id])

@@ -45,7 +45,7 @@ def test_round_trip(built: Path, corpus_docs, corpus_chunks) -> None:
     assert m["counts"] == {"documents": 4, "chunks": len(corpus_chunks)}
     assert m["model"] == "bundled:all-MiniLM-L6-v2" and m["model_max_tokens"] == 256
     assert m["chunker"]["target_tokens"] == 200 and len(m["corpus_hash"]) == 64
-    assert m["format_version"] == store.FORMAT_VERSION == 5
+    assert m["format_version"] == store.FORMAT_VERSION == 6
     assert set(m["files"]) >= {
         "documents/index.json",
         "documents/records.jsonl",
