@@ -1,9 +1,11 @@
 """BM25 over chunks with bm25s (English stemming and stop words); plain-file save/load.
 
-Each posting's BM25 score is kept in one byte (store format 6): a term's scores as codes 1 to
-255 of its highest score, ``score = code * scale[term]`` (``TERM_SCALES_FILE``), so the error is
-at most half a step, 0.2% of the term's highest score (bench/results/compact.md measures the
-evaluation figures); bm25s's float32 scores took four. Indexes with float32 scores are read.
+Each posting's BM25 score is stored in one byte (store format 6): a term's scores as codes 1
+to 255 of its highest score, ``score = code * scale[term]`` (``TERM_SCALES_FILE``), so the error
+is at most half a step, 0.2% of the term's highest score; bm25s's float32 scores took four on
+disk. The codes are decoded to float32 once, when the index is built or loaded, so a query
+reads the same floats either way and pays nothing to decode. Indexes with float32 scores are
+read.
 """
 
 from __future__ import annotations
@@ -52,6 +54,16 @@ def quantize_scores(
     return codes, scales
 
 
+def decode_scores(
+    codes: NDArray[np.uint8], scales: NDArray[np.float32], indptr: NDArray[np.integer]
+) -> NDArray[np.float32]:
+    """The float32 scores of ``quantize_scores``'s codes."""
+    bounds: NDArray[np.int64] = np.asarray(indptr, dtype=np.int64)
+    out = np.asarray(codes, dtype=np.float32)
+    out *= np.repeat(scales, bounds[1:] - bounds[:-1])
+    return out
+
+
 @functools.cache
 def _stopwords() -> frozenset[str]:
     """What ``bm25s.tokenize(stopwords="en")`` removes (bm25s is imported on first use: it
@@ -74,14 +86,17 @@ class LexicalIndex:
     """BM25 scores for every chunk; queries may weight their terms."""
 
     def __init__(
-        self, retriever: Any, stemmer: Any, scales: NDArray[np.float32] | None = None
+        self,
+        retriever: Any,
+        stemmer: Any,
+        stored: tuple[NDArray[np.uint8], NDArray[np.float32]] | None = None,
     ) -> None:
         self._bm25 = retriever
         self._stemmer = stemmer
         self._vocab: dict[str, int] = dict(retriever.vocab_dict)
         self._wide: dict[int, NDArray[np.float32]] = {}  # term id -> score of every chunk
-        # A scale per term when the postings' scores are one-byte codes; None: float32 scores.
-        self._scales = scales
+        # What ``save`` writes in place of the float32 scores: their codes and term scales.
+        self._stored = stored
 
     @classmethod
     def build(cls, texts: list[str], k1: float = 1.2, b: float = 0.75) -> LexicalIndex:
@@ -99,15 +114,26 @@ class LexicalIndex:
         retriever = bm25s.BM25(k1=k1, b=b)
         retriever.index(tokens, show_progress=False)
         # Coded at once, so an index scores the same before it is saved as after.
-        codes, scales = quantize_scores(retriever.scores["data"], retriever.scores["indptr"])
-        retriever.scores["data"] = codes
-        return cls(retriever, stemmer, scales)
+        indptr = retriever.scores["indptr"]
+        codes, scales = quantize_scores(retriever.scores["data"], indptr)
+        retriever.scores["data"] = decode_scores(codes, scales, indptr)
+        return cls(retriever, stemmer, (codes, scales))
 
     def save(self, folder: Path) -> None:
-        """Write plain .npy/.json files (no pickle)."""
-        self._bm25.save(str(folder), allow_pickle=False)
-        if self._scales is not None:
-            np.save(folder / TERM_SCALES_FILE, self._scales, allow_pickle=False)
+        """Write plain .npy/.json files (no pickle): bm25s's, with the scores as one-byte
+        codes and ``TERM_SCALES_FILE`` beside them."""
+        if self._stored is None:
+            self._bm25.save(str(folder), allow_pickle=False)
+            return
+        scores = self._bm25.scores
+        decoded = scores["data"]
+        codes, scales = self._stored
+        scores["data"] = codes  # (builds save the index they made; nothing queries it yet)
+        try:
+            self._bm25.save(str(folder), allow_pickle=False)
+        finally:
+            scores["data"] = decoded
+        np.save(folder / TERM_SCALES_FILE, scales, allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = False) -> LexicalIndex:
@@ -118,16 +144,16 @@ class LexicalIndex:
         # Native-width row numbers: numpy converts int32 indexes on every scatter otherwise
         # (2 of 10 ms per query at 1.1M passages).
         retriever.scores["indices"] = np.asarray(retriever.scores["indices"], dtype=np.intp)
-        scales = None
         data = retriever.scores["data"]
         if (folder / TERM_SCALES_FILE).exists():
             scales = np.load(folder / TERM_SCALES_FILE, allow_pickle=False)
             terms = len(retriever.scores["indptr"]) - 1
             if data.dtype != np.uint8 or scales.shape != (terms,) or scales.dtype != np.float32:
                 raise ValueError(f"{TERM_SCALES_FILE} does not fit the index's {terms} terms")
+            retriever.scores["data"] = decode_scores(data, scales, retriever.scores["indptr"])
         elif data.dtype != np.float32:
             raise ValueError(f"BM25 scores of dtype {data.dtype} without {TERM_SCALES_FILE}")
-        index = cls(retriever, _stemmer(), scales)
+        index = cls(retriever, _stemmer())
         index.keep_common_terms()
         return index
 
@@ -140,10 +166,12 @@ class LexicalIndex:
         indptr = np.asarray(self._bm25.scores["indptr"], dtype=np.int64)
         df = np.diff(indptr)
         indices = self._bm25.scores["indices"]
+        data = self._bm25.scores["data"]
         common = np.flatnonzero(df > _WIDE_SHARE * self.size)
         for tid in common[np.argsort(-df[common], kind="stable")].tolist():
             a, b = int(indptr[tid]), int(indptr[tid + 1])
-            if self._wide_scores(tid, indices[a:b], self._values(tid, a, b)) is None:
+            values = np.asarray(data[a:b], dtype=np.float32)
+            if self._wide_scores(tid, indices[a:b], values) is None:
                 break
         return len(self._wide)
 
@@ -177,6 +205,7 @@ class LexicalIndex:
     ) -> list[tuple[float, NDArray[np.int64], NDArray[np.float32], int]]:
         """(weight, chunk rows (sorted), per-term BM25 scores, term id) of each query term
         the index knows, in the query's order."""
+        data = self._bm25.scores["data"]
         indices = self._bm25.scores["indices"]
         indptr = self._bm25.scores["indptr"]
         out = []
@@ -184,15 +213,8 @@ class LexicalIndex:
             tid = self._vocab.get(term)
             if tid is not None and weight > 0 and term:
                 a, b = int(indptr[tid]), int(indptr[tid + 1])
-                out.append((weight, indices[a:b], self._values(tid, a, b), tid))
+                out.append((weight, indices[a:b], np.asarray(data[a:b], dtype=np.float32), tid))
         return out
-
-    def _values(self, tid: int, a: int, b: int) -> NDArray[np.float32]:
-        """The BM25 scores of term ``tid``'s postings ``a:b``, as float32."""
-        values = np.asarray(self._bm25.scores["data"][a:b], dtype=np.float32)
-        if self._scales is not None:
-            values *= self._scales[tid]
-        return values
 
     def scores(self, weighted_terms: dict[str, float]) -> NDArray[np.float32]:
         """BM25 score of every chunk for a query given as {term: weight}."""

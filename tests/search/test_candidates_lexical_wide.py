@@ -17,7 +17,7 @@ QUESTIONS = Path(__file__).resolve().parents[2] / "eval" / "questions.jsonl"
 
 def _fresh(index: LexicalIndex) -> LexicalIndex:
     """The same postings with an empty cache of wide terms."""
-    return LexicalIndex(index._bm25, index._stemmer, index._scales)
+    return LexicalIndex(index._bm25, index._stemmer)
 
 
 def test_wide_terms_give_the_same_floats(retriever, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
