@@ -317,8 +317,9 @@ def write_md(res: dict[str, Any], out: Path, results_name: str = "scale") -> lis
         " pooled, and only the pool is scored and fused (qa_service/search/candidates.py; a filter"
         " leaving few passages is scored exactly over them). Sentence vectors are stored as"
         " `QA_SENTENCE_VECTORS` says (the default, `auto`: int8 codes while the passage index is"
-        " exact, 64-byte product-quantised codes once it is HNSW; passage vectors of an HNSW index"
-        " are int8 codes), memory-mapped; an index with more than"
+        " exact, 64-byte product-quantised codes once it is HNSW; the passage vectors of an HNSW"
+        " index are only its graph's 8-bit codes, store format 6), memory-mapped, and BM25"
+        " scores take one byte a posting; an index with more than"
         f" {SENTENCE_F16_ABOVE:,} float32 sentence vectors (`QA_SENTENCE_VECTORS=float32`) holds"
         " them in RAM as float16. The questions are the evaluation questions"
         " that name no force; some still name one (e.g. Lincolnshire) and are filtered to it.",
