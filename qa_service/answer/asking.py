@@ -227,10 +227,14 @@ def how_words(question: str) -> list[str]:
 
 def gives_number(question: str, text: str) -> bool:
     """Whether ``text`` gives the kind of number the question asks for (a quantity for
-    "how many", a date or duration for "when")."""
-    if ASKS_QUANTITY.search(question) and _QUANTITY.search(text):
+    "how many", a date or duration for "when"). A figure the question states itself is not
+    one it asks for: "Future 4 Me workers" or "section 47 enquiries" in the text give no
+    count for "how many Future 4 Me workers ...?"."""
+    stated = {m.group(0).lower() for m in _QUANTITY.finditer(question)}
+    quantity = any(m.group(0).lower() not in stated for m in _QUANTITY.finditer(text))
+    if ASKS_QUANTITY.search(question) and quantity:
         return True
-    return bool(ASKS_DATE.search(question) and (_DATE.search(text) or _QUANTITY.search(text)))
+    return bool(ASKS_DATE.search(question) and (_DATE.search(text) or quantity))
 
 
 def split_ask(question: str) -> tuple[str, str]:

@@ -88,6 +88,11 @@ def test_numbers_of_the_kind_asked() -> None:
     assert not gives_number("how many cases were audited?", "In 2019 we audited case files.")
     assert gives_number("when did the unit open?", "The unit opened in March 2019.")
     assert not gives_number("who runs the unit?", "It has 12 staff.")
+    # A figure the question states itself is no answer to it.
+    named = "How many Future 4 Me workers are based in the hub?"
+    assert not gives_number(named, "These include Future 4 Me workers from the local authority.")
+    assert gives_number(named, "Two Future 4 Me workers are based in the hub.")
+    assert not gives_number("how many section 47 enquiries?", "Section 47 enquiries were late.")
     assert asking.asks_number("What was Kent's ARMS completion rate?")
     assert asking.asks_number("what is the average caseload per officer?")
     assert not asking.asks_number("what did they say about the arrest rate?")
