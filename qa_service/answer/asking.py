@@ -45,6 +45,7 @@ _COUNTED = re.compile(
     r"\b(?:how many|number of|how much|what (?:percentage|proportion|share) of)\s+([^?.,;]+)",
     re.IGNORECASE,
 )
+_TIME_UNIT = re.compile(r"(?:second|minute|hour|day|week|fortnight|month|year)s?")
 # Where the thing counted ends: a verb or preposition after its words.
 _COUNT_STOP = frozenset(
     "did do does were was are is has have had in at on for from by under with across there "
@@ -289,7 +290,15 @@ def gives_count_of(
     if not heads:
         return True
     words = WORD.findall(text.lower())
-    numbers = [i for i, w in enumerate(words) if _QUANTITY.fullmatch(w)]
+    # A figure followed by a unit of time ("within three months") is a duration, not a count
+    # of anything else.
+    counts_time = _TIME_UNIT.fullmatch(head) is not None
+    numbers = [
+        i
+        for i, w in enumerate(words)
+        if _QUANTITY.fullmatch(w)
+        and (counts_time or i + 1 == len(words) or not _TIME_UNIT.fullmatch(words[i + 1]))
+    ]
     named = [i for i, w in enumerate(words) if any(t in heads for t in terms_of(w))]
     before = len(counted) + 2
     return any(0 < j - i <= before or 0 < i - j <= 3 for i in numbers for j in named)

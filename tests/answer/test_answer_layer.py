@@ -168,6 +168,10 @@ def test_a_count_must_count_what_was_asked() -> None:
     assert given("how many kids were held?", "Nine children were held.", terms, kids)
     assert not given("how many kids were held?", "Nine children were held.", terms)
     assert given("what did the review find?", "Nothing counted here.", terms)
+    # A duration is no count of anything but time.
+    visits = "Reduce the visits owed to registered sex offenders and, within three months, review."
+    assert not given(asked, visits, terms)
+    assert given("how many months did it take?", "It took three months.", terms)
 
 
 def test_what_a_term_means_and_who_by_name() -> None:
