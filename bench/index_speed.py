@@ -42,7 +42,7 @@ import numpy as np
 
 from qa_service.index import reuse
 from qa_service.index.current import load_search_index
-from qa_service.index.embedding import ModelTokenizer
+from qa_service.index.embedding import Embedder, ModelTokenizer, SentenceTransformerEmbedder
 from qa_service.index.onnx_encoder import OnnxEmbedder
 from qa_service.index.onnx_files import encoder_dir, encoder_key, encoders_root, local_model_dir
 from qa_service.index.passage_vectors import fill_pooled
@@ -142,9 +142,11 @@ def measure(encode: Encode, work: Workload, batch: int, pooled: bool) -> dict[st
     }
 
 
-def test_figures(folder: Path, passage_vectors: str, index_dir: Path) -> dict[str, Any]:
-    """`qa eval --split test --only-final` of the real index's passages embedded with the
-    export in ``folder``, which also embeds the questions (it stands in the index's encoders
+def test_figures(
+    folder: Path, passage_vectors: str, index_dir: Path, encode: Encode
+) -> dict[str, Any]:
+    """`qa eval --split test --only-final` of the real index's passages embedded by
+    ``encode``, the questions by the export in ``folder`` (it stands in the index's encoders
     folder under the fp32 export's name)."""
     from qa_service.index.indexer import index_documents
 
@@ -154,14 +156,8 @@ def test_figures(folder: Path, passage_vectors: str, index_dir: Path) -> dict[st
     model = settings.model
     key = encoder_key(model, local_model_dir(model))
     shutil.copytree(folder, encoder_dir(encoders_root(index_dir), key))
-    embedder = OnnxEmbedder(model, folder=folder, threads=settings.onnx_threads).load()
     index = load_search_index(Settings(index_dir=h.ROOT / "index"))
-    index_documents(
-        settings,
-        list(index.documents.values()),
-        index.chunks,
-        embed=lambda texts, size: embedder.encode(texts, batch_size=size),
-    )
+    index_documents(settings, list(index.documents.values()), index.chunks, embed=encode)
     run = h.run_qa(
         [
             *("eval", "--split", "test", "--only-final", "-q", "--json"),
@@ -226,12 +222,17 @@ def batch_shapes(index_dir: Path, rounds: int) -> dict[str, Any]:
 def build_times(repeats: int) -> dict[str, Any]:
     """Wall seconds, each in a fresh index folder: `qa prepare` (the set-up's model export),
     then `qa index --full` with it prepared; and `qa index --full` exporting on its own."""
-    out: dict[str, Any] = {"prepare": [], "index_prepared": [], "index_unprepared": []}
+    out: dict[str, Any] = {
+        "prepare": [],
+        "index_prepared": [],
+        "index_unprepared": [],
+        "index_prepared_bf16": [],
+    }
 
-    def timed(kind: str, args: list[str]) -> None:
+    def timed(kind: str, args: list[str], env: dict[str, str] | None = None) -> None:
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
-        h.run_qa(args)
+        h.run_qa(args, env={**h.qa_env(), **env} if env else None)
         out[kind].append({"s": round(time.perf_counter() - t0, 2), "load": round(load, 2)})
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,6 +241,8 @@ def build_times(repeats: int) -> dict[str, Any]:
             timed("prepare", ["prepare", "--index", str(prepared)])
             timed("index_prepared", ["index", "--full", "-q", "--index", str(prepared)])
             timed("index_unprepared", ["index", "--full", "-q", "--index", str(unprepared)])
+            bf16 = ["index", "--full", "-q", "--index", str(prepared)]
+            timed("index_prepared_bf16", bf16, {"QA_INDEX_PRECISION": "bf16"})
             shutil.rmtree(prepared)
             shutil.rmtree(unprepared)
     return out
@@ -254,6 +257,9 @@ VARIANTS: list[Variant] = [
     ("onnx fp32, 2 batches at once x 1 thread, pooled", "fp32", 1, 2, "sentences", False),
     ("onnx int8 per channel, 2 threads, whole", "int8", 2, 1, "passage", True),
     ("onnx int8 per channel, 2 threads, pooled", "int8", 2, 1, "sentences", True),
+    # QA_INDEX_PRECISION=bf16: PyTorch in bfloat16, two model copies on one thread each
+    ("torch bf16, 2 copies x 1 thread, whole", "bf16", 1, 2, "passage", True),
+    ("torch bf16, 2 copies x 1 thread, pooled", "bf16", 1, 2, "sentences", True),
 ]
 
 
@@ -279,11 +285,16 @@ def main() -> None:
     results: dict[str, Any] = {}
     reference: tuple[np.ndarray, np.ndarray] | None = None
     for name, export, threads, workers, passage_vectors, wanted in variants:
-        emb = OnnxEmbedder(settings.model, folder=exports[export], threads=threads).load()
+        emb: Embedder
+        if export == "bf16":  # as IndexEncoder opens it for QA_INDEX_PRECISION=bf16
+            emb = SentenceTransformerEmbedder(settings.model, precision="bf16", workers=workers)
+            emb.load()
+        else:
+            emb = OnnxEmbedder(settings.model, folder=exports[export], threads=threads).load()
         emb.encode(work.passages[:8])  # warm-up
         encode: Encode = (
             threaded(emb, workers)
-            if workers > 1
+            if workers > 1 and isinstance(emb, OnnxEmbedder)
             else lambda texts, size, emb=emb: emb.encode(texts, batch_size=size)
         )
         h.log(f"{name} ...")
@@ -307,7 +318,9 @@ def main() -> None:
         if args.recall and wanted and not args.smoke:
             h.log(f"{name}: test split with an index made by it ...")
             target = tmp / f"index-{len(results)}"
-            best["test"] = test_figures(exports[export], passage_vectors, target)
+            best["test"] = test_figures(
+                exports.get(export, exports["fp32"]), passage_vectors, target, encode
+            )
             shutil.rmtree(target, ignore_errors=True)
         results[name] = best
         h.log(f"{name}: {best['indexed_passages_per_s']} passages/s indexed (load {best['loads']})")
@@ -362,6 +375,8 @@ def write_md(res: dict[str, Any], out: Path) -> list[str]:
             f"- `qa prepare` (the set-up's model export): {builds['prepare']}",
             f"- then `qa index --full`, the export prepared: {builds['index_prepared']}",
             f"- `qa index --full` without it (the build exports): {builds['index_unprepared']}",
+            "- `QA_INDEX_PRECISION=bf16 qa index --full`, the export prepared:"
+            f" {builds.get('index_prepared_bf16', '-')}",
         ]
     if shapes := res.get("batch_shapes"):
         lines += [

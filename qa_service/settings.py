@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     # in the server or in an incremental `qa index`; without a usable export it falls back to
     # torch with a warning. Measured in bench/results/encoder-backends.md and index-speed.md.
     encoder_backend: Literal["torch", "onnx"] = "onnx"
+    # The precision `qa index` embeds in. "bf16": PyTorch with the model's weights and
+    # activations in bfloat16, which CPUs with AMX or AVX-512 BF16 run 2-3 times as fast as
+    # the fp32 export (its vectors are within cosine 0.9998 of fp32's; queries stay fp32);
+    # on CPUs without bfloat16 arithmetic it is slower. Vectors stored by an fp32 build are
+    # embedded again by the first bf16 build (they differ by more than the 0.99999 a build
+    # needs to mix them), and the other way round. bench/results/index-speed.md.
+    index_precision: Literal["fp32", "bf16"] = "fp32"
     # ONNX Runtime intra-op threads per process. On 2 cores, two
     # encoded a lone query a fifth faster than one when idle and as fast with the other core
     # busy; under 4 concurrent requests they did 12% fewer (idle) to 25% more (busy) per second

@@ -162,7 +162,8 @@ class IndexEncoder:
         """
         if self._embedder is not None or self._opening is not None:
             return
-        if self.settings.encoder_backend != "onnx" or self.settings.device != "cpu":
+        s = self.settings
+        if s.encoder_backend != "onnx" or s.device != "cpu" or s.index_precision != "fp32":
             return
         self._opening = threading.Thread(
             target=self._open_export, name="open-onnx-encoder", daemon=True
@@ -171,7 +172,19 @@ class IndexEncoder:
 
     def _configured(self) -> tuple[Embedder, SentenceTransformerEmbedder | None]:
         """The configured embedder, not loaded; an ONNX one remembers its export key and has
-        its PyTorch fallback taken off (returned beside it), so a failed open raises."""
+        its PyTorch fallback taken off (returned beside it), so a failed open raises. With
+        ``index_precision`` "bf16", PyTorch in bfloat16 (queries keep the fp32 encoder)."""
+        s = self.settings
+        if s.index_precision == "bf16":
+            bf16 = SentenceTransformerEmbedder(
+                s.model,
+                s.device,
+                s.torch_threads,
+                s.blas_threads,
+                precision="bf16",
+                workers=min(4, os.cpu_count() or 1),
+            )
+            return bf16, None
         embedder = make_embedder(self.settings)
         if not isinstance(embedder, OnnxEmbedder):
             return embedder, None
@@ -226,9 +239,14 @@ class IndexEncoder:
         return self._embedder
 
     def identity(self) -> dict[str, str] | None:
-        """What produced this run's vectors, if it was the ONNX export: its key and the
-        onnxruntime version (None for PyTorch or before opening)."""
+        """What produced this run's vectors, if it was the ONNX export (its key and the
+        onnxruntime version) or PyTorch in bfloat16 (the model and the torch version); None
+        for PyTorch in fp32 or before opening."""
         embedder = self._embedder
+        if isinstance(embedder, SentenceTransformerEmbedder) and embedder.precision == "bf16":
+            import torch
+
+            return {"bf16": self.settings.model, "torch": str(torch.__version__)}
         if not isinstance(embedder, OnnxEmbedder) or embedder.backend != "onnx":
             return None
         return {"export": embedder.export_key, "onnxruntime": embedder.runtime_version}
