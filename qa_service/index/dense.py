@@ -37,6 +37,7 @@ __all__ = [
     "SENTENCE_F16_ABOVE",
     "DenseIndex",
     "SentenceVectors",
+    "stored_passage_vectors",
 ]
 
 # Below this many passages an exact scan is fast enough and has perfect recall; above it an
@@ -300,3 +301,20 @@ def _stored_vectors(index: Any, dim: int) -> NDArray[np.float32]:
     view = faiss.rev_swig_ptr(storage.get_xb(), index.ntotal * dim).reshape(index.ntotal, dim)
     view.flags.writeable = False
     return np.asarray(view, dtype=np.float32)
+
+
+def stored_passage_vectors(
+    folder: Path, kind: str, block: int = 65_536
+) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """A generation's passage vectors as float32 (float32 files memory-mapped, no copy), and
+    the ranges of their 8-bit codes if they are stored as such (what the next build reuses)."""
+    if kind not in ("hnsw-int8", "hnsw-sq8"):
+        vectors: NDArray[np.float32] = np.load(
+            folder / "vectors.npy", mmap_mode="r", allow_pickle=False
+        )
+        return vectors, None
+    index = DenseIndex.load(folder, kind, mmap=True)
+    out = np.empty((len(index), index.dimension), dtype=np.float32)
+    for a in range(0, len(index), block):
+        out[a : a + block] = index.rows(np.arange(a, min(a + block, len(index))))
+    return out, index.ranges

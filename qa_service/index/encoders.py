@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ..settings import Settings
 from .embedding import Embedder, SentenceTransformerEmbedder
 from .onnx_encoder import OnnxEmbedder
@@ -29,3 +31,27 @@ def make_embedder(settings: Settings) -> Embedder:
             fallback=torch_embedder,
         )
     return torch_embedder
+
+
+def bf16_embedder(settings: Settings) -> SentenceTransformerEmbedder | None:
+    """``qa index``'s encoder when ``index_precision`` is "bf16": PyTorch in bfloat16, a model
+    copy per core (at most four) on one torch thread each; None in fp32."""
+    if settings.index_precision != "bf16":
+        return None
+    return SentenceTransformerEmbedder(
+        settings.model,
+        settings.device,
+        settings.torch_threads,
+        settings.blas_threads,
+        precision="bf16",
+        workers=min(4, os.cpu_count() or 1),
+    )
+
+
+def bf16_identity(embedder: Embedder | None, model: str) -> dict[str, str] | None:
+    """What made a bf16 build's vectors (the model and the torch version), else None."""
+    if not isinstance(embedder, SentenceTransformerEmbedder) or embedder.precision != "bf16":
+        return None
+    import torch
+
+    return {"bf16": model, "torch": str(torch.__version__)}

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..settings import Settings
 from .embedding import Embedder, SentenceTransformerEmbedder
-from .encoders import make_embedder
+from .encoders import bf16_embedder, bf16_identity, make_embedder
 from .onnx_encoder import OnnxEmbedder
 from .onnx_files import (
     EXPORT_FORMAT,
@@ -174,16 +174,8 @@ class IndexEncoder:
         """The configured embedder, not loaded; an ONNX one remembers its export key and has
         its PyTorch fallback taken off (returned beside it), so a failed open raises. With
         ``index_precision`` "bf16", PyTorch in bfloat16 (queries keep the fp32 encoder)."""
-        s = self.settings
-        if s.index_precision == "bf16":
-            bf16 = SentenceTransformerEmbedder(
-                s.model,
-                s.device,
-                s.torch_threads,
-                s.blas_threads,
-                precision="bf16",
-                workers=min(4, os.cpu_count() or 1),
-            )
+        bf16 = bf16_embedder(self.settings)
+        if bf16 is not None:
             return bf16, None
         embedder = make_embedder(self.settings)
         if not isinstance(embedder, OnnxEmbedder):
@@ -243,10 +235,8 @@ class IndexEncoder:
         onnxruntime version) or PyTorch in bfloat16 (the model and the torch version); None
         for PyTorch in fp32 or before opening."""
         embedder = self._embedder
-        if isinstance(embedder, SentenceTransformerEmbedder) and embedder.precision == "bf16":
-            import torch
-
-            return {"bf16": self.settings.model, "torch": str(torch.__version__)}
+        if (bf16 := bf16_identity(embedder, self.settings.model)) is not None:
+            return bf16
         if not isinstance(embedder, OnnxEmbedder) or embedder.backend != "onnx":
             return None
         return {"export": embedder.export_key, "onnxruntime": embedder.runtime_version}

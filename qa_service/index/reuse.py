@@ -45,8 +45,8 @@ from .dense import (
     PQ_CODEBOOK_FILE,
     PQ_CODES_FILE,
     SCALES_FILE,
-    DenseIndex,
     SentenceVectors,
+    stored_passage_vectors,
 )
 from .quantize import PQ_TRAIN_SAMPLE, encode_pq, quantize_int8, round_trip, train_pq
 
@@ -207,7 +207,9 @@ def load_previous(settings: Settings, generation: Path | None = None) -> Previou
     spans: dict[str, list[tuple[int, int]]] = {}
     if manifest.get("embedder") == embedder_signature(settings):
         try:
-            vectors, ranges = _passage_vectors(loaded.path / "dense", manifest)
+            dense = manifest.get("dense")
+            kind = dense.get("kind", "flat") if isinstance(dense, dict) else "flat"
+            vectors, ranges = stored_passage_vectors(loaded.path / "dense", kind)
             sent = SentenceVectors.load(loaded.path / "sentences")
         except Exception:  # unreadable vectors: embed again rather than fail the build
             vectors = None
@@ -377,25 +379,6 @@ def embed_missing(
         cache.add(part, embed(part))
         if progress:
             progress(min(i + step, len(missing)), len(missing))
-
-
-def _passage_vectors(
-    folder: Path, manifest: dict[str, Any], block: int = 65_536
-) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
-    """A generation's passage vectors as float32 (float32 files memory-mapped, no copy), and
-    the ranges of their 8-bit codes if they are stored as such."""
-    dense = manifest.get("dense")
-    kind = dense.get("kind", "flat") if isinstance(dense, dict) else "flat"
-    if kind not in ("hnsw-int8", "hnsw-sq8"):
-        vectors: NDArray[np.float32] = np.load(
-            folder / "vectors.npy", mmap_mode="r", allow_pickle=False
-        )
-        return vectors, None
-    index = DenseIndex.load(folder, kind, mmap=True)
-    out = np.empty((len(index), index.dimension), dtype=np.float32)
-    for a in range(0, len(index), block):
-        out[a : a + block] = index.rows(np.arange(a, min(a + block, len(index))))
-    return out, index.ranges
 
 
 def _float_rows(sent: SentenceVectors, block: int = 65_536) -> NDArray[np.float32]:
