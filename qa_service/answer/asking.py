@@ -4,6 +4,7 @@ case first, the ask that follows (pure functions over the question's and a sente
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -231,11 +232,17 @@ def gives_number(question: str, text: str) -> bool:
     "how many", a date or duration for "when"). A figure the question states itself is not
     one it asks for: "Future 4 Me workers" or "section 47 enquiries" in the text give no
     count for "how many Future 4 Me workers ...?"."""
-    stated = {m.group(0).lower() for m in _QUANTITY.finditer(question)}
+    stated = _stated_figures(question)
     quantity = any(m.group(0).lower() not in stated for m in _QUANTITY.finditer(text))
     if ASKS_QUANTITY.search(question) and quantity:
         return True
     return bool(ASKS_DATE.search(question) and (_DATE.search(text) or quantity))
+
+
+@functools.lru_cache(maxsize=256)
+def _stated_figures(question: str) -> frozenset[str]:
+    """The figures a question states itself (read once per question, not per candidate)."""
+    return frozenset(m.group(0).lower() for m in _QUANTITY.finditer(question))
 
 
 def split_ask(question: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .quantize import SQ8_MARGIN, dequantize_int8, sq8_fits
+from .quantize import dequantize_int8, set_sq8_ranges, sq8_fits
 
 # Re-exported: the sentence vectors live in their own module (sentence_vectors.py).
 from .sentence_vectors import (
@@ -105,13 +105,11 @@ class DenseIndex:
             index.hnsw.efConstruction = 80
             index.hnsw.efSearch = 64
             storage: Any = faiss.downcast_index(index.storage)
-            storage.sq.rangestat_arg = SQ8_MARGIN
             if ranges is not None and ranges.shape == (2 * dim,) and sq8_fits(vectors, ranges):
-                faiss.copy_array_to_vector(
-                    np.ascontiguousarray(ranges, dtype=np.float32), storage.sq.trained
-                )
+                set_sq8_ranges(storage.sq, ranges)
                 storage.is_trained = index.is_trained = True
             else:
+                set_sq8_ranges(storage.sq, None)
                 index.train(vectors)
             index.add(vectors)
             return cls._over_codes(index)
@@ -163,12 +161,10 @@ class DenseIndex:
         import faiss
 
         folder.mkdir(parents=True, exist_ok=True)
-        if self.kind == "hnsw-sq8":
-            pass
-        elif self.scales is not None:
+        if self.scales is not None:
             np.save(folder / "codes.npy", self.vectors, allow_pickle=False)
             np.save(folder / "scales.npy", self.scales, allow_pickle=False)
-        else:
+        elif self.kind != "hnsw-sq8":
             np.save(folder / "vectors.npy", self.vectors, allow_pickle=False)
         if self.kind != "flat":
             faiss.write_index(self._index, str(folder / "hnsw.faiss"))

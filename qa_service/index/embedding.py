@@ -184,7 +184,8 @@ class SentenceTransformerEmbedder:
         normalised once (numpy has no bfloat16)."""
         import torch
 
-        models = self._copies or [self.model]
+        self.load()  # bf16 loading makes the copies (the first is ``self.model``)
+        models = self._copies
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -201,8 +202,7 @@ class SentenceTransformerEmbedder:
                 out[rows] = got.float().cpu().numpy()
 
         if len(models) == 1 or len(batches) == 1:
-            for worker in range(min(len(models), len(batches))):
-                run(worker)
+            run(0)  # every batch (one copy), or the only batch
         else:
             if self._pool is None:
                 from concurrent.futures import ThreadPoolExecutor

@@ -52,28 +52,27 @@ def round_trip(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
 SQ8_MARGIN = 0.05
 
 
-def sq8_quantizer(dim: int, ranges: NDArray[np.float32] | None = None) -> object:
+def sq8_quantizer(dim: int, ranges: NDArray[np.float32] | None = None) -> Any:
     """A FAISS 8-bit scalar quantizer for ``dim`` dimensions, trained with ``ranges`` if given."""
     import faiss
 
     qt: Any = faiss.ScalarQuantizer.QT_8bit  # an int enum the stubs type otherwise
     sq = faiss.ScalarQuantizer(dim, qt)
-    sq.rangestat_arg = SQ8_MARGIN
-    if ranges is not None:
-        if ranges.shape != (2 * dim,):
-            raise ValueError(f"8-bit ranges of shape {ranges.shape} do not fit {dim} dimensions")
-        faiss.copy_array_to_vector(np.ascontiguousarray(ranges, dtype=np.float32), sq.trained)
+    set_sq8_ranges(sq, ranges)
     return sq
 
 
-def sq8_ranges(vectors: NDArray[np.floating]) -> NDArray[np.float32]:
-    """Per-dimension ranges (FAISS's trained array) learnt from ``vectors``."""
+def set_sq8_ranges(sq: Any, ranges: NDArray[np.float32] | None) -> None:
+    """Give a FAISS 8-bit scalar quantizer (``sq``, or an index's ``storage.sq``) the margin
+    its ranges are learnt with, and ``ranges`` as its trained ranges when given."""
     import faiss
 
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    sq: Any = sq8_quantizer(x.shape[1])
-    sq.train(x)
-    return faiss.vector_to_array(sq.trained).astype(np.float32)
+    sq.rangestat_arg = SQ8_MARGIN
+    if ranges is None:
+        return
+    if ranges.shape != (2 * sq.d,):
+        raise ValueError(f"8-bit ranges of shape {ranges.shape} do not fit {sq.d} dimensions")
+    faiss.copy_array_to_vector(np.ascontiguousarray(ranges, dtype=np.float32), sq.trained)
 
 
 def sq8_fits(vectors: NDArray[np.floating], ranges: NDArray[np.float32]) -> bool:
@@ -92,7 +91,7 @@ def sq8_round_trip(
     vectors: NDArray[np.floating], ranges: NDArray[np.float32]
 ) -> NDArray[np.float32]:
     """What storing ``vectors`` as 8-bit codes with ``ranges`` gives back."""
-    sq: Any = sq8_quantizer(ranges.shape[0] // 2, ranges)
+    sq = sq8_quantizer(ranges.shape[0] // 2, ranges)
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     out: NDArray[np.float32] = sq.decode(sq.compute_codes(x))
     return out
