@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..ingest.acronyms import expands
 from ..search.merging import rows_of, shift_spans
 from ..search.types import AnswerPick, Hit, RetrievalConfig, SearchResult
 from ..search.vocabulary import EVERYDAY_TERMS
@@ -41,6 +40,7 @@ from .asking import (
     split_ask,
     states_change,
 )
+from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
@@ -69,6 +69,7 @@ class AnswerLayer:
         self._asking: frozenset[str] | None = None
         self._inspected: dict[str, set[int]] | None = None
         self._acronyms: tuple[dict[str, str], dict[str, str]] | None = None
+        self._doc_forces: tuple[list[str], NDArray[np.int32]] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -153,18 +154,43 @@ class AnswerLayer:
         # Spelt out after it, "THRIVE (threat, harm, ...)": found in the answer's units.
         return (term, "") if re.fullmatch(r"[A-Z]{2,}s?", term) else None
 
-    def defining_rows(self, question: str) -> list[int]:
+    def defining_rows(
+        self,
+        question: str,
+        allowed: NDArray[np.bool_] | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
         """The passages (rows) where a report defines the acronym ``question`` asks the
         meaning of, in index order: a term used in many passages ("THRIVE") is defined in one,
-        which a search for "what does THRIVE stand for?" need not rank first by its words."""
+        which a search for "what does THRIVE stand for?" need not rank first by its words.
+        Only rows ``allowed`` keeps count, and the first ``limit`` of them are all a search
+        can show: a term named in 38,000 passages is then read in a few of them, not all."""
         defined = self.definition(question)
         if defined is None:
             return []
         acronym, long = defined
         lex = self.retriever.index.lexical
         chunks = self.retriever.index.chunks
-        rows = {int(r) for t in lex.terms(acronym) for r in lex.rows_with(t).tolist()}
-        return sorted(r for r in rows if defines(chunks[r].text, acronym, long))
+        rows = sorted({int(r) for t in lex.terms(acronym) for r in lex.rows_with(t).tolist()})
+        found: list[int] = []
+        for r in rows:
+            if (allowed is None or allowed[r]) and defines(chunks[r].text, acronym, long):
+                found.append(r)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def doc_forces(self) -> tuple[list[str], NDArray[np.int32]]:
+        """The forces of the index ("" for a report naming none), and each report's position
+        among them (in the index's document order), built once."""
+        with self._lock:
+            if self._doc_forces is None:
+                index = self.retriever.index
+                of = [index.metadata[d].force or "" for d in index.documents]
+                names = sorted(set(of))
+                code = {f: i for i, f in enumerate(names)}
+                self._doc_forces = (names, np.array([code[f] for f in of], dtype=np.int32))
+            return self._doc_forces
 
     def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
         """The rarest of ``terms`` that the reports of ``forces`` never use but another
@@ -172,16 +198,16 @@ class AnswerLayer:
         on COMPACT?" asks of Kent what another force's report says. 0 with no forces."""
         if not forces:
             return 0.0
-        force_of = self.retriever.force_of
-        lex = self.retriever.index.lexical
-        asked = set(forces)
+        r = self.retriever
+        lex = r.index.lexical
+        names, doc_force = self.doc_forces()
+        # the passages of the forces asked about, read through their reports: a term in
+        # 100,000 passages is one vectorised look-up, not a set of 100,000 names
+        asked_docs = np.isin(doc_force, [i for i, f in enumerate(names) if f in set(forces)])
         best = 0.0
         for t in terms:
             rows = lex.rows_with(t)
-            if len(rows) == 0:
-                continue
-            holders = {force_of[r] for r in rows.tolist()}
-            if holders and not holders & asked:
+            if len(rows) and not asked_docs[r.doc_of[rows]].any():
                 best = max(best, lex.idf(t) / (lex.max_idf or 1.0))
         return best
 
@@ -310,7 +336,7 @@ class AnswerLayer:
         ranked = rank(cands, ranker())
         # "What does PVPU stand for?": the sentence where a report defines it answers.
         defined = self.definition(plan.question)
-        defining = _defining_first(ranked, *defined) if defined else None
+        defining = defining_first(ranked, *defined) if defined else None
         if defining is not None:
             ranked = defining
 
@@ -418,37 +444,6 @@ class AnswerLayer:
         dense = np.clip(vectors @ topic, 0.0, 1.0) if topic is not None and len(vectors) else None
         spans = pick_highlights(score_info(info, weights), dense)
         return shift_spans(hit.chunk.text, member, spans)
-
-
-def defines(text: str, acronym: str, long: str) -> bool:
-    """Whether ``text`` defines ``acronym``: "... long form (ACRONYM)" or "ACRONYM (long
-    form)"; with no ``long`` known, bracketed words after it that spell it out, or a glossary
-    line or list item opening with it ("VVOWS – a briefing format ...")."""
-    stem = re.escape(acronym.removesuffix("s"))
-    if long:
-        words = r"[\s,-]+".join(re.escape(w) for w in re.split(r"[\s,-]+", long.strip()) if w)
-        pattern = re.compile(
-            rf"(?i:{words}s?)\s*\(\s*{stem}s?\s*\)|(?<![\w-]){stem}s?\s*\(\s*(?i:{words})"
-        )
-        return pattern.search(text) is not None
-    pattern = re.compile(rf"(?<![\w-]){stem}s?\s*\(([a-z][a-z ,-]{{3,160}}?)\)")
-    if any(expands(acronym, m.group(1)) for m in pattern.finditer(text)):
-        return True
-    # A glossary line or list item: "VVOWS – a briefing format that ...".
-    glossary = re.compile(rf"(?m)^(?:[-•*]\s+)?{stem}s?\s*[–—:-]\s+(?:an?|the)\s")
-    return glossary.search(text) is not None
-
-
-def _defining_first(
-    ranked: list[tuple[Candidate, float]], acronym: str, long: str
-) -> list[tuple[Candidate, float]] | None:
-    """``ranked`` with the unit that defines ``acronym`` (``defines``) first, scored as the
-    best; None when no unit defines it."""
-    for i, (c, p) in enumerate(ranked):
-        if defines(c.text, acronym, long):
-            top = max(p, ranked[0][1])
-            return [(c, top), *ranked[:i], *ranked[i + 1 :]]
-    return None
 
 
 def _report_dates(m: Metadata) -> set[int]:

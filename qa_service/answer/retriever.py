@@ -8,7 +8,11 @@ API, CLI, page and evaluation all search through it, so they agree on every answ
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..search.query import QueryPlan
 from ..search.retriever import PassageRetriever
@@ -39,9 +43,13 @@ class Retriever(PassageRetriever):
         spans, _ = self.index.sentences.of_chunk(row)
         return sentence_info(text, self.terms, [(int(a), int(b)) for a, b in spans.tolist()])
 
-    def pinned_rows(self, plan: QueryPlan) -> list[int]:
-        """The passage that defines the acronym a question asks the meaning of."""
-        return self.answers.defining_rows(plan.question)
+    def pinned_rows(
+        self, plan: QueryPlan, allowed: Callable[[], NDArray[np.bool_]], limit: int
+    ) -> list[int]:
+        """The passages that define the acronym a question asks the meaning of."""
+        if self.answers.definition(plan.question) is None:
+            return []
+        return self.answers.defining_rows(plan.question, allowed(), limit)
 
     def companion_texts(self, plan: QueryPlan) -> list[str]:
         """What the answer stage will encode besides the question, so that the search

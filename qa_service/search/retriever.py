@@ -24,13 +24,7 @@ from ..types import Chunk
 from .candidates import CandidateScorer, paths_under
 from .fusion import convex, cover_groups, pin_first, rrf, with_rows
 from .inputs import why_empty
-from .merging import (
-    Riders,
-    group_adjacent,
-    merged_chunk,
-    ride_along,
-    type_weights,
-)
+from .merging import Riders, group_adjacent, merged_chunk, ride_along, type_weights
 from .query import COMPARE_INTENT, QueryPlan, dense_text, plan_query
 from .spelling import english_words, spell
 from .types import Filters, Hit, RetrievalConfig, SearchResult, metadata_passes
@@ -102,10 +96,9 @@ class PassageRetriever:
         self._weight = type_weights(columns.type)
 
     def warm(self, limit: int = WARM_LIMIT) -> None:
-        """Fill the per-text caches a search uses, so the first questions after a (re)load are
-        as fast as later ones: the terms of every passage and sentence (confidence and
-        highlights read them) on an index of at most ``limit`` passages, and a few encodes of
-        different lengths (the encoder sizes its buffers on first use)."""
+        """Fill the per-text caches a search uses so the first questions after a (re)load are as
+        fast as later ones: every passage's and sentence's terms (up to ``limit`` passages),
+        and encodes of a few lengths (the encoder sizes its buffers on first use)."""
         chunks = self.index.chunks
         if len(chunks) <= limit:
             for row, chunk in enumerate(chunks):
@@ -119,9 +112,11 @@ class PassageRetriever:
     def warm_row(self, row: int) -> None:
         """Fill the per-passage caches of one row (the answer stage adds its sentences)."""
 
-    def pinned_rows(self, plan: QueryPlan) -> list[int]:
-        """Rows a question's own wording says to rank first, whatever their scores (the
-        answer stage: the passage that defines the acronym asked about); none here."""
+    def pinned_rows(
+        self, plan: QueryPlan, allowed: Callable[[], NDArray[np.bool_]], limit: int
+    ) -> list[int]:
+        """Up to ``limit`` rows the filters keep (``allowed()``) that a question's wording says
+        to rank first (the answer stage: where the acronym asked about is defined)."""
         return []
 
     def companion_texts(self, plan: QueryPlan) -> list[str]:
@@ -137,8 +132,8 @@ class PassageRetriever:
         compared: list[str],
         cfg: RetrievalConfig,
     ) -> SearchResult:
-        """The retrieved passages as they are: the answer stage overrides this to pick the
-        answer sentences and decide whether the reports answer the question."""
+        """The passages as retrieved; the answer stage overrides this to pick the answer
+        sentences and decide whether the reports answer."""
         return result
 
     @property
@@ -310,14 +305,15 @@ class PassageRetriever:
             )
 
         rows: NDArray[np.int64] | None = None  # the scored rows; None: every row, in order
-        pins = self.pinned_rows(plan)
+        allowed = functools.cache(lambda: self.mask(applied))  # only when needed
+        pins = self.pinned_rows(plan, allowed, max(top_k, 1) * 20)  # as many as can show
         if len(self.index.chunks) > self.fusion_scan_limit:
             rows, dense, lexical = self._candidate_scores(plan, cfg, applied, top_k, timings)
             if pins:
-                rows, dense, lexical = with_rows(rows, dense, lexical, pins, self.mask(applied))
+                rows, dense, lexical = with_rows(rows, dense, lexical, pins, allowed())
             keep = np.ones(len(rows), dtype=bool)
         else:
-            keep = self.mask(applied)
+            keep = allowed()
             dense, lexical = self._exact_scores(plan, cfg, keep, timings)
 
         t = time.perf_counter()

@@ -195,7 +195,7 @@ def test_what_a_term_means_and_who_by_name() -> None:
 def test_the_unit_that_spells_an_acronym_out_leads() -> None:
     from types import SimpleNamespace
 
-    from qa_service.answer.answering import _defining_first
+    from qa_service.answer.definitions import defining_first
 
     units = [
         "The call-taker did a thorough THRIVE assessment.",
@@ -204,13 +204,13 @@ def test_the_unit_that_spells_an_acronym_out_leads() -> None:
         "A PVP (a form) was sent.",
     ]
     ranked = [(SimpleNamespace(text=t), 0.5 - i / 10) for i, t in enumerate(units)]
-    first = _defining_first(ranked, "THRIVE", "")  # type: ignore[arg-type]
+    first = defining_first(ranked, "THRIVE", "")  # type: ignore[arg-type]
     assert first is not None and first[0][0].text == units[1] and first[0][1] == 0.5
-    assert _defining_first(ranked, "PVP", "") is None  # type: ignore[arg-type]  # "a form"
-    known = _defining_first(ranked, "THRIVE", "threat harm risk investigation vulnerability")  # type: ignore[arg-type]
+    assert defining_first(ranked, "PVP", "") is None  # type: ignore[arg-type]  # "a form"
+    known = defining_first(ranked, "THRIVE", "threat harm risk investigation vulnerability")  # type: ignore[arg-type]
     assert known is not None and known[0][0].text == units[1]
     # A glossary line or list item defines it too; a passing mention does not.
-    from qa_service.answer.answering import defines
+    from qa_service.answer.definitions import defines
 
     assert defines("Two prompts.\n- VVOWS – a briefing format to record voices;", "VVOWS", "")
     assert not defines("The VVOWS prompt was misused.", "VVOWS", "")

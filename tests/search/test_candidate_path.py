@@ -202,3 +202,15 @@ def test_a_pinned_passage_the_candidates_missed_still_ranks_first(retriever) -> 
     others = [f for f in {*retriever.force_of} if f and f != force]
     hits = big.search(question, filters=Filters(forces=tuple(others))).hits
     assert all(h.row not in want for h in hits)
+
+
+def test_defining_rows_read_only_what_a_search_can_show(retriever) -> None:  # type: ignore[no-untyped-def]
+    """The rows that define an acronym stop at the limit, in index order, and skip rows the
+    filters leave out, as if every row were checked and the rest cut off."""
+    question = "what does CSE stand for?"
+    every = retriever.answers.defining_rows(question)
+    assert len(every) >= 2
+    assert retriever.answers.defining_rows(question, limit=1) == every[:1]
+    allowed = np.ones(len(retriever.index.chunks), dtype=bool)
+    allowed[every[0]] = False
+    assert retriever.answers.defining_rows(question, allowed, 1) == every[1:2]
