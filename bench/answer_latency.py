@@ -16,7 +16,6 @@ import time
 import harness as h
 
 from qa_service.answer.chat import answer
-from qa_service.answer.reply import Turn
 from qa_service.answer.service import open_retriever
 from qa_service.evaluation.retrieval import load_questions
 from qa_service.settings import Settings
@@ -34,16 +33,16 @@ def main() -> None:
     retriever = open_retriever(Settings(index_dir=h.require_index()))
     retriever.warm()
     for q in questions:  # warm-up: encodes cached, models loaded
-        answer(retriever, [Turn("user", q.question)])
+        answer(retriever, q.turns())
     search_ms: list[float] = []
     chat_ms: list[float] = []
     for _ in range(passes):
         for q in questions:
             t = time.perf_counter()
-            retriever.search(q.question, top_k=5)
+            retriever.search(q.asked(), top_k=5)
             search_ms.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            answer(retriever, [Turn("user", q.question)])
+            answer(retriever, q.turns())
             chat_ms.append((time.perf_counter() - t) * 1000)
     result = {
         "questions": len(questions),

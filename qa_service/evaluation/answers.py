@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from ..answer.chat import answer
-from ..answer.reply import Turn
 from ..answer.retriever import Retriever
 from ..ingest.textnorm import collapse_ws, remove_footnote_marks, strip_markup
 from .retrieval import Question
@@ -84,7 +83,7 @@ def run_answers(
     """Ask every question through the chat answer and judge its sentences."""
     out = []
     for i, q in enumerate(questions, 1):
-        reply = answer(retriever, [Turn("user", q.question)], top_k=top_k)
+        reply = answer(retriever, q.turns(), top_k=top_k)
         texts = tuple(s.text for s in reply.sentences)
         hits = [any(answers_quote(t, e.text) for e in q.evidence) for t in texts]
         out.append(

@@ -219,8 +219,12 @@ def fit(
     max_staff_refused: float = MAX_STAFF_REFUSED,
     progress: Callable[[str], None] | None = None,
 ) -> FitReport:
-    """Fit both models on ``dev`` and write them to ``out_dir``."""
+    """Fit both models on ``dev`` and write them to ``out_dir``. Follow-ups (questions with
+    a history) are evaluated, not fitted on: their searched question is the chat's rewriting,
+    vaguer than a question asked whole ("What about RSO visits in Lincolnshire?"), and
+    fitting on dev's 19 moved dev answer@1 from 0.627 to 0.605 and staff from 0.563 to 0.546."""
     say = progress or (lambda _: None)
+    dev = [q for q in dev if not q.history]
     say(f"ranker: collecting candidates of {len(dev)} questions")
     # The shipped files may not match the code's features yet: neutral models meanwhile.
     answer_rank.OVERRIDES["ranker"] = answer_rank.prior(
@@ -248,7 +252,7 @@ def _fit(
     for g, q in enumerate(dev):
         if not q.evidence:
             continue
-        res = retriever.search(q.question, top_k=5)
+        res = retriever.search(q.asked(), top_k=5)
         for c, _ in res.candidates:
             assert isinstance(c, Candidate)
             label = any(answers_quote(c.text, e.text) for e in q.evidence)
@@ -271,7 +275,7 @@ def _fit(
         for g, q in enumerate(dev):
             if g % folds != f:
                 continue
-            res = retriever.search(q.question, top_k=5)
+            res = retriever.search(q.asked(), top_k=5)
             if not res.answer_features:  # no passage at all (a force the corpus lacks)
                 continue
             xs.append(res.answer_features)

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..answer.chat import rewrite_conversation
+from ..answer.reply import Turn
 from ..answer.retriever import Retriever
 from ..ingest.textnorm import collapse_ws
 from ..search.types import Hit, RetrievalConfig, SearchResult
 
-KINDS = ("staff", "inspector", "quote", "fact", "compare", "none")
+KINDS = ("staff", "inspector", "quote", "fact", "compare", "followup", "partial", "none")
 CUTOFFS = (1, 3, 5, 10)
 
 
@@ -51,6 +53,18 @@ class Question:
     force: str | None
     split: str | None
     evidence: tuple[Evidence, ...]
+    history: tuple[str, ...] = ()  # the user's earlier turns, oldest first (a follow-up)
+
+    def turns(self) -> list[Turn]:
+        """The conversation the question ends: its history's user turns, then itself."""
+        return [Turn("user", t) for t in (*self.history, self.question)]
+
+    def asked(self) -> str:
+        """The question as searched: a follow-up rewritten against its history by the same
+        rules as the chat's (``POST /v1/chat``), otherwise as written."""
+        if not self.history:
+            return self.question
+        return rewrite_conversation(self.turns())[-1]
 
 
 @dataclass
@@ -109,6 +123,7 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
                 evidence=tuple(
                     Evidence(str(e["source"]), str(e["text"])) for e in row.get("evidence") or []
                 ),
+                history=tuple(str(t) for t in row.get("history") or ()),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise EvalError(f"{path}:{n}: not a question line ({exc})") from None
@@ -184,7 +199,7 @@ def run_questions(
     texts = {d.source: d.text for d in retriever.index.documents.values()}
     outcomes = []
     for i, q in enumerate(questions, 1):
-        res: SearchResult = retriever.search(q.question, top_k=top_k, config=config)
+        res: SearchResult = retriever.search(q.asked(), top_k=top_k, config=config)
         evidence = {}
         for j, ev in enumerate(q.evidence):
             span = locate(texts, ev)

@@ -87,7 +87,7 @@ def calibrate_threshold(
         if not q.evidence:
             continue
         cfg = replace(config, answerable_threshold=-1.0, highlight=False)
-        res = retriever.search(q.question, top_k=5, config=cfg)
+        res = retriever.search(q.asked(), top_k=5, config=cfg)
         top = [h.row for h in res.hits]
         scores.append(retriever.confidence(res.plan, top, cfg) if top else -1.0)
     scores.sort()

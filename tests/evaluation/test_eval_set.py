@@ -15,8 +15,9 @@ QUESTIONS_PATH = ROOT / "eval" / "questions.jsonl"
 CORPUS_DIR = ROOT / "corpus"
 
 FIELDS = {"id", "question", "kind", "force", "split", "evidence"}
-OPTIONAL = {"none_type", "missing"}  # none: which kind of unanswerable; partial: what is not given
-KINDS = {"staff", "inspector", "quote", "fact", "compare", "none", "partial"}
+# none: which kind of unanswerable; partial: what is not given; history: a follow-up's earlier turns
+OPTIONAL = {"none_type", "missing", "history"}
+KINDS = {"staff", "inspector", "quote", "fact", "compare", "followup", "none", "partial"}
 NONE_TYPES = {
     "other_force",
     "off_topic",
@@ -93,6 +94,11 @@ def test_optional_fields(rows):
             assert isinstance(row.get("missing"), str) and row["missing"].strip(), row["id"]
         else:
             assert "missing" not in row, row["id"]
+        if "history" in row or row["kind"] == "followup":
+            history = row.get("history")
+            assert isinstance(history, list) and history, row["id"]
+            assert all(isinstance(t, str) and t.strip() for t in history), row["id"]
+            assert row["kind"] in ("followup", "none"), row["id"]
 
 
 def test_at_least_400_questions(rows):
@@ -106,7 +112,8 @@ def test_ids_unique_and_sequential(rows):
 
 
 def test_questions_unique(rows):
-    counts = Counter(row["question"] for row in rows)
+    # a follow-up ("and Kent?") may repeat another's words after a different history
+    counts = Counter((tuple(row.get("history", ())), row["question"]) for row in rows)
     assert not [q for q, c in counts.items() if c > 1]
 
 

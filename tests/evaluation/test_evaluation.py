@@ -102,3 +102,20 @@ def test_one_result_can_reach_several_quotes() -> None:
     empty = QuestionOutcome(Question("q4", "q", "staff", None, "dev", q.evidence), True, [], [], [])
     both = report("x", [o, empty])
     assert both.overall["recall@5"] == 0.5 and both.overall["mrr@10"] == pytest.approx(0.25)
+
+
+def test_a_follow_up_is_asked_as_the_chat_rewrites_it(tmp_path: Path) -> None:
+    """A question with a history is searched as the chat's rewriting of its conversation
+    (POST /v1/chat), and answered as the last turn of it; one without is asked as written."""
+    p = tmp_path / "q.jsonl"
+    p.write_text(
+        '{"id": "a", "question": "and Kent?", "kind": "followup",'
+        ' "history": ["do Lincs leave kids in the cells overnight?"]}\n'
+        '{"id": "b", "question": "do Lincs leave kids in the cells overnight?"}\n'
+    )
+    follow, plain = load_questions(p)
+    assert follow.history == ("do Lincs leave kids in the cells overnight?",)
+    assert [t.content for t in follow.turns()] == [*follow.history, "and Kent?"]
+    assert "Kent" in follow.asked() and "cells overnight" in follow.asked()
+    assert "Lincs" not in follow.asked()
+    assert plain.asked() == plain.question and plain.history == ()
