@@ -467,7 +467,7 @@ def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retrie
     bad = []
     answered = 0
     for q in questions:
-        reply = answer(retriever, [Turn("user", q.question)])
+        reply = answer(retriever, q.turns())  # a follow-up: the conversation it ends
         if not reply.sentences:
             assert reply.result.state == "not_answered" or not reply.result.hits, q.id
             continue
