@@ -95,6 +95,15 @@ baseline_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Committed results JSON: exit 1 if Recall@5 or MRR@10 drops > 0.02 below it.",
 )
+@click.option(
+    "--cross-fit",
+    "cross_fit",
+    type=click.IntRange(2, 20),
+    default=None,
+    metavar="FOLDS",
+    help="Answer each question with answer models fitted without it (FOLDS folds): honest"
+    " answer figures for the split the shipped models are fitted on (dev).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @index_option
 def eval_cmd(
@@ -106,6 +115,7 @@ def eval_cmd(
     as_json: bool,
     only_final: bool,
     gate: Path | None,
+    cross_fit: int | None,
     quiet: bool,
     index_dir: Path | None,
 ) -> None:
@@ -119,10 +129,14 @@ def eval_cmd(
       qa eval --split test --only-final
       qa eval --split test --only-final -q --gate eval/results/test.json
       qa eval --split dev --update-baseline
+      qa eval --split dev --only-final --cross-fit 5
       qa eval --split test --only-final -q --json | jq .retrievers[0].overall
     """
     from tqdm import tqdm
 
+    if cross_fit and (update_baseline or gate is not None):
+        # the committed figures are the shipped models', not models fitted per fold
+        fail("--cross-fit measures fitting, not the shipped models: drop --update-baseline/--gate")
     out = results_folder(out, update_baseline)  # bad options fail before any work
     settings = _settings(index_dir=index_dir)
     with clean_errors():
@@ -140,9 +154,16 @@ def eval_cmd(
                 outcomes = run_questions(retriever, qs, cfg, top_k, lambda _: bar.update(1))
                 reports.append(report(name, outcomes))
         with tqdm(total=len(qs), disable=quiet, file=sys.stderr, unit="question") as bar:
-            bar.set_description("chat answers")
-            answered = run_answers(retriever, qs, progress=lambda _: bar.update(1))
+            bar.set_description("chat answers" + (" (cross-fitted)" if cross_fit else ""))
+            if cross_fit:
+                from ..evaluation.fit import cross_fitted_answers
+
+                answered = cross_fitted_answers(retriever, qs, cross_fit, lambda _: bar.update(1))
+            else:
+                answered = run_answers(retriever, qs, progress=lambda _: bar.update(1))
         answers = answer_report(answered)
+        if cross_fit:
+            answers["cross_fitted_folds"] = cross_fit
     label = split or "all"
     out.mkdir(parents=True, exist_ok=True)
     data = {
@@ -165,7 +186,13 @@ def eval_cmd(
         "",
         kind_table(final),
         "",
-        "## Answers (the chat answer's sentences and state)",
+        "## Answers (the chat answer's sentences and state"
+        + (
+            f"; cross-fitted, {cross_fit} folds: each question answered by answer models"
+            " fitted without it)"
+            if cross_fit
+            else ")"
+        ),
         "",
         answer_table(answers),
         "",

@@ -104,6 +104,10 @@ def test_eval_writes_a_fresh_folder_unless_told(tmp_path: Path) -> None:
     assert results_folder(BASELINE, update_baseline=True) == BASELINE
     res = CliRunner().invoke(cli, ["eval", "--update-baseline", "--output", str(tmp_path)])
     assert res.exit_code == 2 and "--update-baseline" in res.stderr
+    # cross-fitted figures are not the shipped models': never the baseline, nor gated on it
+    for extra in (["--update-baseline"], ["--gate", "eval/results/test.json"]):
+        res = CliRunner().invoke(cli, ["eval", "--cross-fit", "5", *extra])
+        assert res.exit_code == 2 and "--cross-fit" in res.stderr, res.output
 
 
 def test_progress_bars_count_what_each_stage_counts() -> None:
