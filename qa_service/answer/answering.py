@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..search.merging import rows_of, shift_spans
-from ..search.types import AnswerPick, Hit, RetrievalConfig, SearchResult
+from ..search.types import AnswerPick, Filters, Hit, RetrievalConfig, SearchResult
 from ..search.vocabulary import EVERYDAY_TERMS
 from ..types import Metadata
 from .answerability import (
@@ -69,7 +69,6 @@ class AnswerLayer:
         self._asking: frozenset[str] | None = None
         self._inspected: dict[str, set[int]] | None = None
         self._acronyms: tuple[dict[str, str], dict[str, str]] | None = None
-        self._doc_forces: tuple[list[str], NDArray[np.int32]] | None = None
 
     def boilerplate(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
@@ -180,18 +179,6 @@ class AnswerLayer:
                     break
         return found
 
-    def doc_forces(self) -> tuple[list[str], NDArray[np.int32]]:
-        """The forces of the index ("" for a report naming none), and each report's position
-        among them (in the index's document order), built once."""
-        with self._lock:
-            if self._doc_forces is None:
-                index = self.retriever.index
-                of = [index.metadata[d].force or "" for d in index.documents]
-                names = sorted(set(of))
-                code = {f: i for i, f in enumerate(names)}
-                self._doc_forces = (names, np.array([code[f] for f in of], dtype=np.int32))
-            return self._doc_forces
-
     def elsewhere_idf(self, terms: Sequence[str], forces: Sequence[str]) -> float:
         """The rarest of ``terms`` that the reports of ``forces`` never use but another
         force's report does (as IDF over the corpus's highest): "does Kent log missing kids
@@ -200,10 +187,11 @@ class AnswerLayer:
             return 0.0
         r = self.retriever
         lex = r.index.lexical
-        names, doc_force = self.doc_forces()
         # the passages of the forces asked about, read through their reports: a term in
         # 100,000 passages is one vectorised look-up, not a set of 100,000 names
-        asked_docs = np.isin(doc_force, [i for i, f in enumerate(names) if f in set(forces)])
+        asked_docs = r.allowed_docs(Filters(forces=tuple(forces)))
+        if asked_docs is None:  # no force asked of: every report is
+            return 0.0
         best = 0.0
         for t in terms:
             rows = lex.rows_with(t)

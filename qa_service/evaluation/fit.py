@@ -269,18 +269,15 @@ def cross_fitted_answers(
     are the honest ones, comparable with a split the models never saw."""
     fold_of = {q.id: i % folds for i, q in enumerate(questions)}
     out: dict[str, AnswerOutcome] = {}
-    done = 0
     for f in range(folds):
         train = [q for q in questions if fold_of[q.id] != f]
         held = [q for q in questions if fold_of[q.id] == f]
         ranker_model, model, _ = fit_models(retriever, train)
         answer_rank.OVERRIDES.update(ranker=ranker_model, answerability=model)
+        # ``out`` holds the earlier folds while this fold's questions are answered
+        counted = (lambda i: progress(len(out) + i)) if progress else None
         try:
-            for o in run_answers(retriever, held):
-                out[o.question.id] = o
-                done += 1
-                if progress:
-                    progress(done)
+            out.update((o.question.id, o) for o in run_answers(retriever, held, progress=counted))
         finally:
             answer_rank.OVERRIDES.clear()
             load_model.cache_clear()

@@ -250,6 +250,11 @@ class PassageRetriever:
             keep &= self._paths_under(want)[self.index.columns.section]
         return keep
 
+    def allowed_docs(self, filters: Filters) -> NDArray[np.bool_] | None:
+        """Which documents pass the filters' document conditions (None: all of them), in the
+        index's document order; cached per filter, read-only."""
+        return self._allowed(filters)
+
     def _allowed_docs(self, filters: Filters) -> NDArray[np.bool_] | None:
         """Which documents pass the filters' document conditions (None: all of them)."""
         if replace(filters, section=()) == Filters():
