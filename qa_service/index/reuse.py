@@ -40,6 +40,7 @@ from ..ingest.sentences import sentence_spans
 from ..settings import BUNDLED_MODEL, Settings
 from ..types import Chunk, Document
 from . import store
+from .adaptation import fingerprint, is_adapted
 from .dense import (
     CODES_FILE,
     PQ_CODEBOOK_FILE,
@@ -90,6 +91,8 @@ def embedder_signature(settings: Settings) -> dict[str, str | None]:
         "model_package": version,
         "normalized": "l2",
     }
+    if is_adapted(settings.model):  # retrained weights embed differently
+        out["model_weights"] = fingerprint(settings.model, settings.models_dir)
     if settings.passage_vectors != "passage":
         out["passage_vectors"] = settings.passage_vectors
     if settings.index_precision != "fp32":

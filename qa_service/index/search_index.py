@@ -13,6 +13,7 @@ from ..ingest.metadata import report_years
 from ..settings import Settings
 from ..types import Chunk, Document, Metadata
 from . import store
+from .adaptation import fingerprint, is_adapted
 from .dense import DenseIndex, SentenceVectors
 from .document_store import LazyDocuments
 from .lexical import LexicalIndex
@@ -78,6 +79,15 @@ def check_model(manifest: dict[str, Any], settings: Settings) -> None:
         raise IndexStoreError(
             f"the index was built with model {built!r} but the configured model is"
             f" {settings.model!r}; rebuild with `qa index` or set QA_MODEL={built}"
+        )
+    embedder = manifest.get("embedder")
+    built_weights = embedder.get("model_weights") if isinstance(embedder, dict) else None
+    if is_adapted(settings.model) and built_weights != fingerprint(
+        settings.model, settings.models_dir
+    ):
+        raise IndexStoreError(
+            f"the index was built with another training of {settings.model!r} than the one in"
+            f" {settings.models_dir}; rebuild with `qa index`"
         )
 
 

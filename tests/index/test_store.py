@@ -16,7 +16,7 @@ from qa_service.index.current import load_search_index
 from qa_service.index.document_store import LazyDocuments
 from qa_service.index.indexer import build_index
 from qa_service.index.passage_store import LazyChunks
-from qa_service.settings import Settings
+from qa_service.settings import ADAPTED_MODEL, Settings
 from tests.conftest import CORPUS, SEEDS
 from tests.index.older_formats import as_format_4, as_jsonl_layout
 
@@ -43,7 +43,7 @@ def test_round_trip(built: Path, corpus_docs, corpus_chunks) -> None:
     assert sorted(idx.chunks, key=key) == sorted(corpus_chunks, key=key)
     m = idx.manifest
     assert m["counts"] == {"documents": 4, "chunks": len(corpus_chunks)}
-    assert m["model"] == "bundled:all-MiniLM-L6-v2" and m["model_max_tokens"] == 256
+    assert m["model"] == ADAPTED_MODEL and m["model_max_tokens"] == 256
     assert m["chunker"]["target_tokens"] == 200 and len(m["corpus_hash"]) == 64
     assert m["format_version"] == store.FORMAT_VERSION == 6
     assert set(m["files"]) >= {
