@@ -23,11 +23,10 @@ COPY qa_service ./qa_service
 RUN pip install --no-deps .
 
 COPY corpus ./corpus
-# The dev questions the encoder is adapted on (qa_service/index/adaptation.py): the build
-# trains it into models/ before indexing.
+# The dev questions the encoder is adapted on (qa_service/evaluation/adaptation.py).
 COPY eval/questions.jsonl ./eval/questions.jsonl
-# The index (and the adapted encoder) are part of the image and read-only at run time.
-RUN qa index --quiet --corpus corpus --index index
+# The adapted encoder (models/) and the index are part of the image and read-only at run time.
+RUN qa prepare --quiet --index index && qa index --quiet --corpus corpus --index index
 
 USER 10001:10001
 EXPOSE 8000

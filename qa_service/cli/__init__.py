@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import click
 
+from ..index.adapted import AdaptationError
 from ..index.embedding import ModelError
 from ..index.indexer import BuildError, build_index
 from ..index.store import IndexStoreError, load
@@ -27,6 +28,7 @@ from ..index.tokens import TokenizerError
 from ..settings import Settings
 
 _EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    AdaptationError,
     BuildError,
     IndexStoreError,
     ModelError,
@@ -210,7 +212,8 @@ def prepare_cmd(index_dir: Path | None, quiet: bool) -> None:
       qa prepare --index /srv/qa-index --quiet
       QA_MODEL=bundled:all-MiniLM-L6-v2 qa prepare   # the bundled model as it is
     """
-    from ..index.adaptation import ensure_adapted, is_adapted
+    from ..evaluation.adaptation import ensure_adapted
+    from ..index.adapted import is_adapted
     from ..index.onnx_export import prepare_encoder
 
     settings = _settings(index_dir=index_dir)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from ..settings import BUNDLED_MODEL
+from .adapted import adapted_dir, is_adapted, read_recipe
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -53,9 +54,7 @@ def resolve_model(name: str, models_dir: Path | None = None) -> str:
     """A loadable model location: the bundled package's folder, an adapted model's folder
     (under ``models_dir``, default ``$QA_MODELS_DIR`` or models/), a local path, or a hub
     name."""
-    if name.startswith("adapted:"):
-        from .adaptation import adapted_dir, read_recipe
-
+    if is_adapted(name):
         if models_dir is None:
             from ..settings import Settings
 

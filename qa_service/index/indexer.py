@@ -23,7 +23,7 @@ from ..ingest.acronyms import extract_acronyms
 from ..settings import Settings
 from ..types import Chunk, Document
 from . import reuse, store
-from .adaptation import AdaptationError, ensure_adapted, is_adapted
+from .adapted import adapted_dir, is_adapted, read_recipe
 from .agreement import check_agreement, vectors_encoder
 from .chunking import ChunkParams, chunk_corpus
 from .dense import FLOAT_FILE, DenseIndex, SentenceVectors
@@ -148,11 +148,14 @@ def build_index(
             progress(f"reading {path.name}", files_done[0], total)
 
     clock = _Clock()
-    if is_adapted(settings.model):  # trained once (``qa prepare`` does it at set-up)
-        try:
-            ensure_adapted(settings, progress, retrain=False)
-        except AdaptationError as exc:
-            raise BuildError(str(exc)) from exc
+    if (
+        is_adapted(settings.model)
+        and read_recipe(adapted_dir(settings.model, settings.models_dir)) is None
+    ):
+        raise BuildError(
+            f"the adapted model {settings.model!r} is not built in {settings.models_dir}:"
+            " run `qa prepare` (the README's set-up does)"
+        )
     tokenizer = ModelTokenizer(settings.model).load()
     params = chunk_params(settings, tokenizer.max_tokens)
     chunker = _chunker_settings(settings, params)

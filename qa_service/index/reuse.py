@@ -40,7 +40,7 @@ from ..ingest.sentences import sentence_spans
 from ..settings import BUNDLED_MODEL, Settings
 from ..types import Chunk, Document
 from . import store
-from .adaptation import fingerprint, is_adapted
+from .adapted import fingerprint, is_adapted
 from .dense import (
     CODES_FILE,
     PQ_CODEBOOK_FILE,

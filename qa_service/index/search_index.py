@@ -13,7 +13,7 @@ from ..ingest.metadata import report_years
 from ..settings import Settings
 from ..types import Chunk, Document, Metadata
 from . import store
-from .adaptation import fingerprint, is_adapted
+from .adapted import fingerprint, is_adapted
 from .dense import DenseIndex, SentenceVectors
 from .document_store import LazyDocuments
 from .lexical import LexicalIndex

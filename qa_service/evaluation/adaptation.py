@@ -10,8 +10,9 @@ the CPU). Only dev questions are used; test stays unseen.
 The result is a model folder ``<models_dir>/<name>-adapted/`` with ``adaptation.json``, the
 recipe it was trained from (base model, a hash of the training questions, the training
 settings and library versions) and a hash of its weights (what an index's stored vectors are
-tied to, ``reuse.embedder_signature``). ``qa prepare`` trains it again when the recipe changes;
-``qa index`` only trains a missing one, so indexing another corpus never changes it.
+tied to, ``reuse.embedder_signature``). Only ``qa prepare`` trains it, again when the recipe
+changes: ``qa index`` refuses to build without it, and indexing another corpus (edited
+reports, say) never changes it. The names and the folder: index/adapted.py.
 
 Measured in docs/evaluation.md ("Adapting the encoder"): test answer@1 0.610 -> 0.665, and
 0.608 -> 0.677 on a report whose questions the training left out.
@@ -30,18 +31,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..settings import BUNDLED_MODEL, Settings
-from .embedding import ModelError
-
-if TYPE_CHECKING:
-    from ..evaluation.retrieval import Question
-
-ADAPTED_PREFIX = "adapted:"
-ADAPTED_MODEL = "adapted:all-MiniLM-L6-v2"
-RECIPE_FILE = "adaptation.json"
-WEIGHTS_FILE = "model.safetensors"
+from ..answer.rank import FEATURES, Candidate
+from ..answer.service import open_retriever
+from ..index.adapted import (
+    RECIPE_FILE,
+    WEIGHTS_FILE,
+    AdaptationError,
+    adapted_dir,
+    base_of,
+    read_recipe,
+)
+from ..index.embedding import resolve_model
+from ..index.indexer import build_index
+from ..settings import Settings
+from .answers import answers_quote
+from .retrieval import EvalError, Question, load_questions
 
 # Training settings (the recipe). Chosen on dev: one epoch, three hard negatives a positive.
 EPOCHS = 1
@@ -51,10 +57,6 @@ SCALE = 20.0  # cosine -> logit scale of the in-batch negatives loss
 NEGATIVES = 3
 SEED = 0
 TOP_K = 5  # passages whose answer units are mined for negatives (the answer layer's top_k)
-
-
-class AdaptationError(ModelError):
-    """The adapted encoder cannot be built (message says why)."""
 
 
 @dataclass(frozen=True)
@@ -67,27 +69,8 @@ class Triplet:
     other: str
 
 
-def is_adapted(model: str) -> bool:
-    """Whether a model name names an adapted encoder ("adapted:<base name>")."""
-    return model.startswith(ADAPTED_PREFIX)
-
-
-def base_of(model: str) -> str:
-    """The bundled model an adapted one starts from."""
-    name = model.removeprefix(ADAPTED_PREFIX)
-    if f"bundled:{name}" != BUNDLED_MODEL:
-        raise AdaptationError(f"only the bundled model can be adapted, not {name!r}")
-    return BUNDLED_MODEL
-
-
-def adapted_dir(model: str, models_dir: Path) -> Path:
-    """Where the adapted model ``model`` lives."""
-    return models_dir / f"{model.removeprefix(ADAPTED_PREFIX)}-adapted"
-
-
 def training_questions(path: Path) -> list[Question]:
     """The dev questions with evidence (the training set)."""
-    from ..evaluation.retrieval import EvalError, load_questions
 
     if not path.is_file():
         raise AdaptationError(f"the training questions {path} are missing")
@@ -129,23 +112,6 @@ def recipe(settings: Settings) -> dict[str, Any]:
     }
 
 
-def read_recipe(folder: Path) -> dict[str, Any] | None:
-    """The recipe an adapted model folder was trained from (None: no valid folder)."""
-    try:
-        data = json.loads((folder / RECIPE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or not (folder / WEIGHTS_FILE).is_file():
-        return None
-    return data
-
-
-def fingerprint(model: str, models_dir: Path) -> str | None:
-    """The hash of an adapted model's weights (None if it is not built)."""
-    data = read_recipe(adapted_dir(model, models_dir))
-    return str(data["weights"]) if data and "weights" in data else None
-
-
 def mining_settings(settings: Settings, work: Path, corpus: Path) -> Settings:
     """Settings of an index of ``corpus`` in ``work`` built with the base model."""
     return settings.model_copy(
@@ -170,10 +136,6 @@ def mine(
     answer units closest to it under the base model (by the unit's best sentence cosine) in
     its top passages, among those that do not answer it. Mined on an index of the reports the
     evidence is in, built with the base model in ``work``."""
-    from ..answer.rank import FEATURES, Candidate
-    from ..answer.service import open_retriever
-    from ..evaluation.answers import answers_quote
-    from .indexer import build_index
 
     corpus = work / "corpus"
     corpus.mkdir(parents=True)
@@ -241,21 +203,13 @@ def train(
 
 
 def ensure_adapted(
-    settings: Settings,
-    progress: Callable[[str, int, int], None] | None = None,
-    retrain: bool = True,
+    settings: Settings, progress: Callable[[str, int, int], None] | None = None
 ) -> tuple[Path, bool]:
-    """The adapted model's folder, trained now if it is missing or (``retrain``) if its
-    recipe changed. Returns (folder, whether it was trained).
-
-    ``qa prepare`` retrains; ``qa index`` only trains a missing model: an index of another
-    corpus (edited reports, say) must not replace the model other indexes were built with."""
-    from .embedding import resolve_model
+    """The adapted model's folder, trained now if it is missing or its recipe changed.
+    Returns (folder, whether it was trained)."""
 
     folder = adapted_dir(settings.model, settings.models_dir)
     have = read_recipe(folder)
-    if have is not None and not retrain:
-        return folder, False
     wanted = recipe(settings)
     if have is not None and {k: have.get(k) for k in wanted} == wanted:
         return folder, False

@@ -12,16 +12,16 @@ import pytest
 from click.testing import CliRunner
 
 from qa_service.cli import cli
-from qa_service.index import adaptation
-from qa_service.index.adaptation import (
+from qa_service.evaluation import adaptation
+from qa_service.evaluation.adaptation import Triplet, ensure_adapted, recipe
+from qa_service.index.adapted import (
+    WEIGHTS_FILE,
     AdaptationError,
-    Triplet,
     adapted_dir,
     base_of,
-    ensure_adapted,
+    fingerprint,
     is_adapted,
     read_recipe,
-    recipe,
 )
 from qa_service.index.embedding import ModelError, SentenceTransformerEmbedder, resolve_model
 from qa_service.index.search_index import check_model
@@ -94,7 +94,7 @@ def test_unbuilt_adapted_model_names_the_command(tmp_path: Path) -> None:
     # A folder without its recipe (an interrupted copy) is not a model either.
     folder = adapted_dir(ADAPTED_MODEL, tmp_path)
     folder.mkdir(parents=True)
-    (folder / adaptation.WEIGHTS_FILE).write_bytes(b"")
+    (folder / WEIGHTS_FILE).write_bytes(b"")
     assert read_recipe(folder) is None
     with pytest.raises(ModelError, match="not built"):
         resolve_model(ADAPTED_MODEL, tmp_path)
@@ -113,7 +113,7 @@ def test_cli_prepare_without_training_questions_exits_2(tmp_path: Path) -> None:
 
 def test_index_built_with_another_training_is_refused(tmp_path: Path) -> None:
     s = Settings()
-    weights = adaptation.fingerprint(s.model, s.models_dir)
+    weights = fingerprint(s.model, s.models_dir)
     assert weights, "the set-up (qa prepare) builds the adapted model"
     manifest = {"model": s.model, "embedder": {"model": s.model, "model_weights": weights}}
     check_model(manifest, s)  # the shipped training: accepted
