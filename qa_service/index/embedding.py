@@ -102,8 +102,10 @@ class SentenceTransformerEmbedder:
         blas_threads: int | None = 1,
         precision: str = "fp32",
         workers: int = 1,
+        models_dir: Path | None = None,
     ) -> None:
         self.model_name = model
+        self.models_dir = models_dir  # where an adapted model is (None: $QA_MODELS_DIR)
         self.device = device
         self.threads = threads  # torch intra-op threads; None keeps torch's default
         self.blas_threads = blas_threads  # numpy BLAS threads for the process; None: untouched
@@ -120,7 +122,7 @@ class SentenceTransformerEmbedder:
     def load(self) -> SentenceTransformerEmbedder:
         """Load the model (idempotent)."""
         if self._model is None:
-            location = resolve_model(self.model_name)
+            location = resolve_model(self.model_name, self.models_dir)
             _offline_if_local(location)
             try:
                 from sentence_transformers import SentenceTransformer
@@ -268,15 +270,16 @@ class SentenceTransformerEmbedder:
 class ModelTokenizer:
     """Just the model's tokenizer (fast to load), for sizing chunks without the network."""
 
-    def __init__(self, model: str = BUNDLED_MODEL) -> None:
+    def __init__(self, model: str = BUNDLED_MODEL, models_dir: Path | None = None) -> None:
         self.model_name = model
+        self.models_dir = models_dir
         self._tok: Any = None
         self._max: int | None = None
 
     def load(self) -> ModelTokenizer:
         """Load the tokenizer and read the model's window from its sentence-transformers config."""
         if self._tok is None:
-            location = resolve_model(self.model_name)
+            location = resolve_model(self.model_name, self.models_dir)
             _offline_if_local(location)
             try:
                 fast = Path(location) / "tokenizer.json"
@@ -320,5 +323,12 @@ def _read_max_seq_length(location: str) -> int | None:
     cfg = Path(location) / "sentence_bert_config.json"
     if cfg.is_file():
         value = json.loads(cfg.read_text()).get("max_seq_length")
-        return int(value) if value else None
+        if value:
+            return int(value)
+    # sentence-transformers 6 saves the window as the tokenizer's model_max_length instead
+    tok = Path(location) / "tokenizer_config.json"
+    if tok.is_file():
+        value = json.loads(tok.read_text()).get("model_max_length")
+        if isinstance(value, int) and 0 < value <= 100_000:
+            return value
     return None

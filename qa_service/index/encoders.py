@@ -19,7 +19,11 @@ def make_embedder(settings: Settings) -> Embedder:
     (bench/results/incremental.md).
     """
     torch_embedder = SentenceTransformerEmbedder(
-        settings.model, settings.device, settings.torch_threads, settings.blas_threads
+        settings.model,
+        settings.device,
+        settings.torch_threads,
+        settings.blas_threads,
+        models_dir=settings.models_dir,
     )
     if settings.encoder_backend == "onnx" and settings.device == "cpu":
         return OnnxEmbedder(
@@ -29,6 +33,7 @@ def make_embedder(settings: Settings) -> Embedder:
             blas_threads=settings.blas_threads,
             spin=settings.onnx_spin,
             fallback=torch_embedder,
+            models_dir=settings.models_dir,
         )
     return torch_embedder
 
@@ -45,6 +50,7 @@ def bf16_embedder(settings: Settings) -> SentenceTransformerEmbedder | None:
         settings.blas_threads,
         precision="bf16",
         workers=min(4, os.cpu_count() or 1),
+        models_dir=settings.models_dir,
     )
 
 

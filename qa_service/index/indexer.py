@@ -156,7 +156,7 @@ def build_index(
             f"the adapted model {settings.model!r} is not built in {settings.models_dir}:"
             " run `qa prepare` (the README's set-up does)"
         )
-    tokenizer = ModelTokenizer(settings.model).load()
+    tokenizer = ModelTokenizer(settings.model, settings.models_dir).load()
     params = chunk_params(settings, tokenizer.max_tokens)
     chunker = _chunker_settings(settings, params)
     pipeline = reuse.pipeline_fingerprint(settings, chunker)
@@ -244,7 +244,7 @@ def index_documents(
     """
     t0 = time.perf_counter() if started is None else started
     problems = problems or []
-    tokenizer_max = ModelTokenizer(settings.model).load().max_tokens
+    tokenizer_max = ModelTokenizer(settings.model, settings.models_dir).load().max_tokens
     params = chunk_params(settings, tokenizer_max)
     chunker = _chunker_settings(settings, params)
     encoder = encoder or IndexEncoder(settings)  # opened only if some text has no vector yet
@@ -339,7 +339,7 @@ def index_documents(
     if pooled:  # sentences first: passage vectors are made from theirs
         fresh_from = len(sentence_cache)  # rows from here on are this build's own
         embed_kind("sentences", texts, sentence_cache, batch * 2)
-        count = ModelTokenizer(settings.model)
+        count = ModelTokenizer(settings.model, settings.models_dir)
         made = (passage_cache, sentence_cache, embedding(batch * 2), count, stats["passages"])
         fill_pooled(chunks, owner, texts, *made, fresh_from)
         clock.lap("embed_passages")

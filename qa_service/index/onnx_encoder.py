@@ -64,8 +64,10 @@ class OnnxEmbedder:
         spin: bool = False,
         folder: Path | None = None,
         batch_tokens: int = BATCH_TOKENS,
+        models_dir: Path | None = None,
     ) -> None:
         self.model_name = model
+        self.models_dir = models_dir
         self.batch_tokens = batch_tokens
         self.root = root
         self.folder = folder
@@ -101,7 +103,7 @@ class OnnxEmbedder:
         return self
 
     def _open(self) -> None:
-        location = local_model_dir(self.model_name)
+        location = local_model_dir(self.model_name, self.models_dir)
         pipeline = read_pipeline(location)
         key = encoder_key(self.model_name, location, self.root, self.remember_key)
         folder = self.folder

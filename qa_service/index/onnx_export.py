@@ -82,7 +82,8 @@ def ensure_encoder(settings: Settings) -> Path | None:
     if settings.encoder_backend != "onnx":
         return None
     try:
-        return export_encoder(settings.model, encoders_root(settings.index_dir))
+        root = encoders_root(settings.index_dir)
+        return export_encoder(settings.model, root, settings.models_dir)
     except (OnnxUnavailable, OSError) as exc:
         log.warning("no ONNX encoder exported, queries will use PyTorch: %s", exc)
         return None
@@ -110,13 +111,13 @@ def prepare_encoder(settings: Settings) -> Prepared:
         return Prepared(None, False, 0.0, "the configured encoder is PyTorch (nothing to export)")
     root = encoders_root(settings.index_dir)
     try:
-        location = local_model_dir(settings.model)
+        location = local_model_dir(settings.model, settings.models_dir)
         read_pipeline(location)
         key = encoder_key(settings.model, location, root, remember=root.is_dir())
         folder = encoder_dir(root, key)
         found = is_valid(folder, key)
         if not found:
-            folder = export_encoder(settings.model, root)
+            folder = export_encoder(settings.model, root, settings.models_dir)
     except (OnnxUnavailable, OSError) as exc:
         return Prepared(None, False, time.perf_counter() - t0, str(exc))
     prune_exports(folder)
@@ -225,7 +226,7 @@ class IndexEncoder:
         t0 = time.perf_counter()
         s = self.settings
         self._embedder = SentenceTransformerEmbedder(
-            s.model, s.device, s.torch_threads, s.blas_threads
+            s.model, s.device, s.torch_threads, s.blas_threads, models_dir=s.models_dir
         ).load()
         self.load_seconds += time.perf_counter() - t0
         return self._embedder
@@ -291,9 +292,9 @@ def is_valid(folder: Path, key: str) -> bool:
     return True
 
 
-def export_encoder(model: str, root: Path) -> Path:
+def export_encoder(model: str, root: Path, models_dir: Path | None = None) -> Path:
     """The export folder for ``model`` under ``root``, exported now if missing or damaged."""
-    location = local_model_dir(model)
+    location = local_model_dir(model, models_dir)
     read_pipeline(location)  # refuse unsupported models before loading anything
     key = encoder_key(model, location, root, remember=True)
     final = encoder_dir(root, key)
@@ -309,7 +310,7 @@ def export_encoder(model: str, root: Path) -> Path:
         tmp = root / f".tmp-{key[:12]}-{os.getpid()}-{secrets.token_hex(4)}"
         tmp.mkdir()
         try:
-            _export(model, location, tmp, key)
+            _export(model, location, tmp, key, models_dir)
             _publish(tmp, final, key)
         except OnnxUnavailable:
             raise
@@ -361,7 +362,7 @@ def _check_space(location: Path, root: Path) -> None:
         )
 
 
-def _export(model: str, location: Path, folder: Path, key: str) -> None:
+def _export(model: str, location: Path, folder: Path, key: str, models_dir: Path | None) -> None:
     t0 = time.perf_counter()
     st = _load_sentence_transformer(location)
     transformer = st[0]
@@ -395,7 +396,7 @@ def _export(model: str, location: Path, folder: Path, key: str) -> None:
         "files": {name: sha256_file(folder / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
     }
     _write(folder / SIDECAR, json.dumps(meta, indent=1).encode())
-    meta["verified_min_cosine"] = _verify(st, model, folder)
+    meta["verified_min_cosine"] = _verify(st, model, folder, models_dir)
     meta["export_seconds"] = round(time.perf_counter() - t0, 1)
     _write(folder / SIDECAR, json.dumps(meta, indent=1).encode())
     del st, transformer, hf_model
@@ -411,9 +412,9 @@ def _load_sentence_transformer(location: Path) -> Any:
     return SentenceTransformer(str(location), device="cpu")
 
 
-def _verify(st: Any, model: str, folder: Path) -> float:
+def _verify(st: Any, model: str, folder: Path, models_dir: Path | None = None) -> float:
     """Min cosine between torch and the fresh export over sample texts, batched and alone."""
-    onnx = OnnxEmbedder(model, folder=folder, blas_threads=None).load()
+    onnx = OnnxEmbedder(model, folder=folder, blas_threads=None, models_dir=models_dir).load()
     reference = st.encode(VERIFY_TEXTS, convert_to_numpy=True, normalize_embeddings=True)
     batched = onnx.encode(VERIFY_TEXTS)
     alone = np.vstack([onnx.encode([t]) for t in VERIFY_TEXTS])

@@ -188,9 +188,9 @@ def l2_normalize(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
     return unit
 
 
-def local_model_dir(model: str) -> Path:
+def local_model_dir(model: str, models_dir: Path | None = None) -> Path:
     """The model's local folder; hub names are not exported (nothing is downloaded)."""
-    location = Path(resolve_model(model))
+    location = Path(resolve_model(model, models_dir))
     if not location.is_dir():
         raise OnnxUnavailable(f"the ONNX encoder needs a local model folder, not {model!r}")
     return location

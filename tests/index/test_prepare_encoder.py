@@ -14,12 +14,12 @@ from qa_service.index import onnx_export, store
 from qa_service.index.indexer import build_index
 from qa_service.index.onnx_export import prepare_encoder
 from qa_service.index.onnx_files import encoder_dir, encoder_key, encoders_root, local_model_dir
-from qa_service.settings import BUNDLED_MODEL, Settings
+from qa_service.settings import ADAPTED_MODEL, Settings
 from tests.conftest import CORPUS, SEEDS
 
 
 def _export_of(built_index: Path) -> Path:
-    key = encoder_key(BUNDLED_MODEL, local_model_dir(BUNDLED_MODEL))
+    key = encoder_key(ADAPTED_MODEL, local_model_dir(ADAPTED_MODEL))
     return encoder_dir(encoders_root(built_index), key)
 
 
@@ -30,7 +30,7 @@ def exports(built_index: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     made: list[Path] = []
     source = _export_of(built_index)
 
-    def copy(model: str, location: Path, folder: Path, key: str) -> None:
+    def copy(model: str, location: Path, folder: Path, key: str, models_dir: object) -> None:
         for f in source.iterdir():
             shutil.copy(f, folder / f.name)
         made.append(folder)
