@@ -85,6 +85,8 @@ FEATURES = (
     "shorter_dense",
 )
 
+_BOILERPLATE = FEATURES.index("boilerplate")
+
 # A child's age, as a report tells a case ("A 15-year-old girl reported ..."): the sentence
 # that sets a case's scene, which the question often repeats, where its outcome answers.
 _AGE = re.compile(r"\b\d{1,2}[- ]?(?:year|yr)s?[- ]old\b", re.IGNORECASE)
@@ -415,6 +417,10 @@ def compose(
     defaults were chosen on dev by answer@1 and answer@any (qa eval)."""
     if not ranked:
         return []
+    # Words another report repeats (boilerplate) never lead while another unit can.
+    first = next((i for i, (c, _) in enumerate(ranked) if not c.features[_BOILERPLATE]), 0)
+    if first:
+        ranked = [ranked[first], *ranked[:first], *ranked[first + 1 :]]
     lead, lead_p = ranked[0]
     # A neighbour in the same passage that scores nearly as well joins the lead as one run of
     # consecutive sentences (in reading order): the two read as one answer.

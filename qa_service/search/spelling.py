@@ -15,12 +15,13 @@ term with no neighbour held by at least ``MIN_PASSAGES`` passages.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from string import ascii_lowercase
 
-from ..index.embedding import resolve_model
+from ..index.embedding import ModelError, resolve_model
 
 MIN_WORD = 6  # letters in the word as typed
 MIN_LENGTH = 5  # letters in its stemmed term
@@ -31,9 +32,16 @@ MIN_PASSAGES = 5
 def english_words(model_name: str) -> frozenset[str]:
     """The whole lower-case words of the model's word-piece vocabulary (empty without one)."""
     try:
-        vocab = Path(resolve_model(model_name)) / "vocab.txt"
-        lines = vocab.read_text(encoding="utf-8").split("\n") if vocab.is_file() else []
-    except (OSError, ValueError, UnicodeDecodeError):
+        folder = Path(resolve_model(model_name))
+        vocab, fast = folder / "vocab.txt", folder / "tokenizer.json"
+        if vocab.is_file():
+            lines = vocab.read_text(encoding="utf-8").split("\n")
+        elif fast.is_file():  # a model saved with its fast tokenizer only (an adapted one)
+            model = json.loads(fast.read_text(encoding="utf-8")).get("model", {})
+            lines = list(model.get("vocab", {})) if isinstance(model, dict) else []
+        else:
+            lines = []
+    except (OSError, ValueError, UnicodeDecodeError, ModelError):
         return frozenset()
     return frozenset(w for w in lines if w.isalpha() and w.isascii() and w.islower())
 
