@@ -250,6 +250,8 @@ def qa_env(clean: bool = False, **settings: str) -> dict[str, str]:
     """The environment for a `qa` run: offline, with ``settings`` (QA_* variables); ``clean``
     drops the QA_* variables this process was given."""
     env = {k: v for k, v in os.environ.items() if not (clean and k.startswith("QA_"))}
+    # The adapted encoder `qa prepare` made, wherever the run's working folder is.
+    env.setdefault("QA_MODELS_DIR", str(ROOT / "models"))
     return {**env, **OFFLINE, **settings}
 
 
