@@ -320,15 +320,17 @@ def main() -> None:
     res["export"].update(model_mb=mb, **versions)
     tmp = Path(tempfile.mkdtemp(prefix="qa-encoders-"))
     try:
+        name, where = settings.model, settings.models_dir
         encoders = [
-            Encoder(TORCH2, Torch().load(), 2),
-            Encoder(TORCH1, Torch().load(), 1),
-            Encoder(ONNX1, OnnxEmbedder(folder=fp32, threads=1).load()),
-            Encoder(ONNX2, OnnxEmbedder(folder=fp32, threads=2).load()),
+            Encoder(TORCH2, Torch(name, models_dir=where).load(), 2),
+            Encoder(TORCH1, Torch(name, models_dir=where).load(), 1),
+            Encoder(ONNX1, OnnxEmbedder(name, folder=fp32, threads=1, models_dir=where).load()),
+            Encoder(ONNX2, OnnxEmbedder(name, folder=fp32, threads=2, models_dir=where).load()),
         ]
         if cfg["int8"]:
             int8 = h.int8_folder(fp32, tmp / "int8")
-            encoders.append(Encoder(INT8, OnnxEmbedder(folder=int8, threads=1).load()))
+            onnx8 = OnnxEmbedder(name, folder=int8, threads=1, models_dir=where)
+            encoders.append(Encoder(INT8, onnx8.load()))
             res["int8"] = {"model_mb": round((int8 / MODEL_FILE).stat().st_size / 2**20, 1)}
         by_name = {e.name: e.embedder for e in encoders}
         res["latency_ms"] = latency(encoders, questions, cfg["rounds"])
