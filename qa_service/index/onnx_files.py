@@ -196,10 +196,10 @@ def local_model_dir(model: str, models_dir: Path | None = None) -> Path:
     return location
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(packages: tuple[str, ...] = EXPORT_LIBRARIES) -> dict[str, str]:
     """Installed versions of the libraries that shape an export (read without importing them)."""
     out = {}
-    for pkg in EXPORT_LIBRARIES:
+    for pkg in packages:
         with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             out[pkg] = importlib_metadata.version(pkg)
     return out

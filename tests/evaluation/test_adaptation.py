@@ -133,7 +133,7 @@ def test_training_moves_the_answer_towards_the_question(tmp_path: Path) -> None:
         "The force has set up a quarterly oversight meeting with agencies responsible for"
         " detained children."
     )
-    triplets = [Triplet("q1", question, answer, other)] * 8
+    triplets = [Triplet(question, answer, other)] * 8
     adaptation.train(base, triplets, tmp_path / "m")
 
     def margin(model: str) -> float:
