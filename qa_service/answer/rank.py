@@ -423,9 +423,16 @@ def compose(
         ranked = [ranked[first], *ranked[:first], *ranked[first + 1 :]]
     lead, lead_p = ranked[0]
     # A neighbour in the same passage that scores nearly as well joins the lead as one run of
-    # consecutive sentences (in reading order): the two read as one answer.
+    # consecutive sentences (in reading order): the two read as one answer. Boilerplate does
+    # not come in ahead of the lead that way either.
     for c, p in ranked[1:3]:
-        if c.hit == lead.hit and p >= adjacent_ratio * lead_p and _touching(lead.unit, c.unit):
+        ahead = c.unit.start < lead.unit.start
+        if (
+            c.hit == lead.hit
+            and p >= adjacent_ratio * lead_p
+            and _touching(lead.unit, c.unit)
+            and not (ahead and c.features[_BOILERPLATE] and not lead.features[_BOILERPLATE])
+        ):
             lead = _joined(lead, c)
             break
     chosen = [(lead, lead_p)]
