@@ -47,6 +47,9 @@ def _questions(path: Path, split: str | None) -> list[Question]:
 
 
 GATE_TOLERANCE = 0.02
+# Splits nothing is fitted or tuned on: test (the reported figures) and val (a check, for
+# changes chosen on dev, on questions that neither the encoder nor the answer models saw).
+HELD_OUT = ("test", "val")
 BASELINE = Path("eval/results")  # committed figures: written only when asked for
 
 
@@ -84,7 +87,7 @@ baseline_option = click.option(
     epilog="Exit codes: 0 done, 1 --gate regression or internal error, 2 bad input or index.",
 )
 @questions_option
-@click.option("--split", default=None, help="Only questions of this split (dev or test).")
+@click.option("--split", default=None, help="Only questions of this split (dev, val or test).")
 @click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True)
 @output_option
 @baseline_option
@@ -261,8 +264,8 @@ def tune_cmd(
       qa tune
       qa tune --update-baseline
     """
-    if split == "test":
-        fail("tuning on the test split would make its figures meaningless; use dev")
+    if split in HELD_OUT:
+        fail(f"tuning on the {split} split would make its figures meaningless; use dev")
     out = results_folder(out, update_baseline)
     settings = _settings(index_dir=index_dir)
     with clean_errors():
@@ -288,8 +291,8 @@ def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None
     """
     from ..evaluation.fit import fit
 
-    if split == "test":
-        fail("fitting on the test split would make its figures meaningless; use dev")
+    if split in HELD_OUT:
+        fail(f"fitting on the {split} split would make its figures meaningless; use dev")
     settings = _settings(index_dir=index_dir)
     with clean_errors():
         qs = _questions(questions, split)

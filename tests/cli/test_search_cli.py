@@ -167,3 +167,12 @@ def test_cite_marks_the_words_a_near_quote_changes(built_index: Path) -> None:
     res = runner.invoke(cli, ["cite", invented, "--index", str(built_index)])
     assert res.exit_code == 0 and "Closest passages (not matches):" in res.stdout
     assert "\nclosest (0." in res.stdout
+
+
+def test_nothing_is_fitted_or_tuned_on_a_held_out_split() -> None:
+    """test and val are never fitted or tuned on: exit 2 with a message, before any work."""
+    for command in ("fit-answers", "tune"):
+        for split in ("test", "val"):
+            res = CliRunner().invoke(cli, [command, "--split", split])
+            assert res.exit_code == 2, (command, split, res.output)
+            assert f"on the {split} split" in res.output
