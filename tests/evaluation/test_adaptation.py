@@ -65,11 +65,12 @@ def test_recipe_follows_dev_questions_only(tmp_path: Path) -> None:
     with (s.corpus_dir / "kent-2021-post-inspection-review.txt").open("a") as f:
         f.write("\nAn added line.\n")
     assert recipe(s) == first
-    # ... nor a changed test question; a changed dev question does.
+    # ... nor a changed test or val question; a changed dev question does.
     lines = s.adapt_questions.read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
-    test_row = next(i for i, r in enumerate(rows) if r["split"] == "test")
-    rows[test_row]["question"] += " really?"
+    for held_out in ("test", "val"):
+        row = next(i for i, r in enumerate(rows) if r["split"] == held_out and r["evidence"])
+        rows[row]["question"] += " really?"
     s.adapt_questions.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     assert recipe(s) == first
     dev_row = next(i for i, r in enumerate(rows) if r["split"] == "dev" and r["evidence"])
