@@ -15,7 +15,6 @@ term with no neighbour held by at least ``MIN_PASSAGES`` passages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -37,8 +36,9 @@ def english_words(model_name: str) -> frozenset[str]:
         if vocab.is_file():
             lines = vocab.read_text(encoding="utf-8").split("\n")
         elif fast.is_file():  # a model saved with its fast tokenizer only (an adapted one)
-            model = json.loads(fast.read_text(encoding="utf-8")).get("model", {})
-            lines = list(model.get("vocab", {})) if isinstance(model, dict) else []
+            from tokenizers import Tokenizer
+
+            lines = list(Tokenizer.from_file(str(fast)).get_vocab())
         else:
             lines = []
     except (OSError, ValueError, UnicodeDecodeError, ModelError):
