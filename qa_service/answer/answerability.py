@@ -229,13 +229,15 @@ def decide(
     count_given: bool = True,
     lead: str = "",
     change_said: bool = True,
+    swap: str | None = None,
 ) -> Decision:
     """The state for one question's features ``x``, given the answer's ``lead`` text.
     Partial at most when the lead gives no figure for what a "how many" question counts
     (``count_given``, asking.gives_count_of), names no one where the question asks for a
     person by name, or never says a change happened that a "why did it go up?" question takes
     as given (``change_said`` false: asking.states_change, judged by the caller with what the
-    question says changed)."""
+    question says changed), or swaps what the question names for another of its kind (``swap``:
+    what the reports lack then, contrasts.swap_missing)."""
     p = float(model.proba(x[None, :])[0])
     refuse = model.extra.get("refuse", 0.5)
     answer = model.extra.get("answer", refuse)
@@ -253,6 +255,8 @@ def decide(
     missing = None
     if missing_years:
         missing = f"anything on {', '.join(missing_years)}"
+    elif swap:
+        missing = swap
     elif number_missing:
         missing = "the figure or date asked for"
     elif asks_person_name(question) and not gives_person_name(lead):

@@ -40,6 +40,7 @@ from .asking import (
     split_ask,
     states_change,
 )
+from .contrasts import swap_missing, unknown_names
 from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
@@ -376,8 +377,16 @@ class AnswerLayer:
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
         changes = presumed_changes(plan.question)  # the change a "why" question takes as given
         said = states_change(lead, changes, changed_terms(plan.topic, r.terms), r.terms)
-        decision = decide(x, answerability(), plan.question, (), years, *given, said)
-        if decision.state == "partial" and missing_terms and not years:
+        # A name the reports never use ("in Boston"), or an age, age group or agency the lead
+        # gives as another: the answer is about something else.
+        names = unknown_names(
+            original_words(plan.topic, {t for t in strong_missing if not lex.idf(t)}, r.terms)
+        )
+        swap = swap_missing(plan.question, lead, texts)
+        if names:
+            swap = f"anything on {', '.join(names)}"
+        decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)
+        if decision.state == "partial" and missing_terms and not years and not swap:
             # Name the question's own words the reports lack (tokenized only when needed).
             words = original_words(plan.topic, set(missing_terms), r.terms)
             decision = decide(x, answerability(), plan.question, words, years, *given, said)

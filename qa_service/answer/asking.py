@@ -8,6 +8,8 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
+from ..ingest.textnorm import remove_footnote_marks
+
 ASKS_QUANTITY = re.compile(
     # "how much effort / progress ..." asks how far, not for a figure
     r"\b(how many|how much(?!\s+(?:effort|progress|attention|difference|priority|improvement|"
@@ -17,16 +19,18 @@ ASKS_QUANTITY = re.compile(
     r"number of|percent(?:age)?|per cent|what share|how big|how large)\b|%"
     # "what was Kent's completion rate?", "what is the average caseload?"
     r"|^\W*what(?:'s|’s|\s+is|\s+was|\s+were|\s+are)\s[^?]*?\b(?:rate|ratio|average|"
-    r"percentage|proportion)\b",
+    r"percentage|proportion|cost|budget|price|salary|total)\b",
     re.IGNORECASE,
 )
 # A question opening with "when" asks a date unless a subject follows it: "When kids come back
-# from going missing, does anyone ...?" sets a condition and asks something else.
+# from going missing, does anyone ...?" sets a condition and asks something else. "When do /
+# does / should ..." asks at what point or in what case ("when do AAs get called, on arrival
+# or for interview?"), which a report says in words, not a date.
 ASKS_DATE = re.compile(
     r"^\W*(?:(?:and|so|but|ok)\W+)?when(?:'s|’s)?\b(?!\s+(?:a|an|the|you|we|they|i|he|she|it|"
     r"kids?|children|child|officers?|someone|somebody|anyone|people|staff|police|there|this|that|"
-    r"these|those|my|our|your|their|his|her)\b)"
-    r"|\b(when (?:was|were|did|is|will|does|do|exactly)|"
+    r"these|those|my|our|your|their|his|her|do|does|should|would|can|could|must)\b)"
+    r"|\b(when (?:was|were|did|is|will|exactly)|"
     r"what (?:date|year|month)|which (?:year|month|date)|how long|how soon|since when)\b",
     re.IGNORECASE,
 )
@@ -73,7 +77,7 @@ _ASK_COMMA = re.compile(
 _ROLES = (
     r"(?:chief constable|deputy chief constable|assistant chief constable|chief officer|"
     r"police and crime commissioner|pcc|commissioner|superintendent|chief inspector|inspector|"
-    r"sergeant|dci|di|ds|head|director|lead|manager|chair|minister|home secretary)"
+    r"sergeant|dci|di|ds|acc|dcc|supt|head|director|lead|manager|chair|minister|home secretary)"
 )
 # Roles one person holds for a whole force or country: "who is the chief constable?" asks for a
 # name, where "who is the lead for missing children?" may be answered by a rank or a team.
@@ -231,8 +235,9 @@ def gives_number(question: str, text: str) -> bool:
     """Whether ``text`` gives the kind of number the question asks for (a quantity for
     "how many", a date or duration for "when"). A figure the question states itself is not
     one it asks for: "Future 4 Me workers" or "section 47 enquiries" in the text give no
-    count for "how many Future 4 Me workers ...?"."""
+    count for "how many Future 4 Me workers ...?"; nor is a footnote marker."""
     stated = _stated_figures(question)
+    text = remove_footnote_marks(text)  # "when completed[3]" gives no figure
     quantity = any(m.group(0).lower() not in stated for m in _QUANTITY.finditer(text))
     if ASKS_QUANTITY.search(question) and quantity:
         return True

@@ -87,6 +87,7 @@ def test_numbers_of_the_kind_asked() -> None:
     assert gives_number("how many cases were audited?", "We audited 33 case files.")
     assert not gives_number("how many cases were audited?", "In 2019 we audited case files.")
     assert gives_number("when did the unit open?", "The unit opened in March 2019.")
+    assert not asking.asks_number("when do AAs get called out, on arrival or for interview?")
     assert not gives_number("who runs the unit?", "It has 12 staff.")
     # A figure the question states itself is no answer to it.
     named = "How many Future 4 Me workers are based in the hub?"
@@ -98,6 +99,9 @@ def test_numbers_of_the_kind_asked() -> None:
     assert not asking.asks_number("what did they say about the arrest rate?")
     assert asking.asks_number("how much funding has the scheme used?")
     assert not asking.asks_number("how much effort has gone into CSE since then?")
+    assert asking.asks_number("What was the total cost of the new hub?")
+    assert not gives_number("what was the total cost?", "The hub, when completed[3], will open.")
+    assert not asking.asks_number("what did the review say about the cost of overtime?")
     # The word after "how" asks for a kind of answer: a report need not use it.
     assert asking.how_words("lancs CSE jobs - how long can they drift for?") == ["long"]
     assert asking.how_words("How often do they meet, and how quickly?") == ["often", "quickly"]
@@ -186,6 +190,7 @@ def test_what_a_term_means_and_who_by_name() -> None:
     named = asking.asks_person_name
     assert named("whats the name of the DI who runs the MOSOVO team?")
     assert named("who's the chief constable of lincs?")
+    assert named("whats the name of the ACC for child protection?")
     assert not named("who is the lead for missing children in kent?")  # a rank may answer
     assert not named("who decides if a child needs a strategy meeting?")
     assert asking.gives_person_name("Detective Inspector Smith leads the team.")

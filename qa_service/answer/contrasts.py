@@ -1,0 +1,122 @@
+"""What a question names that the answer's lead swaps for another of its kind.
+
+A finding's wording with one entity changed ("were kids waiting ages for *interpreters*?" where
+the report found delays for appropriate adults; "the *16*-year-old girl" where it speaks of a
+15-year-old; "*adult* detentions" where it counts children's) retrieves the finding itself, and
+every other word of the question matches it: the answer scores as well as a true one. What
+gives it away is a comparison of like with like: the question names one member of a kind (an
+age, an age group, an agency or role) and the lead names another member of that kind and not
+the one asked about. A name the reports never use at all ("on duty in *Boston*") is the same
+sign with the other member unknown. Pure functions over the question's and the lead's text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_AGE_NUMBER = rf"(\d{{1,2}}|{'|'.join(_NUMBER_WORDS)})"
+# "16 yr old", "15-year-old", "a 14 years old", "aged 12", "13yo"
+_AGE = re.compile(
+    rf"\b{_AGE_NUMBER}\s*-?\s*(?:yrs?|years?)\s*-?\s*olds?\b|\baged\s+{_AGE_NUMBER}\b"
+    r"|\b(\d{1,2})\s*yos?\b",
+    re.IGNORECASE,
+)
+
+# Kinds of entity a question may swap, each member with the ways questions and reports say
+# it. Phrases that hold another member's word ("appropriate adult" holds "adult") are matched
+# first and masked, so "adult" is not read inside them.
+KINDS: dict[str, dict[str, str]] = {
+    "agency": {
+        "appropriate adults": r"appropriate\s+adults?|aas?",
+        "interpreters": r"interpret(?:er|ers|ing)|translat(?:or|ors|ion)",
+        "health professionals": (
+            r"health\s*care\s+professionals?|hcps?|health\s+professionals?|nurses?|doctors?|"
+            r"paramedics?|forensic (?:medical )?examiners?|health visitors?|clinicians?|"
+            r"medical staff"
+        ),
+        "solicitors": r"solicitors?|lawyers?|legal (?:advice|advisers?|representatives?)",
+        "teachers": r"teachers?|head\s?teachers?|schools?",
+        "probation": r"probation(?: service| officers?)?",
+        "prosecutors": r"crown prosecution service|cps|prosecutors?",
+    },
+    "age group": {
+        "adults": r"adults?(?!\s+social\s+care|\s+services)",
+        "children": (
+            r"child(?:ren)?|kids?|young (?:person|people)|juveniles?|teen(?:ager)?s?|minors?|"
+            r"under[- ]?18s?|youths?|girls?|boys?|bab(?:y|ies)|infants?|toddlers?"
+        ),
+    },
+}
+_MEMBERS = {
+    kind: {name: re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for name, p in members.items()}
+    for kind, members in KINDS.items()
+}
+# Members that do not count as swapped when asked about. The reports are about children: a
+# question about a child ("does the DA risk form ask for the kid's school?") is often answered
+# by a sentence about the adults around them (the victim, the suspect), where a question
+# about adults answered by a sentence about children is about someone else.
+NEVER_SWAPPED = frozenset({"children"})
+# Every phrase masked before the age groups are read: an agency's words.
+_AGENCY_WORDS = re.compile(
+    "|".join(rf"\b(?:{p})\b" for p in KINDS["agency"].values()), re.IGNORECASE
+)
+
+
+def ages(text: str) -> set[str]:
+    """The ages ``text`` states, as digits ("a 15-year-old girl" -> {"15"})."""
+    out = set()
+    for m in _AGE.finditer(text):
+        value = next(g for g in m.groups() if g).lower()
+        out.add(str(_NUMBER_WORDS.index(value) + 1) if value in _NUMBER_WORDS else value)
+    return out
+
+
+def _named(kind: str, text: str) -> set[str]:
+    """The members of ``kind`` that ``text`` names."""
+    if kind != "agency":
+        text = _AGENCY_WORDS.sub(" ", text)
+    return {name for name, pattern in _MEMBERS[kind].items() if pattern.search(text)}
+
+
+def swapped(question: str, lead: str) -> list[str]:
+    """What the question names that the lead swaps for another of its kind: an age the lead
+    gives as another age, or the one agency or age group the question names where the lead
+    names another and not it (``NEVER_SWAPPED`` aside)."""
+    out: list[str] = []
+    asked_ages, lead_ages = ages(question), ages(lead)
+    if asked_ages and lead_ages and not asked_ages & lead_ages:
+        out.extend(f"a {a}-year-old" for a in sorted(asked_ages))
+    for kind in KINDS:
+        asked = _named(kind, question)
+        if len(asked) != 1 or asked <= NEVER_SWAPPED:
+            continue
+        if (in_lead := _named(kind, lead)) and not asked <= in_lead:
+            out.extend(asked)
+    return out
+
+
+def swap_missing(question: str, lead: str, passages: Iterable[str]) -> str | None:
+    """What a partial answer says the reports lack when the lead swaps what was asked (None
+    when it does not): "anything on" it when no returned passage names it either, else "an
+    answer about" it (the reports name it, but not in a sentence that answers)."""
+    names = swapped(question, lead)
+    if not names:
+        return None
+    held = " ".join(passages)
+    if any(n in _named(k, held) for k in KINDS for n in names) or any(
+        a in ages(held) for a in ages(question)
+    ):
+        return f"an answer about {', '.join(names)}"
+    return f"anything on {', '.join(names)}"
+
+
+def unknown_names(words: Iterable[str]) -> list[str]:
+    """The proper names among a question's words the reports never use (``words`` as
+    ``missing.original_words`` gives them: a capitalised word is kept as written). An acronym
+    is left out: staff short forms ("OIC", "HCP") are words the reports spell out."""
+    return [w for w in words if len(w) > 2 and w[:1].isupper() and w[1:].islower()]

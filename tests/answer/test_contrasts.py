@@ -1,0 +1,89 @@
+"""A question that names one member of a kind (an age, an age group, an agency, a place) where
+the answer's lead names another: the answer is partial, saying what the reports lack."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.answer.contrasts import ages, swap_missing, swapped, unknown_names
+
+
+def test_ages_in_the_ways_people_write_them() -> None:
+    assert ages("what happened to the 16 yr old girl?") == {"16"}
+    assert ages("A 15-year-old girl reported it; a boy aged 12 did not.") == {"15", "12"}
+    assert ages("a fourteen-year-old, a 13yo and 17 years old") == {"14", "13", "17"}
+    assert ages("children under 18 and 18-25s") == set()
+
+
+def test_an_age_the_lead_gives_as_another() -> None:
+    lead = "A 15-year-old girl in care reported that she had been raped."
+    assert swapped("what happened to the 16 yr old in care?", lead) == ["a 16-year-old"]
+    assert swapped("what happened to the 15 yr old in care?", lead) == []
+    # A lead that gives no age does not swap one: the question may set a scene.
+    assert swapped("what happens when a 14 year old goes missing?", "Children go missing.") == []
+
+
+def test_an_agency_or_age_group_the_lead_gives_as_another() -> None:
+    lead = "There were delays in the attendance of appropriate adults."
+    assert swapped("were kids waiting ages for interpreters?", lead) == ["interpreters"]
+    assert swapped("were kids waiting ages for an AA?", lead) == []
+    # "adult" inside "appropriate adult" is an agency's word, not an age group.
+    assert swapped("were kids waiting for appropriate adults?", "Children waited hours.") == []
+    kids = "The force continues to reduce the number of children it detains."
+    assert swapped("have adult detentions gone down?", kids) == ["adults"]
+    assert swapped("have detentions of kids gone down?", kids) == []
+    # The reports are about children: a lead about the adults around a child is no swap.
+    assert swapped("does the risk form ask for the kid's school?", "Adult victims are asked.") == []
+    # A question naming two members of a kind asks about both: no swap is read.
+    assert swapped("do adults and children wait as long?", kids) == []
+    # A lead naming no member of the kind swaps nothing.
+    assert swapped("do interpreters come quickly?", "Delays were common.") == []
+
+
+def test_what_the_partial_answer_says_is_missing() -> None:
+    lead = "There were delays in the attendance of appropriate adults."
+    q = "were kids waiting ages for interpreters?"
+    assert swap_missing(q, lead, [lead]) == "anything on interpreters"
+    # The reports name interpreters elsewhere: they lack an answer, not the word.
+    assert swap_missing(q, lead, [lead, "An interpreter was booked."]) == (
+        "an answer about interpreters"
+    )
+    assert swap_missing("were kids waiting ages for appropriate adults?", lead, [lead]) is None
+
+
+def test_unknown_names_are_proper_names_not_acronyms() -> None:
+    assert unknown_names(["Boston", "duty"]) == ["Boston"]
+    assert unknown_names(["OIC", "HCP", "AAs", "Al"]) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("how many DCs were on duty in Skegness during the revisit?", "Skegness"),
+        (
+            "lincs - the 14 year old in local authority care who said she was raped ten times "
+            "by the same man, what happened?",
+            "14-year-old",
+        ),
+        ("were kids in Leicestershire custody kept waiting for interpreters?", "interpreters"),
+    ],
+)
+def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing) -> None:  # type: ignore[no-untyped-def]
+    res = retriever.search(question)
+    assert res.state == "partial", (res.state, res.missing)
+    assert missing in (res.missing or "")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "lincs - the 15 year old in local authority care who said she was raped ten times "
+        "by the same man, what happened?",
+        "were kids in Leicestershire custody kept waiting for appropriate adults?",
+        "how many DCs were on duty in Lincoln during the revisit?",
+    ],
+)
+def test_the_entity_the_reports_give_is_answered(retriever, question) -> None:  # type: ignore[no-untyped-def]
+    assert retriever.search(question).state == "answered"
