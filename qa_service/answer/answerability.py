@@ -103,7 +103,13 @@ ABSENCE_FEATURES = ("uncovered_idf", "elsewhere_idf", "year_missing")
 GENERIC_MISSING = "a direct answer to every part of the question"
 # What a partial answer says the reports lack when they never say a change the question
 # takes as given happened (asking.presumed_changes).
-_CHANGE_WORDS = {"fall": "a fall", "rise": "a rise", "stop": "it stopping"}
+_CHANGE_WORDS = {
+    "fall": "a fall",
+    "rise": "a rise",
+    "stop": "it stopping",
+    "merge": "a merger",
+    "transfer": "a transfer",
+}
 
 
 @dataclass(frozen=True)

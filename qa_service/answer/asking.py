@@ -163,6 +163,18 @@ _CHANGES = {
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
         r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut",
     ),
+    "merge": (
+        r"merg(?:e|es|ed|ing)|combin(?:e|es|ed|ing)|amalgamat\w*|centrali[sz]\w*|"
+        r"(?:bring|brought|bringing) together",
+        r"merg(?:e|es|ed|er|ing)|combin\w*|amalgamat\w*|centrali[sz]\w*|single|one|"
+        r"(?:bring|brought|bringing) together|co-locat\w*|joined",
+    ),
+    "transfer": (
+        r"t(?:ake|akes|ook|aken|aking) over|transferr?(?:ed|ing|s)?|hand(?:ed|ing|s)? over|"
+        r"pass(?:ed|es|ing)? (?:on|over)",
+        r"t(?:ake|akes|ook|aken|aking) over|transfer\w*|hand(?:ed|ing|s)? over|passed|moved|"
+        r"reallocat\w*|now (?:deal|deals|handle|handles|manage|manages|lead|leads)",
+    ),
 }
 _ASKED_CHANGE = {
     k: re.compile(rf"\b(?:{asked})\b", re.IGNORECASE) for k, (asked, _) in _CHANGES.items()
@@ -173,8 +185,8 @@ _SAID_CHANGE = {
 
 
 def presumed_changes(question: str) -> frozenset[str]:
-    """The kinds of change ("rise", "fall", "stop") a "why" question takes as given; empty
-    when it asks no "why" or names no change."""
+    """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer") a "why"
+    question takes as given; empty when it asks no "why" or names no change."""
     if _WHY.search(question) is None:
         return frozenset()
     return frozenset(k for k, pattern in _ASKED_CHANGE.items() if pattern.search(question))

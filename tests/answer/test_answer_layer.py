@@ -257,10 +257,14 @@ def test_a_why_question_takes_a_change_as_given() -> None:
     assert changes("why did kent drop operation encompass?") == {"fall", "stop"}
     assert not changes("Why do kids end up spending the night in the cells?")
     assert not changes("did the caseload go up?")  # asks whether, takes nothing as given
+    assert changes("Why did the force merge its two hubs into one?") == {"merge"}
+    assert changes("why has the CSE team taken over the missing jobs?") == {"transfer"}
     said = asking.states_change
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))
     assert said("Anything at all.", frozenset())
+    assert not said("Three MASHs were set up in 2013.", frozenset({"merge"}))
+    assert said("The MASHs were combined into a single hub.", frozenset({"merge"}))
     # Given what the question says changed, the change must be said of it, not of anything.
     about = asking.changed_terms("why did kent's POLIT caseload go up?", _terms)
     assert about == frozenset({"kent's", "polit", "caseload"})
