@@ -40,7 +40,7 @@ from .asking import (
     split_ask,
     states_change,
 )
-from .contrasts import swap_missing, unknown_names
+from .contrasts import review_missing, swap_missing, unknown_names
 from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
@@ -108,6 +108,14 @@ class AnswerLayer:
                 self._inspected = by_force
         wanted = set(forces) if forces else set(self._inspected)
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
+
+    def report_types(self, forces: Sequence[str]) -> dict[str, set[str]]:
+        """The report types the index holds of each of ``forces``."""
+        out: dict[str, set[str]] = {f: set() for f in forces}
+        for m in self.retriever.index.metadata.values():
+            if m.force in out and m.report_type:
+                out[m.force].add(m.report_type)
+        return out
 
     def acronym_keys(self) -> tuple[dict[str, str], dict[str, str]]:
         """The index's acronyms by their lower-case form ("rsos" -> "RSOs"), and by that form
@@ -382,7 +390,8 @@ class AnswerLayer:
         names = unknown_names(
             original_words(plan.topic, {t for t in strong_missing if not lex.idf(t)}, r.terms)
         )
-        swap = swap_missing(plan.question, lead, texts)
+        swap = review_missing(plan.question, self.report_types(result.filters.forces))
+        swap = swap or swap_missing(plan.question, lead, texts)
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

@@ -120,3 +120,24 @@ def unknown_names(words: Iterable[str]) -> list[str]:
     ``missing.original_words`` gives them: a capitalised word is kept as written). An acronym
     is left out: staff short forms ("OIC", "HCP") are words the reports spell out."""
     return [w for w in words if len(w) > 2 and w[:1].isupper() and w[1:].islower()]
+
+
+# A question about a force's post-inspection review ("its 2018 post-inspection review", "when
+# HMICFRS revisited Lancashire", "the lancs follow-up"): past reviews, not a revisit to come.
+_ASKS_REVIEW = re.compile(
+    r"post[- ]?inspection\s+review|\bPIR\b|\brevisited\b|\b(?:the|its|their|\d{4})\s+revisit\b|"
+    r"\bfollow[- ]?up\s+(?:review|inspection|visit)|\bre-?inspection\b",
+    re.IGNORECASE,
+)
+
+
+def review_missing(question: str, types_by_force: dict[str, set[str]]) -> str | None:
+    """What the reports lack when the question asks about a post-inspection review of forces
+    (``types_by_force``: each asked force's report types) none of whose reports is one: "a
+    post-inspection review of Lancashire Constabulary" (None otherwise)."""
+    if not types_by_force or _ASKS_REVIEW.search(question) is None:
+        return None
+    lacking = [f for f, types in types_by_force.items() if not any("review" in t for t in types)]
+    if len(lacking) != len(types_by_force):
+        return None  # one asked force has a review: the question may be about it
+    return f"a post-inspection review of {' or '.join(sorted(lacking))}"

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from qa_service.answer.contrasts import ages, swap_missing, swapped, unknown_names
+from qa_service.answer.contrasts import (
+    ages,
+    review_missing,
+    swap_missing,
+    swapped,
+    unknown_names,
+)
 
 
 def test_ages_in_the_ways_people_write_them() -> None:
@@ -56,6 +62,19 @@ def test_unknown_names_are_proper_names_not_acronyms() -> None:
     assert unknown_names(["OIC", "HCP", "AAs", "Al"]) == []
 
 
+def test_a_review_of_a_force_the_corpus_holds_only_an_inspection_of() -> None:
+    lancs = {"Lancashire Constabulary": {"inspection"}}
+    kent = {"Kent Police": {"post-inspection review"}}
+    q = "what did the lancs 2019 revisit find on missing kids?"
+    assert review_missing(q, lancs) == "a post-inspection review of Lancashire Constabulary"
+    assert review_missing("did the post-inspection review find progress?", lancs)
+    assert review_missing(q, kent) is None
+    assert review_missing(q, {**lancs, **kent}) is None  # Kent's review may answer
+    assert review_missing("when will HMICFRS revisit Lancashire?", lancs) is None  # to come
+    assert review_missing("what did the inspection find?", lancs) is None
+    assert review_missing(q, {}) is None  # no force asked about
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "missing"),
@@ -67,6 +86,7 @@ def test_unknown_names_are_proper_names_not_acronyms() -> None:
             "14-year-old",
         ),
         ("were kids in Leicestershire custody kept waiting for interpreters?", "interpreters"),
+        ("lancs post-inspection review - are missing kids' plans on the system now?", "review"),
     ],
 )
 def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing) -> None:  # type: ignore[no-untyped-def]
