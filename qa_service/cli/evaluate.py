@@ -11,7 +11,13 @@ from typing import Any
 import click
 
 from ..answer.service import open_retriever
-from ..evaluation.answers import answer_report, answer_table, plot_reliability, run_answers
+from ..evaluation.answers import (
+    answer_report,
+    answer_table,
+    none_type_table,
+    plot_reliability,
+    run_answers,
+)
 from ..evaluation.retrieval import (
     EvalError,
     Question,
@@ -198,6 +204,10 @@ def eval_cmd(
         ),
         "",
         answer_table(answers),
+        "",
+        "Unanswerable questions by why the reports do not answer them:",
+        "",
+        none_type_table(answers),
         "",
     ]
     (out / f"{label}.md").write_text("\n".join(md))

@@ -125,14 +125,35 @@ def answer_metrics(outcomes: list[AnswerOutcome]) -> dict[str, float | None]:
 
 
 def answer_report(outcomes: list[AnswerOutcome]) -> dict[str, Any]:
-    """Answer metrics overall and per kind."""
+    """Answer metrics overall and per kind, and abstain per ``none_type`` (why the reports do
+    not answer: another force, another topic, a missing fact, a year, a false premise, a
+    swapped entity)."""
     by_kind: dict[str, list[AnswerOutcome]] = defaultdict(list)
+    by_type: dict[str, list[AnswerOutcome]] = defaultdict(list)
     for o in outcomes:
         by_kind[o.question.kind].append(o)
+        if o.question.kind == "none":
+            by_type[o.question.none_type or "untyped"].append(o)
     return {
         "overall": answer_metrics(outcomes),
         "by_kind": {k: answer_metrics(v) for k, v in sorted(by_kind.items())},
+        "abstain_by_none_type": {
+            t: {
+                "questions": len(v),
+                "abstain": _share(o.state != "answered" for o in v),
+                "abstain_strict": _share(o.state == "not_answered" for o in v),
+            }
+            for t, v in sorted(by_type.items())
+        },
     }
+
+
+def none_type_table(rep: dict[str, Any]) -> str:
+    """Abstain per kind of unanswerable question, as a markdown table."""
+    lines = ["| none_type | questions | abstain | abstain (strict) |", "|---|---|---|---|"]
+    for t, m in rep.get("abstain_by_none_type", {}).items():
+        lines.append(f"| {t} | {m['questions']} | {m['abstain']:.3f} | {m['abstain_strict']:.3f} |")
+    return "\n".join(lines)
 
 
 def answer_table(rep: dict[str, Any]) -> str:

@@ -54,6 +54,7 @@ class Question:
     split: str | None
     evidence: tuple[Evidence, ...]
     history: tuple[str, ...] = ()  # the user's earlier turns, oldest first (a follow-up)
+    none_type: str | None = None  # why the reports do not answer a ``none`` question
 
     def turns(self) -> list[Turn]:
         """The conversation the question ends: its history's user turns, then itself."""
@@ -124,6 +125,7 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
                     Evidence(str(e["source"]), str(e["text"])) for e in row.get("evidence") or []
                 ),
                 history=tuple(str(t) for t in row.get("history") or ()),
+                none_type=row.get("none_type"),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise EvalError(f"{path}:{n}: not a question line ({exc})") from None

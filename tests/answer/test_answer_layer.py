@@ -17,7 +17,13 @@ from qa_service.answer.chat import answer
 from qa_service.answer.rank import LinearModel
 from qa_service.answer.reply import Turn
 from qa_service.answer.units import build_units, sentence_role
-from qa_service.evaluation.answers import answer_metrics, answers_quote, normalise
+from qa_service.evaluation.answers import (
+    answer_metrics,
+    answer_report,
+    answers_quote,
+    none_type_table,
+    normalise,
+)
 from qa_service.evaluation.fit import one_standard_error_c, refused_bound, thresholds
 from qa_service.evaluation.retrieval import load_questions
 from qa_service.ingest.sentences import sentence_spans
@@ -405,6 +411,12 @@ def test_answer_metrics_by_hand() -> None:
     m = answer_metrics(outs)
     assert m["answer@1"] == 0.5 and m["wrongly_refused"] == 0.5
     assert m["abstain"] == 0.5 and m["abstain_strict"] == 0.0
+    swap = Question("q3", "?", "none", None, "test", (), none_type="entity_swap")
+    outs.append(AnswerOutcome(swap, "not_answered", 0.1, (), False, False))
+    by_type = answer_report(outs)["abstain_by_none_type"]
+    assert by_type["untyped"] == {"questions": 2, "abstain": 0.5, "abstain_strict": 0.0}
+    assert by_type["entity_swap"] == {"questions": 1, "abstain": 1.0, "abstain_strict": 1.0}
+    assert "| entity_swap | 1 | 1.000 | 1.000 |" in none_type_table(answer_report(outs))
 
 
 def test_thresholds_keep_refusals_of_answerable_questions_low() -> None:
