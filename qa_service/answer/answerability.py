@@ -109,6 +109,7 @@ _CHANGE_WORDS = {
     "stop": "it stopping",
     "merge": "a merger",
     "transfer": "a transfer",
+    "not": "it not happening",
 }
 
 

@@ -175,6 +175,15 @@ _CHANGES = {
         r"t(?:ake|akes|ook|aken|aking) over|transfer\w*|hand(?:ed|ing|s)? over|passed|moved|"
         r"reallocat\w*|now (?:deal|deals|handle|handles|manage|manages|lead|leads)",
     ),
+    # "why isn't the CRU available out of hours?" takes a lack as given: the report must say
+    # one (a negation or a limit), not "CRU staff are available 24/7".
+    "not": (
+        r"(?:is|are|was|were|do|does|did|has|have|had|wo|ca|could|should|would)n['’]?t|not|"
+        r"never|cannot",
+        r"\w*n['’]t|not|no|never|none|nobody|nothing|cannot|few|fewer|little|lack\w*|without|"
+        r"fail\w*|rarely|seldom|unable|insufficient|inconsisten\w*|limited|absen\w*|yet|"
+        r"delay\w*|only|gaps?|weak\w*|poor\w*|unclear|unaware|reluctan\w*|struggl\w*",
+    ),
 }
 _ASKED_CHANGE = {
     k: re.compile(rf"\b(?:{asked})\b", re.IGNORECASE) for k, (asked, _) in _CHANGES.items()
@@ -185,8 +194,8 @@ _SAID_CHANGE = {
 
 
 def presumed_changes(question: str) -> frozenset[str]:
-    """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer") a "why"
-    question takes as given; empty when it asks no "why" or names no change."""
+    """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer", or a
+    lack: "not") a "why" question takes as given; empty when it asks no "why" or names none."""
     if _WHY.search(question) is None:
         return frozenset()
     return frozenset(k for k, pattern in _ASKED_CHANGE.items() if pattern.search(question))

@@ -265,12 +265,17 @@ def test_a_why_question_takes_a_change_as_given() -> None:
     assert not changes("did the caseload go up?")  # asks whether, takes nothing as given
     assert changes("Why did the force merge its two hubs into one?") == {"merge"}
     assert changes("why has the CSE team taken over the missing jobs?") == {"transfer"}
+    assert changes("why isnt the CRU available out of hours?") == {"not"}
     said = asking.states_change
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))
     assert said("Anything at all.", frozenset())
     assert not said("Three MASHs were set up in 2013.", frozenset({"merge"}))
     assert said("The MASHs were combined into a single hub.", frozenset({"merge"}))
+    # A lack taken as given must be said: a negation or a limit, not the opposite.
+    assert not said("CRU staff are available 24/7.", frozenset({"not"}))
+    assert said("Staff didn't have time to comply.", frozenset({"not"}))
+    assert said("We saw very few reviews of investigations.", frozenset({"not"}))
     # Given what the question says changed, the change must be said of it, not of anything.
     about = asking.changed_terms("why did kent's POLIT caseload go up?", _terms)
     assert about == frozenset({"kent's", "polit", "caseload"})
