@@ -86,6 +86,7 @@ FEATURES = (
 )
 
 _BOILERPLATE = FEATURES.index("boilerplate")
+_WORD_COVER = FEATURES.index("word_cover")
 
 # A child's age, as a report tells a case ("A 15-year-old girl reported ..."): the sentence
 # that sets a case's scene, which the question often repeats, where its outcome answers.
@@ -384,6 +385,16 @@ def rank(cands: list[Candidate], model: LinearModel) -> list[tuple[Candidate, fl
     return [(cands[i], float(p[i])) for i in order]
 
 
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _same_words(a: str, b: str, share: float) -> bool:
+    """Whether the shorter text's words are nearly all (``share``) in the longer's."""
+    wa, wb = _words(a), _words(b)
+    return len(wa & wb) >= share * max(min(len(wa), len(wb)), 1)
+
+
 def _touching(a: Unit, b: Unit) -> bool:
     return a.sentences[-1] + 1 == b.sentences[0] or b.sentences[-1] + 1 == a.sentences[0]
 
@@ -421,6 +432,20 @@ def compose(
     first = next((i for i, (c, _) in enumerate(ranked) if not c.features[_BOILERPLATE]), 0)
     if first:
         ranked = [ranked[first], *ranked[:first], *ranked[first + 1 :]]
+    # A report that says the same thing twice (its summary and its body, "is also still
+    # problematic"): of the two, the one with more of the question's own words leads (a
+    # quote pasted to find where it is comes back as itself).
+    for i, (c, _) in enumerate(ranked[1:3], 1):
+        if _same_words(c.text, ranked[0][0].text, redundant) and (
+            c.features[_WORD_COVER] > ranked[0][0].features[_WORD_COVER]
+        ):
+            ranked = [
+                (c, ranked[0][1]),
+                *ranked[1:i],
+                (ranked[0][0], ranked[i][1]),
+                *ranked[i + 1 :],
+            ]
+            break
     lead, lead_p = ranked[0]
     # A neighbour in the same passage that scores nearly as well joins the lead as one run of
     # consecutive sentences (in reading order): the two read as one answer. Boilerplate does
@@ -439,11 +464,14 @@ def compose(
 
     def novel(c: Candidate) -> bool:
         # not the same words again: no shared sentence (a lead joined with its neighbour
-        # holds that neighbour) and no near-identical sentence elsewhere
+        # holds that neighbour), no near-identical sentence elsewhere, and not words a chosen
+        # unit already says (a report repeating its summary, "is also still problematic")
+        words = _words(c.text)
         return all(
             c.text != o.text
             and float(c.vector @ o.vector) < redundant
             and not (c.hit == o.hit and c.unit.start < o.unit.end and o.unit.start < c.unit.end)
+            and len(words & _words(o.text)) < redundant * len(words)
             for o, _ in chosen
         )
 

@@ -498,6 +498,32 @@ def test_boilerplate_never_leads_even_as_the_lead_s_neighbour() -> None:
     assert chosen[0][0].text == "sentence 0. sentence 1."
 
 
+def test_a_thing_said_twice_is_shown_once_and_the_closer_wording_leads() -> None:
+    """A report that repeats a sentence (its summary, then its body) gives one answer
+    sentence; of the two, the one holding more of the question's words leads."""
+    from qa_service.answer.rank import FEATURES, Candidate, compose
+    from qa_service.answer.units import Unit
+
+    def cand(hit: int, text: str, cover: float, axis: int) -> Candidate:
+        features = np.zeros(len(FEATURES), dtype=np.float32)
+        features[FEATURES.index("word_cover")] = cover
+        vector = np.eye(4, dtype=np.float32)[axis]  # unlike vectors: only the words match
+        return Candidate(hit, Unit(0, len(text), (0,), "prose"), text, features, vector, "d", None)
+
+    once = "Moving children to other accommodation overnight is still a problem for the force."
+    again = (
+        "Moving children to other accommodation overnight is also still a problem for the force."
+    )
+    other = "Custody staff now record why each child was detained after charge."
+    ranked = [
+        (cand(0, once, 0.9, 0), 0.8),
+        (cand(1, again, 1.0, 1), 0.7),
+        (cand(2, other, 0.3, 2), 0.5),
+    ]
+    chosen = [c.text for c, _ in compose(ranked)]
+    assert chosen == [again, other]
+
+
 @pytest.mark.slow
 def test_first_answer_sentence_is_never_a_heading_footnote_or_boilerplate(retriever) -> None:  # type: ignore[no-untyped-def]
     """Every test-split question through the chat answer: the first sentence is prose, and
