@@ -40,6 +40,7 @@ from .asking import (
     split_ask,
     states_change,
 )
+from .boilerplate import about_inspection_flags, repeated
 from .contrasts import review_missing, swap_missing, unknown_names
 from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
@@ -50,12 +51,6 @@ if TYPE_CHECKING:
     from ..search.query import QueryPlan
     from .retriever import Retriever
 
-# A sentence repeated (cosine >= this) in another report is boilerplate ("In April 2019,
-# HMICFRS inspected ..."), not a finding; flagged for indexes of up to BOILERPLATE_SCAN
-# sentences (an all-pairs product; above that no sentence is flagged).
-BOILERPLATE_COSINE = 0.9
-BOILERPLATE_SCAN = 40_000
-
 NOT_ANSWERED = "The reports in the corpus do not answer this question."
 
 
@@ -64,6 +59,7 @@ class AnswerLayer:
 
     def __init__(self, retriever: Retriever) -> None:
         self.retriever = retriever
+        self._repeated: NDArray[np.bool_] | None = None
         self._boilerplate: NDArray[np.bool_] | None = None
         self._lock = threading.Lock()
         self._known_years: set[int] | None = None
@@ -71,11 +67,19 @@ class AnswerLayer:
         self._inspected: dict[str, set[int]] | None = None
         self._acronyms: tuple[dict[str, str], dict[str, str]] | None = None
 
-    def boilerplate(self) -> NDArray[np.bool_]:
+    def repeated(self) -> NDArray[np.bool_]:
         """Per stored sentence: whether another report repeats it nearly word for word."""
         with self._lock:
+            if self._repeated is None:
+                self._repeated = repeated(self.retriever)
+            return self._repeated
+
+    def boilerplate(self) -> NDArray[np.bool_]:
+        """Per stored sentence: whether it is boilerplate, repeated and about the inspection."""
+        flags = self.repeated()
+        with self._lock:
             if self._boilerplate is None:
-                self._boilerplate = _boilerplate(self.retriever)
+                self._boilerplate = about_inspection_flags(self.retriever, flags)
             return self._boilerplate
 
     def asking(self) -> frozenset[str]:
@@ -243,10 +247,11 @@ class AnswerLayer:
         """A hit's text with its sentences' spans, vectors and boilerplate flags."""
         index = self.retriever.index
         rows = rows_of(hit.chunk.chunk_id, index.row_of, index.chunks) or (hit.row,)
-        flags = self.boilerplate()
+        flags, about = self.repeated(), self.boilerplate()
         spans: list[tuple[int, int]] = []
         vectors: list[NDArray[np.float32]] = []
         plate: list[bool] = []
+        inspection: list[bool] = []
         terms: list[frozenset[str]] = []
         for row in rows:
             member = index.chunks[row]
@@ -262,6 +267,9 @@ class AnswerLayer:
             spans.extend(shifted)
             vectors.append(vecs)
             plate.extend(bool(flags[first + k]) if len(flags) else False for k in range(len(local)))
+            inspection.extend(
+                bool(about[first + k]) if len(about) else False for k in range(len(local))
+            )
         return PassageInput(
             hit.chunk.text,
             spans,
@@ -273,6 +281,7 @@ class AnswerLayer:
             hit.dense,
             hit.chunk.doc_id,
             hit.document.metadata.force,
+            tuple(inspection),
         )
 
     def respond(
@@ -458,19 +467,3 @@ def _report_dates(m: Metadata) -> set[int]:
     if m.published and m.published[:4].isdigit():
         years.add(int(m.published[:4]))
     return years
-
-
-def _boilerplate(retriever: Retriever) -> NDArray[np.bool_]:
-    sentences = retriever.index.sentences
-    n = len(sentences)
-    flags = np.zeros(n, dtype=bool)
-    if n == 0 or n > BOILERPLATE_SCAN:
-        return flags
-    doc = retriever.doc_of[np.asarray(sentences.owner, dtype=np.int64)]
-    vectors = sentences.rows(np.arange(n, dtype=np.int64))
-    step = 2048
-    for a in range(0, n, step):
-        sims = vectors[a : a + step] @ vectors.T
-        sims[doc[a : a + step, None] == doc[None, :]] = -1.0
-        flags[a : a + step] = sims.max(axis=1) >= BOILERPLATE_COSINE
-    return flags

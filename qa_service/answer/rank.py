@@ -85,7 +85,6 @@ FEATURES = (
     "shorter_dense",
 )
 
-_BOILERPLATE = FEATURES.index("boilerplate")
 _WORD_COVER = FEATURES.index("word_cover")
 
 # A child's age, as a report tells a case ("A 15-year-old girl reported ..."): the sentence
@@ -132,6 +131,7 @@ class Candidate:
     vector: NDArray[np.float32]  # mean of its sentences' vectors, normalised
     doc_id: str
     force: str | None
+    plate: bool = False  # holds boilerplate about the inspection: never leads (compose)
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,8 @@ class PassageInput:
     dense: float
     doc_id: str
     force: str | None
+    # per sentence: boilerplate, repeated and about the inspection itself (answer/boilerplate.py)
+    inspection: tuple[bool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,7 @@ def candidates(
                     vec.astype(np.float32),
                     p.doc_id,
                     p.force,
+                    any(p.inspection[i] for i in u.sentences if i < len(p.inspection)),
                 )
             )
     if not rows:
@@ -371,7 +374,7 @@ def candidates(
     for name in ("lex_rel", "lex_damped_rel"):
         x[:, col[name]] = x[:, col[name]] / (x[:, col[name]].max() or 1.0)
     return [
-        Candidate(c.hit, c.unit, c.text, x[i], c.vector, c.doc_id, c.force)
+        Candidate(c.hit, c.unit, c.text, x[i], c.vector, c.doc_id, c.force, c.plate)
         for i, c in enumerate(out)
     ]
 
@@ -411,7 +414,8 @@ def _joined(a: Candidate, b: Candidate) -> Candidate:
     vec = a.vector + b.vector
     vec = vec / (np.linalg.norm(vec) or 1.0)
     text = f"{first.text} {second.text}"
-    return Candidate(a.hit, unit, text, a.features, vec.astype(np.float32), a.doc_id, a.force)
+    vec = vec.astype(np.float32)
+    return Candidate(a.hit, unit, text, a.features, vec, a.doc_id, a.force, a.plate)
 
 
 def compose(
@@ -429,7 +433,7 @@ def compose(
     if not ranked:
         return []
     # Words another report repeats (boilerplate) never lead while another unit can.
-    first = next((i for i, (c, _) in enumerate(ranked) if not c.features[_BOILERPLATE]), 0)
+    first = next((i for i, (c, _) in enumerate(ranked) if not c.plate), 0)
     if first:
         ranked = [ranked[first], *ranked[:first], *ranked[first + 1 :]]
     # A report that says the same thing twice (its summary and its body, "is also still
@@ -456,7 +460,7 @@ def compose(
             c.hit == lead.hit
             and p >= adjacent_ratio * lead_p
             and _touching(lead.unit, c.unit)
-            and not (ahead and c.features[_BOILERPLATE] and not lead.features[_BOILERPLATE])
+            and not (ahead and c.plate and not lead.plate)
         ):
             lead = _joined(lead, c)
             break

@@ -485,10 +485,9 @@ def test_boilerplate_never_leads_even_as_the_lead_s_neighbour() -> None:
 
     def cand(start: int, sentence: int, plate: bool) -> Candidate:
         features = np.zeros(len(FEATURES), dtype=np.float32)
-        features[FEATURES.index("boilerplate")] = float(plate)
         vector = np.eye(4, dtype=np.float32)[sentence]
         unit = Unit(start, start + 10, (sentence,), "prose")
-        return Candidate(0, unit, f"sentence {sentence}.", features, vector, "d", None)
+        return Candidate(0, unit, f"sentence {sentence}.", features, vector, "d", None, plate)
 
     lead, before = cand(11, 1, False), cand(0, 0, True)
     chosen = compose([(lead, 0.9), (before, 0.8)])
@@ -496,6 +495,23 @@ def test_boilerplate_never_leads_even_as_the_lead_s_neighbour() -> None:
     before = cand(0, 0, False)
     chosen = compose([(lead, 0.9), (before, 0.8)])
     assert chosen[0][0].text == "sentence 0. sentence 1."
+
+
+def test_boilerplate_is_what_reports_repeat_about_the_inspection_itself() -> None:
+    from qa_service.answer.boilerplate import about_inspection
+
+    assert about_inspection(
+        "In April 2019, HMICFRS inspected how well Kent Police keeps children safe."
+    )
+    assert about_inspection("In September 2019, we published our findings.")
+    assert about_inspection("Since then, we have continued to check its improvement work.")
+    assert about_inspection("The review included:")
+    # A finding two reports share word for word is a finding about the force.
+    assert not about_inspection(
+        "Custody officers know they must look for somewhere for a child to stay when they "
+        "have been charged with an offence and refused bail."
+    )
+    assert not about_inspection("We saw that responding officers understood the use of the power.")
 
 
 def test_a_thing_said_twice_is_shown_once_and_the_closer_wording_leads() -> None:
