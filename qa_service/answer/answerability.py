@@ -72,7 +72,8 @@ FEATURES = (
 ASKING_WORDS = frozenset(
     """handle handled handling deal deals dealing dealt happen happens happened happening
     work works working worked manage managed managing treat treated treating respond responded
-    cope coping get gets getting got make makes making made take takes taking took look looks
+    cope coping get gets getting got make makes making made take takes taking took keep keeps
+    keeping kept leave leaves leaving put puts putting look looks
     looking find finds found know knows known tell told say says said think thinks thought
     thing things stuff good bad better worse best worst well properly actually really much many
     lot lots kind sort way ways anything something everything nothing anyone someone everyone

@@ -602,3 +602,21 @@ def test_a_follow_up_is_refused_on_its_own_merits(retriever) -> None:  # type: i
     reply = answer(retriever, turns)
     assert reply.result.state == "not_answered" and not reply.sentences
     assert "Essex" in (reply.result.message or "")
+
+
+@pytest.mark.slow
+def test_the_issue_s_cells_question_and_its_follow_up(retriever) -> None:  # type: ignore[no-untyped-def]
+    """Staff's example: the answer opens with what the review found on children kept in
+    custody overnight, and "and Leicestershire?" answers from Leicestershire's report
+    without taking "leave" (how the question is put) for a topic the reports lack."""
+    turns = [Turn("user", "do Lincs still leave kids in the cells overnight?")]
+    first = answer(retriever, turns)
+    assert first.result.state != "not_answered"
+    assert "somewhere for a child to stay" in first.sentences[0].text
+    turns += [Turn("assistant", first.answer), Turn("user", "and Leicestershire?")]
+    reply = answer(retriever, turns)
+    assert reply.result.state != "not_answered"
+    cited = reply.result.hits[reply.sentences[0].citation - 1]
+    assert cited.chunk.doc_id.startswith("leicestershire")
+    assert "overnight" in reply.sentences[0].text
+    assert "leave" not in (reply.result.missing or "")
