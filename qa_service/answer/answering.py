@@ -37,6 +37,7 @@ from .asking import (
     gives_count_of,
     how_words,
     presumed_changes,
+    says_who_does,
     split_ask,
     states_change,
 )
@@ -401,6 +402,8 @@ class AnswerLayer:
         )
         swap = review_missing(plan.question, self.report_types(result.filters.forces))
         swap = swap or swap_missing(plan.question, lead, texts)
+        if not swap and not says_who_does(plan.question, lead):
+            swap = "the person or team asked for"
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

@@ -97,6 +97,34 @@ _PERSON_NAME = re.compile(
 )
 
 
+# "Who chairs / leads / decides ...?" asks who does something: an answer says that something
+# (or its like: "who runs it?" is answered by who leads or manages it), whoever it names.
+_WHO_DOES = (
+    (r"chairs?|chaired", r"chair\w*"),
+    (
+        r"leads?|runs?|heads?|manages?|oversees?|(?:is|are) in charge",
+        r"lead\w*|led|run\w*|head\w*|manag\w*|overs\w*|in charge|responsib\w*|command\w*",
+    ),
+    (
+        r"decides?|signs? off|authori[sz]es?|approves?",
+        r"decid\w*|decision\w*|sign\w*|authori[sz]\w*|approv\w*|agree\w*",
+    ),
+)
+_ASKS_WHO = [
+    (
+        re.compile(rf"\bwho(?:'s|’s)?\s+(?:{asked})\b", re.IGNORECASE),
+        re.compile(rf"\b(?:{said})\b", re.I),
+    )
+    for asked, said in _WHO_DOES
+]
+
+
+def says_who_does(question: str, text: str) -> bool:
+    """Whether ``text`` speaks of what a "who chairs / leads / decides ...?" question asks who
+    does (True for any other question)."""
+    return all(said.search(text) for asked, said in _ASKS_WHO if asked.search(question))
+
+
 def asks_person_name(question: str) -> bool:
     """Whether the question asks for a person by name (a named role: "the DI", "the PCC")."""
     return ASKS_PERSON_NAME.search(question) is not None

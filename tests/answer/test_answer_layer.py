@@ -197,6 +197,12 @@ def test_what_a_term_means_and_who_by_name() -> None:
     assert named("whats the name of the DI who runs the MOSOVO team?")
     assert named("who's the chief constable of lincs?")
     assert named("whats the name of the ACC for child protection?")
+    # "who chairs ...?" is answered by a sentence that says who chairs (or leads) it
+    who = asking.says_who_does
+    assert not who("who chairs the MACE meetings?", "MACE meetings are held weekly.")
+    assert who("who chairs the MACE meetings?", "A detective inspector chairs them.")
+    assert who("who runs the team?", "The detective inspector now leads the team.")
+    assert who("what happens at MACE meetings?", "MACE meetings are held weekly.")
     assert not named("who is the lead for missing children in kent?")  # a rank may answer
     assert not named("who decides if a child needs a strategy meeting?")
     assert asking.gives_person_name("Detective Inspector Smith leads the team.")
