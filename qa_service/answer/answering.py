@@ -41,7 +41,7 @@ from .asking import (
     split_ask,
     states_change,
 )
-from .boilerplate import about_inspection_flags, repeated
+from .boilerplate import about_inspection_flags, repeated_sentences
 from .contrasts import review_missing, swap_missing, unknown_names
 from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
@@ -72,7 +72,7 @@ class AnswerLayer:
         """Per stored sentence: whether another report repeats it nearly word for word."""
         with self._lock:
             if self._repeated is None:
-                self._repeated = repeated(self.retriever)
+                self._repeated = repeated_sentences(self.retriever)
             return self._repeated
 
     def boilerplate(self) -> NDArray[np.bool_]:

@@ -43,7 +43,7 @@ def about_inspection(sentence: str) -> bool:
     return bool(_INSPECTORATE.search(sentence) and _OWN_WORK.search(sentence))
 
 
-def repeated(retriever: Retriever) -> NDArray[np.bool_]:
+def repeated_sentences(retriever: Retriever) -> NDArray[np.bool_]:
     """Per stored sentence: whether another report repeats it nearly word for word."""
     sentences = retriever.index.sentences
     n = len(sentences)
