@@ -42,7 +42,7 @@ from .asking import (
     states_change,
 )
 from .boilerplate import about_inspection_flags, repeated_sentences
-from .contrasts import review_missing, swap_missing, unknown_names
+from .contrasts import review_missing, swap_missing, unanswered_part, unknown_names
 from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
@@ -404,6 +404,9 @@ class AnswerLayer:
         swap = swap or swap_missing(plan.question, lead, texts)
         if not swap and not says_who_does(plan.question, lead):
             swap = "the person or team asked for"
+        if not swap:  # a part of the question no shown sentence speaks to
+            wanted = set(plan.terms) - plan.translated - asking
+            swap = unanswered_part(plan.question, [c.text for c, _ in composed], r.terms, wanted)
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

@@ -368,3 +368,17 @@ def gives_count_of(
 def content_words(text: str, stop: Callable[[str], bool]) -> set[str]:
     """Lower-case words of ``text`` that are not stop words."""
     return {w for w in WORD.findall(text.lower()) if not stop(w)}
+
+
+# Where a question asks a second thing: "..., and how many ...?", "... and who signs it off",
+# "what's Signal? is that the rape team?".
+_SECOND_ASK = re.compile(
+    r"(?:,\s*|\s+)(?:and|&)\s+(?=(?:how|what|when|who|which|where|why|is|are|was|were|did|do|"
+    r"does|has|have|had|can|could)\b)|\?\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The things a question asks, in order (one part for most questions)."""
+    return [p.strip() for p in _SECOND_ASK.split(question) if p.strip()]

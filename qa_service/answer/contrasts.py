@@ -13,7 +13,10 @@ sign with the other member unknown. Pure functions over the question's and the l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+
+from .asking import question_parts
+from .missing import original_words
 
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -141,3 +144,24 @@ def review_missing(question: str, types_by_force: dict[str, set[str]]) -> str | 
     if len(lacking) != len(types_by_force):
         return None  # one asked force has a review: the question may be about it
     return f"a post-inspection review of {' or '.join(sorted(lacking))}"
+
+
+def unanswered_part(
+    question: str,
+    shown: Sequence[str],
+    terms_of: Callable[[str], list[str]],
+    wanted: set[str],
+) -> str | None:
+    """What the reports lack when a question asks two things ("how many are high risk, and
+    how many of them reoffended?") and no ``shown`` sentence holds any of one part's terms
+    (those in ``wanted``: the question's, less asking words and translated ones)."""
+    parts = question_parts(question)
+    if len(parts) < 2 or not shown:
+        return None
+    held = set().union(*(terms_of(text) for text in shown))
+    for part in parts:
+        own = {t for t in terms_of(part) if t in wanted}
+        if own and not own & held:
+            words = original_words(part, own, terms_of)
+            return f"anything on {', '.join(words[:3])}" if words else None
+    return None

@@ -3,13 +3,17 @@ the answer's lead names another: the answer is partial, saying what the reports 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from qa_service.answer.asking import question_parts
 from qa_service.answer.contrasts import (
     ages,
     review_missing,
     swap_missing,
     swapped,
+    unanswered_part,
     unknown_names,
 )
 
@@ -73,6 +77,32 @@ def test_a_review_of_a_force_the_corpus_holds_only_an_inspection_of() -> None:
     assert review_missing("when will HMICFRS revisit Lancashire?", lancs) is None  # to come
     assert review_missing("what did the inspection find?", lancs) is None
     assert review_missing(q, {}) is None  # no force asked about
+
+
+def _terms(text: str) -> list[str]:
+    return [w.rstrip("s") for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3]
+
+
+def test_a_part_of_the_question_no_shown_sentence_speaks_to() -> None:
+    assert question_parts("how many are high risk, and how many reoffended?") == [
+        "how many are high risk",
+        "how many reoffended?",
+    ]
+    assert question_parts("what's Signal? is that the rape team?") == [
+        "what's Signal?",
+        "is that the rape team?",
+    ]
+    assert question_parts("do officers and staff get the training?") == [
+        "do officers and staff get the training?"
+    ]
+    q = "How many offenders are high risk, and how many of them reoffended?"
+    wanted = {"offender", "high", "risk", "reoffended"}
+    shown = ["Of 2,101 offenders in the community, 321 were high risk."]
+    assert unanswered_part(q, shown, _terms, wanted) == "anything on reoffended"
+    both = [*shown, "Five of them reoffended within a year."]
+    assert unanswered_part(q, both, _terms, wanted) is None
+    # one part only: what the question asks is the whole question
+    assert unanswered_part("how many reoffended?", shown, _terms, wanted) is None
 
 
 @pytest.mark.slow
