@@ -89,7 +89,7 @@ def test_a_part_of_the_question_no_shown_sentence_speaks_to() -> None:
         "how many reoffended?",
     ]
     assert question_parts("what's Signal? is that the rape team?") == [
-        "what's Signal?",
+        "what's Signal",
         "is that the rape team?",
     ]
     assert question_parts("do officers and staff get the training?") == [
