@@ -16,7 +16,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from .asking import question_parts
-from .missing import original_words
 
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -154,7 +153,8 @@ def unanswered_part(
 ) -> str | None:
     """What the reports lack when a question asks two things ("how many are high risk, and
     how many of them reoffended?") and no ``shown`` sentence holds any of one part's terms
-    (those in ``wanted``: the question's, less asking words and translated ones)."""
+    (those in ``wanted``: the question's, less asking words and translated ones): "an answer
+    to “how many of them reoffended”", the part in the question's words."""
     parts = question_parts(question)
     if len(parts) < 2 or not shown:
         return None
@@ -162,6 +162,5 @@ def unanswered_part(
     for part in parts:
         own = {t for t in terms_of(part) if t in wanted}
         if own and not own & held:
-            words = original_words(part, own, terms_of)
-            return f"anything on {', '.join(words[:3])}" if words else None
+            return f"an answer to “{part.rstrip(' ?')}”"
     return None

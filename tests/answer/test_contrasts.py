@@ -98,7 +98,9 @@ def test_a_part_of_the_question_no_shown_sentence_speaks_to() -> None:
     q = "How many offenders are high risk, and how many of them reoffended?"
     wanted = {"offender", "high", "risk", "reoffended"}
     shown = ["Of 2,101 offenders in the community, 321 were high risk."]
-    assert unanswered_part(q, shown, _terms, wanted) == "anything on reoffended"
+    assert unanswered_part(q, shown, _terms, wanted) == (
+        "an answer to “how many of them reoffended”"
+    )
     both = [*shown, "Five of them reoffended within a year."]
     assert unanswered_part(q, both, _terms, wanted) is None
     # one part only: what the question asks is the whole question
