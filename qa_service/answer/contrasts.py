@@ -7,7 +7,11 @@ every other word of the question matches it: the answer scores as well as a true
 gives it away is a comparison of like with like: the question names one member of a kind (an
 age, an age group, an agency or role) and the lead names another member of that kind and not
 the one asked about. A name the reports never use at all ("on duty in *Boston*") is the same
-sign with the other member unknown. Pure functions over the question's and the lead's text.
+sign with the other member unknown. Two more ways an answer can speak of something else than
+what was asked: a post-inspection review asked of a force the index holds only an inspection
+of (``review_missing``), and one part of a two-part question that no sentence shown speaks to
+(``unanswered_part``). Each gives what a partial answer says the reports lack. Pure functions
+over the question's and the answer's text.
 """
 
 from __future__ import annotations
