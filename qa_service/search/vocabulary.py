@@ -63,6 +63,8 @@ EVERYDAY_TERMS: dict[str, tuple[str, ...]] = {
     "somewhere to stay": ("alternative accommodation", "local authority accommodation"),
     "bed for the night": ("alternative accommodation", "secure accommodation"),
     "responsible adult": ("appropriate adult",),
+    "aa": ("appropriate adult",),
+    "aas": ("appropriate adults",),
     "sit in": ("appropriate adult",),
     # abuse and exploitation
     "grooming": ("child sexual exploitation", "cse", "exploitation"),

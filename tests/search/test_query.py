@@ -31,6 +31,9 @@ def test_force_in_corpus_becomes_filter_and_leaves_terms() -> None:
     assert "kent" not in plan.terms and plan.topic == "Does hold kids in the cells?"
     assert {"children", "custody", "detention"} <= set(plan.terms)  # everyday words expanded
     assert plan.terms["kids"] == 1.0 and plan.terms["custody"] == 0.5
+    # staff's short form for an appropriate adult
+    plan = plan_query("do AAs get to the cells quick enough?", CORPUS_FORCES, terms_of, {})
+    assert {"appropriate", "adults"} <= set(plan.terms)
 
 
 def test_force_not_in_corpus() -> None:
