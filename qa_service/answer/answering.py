@@ -66,6 +66,7 @@ class AnswerLayer:
         self._known_years: set[int] | None = None
         self._asking: frozenset[str] | None = None
         self._inspected: dict[str, set[int]] | None = None
+        self._types: dict[str, set[str]] | None = None
         self._acronyms: tuple[dict[str, str], dict[str, str]] | None = None
 
     def repeated(self) -> NDArray[np.bool_]:
@@ -115,12 +116,15 @@ class AnswerLayer:
         return set().union(*(self._inspected.get(f, set()) for f in wanted))
 
     def report_types(self, forces: Sequence[str]) -> dict[str, set[str]]:
-        """The report types the index holds of each of ``forces``."""
-        out: dict[str, set[str]] = {f: set() for f in forces}
-        for m in self.retriever.index.metadata.values():
-            if m.force in out and m.report_type:
-                out[m.force].add(m.report_type)
-        return out
+        """The report types the index holds of each of ``forces`` (read once per index)."""
+        with self._lock:
+            if self._types is None:
+                types: dict[str, set[str]] = {}
+                for m in self.retriever.index.metadata.values():
+                    if m.report_type:
+                        types.setdefault(m.force or "", set()).add(m.report_type)
+                self._types = types
+        return {f: self._types.get(f, set()) for f in forces}
 
     def acronym_keys(self) -> tuple[dict[str, str], dict[str, str]]:
         """The index's acronyms by their lower-case form ("rsos" -> "RSOs"), and by that form
@@ -267,10 +271,9 @@ class AnswerLayer:
             terms.extend(info[1] for info in self.retriever.sentences_of(row))
             spans.extend(shifted)
             vectors.append(vecs)
-            plate.extend(bool(flags[first + k]) if len(flags) else False for k in range(len(local)))
-            inspection.extend(
-                bool(about[first + k]) if len(about) else False for k in range(len(local))
-            )
+            # one flag per stored sentence (answer/boilerplate.py), so a slice per chunk
+            plate.extend(flags[first : first + len(local)].tolist())
+            inspection.extend(about[first : first + len(local)].tolist())
         return PassageInput(
             hit.chunk.text,
             spans,

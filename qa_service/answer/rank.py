@@ -388,14 +388,10 @@ def rank(cands: list[Candidate], model: LinearModel) -> list[tuple[Candidate, fl
     return [(cands[i], float(p[i])) for i in order]
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-def _same_words(a: str, b: str, share: float) -> bool:
-    """Whether the shorter text's words are nearly all (``share``) in the longer's."""
-    wa, wb = _words(a), _words(b)
-    return len(wa & wb) >= share * max(min(len(wa), len(wb)), 1)
+def _held(a: str, b: str) -> float:
+    """The share of ``a``'s words that ``b`` also uses."""
+    wa = set(WORD.findall(a.lower()))
+    return len(wa & set(WORD.findall(b.lower()))) / max(len(wa), 1)
 
 
 def _touching(a: Unit, b: Unit) -> bool:
@@ -440,7 +436,8 @@ def compose(
     # problematic"): of the two, the one with more of the question's own words leads (a
     # quote pasted to find where it is comes back as itself).
     for i, (c, _) in enumerate(ranked[1:3], 1):
-        if _same_words(c.text, ranked[0][0].text, redundant) and (
+        lead_text = ranked[0][0].text
+        if max(_held(c.text, lead_text), _held(lead_text, c.text)) >= redundant and (
             c.features[_WORD_COVER] > ranked[0][0].features[_WORD_COVER]
         ):
             ranked = [
@@ -470,12 +467,11 @@ def compose(
         # not the same words again: no shared sentence (a lead joined with its neighbour
         # holds that neighbour), no near-identical sentence elsewhere, and not words a chosen
         # unit already says (a report repeating its summary, "is also still problematic")
-        words = _words(c.text)
         return all(
             c.text != o.text
             and float(c.vector @ o.vector) < redundant
             and not (c.hit == o.hit and c.unit.start < o.unit.end and o.unit.start < c.unit.end)
-            and len(words & _words(o.text)) < redundant * len(words)
+            and _held(c.text, o.text) < redundant
             for o, _ in chosen
         )
 
