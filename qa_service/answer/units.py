@@ -24,7 +24,7 @@ Span = tuple[int, int]
 PROSE_ROLES = frozenset({"prose", "list"})
 ROLES = ("prose", "list", "table_row", "heading", "footnote", "caption", "fragment")
 
-# Words that open a sentence leaning on the one before it.
+# Words that open a sentence leaning on the one before it (see also _REFERS below).
 _LEANS = re.compile(
     r"^(?:this|these|that|those|it|its|they|their|there|such|he|she|however|but|also|"
     r"although|though|consequently|therefore|thus|as a result|in addition|additionally|"
@@ -32,6 +32,14 @@ _LEANS = re.compile(
     r"in (?:this|these|those|that|both|each|all|some|most|many) (?:case|cases|instance|"
     r"instances|examples?|circumstances|situations?)|for (?:example|instance)|otherwise|"
     r"here|then|both|neither|of these|of those|in turn|in particular)\b[\s,]",
+    re.IGNORECASE,
+)
+# A demonstrative in a sentence's first words that points back ("The effect of this is ...",
+# "Because these enquiries are older, ...", "Despite this, ..."), not at the report itself or
+# at a time ("In this review", "this year").
+_REFERS = re.compile(
+    r"^(?:[\w’'-]+[\s,]+){1,4}?(?:this|these|those|such)\b(?![\s-]+(?:post-inspection|report|"
+    r"inspection|review|revisit|year|month|week|period|time)s?\b)",
     re.IGNORECASE,
 )
 _LIST_MARK = re.compile(r"^(?:[-•*–]\s+|\(?[a-z0-9ivx]{1,4}[.)]\s+)")
@@ -91,7 +99,8 @@ def sentence_role(text: str, headings: Sequence[str] = ()) -> str:
 
 def leans_back(text: str) -> bool:
     """Whether a sentence opens by referring to the sentence before it."""
-    return bool(_LEANS.match(" ".join(text.split())))
+    s = " ".join(text.split())
+    return bool(_LEANS.match(s) or _REFERS.match(s))
 
 
 def build_units(text: str, spans: Sequence[Span], headings: Sequence[str] = ()) -> list[Unit]:

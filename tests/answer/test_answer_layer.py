@@ -16,7 +16,7 @@ from qa_service.answer.asking import gives_number
 from qa_service.answer.chat import answer
 from qa_service.answer.rank import LinearModel
 from qa_service.answer.reply import Turn
-from qa_service.answer.units import build_units, sentence_role
+from qa_service.answer.units import build_units, leans_back, sentence_role
 from qa_service.evaluation.answers import (
     answer_metrics,
     answer_report,
@@ -61,6 +61,15 @@ def test_leaning_sentence_joins_the_one_before() -> None:
         "prose",
     )
     assert got[1] == ("Cats sleep.", "fragment")  # too short to answer anything
+
+
+def test_a_demonstrative_in_the_first_words_leans_back_but_not_one_naming_the_report() -> None:
+    assert leans_back("The effect of this is that not all children are referred.")
+    assert leans_back("Because these enquiries are older, they are given less priority.")
+    assert leans_back("Despite this, delays remain.")
+    assert not leans_back("In this post-inspection review, we audited 33 cases.")
+    assert not leans_back("During this period, the force trained 400 officers.")
+    assert not leans_back("The force has set up a new team for missing children.")
 
 
 def test_list_lead_in_takes_its_items_and_headings_never_lead() -> None:
