@@ -90,10 +90,12 @@ _NUMBER_WORDS = {
     )
 }
 _NUMBER = re.compile(r"(?<![\d.,])\d+(?:[.,]\d+)*(?![\d])")
-# A figure, not an age ("16 yr old", "12-year-old") or age band ("under-18s").
+# A figure, not an age ("16 yr old", "12-year-old"), age band ("under-18s") or time of day
+# ("3am", "at 3 in the morning", "9.30 pm", "24/7").
 _FIGURE = re.compile(
-    r"(?<![\d.,])(?<!under-)(?<!over-)\d+(?:[.,]\d+)*"
-    r"(?![\d]|s\b|\s*-?\s*(?:yrs?|years?|yo)\b)"
+    r"(?<![\d.,/:])(?<!under-)(?<!over-)\d+(?:[.,]\d+)*"
+    r"(?![\d/:]|[.,]\d|s\b|\s*-?\s*(?:yrs?|years?|yo)\b|\s*(?:[ap]\.?m\b\.?|o['’]?clock|"
+    r"in the (?:morning|afternoon|evening|night)))"
 )
 
 

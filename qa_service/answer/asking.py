@@ -264,9 +264,22 @@ def changed_terms(question: str, terms_of: Callable[[str], list[str]]) -> frozen
     return frozenset(terms_of(rest))
 
 
+# "when X happens, does anyone ...?": a "when" clause that a question after a comma or dash
+# follows sets a condition; the question asks what follows it, not a date.
+_WHEN_CONDITION = re.compile(
+    r"^\W*when\b[^?,–—]*?(?:,|\s[-–—])\s*(?:and\s+)?(?:do|does|did|is|are|was|were|has|have|will|"
+    r"would|can|could|should|who|what|how|why|where|which)\b",
+    re.IGNORECASE,
+)
+
+
+def _asks_date(question: str) -> bool:
+    return ASKS_DATE.search(question) is not None and _WHEN_CONDITION.search(question) is None
+
+
 def asks_number(question: str) -> bool:
     """Whether the question asks for a number, share, date or grade."""
-    return ASKS_QUANTITY.search(question) is not None or ASKS_DATE.search(question) is not None
+    return ASKS_QUANTITY.search(question) is not None or _asks_date(question)
 
 
 # "how long / often / soon ...": the word after "how" says what kind of answer is asked for, not
@@ -290,7 +303,7 @@ def gives_number(question: str, text: str) -> bool:
     quantity = any(m.group(0).lower() not in stated for m in _QUANTITY.finditer(text))
     if ASKS_QUANTITY.search(question) and quantity:
         return True
-    return bool(ASKS_DATE.search(question) and (_DATE.search(text) or quantity))
+    return bool(_asks_date(question) and (_DATE.search(text) or quantity))
 
 
 @functools.lru_cache(maxsize=256)

@@ -103,6 +103,10 @@ def test_numbers_of_the_kind_asked() -> None:
     assert not gives_number("how many cases were audited?", "In 2019 we audited case files.")
     assert gives_number("when did the unit open?", "The unit opened in March 2019.")
     assert not asking.asks_number("when do AAs get called out, on arrival or for interview?")
+    # A "when" clause that a question follows sets a condition; no date is asked.
+    assert not asking.asks_number("when Lancs kids go to their gran's, does anyone check her?")
+    assert not asking.asks_number("When kids come back - who talks to them?")
+    assert asking.asks_number("when lincs set up the delivery group?")
     assert not gives_number("who runs the unit?", "It has 12 staff.")
     # A figure the question states itself is no answer to it.
     named = "How many Future 4 Me workers are based in the hub?"
@@ -348,6 +352,9 @@ def test_figures_the_question_states_must_be_in_the_passages() -> None:
     assert unmatched("missing 3 times in 3 months", ["missing three times in three months"]) == []
     assert unmatched("what did the 2019 review find?", ["nothing about years"]) == []
     assert unmatched("do we still hold under-18s after charge?", ["children"]) == []
+    # A time of day is no figure the reports must hold.
+    assert unmatched("anyone to ring at 3 in the morning?", ["available 24/7"]) == []
+    assert unmatched("kid nicked at 3am, or at 9.30 pm", ["in the early hours"]) == []
 
 
 def test_a_year_named_as_an_inspection_the_corpus_lacks_is_missing() -> None:
