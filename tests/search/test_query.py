@@ -34,6 +34,11 @@ def test_force_in_corpus_becomes_filter_and_leaves_terms() -> None:
     # staff's short form for an appropriate adult
     plan = plan_query("do AAs get to the cells quick enough?", CORPUS_FORCES, terms_of, {})
     assert {"appropriate", "adults"} <= set(plan.terms)
+    # other short forms and slang staff use
+    plan = plan_query(
+        "are the sarges checking CP jobs before they get NFA'd?", CORPUS_FORCES, terms_of, {}
+    )
+    assert {"sergeants", "child", "protection", "further"} <= set(plan.terms)
 
 
 def test_force_not_in_corpus() -> None:
