@@ -31,7 +31,8 @@ _LEANS = re.compile(
     r"furthermore|moreover|nevertheless|instead|similarly|likewise|again|even so|since then|"
     r"in (?:this|these|those|that|both|each|all|some|most|many) (?:case|cases|instance|"
     r"instances|examples?|circumstances|situations?)|for (?:example|instance)|otherwise|"
-    r"here|then|both|neither|of these|of those|in turn|in particular)\b[\s,]",
+    r"here|then|both|neither|of these|of those|in turn|in particular|accordingly|hence|so|"
+    r"as such|in response|in contrast|by contrast|conversely|meanwhile|equally|indeed|yet)\b[\s,]",
     re.IGNORECASE,
 )
 # A demonstrative in a sentence's first words that points back ("The effect of this is ...",

@@ -67,6 +67,8 @@ def test_a_demonstrative_in_the_first_words_leans_back_but_not_one_naming_the_re
     assert leans_back("The effect of this is that not all children are referred.")
     assert leans_back("Because these enquiries are older, they are given less priority.")
     assert leans_back("Despite this, delays remain.")
+    assert leans_back("Accordingly, we saw very few investigation plans.")
+    assert not leans_back("Sometimes officers do not attend.")
     assert not leans_back("In this post-inspection review, we audited 33 cases.")
     assert not leans_back("During this period, the force trained 400 officers.")
     assert not leans_back("The force has set up a new team for missing children.")
