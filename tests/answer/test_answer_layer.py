@@ -384,7 +384,7 @@ def test_a_term_only_another_forces_report_uses_is_seen(retriever) -> None:  # t
 
 
 def test_the_answer_stage_texts_are_encoded_with_the_question(retriever) -> None:  # type: ignore[no-untyped-def]
-    question = "lancs - are the CSE team getting swamped by jobs?"  # "swamped": never used
+    question = "lancs - are the CSE team getting flummoxed by jobs?"  # "flummoxed": never used
     plan = retriever.plan(question)
     texts = retriever.companion_texts(plan)
     assert texts == ["- are the CSE team getting by jobs?"]  # the topic: no force name
