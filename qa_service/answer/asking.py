@@ -172,6 +172,20 @@ def defined_term(question: str) -> str | None:
 # A "why" question that takes a change as given ("why did the caseload go up?", "why has Kent
 # stopped ...?"): the words of each kind of change, as questions ask and reports say them.
 _WHY = re.compile(r"\b(?:why|how come|what (?:caused|led to|made))\b", re.IGNORECASE)
+# Any other question that asks about a change takes it as given too ("what's happened since
+# Leics scrapped the triage sergeant?", "what impact did the rise in overdue visits have?",
+# "Kent scrapped bodycams – how do they ...?"), but one that asks whether it happened ("has
+# Kent closed its CRU?", "did lincs stop ...?") does not.
+_YES_NO = re.compile(
+    r"^\W*(?:(?:and|so|but|ok|also)\W+)?(?:do|does|did|is|are|was|were|has|have|had|can|could|"
+    r"will|would|should|may|might|must)(?:n['’]?t)?\b",
+    re.IGNORECASE,
+)
+_WH = re.compile(
+    r"\b(?:what|why|how|who|where|which|whose|since|now that|following|"
+    r"when (?:did|was|were|has|have|had|is|are|will))\b",  # not "when X happens, do ...?"
+    re.IGNORECASE,
+)
 _CHANGES = {
     "rise": (
         r"ris(?:e|es|en|ing)|rose|increas\w*|gr(?:ow|ew|own|owing|owth)|doubl\w*|soar\w*|"
@@ -181,13 +195,13 @@ _CHANGES = {
     ),
     "fall": (
         r"f(?:all|alls|ell|allen|alling)|drop(?:ped|s)?|decreas\w*|reduc\w*|declin\w*|"
-        r"halv\w*|plummet\w*|cut|(?:go|goes|went|gone|going) down",
+        r"halv\w*|plummet\w*|cut|fewer|(?:go|goes|went|gone|going) down",
         r"f(?:all|alls|ell|allen|alling)|drop(?:ped|s)?|decreas\w*|reduc\w*|declin\w*|"
         r"halv\w*|fewer|less|lower|down|cut",
     ),
     "stop": (
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
-        r"disband\w*|shut|clos(?:e|ed|ing)|drop(?:ped)?|cut|got rid|get rid",
+        r"disband\w*|shut|clos(?:e|ed|ing|ure)|drop(?:ped)?|cut|got rid|get rid|ended(?! up)",
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
         r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut",
     ),
@@ -223,10 +237,17 @@ _SAID_CHANGE = {
 
 def presumed_changes(question: str) -> frozenset[str]:
     """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer", or a
-    lack: "not") a "why" question takes as given; empty when it asks no "why" or names none."""
-    if _WHY.search(question) is None:
+    lack: "not") a question takes as given: a "why" question, or any other that is not a
+    yes/no question (``_YES_NO``, ``_WH``; a lack only in a "why" question). Empty when it
+    names none."""
+    why = _WHY.search(question) is not None
+    if not why and (_YES_NO.search(question) is not None or _WH.search(question) is None):
         return frozenset()
-    return frozenset(k for k, pattern in _ASKED_CHANGE.items() if pattern.search(question))
+    return frozenset(
+        k
+        for k, pattern in _ASKED_CHANGE.items()
+        if pattern.search(question) and (why or k != "not")  # a lack: only "why isn't ...?"
+    )
 
 
 def states_change(

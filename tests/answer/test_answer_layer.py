@@ -277,7 +277,7 @@ def test_not_answered_needs_a_sign_of_absence() -> None:
     )
 
 
-def test_a_why_question_takes_a_change_as_given() -> None:
+def test_a_question_about_a_change_takes_it_as_given() -> None:
     changes = asking.presumed_changes
     assert changes("why did the caseload go up from 200 to 700?") == {"rise"}
     assert changes("Why has the force stopped recording them?") == {"stop"}
@@ -287,6 +287,16 @@ def test_a_why_question_takes_a_change_as_given() -> None:
     assert changes("Why did the force merge its two hubs into one?") == {"merge"}
     assert changes("why has the CSE team taken over the missing jobs?") == {"transfer"}
     assert changes("why isnt the CRU available out of hours?") == {"not"}
+    # Other questions about a change take it as given too; those asking whether it happened,
+    # or that set a condition with "when", do not.
+    assert changes("what's happened since leics scrapped the triage sergeant?") == {"stop"}
+    assert changes("What impact did the rise in overdue visits have?") == {"rise"}
+    assert changes("kent ended encompass – how are schools told now?") == {"stop"}
+    assert changes("How did the team end up with fewer staff?") == {"fall"}
+    assert not changes("Has Kent closed its CRU?")
+    assert not changes("lincs – did they stop the diary appointments for kids?")
+    assert not changes("when protection is lifted do officers write down where the child ended up")
+    assert not changes("who tends not to show up at the meetings?")  # a lack: only "why ...?"
     said = asking.states_change
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))
