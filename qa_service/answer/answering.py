@@ -42,7 +42,13 @@ from .asking import (
     states_change,
 )
 from .boilerplate import about_inspection_flags, repeated_sentences
-from .contrasts import review_missing, swap_missing, unanswered_part, unknown_names
+from .contrasts import (
+    review_missing,
+    swap_missing,
+    unanswered_part,
+    universal_unsaid,
+    unknown_names,
+)
 from .definitions import defines, defining_first
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
@@ -410,6 +416,7 @@ class AnswerLayer:
         if not swap:  # a part of the question no shown sentence speaks to
             wanted = set(plan.terms) - plan.translated - asking
             swap = unanswered_part(plan.question, [c.text for c, _ in composed], r.terms, wanted)
+        swap = swap or universal_unsaid(plan.question, lead)
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

@@ -235,13 +235,21 @@ _SAID_CHANGE = {
 }
 
 
+def presupposes(question: str) -> bool:
+    """Whether the question takes what it says as given: a "why" question, or any other
+    that asks what, how, who ... rather than whether (``_YES_NO``)."""
+    if _WHY.search(question) is not None:
+        return True
+    return _YES_NO.search(question) is None and _WH.search(question) is not None
+
+
 def presumed_changes(question: str) -> frozenset[str]:
     """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer", or a
     lack: "not") a question takes as given: a "why" question, or any other that is not a
     yes/no question (``_YES_NO``, ``_WH``; a lack only in a "why" question). Empty when it
     names none."""
     why = _WHY.search(question) is not None
-    if not why and (_YES_NO.search(question) is not None or _WH.search(question) is None):
+    if not why and not presupposes(question):
         return frozenset()
     return frozenset(
         k

@@ -10,7 +10,9 @@ the one asked about. A name the reports never use at all ("on duty in *Boston*")
 sign with the other member unknown. Two more ways an answer can speak of something else than
 what was asked: a post-inspection review asked of a force the index holds only an inspection
 of (``review_missing``), and one part of a two-part question that no sentence shown speaks to
-(``unanswered_part``). Each gives what a partial answer says the reports lack. Pure functions
+(``unanswered_part``). And a premise that something holds every time or of every one ("why
+have *all* its officers been accredited?") that the lead does not bear out
+(``universal_unsaid``). Each gives what a partial answer says the reports lack. Pure functions
 over the question's and the answer's text.
 """
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from .asking import question_parts
+from .asking import presupposes, question_parts
 
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -168,3 +170,38 @@ def unanswered_part(
         if own and not own & held:
             return f"an answer to “{part.rstrip(' ?')}”"
     return None
+
+
+# A question that takes it as given that something holds of every case ("why have *all* of
+# Lancashire's officers been accredited?", "how do Kent's officers *always* manage to ...?")
+# where the lead says no such thing: it says how many, or some, or speaks of something else.
+# Not "not all", "at all", "all about", "each other", nor how often ("every day").
+_UNIVERSAL = re.compile(
+    r"(?<!not )(?<!n[’']t )\b(?:all(?! about\b)(?<!\bat all)|every(?!\s+(?:day|week|month|year|"
+    r"time|morning|night|weekend)s?\b)(?:one|body)?|always)\b",
+    re.IGNORECASE,
+)
+_SAYS_ALL = re.compile(
+    r"(?<!not )(?<!n[’']t )\b(?:all|every\w*|always|each|consistently|without exception|"
+    r"100 percent|routinely|invariably)\b",
+    re.IGNORECASE,
+)
+
+_NORM = re.compile(r"\b(?:should|must|required?|requires|policy|expect\w*)\b", re.IGNORECASE)
+
+
+def universal_unsaid(question: str, lead: str) -> str | None:
+    """What the reports lack when a question takes as given that something holds every time
+    or of every one, and the lead says nothing of the kind (None otherwise)."""
+    if not lead or not presupposes(question):
+        return None
+    claim = _UNIVERSAL.search(question)
+    if claim is None:
+        return None
+    # What every one should do (a policy, a requirement) is not what every one does.
+    found = [s for s in re.split(r"(?<=[.!?])\s+", lead) if not _NORM.search(s)]
+    if any(_SAYS_ALL.search(s) for s in found):
+        return None
+    if claim.group(0).lower() == "always":
+        return "anything saying it always happens"
+    return "anything saying it holds for every one"

@@ -14,6 +14,7 @@ from qa_service.answer.contrasts import (
     swap_missing,
     swapped,
     unanswered_part,
+    universal_unsaid,
     unknown_names,
 )
 
@@ -107,6 +108,26 @@ def test_a_part_of_the_question_no_shown_sentence_speaks_to() -> None:
     assert unanswered_part("how many reoffended?", shown, _terms, wanted) is None
 
 
+def test_a_premise_that_something_holds_every_time_the_lead_does_not_bear_out() -> None:
+    why_all = "Why have all of the force's officers been accredited?"
+    assert universal_unsaid(why_all, "Only 22 of 68 officers were accredited.") == (
+        "anything saying it holds for every one"
+    )
+    assert universal_unsaid(why_all, "All 68 officers were accredited in 2017.") is None
+    # a requirement is not a finding; "not consistently" is no "always"
+    policy = "Only 22 were. Policy states that every officer should be accredited."
+    assert universal_unsaid(why_all, policy) is not None
+    always = "how do officers always manage to speak to the child?"
+    assert universal_unsaid(always, "Officers don't consistently speak to children.") == (
+        "anything saying it always happens"
+    )
+    # asking whether, "not all", how often, or an idiom: no premise
+    assert universal_unsaid("are all kids seen by a nurse?", "Some were.") is None
+    assert universal_unsaid("why aren't all officers trained?", "Only 22 were.") is None
+    assert universal_unsaid("what happens every day at the hub?", "Partners meet.") is None
+    assert universal_unsaid("what's the New Horizons plan all about?", "A plan.") is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "missing"),
@@ -119,6 +140,8 @@ def test_a_part_of_the_question_no_shown_sentence_speaks_to() -> None:
         ),
         ("were kids in Leicestershire custody kept waiting for interpreters?", "interpreters"),
         ("lancs post-inspection review - are missing kids' plans on the system now?", "review"),
+        ("why are all the lancs CP officers SCAIDP trained?", "every one"),
+        ("whats happened since kent closed the vulnerability hubs?", "stopping"),
     ],
 )
 def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing) -> None:  # type: ignore[no-untyped-def]
