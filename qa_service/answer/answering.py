@@ -43,6 +43,7 @@ from .asking import (
 )
 from .boilerplate import about_inspection_flags, repeated_sentences
 from .contrasts import (
+    praise_unsaid,
     review_missing,
     swap_missing,
     unanswered_part,
@@ -416,7 +417,7 @@ class AnswerLayer:
         if not swap:  # a part of the question no shown sentence speaks to
             wanted = set(plan.terms) - plan.translated - asking
             swap = unanswered_part(plan.question, [c.text for c, _ in composed], r.terms, wanted)
-        swap = swap or universal_unsaid(plan.question, lead)
+        swap = swap or universal_unsaid(plan.question, lead) or praise_unsaid(plan.question, lead)
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

@@ -12,7 +12,8 @@ what was asked: a post-inspection review asked of a force the index holds only a
 of (``review_missing``), and one part of a two-part question that no sentence shown speaks to
 (``unanswered_part``). And a premise that something holds every time or of every one ("why
 have *all* its officers been accredited?") that the lead does not bear out
-(``universal_unsaid``). Each gives what a partial answer says the reports lack. Pure functions
+(``universal_unsaid``), or praise taken as given where the lead finds fault ("what made the
+briefing such a *success*?" where it "hasn't been successful": ``praise_unsaid``). Each gives what a partial answer says the reports lack. Pure functions
 over the question's and the answer's text.
 """
 
@@ -205,3 +206,42 @@ def universal_unsaid(question: str, lead: str) -> str | None:
     if claim.group(0).lower() == "always":
         return "anything saying it always happens"
     return "anything saying it holds for every one"
+
+
+# A premise of praise ("why did HMICFRS *praise* ...?", "what made ... such a *success*?")
+# where the lead finds fault and praises nothing ("... is inconsistent", "hasn't been
+# successful"). Not "how good / how well ...?", which asks how far.
+_PRAISE = (
+    r"prais\w*|commend\w*|excellent|outstanding|strong|success\w*|effective(?:ly)?|good|great|"
+    r"impressive|innovative|best|consistent(?:ly)?|thorough|robust"
+)
+_ASKED_PRAISE = re.compile(rf"(?<!\bhow )\b(?:{_PRAISE})\b", re.IGNORECASE)
+# A word of praise denied ("hasn't been successful") or wished for ("is yet to find ways to
+# contribute more effectively") is no praise.
+_NEGATED = r"(?:\b(?:not|neither|nor|never|less|no longer|to)|n[’']t)\s+(?:\w+\s+){{0,2}}"
+_SAID_PRAISE = re.compile(
+    rf"\b(?:{_PRAISE}|well|improv\w*|better|positive|pleased|timely|promptly|encourag\w*)\b",
+    re.IGNORECASE,
+)
+_SAID_FAULT = re.compile(
+    r"\b(?:poor\w*|weak\w*|fail\w*|inadequate|ineffective|inconsisten\w*|unsuccessful|less|"
+    r"fewer|few|little|limited|lack\w*|delay\w*|absen\w*|sparse|insufficient\w*|neither|"
+    r"concern\w*|worse|unclear|struggl\w*|not|\w+n[’']t|never)\b",
+    re.IGNORECASE,
+)
+
+
+def praise_unsaid(question: str, lead: str) -> str | None:
+    """What the reports lack when a question takes praise or success as given and the lead
+    finds fault without a word of praise (a negated one, "hasn't been successful", is fault);
+    None otherwise."""
+    if not lead or not presupposes(question):
+        return None
+    asked = _ASKED_PRAISE.search(question)
+    if asked is None or _SAID_FAULT.search(lead) is None:
+        return None
+    negated = re.compile(_NEGATED.format() + r"$", re.IGNORECASE)
+    for m in _SAID_PRAISE.finditer(lead):
+        if not negated.search(lead[max(0, m.start() - 40) : m.start()]):
+            return None  # praise the lead gives
+    return f"anything bearing out “{asked.group(0).lower()}”"

@@ -10,6 +10,7 @@ import pytest
 from qa_service.answer.asking import question_parts
 from qa_service.answer.contrasts import (
     ages,
+    praise_unsaid,
     review_missing,
     swap_missing,
     swapped,
@@ -128,6 +129,20 @@ def test_a_premise_that_something_holds_every_time_the_lead_does_not_bear_out() 
     assert universal_unsaid("what's the New Horizons plan all about?", "A plan.") is None
 
 
+def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
+    success = "what made the monthly briefing such a success?"
+    fault = "The briefing hasn’t been successful. Officers don’t act on it."
+    assert praise_unsaid(success, fault) == "anything bearing out “success”"
+    aim = "Officers don’t act on it; the force is yet to find ways to work more effectively."
+    assert praise_unsaid(success, aim) is not None  # a wish is no praise
+    assert praise_unsaid("Why is the training so consistent?", "It is inconsistent.") is not None
+    # praise the lead gives, even beside a fault; asking how good; asking whether
+    mixed = "Use is consistently high. But officers are not speaking to children."
+    assert praise_unsaid("what's good about their use of bodycams?", mixed) is None
+    assert praise_unsaid("how good is the training?", "It is inconsistent.") is None
+    assert praise_unsaid("is the training good?", "It is inconsistent.") is None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "missing"),
@@ -142,6 +157,7 @@ def test_a_premise_that_something_holds_every_time_the_lead_does_not_bear_out() 
         ("lancs post-inspection review - are missing kids' plans on the system now?", "review"),
         ("why are all the lancs CP officers SCAIDP trained?", "every one"),
         ("whats happened since kent closed the vulnerability hubs?", "stopping"),
+        ("why is the lancs frontline CP training so consistent?", "consistent"),
     ],
 )
 def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing) -> None:  # type: ignore[no-untyped-def]
