@@ -297,7 +297,11 @@ def changed_terms(question: str, terms_of: Callable[[str], list[str]]) -> frozen
 # follows sets a condition; the question asks what follows it, not a date.
 _WHEN_CONDITION = re.compile(
     r"^\W*when\b[^?,–—]*?(?:,|\s[-–—])\s*(?:and\s+)?(?:do|does|did|is|are|was|were|has|have|will|"
-    r"would|can|could|should|who|what|how|why|where|which)\b",
+    r"would|can|could|should|who|what|how|why|where|which)\b"
+    # without the comma: "when Lincs take a kid into police protection do we tell social care?"
+    r"|^\W*when\s+(?!(?:do|does|did|is|are|was|were|has|have|had|will|exactly)\b)[^?]*?\s"
+    r"(?:do|does|did|is|are|was|were|will|can|could|should|would)\s+(?:we|they|you|i|officers?|"
+    r"staff|anyone|someone|somebody|police|custody|social|the|their|our)\b",
     re.IGNORECASE,
 )
 

@@ -13,8 +13,9 @@ of (``review_missing``), and one part of a two-part question that no sentence sh
 (``unanswered_part``). And a premise that something holds every time or of every one ("why
 have *all* its officers been accredited?") that the lead does not bear out
 (``universal_unsaid``), or praise taken as given where the lead finds fault ("what made the
-briefing such a *success*?" where it "hasn't been successful": ``praise_unsaid``). Each gives what a partial answer says the reports lack. Pure functions
-over the question's and the answer's text.
+briefing such a *success*?" where it "hasn't been successful": ``praise_unsaid``). Each gives
+what a partial answer says the reports lack. Pure functions over the question's and the
+answer's text.
 """
 
 from __future__ import annotations

@@ -153,6 +153,8 @@ EVERYDAY_TERMS: dict[str, tuple[str, ...]] = {
     "slow": ("delays", "delay"),
     "worry": ("concern", "concerns"),
     "worried": ("concerned", "concerns"),
+    "happy": ("pleased", "satisfied"),
+    "unhappy": ("concerned", "dissatisfied"),
     "backlog": ("unallocated", "outstanding", "delays"),
     "who runs": ("leads", "responsible for"),
     "runs the": ("leads", "manages"),

@@ -108,6 +108,8 @@ def test_numbers_of_the_kind_asked() -> None:
     # A "when" clause that a question follows sets a condition; no date is asked.
     assert not asking.asks_number("when Lancs kids go to their gran's, does anyone check her?")
     assert not asking.asks_number("When kids come back - who talks to them?")
+    assert not asking.asks_number("when Lincs take a kid into care do we tell social care?")
+    assert asking.asks_number("When were the findings published?")
     assert asking.asks_number("when lincs set up the delivery group?")
     assert not gives_number("who runs the unit?", "It has 12 staff.")
     # A figure the question states itself is no answer to it.
