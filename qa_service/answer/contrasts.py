@@ -12,10 +12,10 @@ what was asked: a post-inspection review asked of a force the index holds only a
 of (``review_missing``), and one part of a two-part question that no sentence shown speaks to
 (``unanswered_part``). And a premise that something holds every time or of every one ("why
 have *all* its officers been accredited?") that the lead does not bear out
-(``universal_unsaid``), or praise taken as given where the lead finds fault ("what made the
-briefing such a *success*?" where it "hasn't been successful": ``praise_unsaid``). Each gives
-what a partial answer says the reports lack. Pure functions over the question's and the
-answer's text.
+(``universal_unsaid``), or praise (or fault) taken as given where the lead finds fault (or
+praises: "what made the briefing such a *success*?" where it "hasn't been successful":
+``praise_unsaid``). Each gives what a partial answer says the reports lack. Pure functions
+over the question's and the answer's text.
 """
 
 from __future__ import annotations
@@ -210,39 +210,72 @@ def universal_unsaid(question: str, lead: str) -> str | None:
 
 
 # A premise of praise ("why did HMICFRS *praise* ...?", "what made ... such a *success*?")
-# where the lead finds fault and praises nothing ("... is inconsistent", "hasn't been
-# successful"). Not "how good / how well ...?", which asks how far.
+# where the lead's claim, its first sentence, finds fault and the lead praises nothing ("...
+# is inconsistent", "hasn't been successful"); or a premise of fault ("why is ... so *poor*?",
+# "what went *wrong* with ...?") where the claim praises and neither it nor a sentence that
+# turns against it ("However, ...") finds fault ("has improved substantially"). Not "how good /
+# how well ...?", which asks how far.
 _PRAISE = (
     r"prais\w*|commend\w*|excellent|outstanding|strong|success\w*|effective(?:ly)?|good|great|"
     r"impressive|innovative|best|consistent(?:ly)?|thorough|robust"
 )
+_FAULT = (
+    r"criticis\w*|poor(?:ly)?|bad(?:ly)?|fail\w*|weak\w*|inadequate|worse|worst|wrong|"
+    r"problems?|struggl\w*|overloaded|overwhelmed|slow|patchy|inconsistent|ineffective|"
+    r"unsuccessful"
+)
 _ASKED_PRAISE = re.compile(rf"(?<!\bhow )\b(?:{_PRAISE})\b", re.IGNORECASE)
+_ASKED_FAULT = re.compile(rf"(?<!\bhow )\b(?:{_FAULT})\b", re.IGNORECASE)
 # A word of praise denied ("hasn't been successful") or wished for ("is yet to find ways to
 # contribute more effectively") is no praise.
-_NEGATED = r"(?:\b(?:not|neither|nor|never|less|no longer|to)|n[’']t)\s+(?:\w+\s+){{0,2}}"
+_NEGATED = re.compile(
+    r"(?:\b(?:not|neither|nor|never|less|no longer|to)|n[’']t)\s+(?:\w+\s+){0,2}$", re.IGNORECASE
+)
 _SAID_PRAISE = re.compile(
-    rf"\b(?:{_PRAISE}|well|improv\w*|better|positive|pleased|timely|promptly|encourag\w*)\b",
+    rf"\b(?:{_PRAISE}|well|improv\w*|better|positive|pleased|timely|promptly|encourag\w*|"
+    r"manageable)\b",
     re.IGNORECASE,
 )
 _SAID_FAULT = re.compile(
     r"\b(?:poor\w*|weak\w*|fail\w*|inadequate|ineffective|inconsisten\w*|unsuccessful|less|"
     r"fewer|few|little|limited|lack\w*|delay\w*|absen\w*|sparse|insufficient\w*|neither|"
-    r"concern\w*|worse|unclear|struggl\w*|not|\w+n[’']t|never)\b",
+    r"concern\w*|worse|unclear|struggl\w*|not|\w+n[’']t|never|too many|too few|backlogs?|"
+    r"incorrect\w*|wrong\w*)\b",
     re.IGNORECASE,
 )
 
 
+def _claim(lead: str) -> str:
+    """The lead's first sentence: what it claims (a joined sentence after it adds a turn)."""
+    return re.split(r"(?<=[.!?])\s+", lead.strip(), maxsplit=1)[0]
+
+
+_TURN = re.compile(r"^(?:however|but|although|though|despite|yet|nevertheless|even so)\b", re.I)
+
+
+def _turns(lead: str) -> str:
+    """The lead's claim and the sentences that turn against it ("However, ...")."""
+    first, *rest = re.split(r"(?<=[.!?])\s+", lead.strip())
+    return " ".join([first, *(s for s in rest if _TURN.match(s))])
+
+
+def _praises(text: str) -> bool:
+    return any(
+        not _NEGATED.search(text[max(0, m.start() - 40) : m.start()])
+        for m in _SAID_PRAISE.finditer(text)
+    )
+
+
 def praise_unsaid(question: str, lead: str) -> str | None:
-    """What the reports lack when a question takes praise or success as given and the lead
-    finds fault without a word of praise (a negated one, "hasn't been successful", is fault);
-    None otherwise."""
+    """What the reports lack when a question takes praise (or fault) as given and the lead's
+    claim finds fault without a word of praise (or praises without a word of fault); a
+    denied word of praise, "hasn't been successful", is fault. None otherwise."""
     if not lead or not presupposes(question):
         return None
     asked = _ASKED_PRAISE.search(question)
-    if asked is None or _SAID_FAULT.search(lead) is None:
-        return None
-    negated = re.compile(_NEGATED.format() + r"$", re.IGNORECASE)
-    for m in _SAID_PRAISE.finditer(lead):
-        if not negated.search(lead[max(0, m.start() - 40) : m.start()]):
-            return None  # praise the lead gives
-    return f"anything bearing out “{asked.group(0).lower()}”"
+    if asked is not None and _SAID_FAULT.search(_claim(lead)) and not _praises(lead):
+        return f"anything bearing out “{asked.group(0).lower()}”"
+    asked = _ASKED_FAULT.search(question)
+    if asked is not None and _praises(_claim(lead)) and not _SAID_FAULT.search(_turns(lead)):
+        return f"anything bearing out “{asked.group(0).lower()}”"
+    return None

@@ -141,6 +141,12 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     assert praise_unsaid("what's good about their use of bodycams?", mixed) is None
     assert praise_unsaid("how good is the training?", "It is inconsistent.") is None
     assert praise_unsaid("is the training good?", "It is inconsistent.") is None
+    # and fault taken as given where the lead praises
+    worse = "Why has the quality of supervision got worse?"
+    better = "Supervision has improved substantially. For example, logs can’t be closed early."
+    assert praise_unsaid(worse, better) == "anything bearing out “worse”"
+    turn = "Risk was graded well. However, the episode was often incorrectly managed."
+    assert praise_unsaid("what was the problem with missing episodes?", turn) is None
 
 
 @pytest.mark.slow
