@@ -45,6 +45,7 @@ from .boilerplate import about_inspection_flags, repeated_sentences
 from .contrasts import (
     praise_unsaid,
     review_missing,
+    share_unsaid,
     swap_missing,
     unanswered_part,
     universal_unsaid,
@@ -418,6 +419,7 @@ class AnswerLayer:
             wanted = set(plan.terms) - plan.translated - asking
             swap = unanswered_part(plan.question, [c.text for c, _ in composed], r.terms, wanted)
         swap = swap or universal_unsaid(plan.question, lead) or praise_unsaid(plan.question, lead)
+        swap = swap or share_unsaid(plan.question, texts)
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

@@ -14,7 +14,8 @@ of (``review_missing``), and one part of a two-part question that no sentence sh
 have *all* its officers been accredited?") that the lead does not bear out
 (``universal_unsaid``), or praise (or fault) taken as given where the lead finds fault (or
 praises: "what made the briefing such a *success*?" where it "hasn't been successful":
-``praise_unsaid``). Each gives what a partial answer says the reports lack. Pure functions
+``praise_unsaid``), or a percentage taken as given that no passage gives (``share_unsaid``).
+Each gives what a partial answer says the reports lack. Pure functions
 over the question's and the answer's text.
 """
 
@@ -279,3 +280,17 @@ def praise_unsaid(question: str, lead: str) -> str | None:
     if asked is not None and _praises(_claim(lead)) and not _SAID_FAULT.search(_turns(lead)):
         return f"anything bearing out “{asked.group(0).lower()}”"
     return None
+
+
+# A share the question states as given ("why were only *10 percent* of officers accredited?").
+_SHARE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:%|per\s?cent)", re.IGNORECASE)
+
+
+def share_unsaid(question: str, passages: Iterable[str]) -> str | None:
+    """What the reports lack when a question takes as given a percentage that no returned
+    passage gives as one; None otherwise."""
+    if not presupposes(question) or not (asked := _SHARE.findall(question)):
+        return None
+    held = {n for text in passages for n in _SHARE.findall(text)}
+    missing = [n for n in asked if n not in held]
+    return f"anything on {missing[0]} percent" if missing else None

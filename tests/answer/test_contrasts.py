@@ -12,6 +12,7 @@ from qa_service.answer.contrasts import (
     ages,
     praise_unsaid,
     review_missing,
+    share_unsaid,
     swap_missing,
     swapped,
     unanswered_part,
@@ -147,6 +148,14 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     assert praise_unsaid(worse, better) == "anything bearing out “worse”"
     turn = "Risk was graded well. However, the episode was often incorrectly managed."
     assert praise_unsaid("what was the problem with missing episodes?", turn) is None
+
+
+def test_a_share_taken_as_given_that_no_passage_gives() -> None:
+    why = "Why were only 10 percent of the officers accredited?"
+    held = ["Of 68 officers, only 22 (i.e., 29 percent) were accredited in 10 months."]
+    assert share_unsaid(why, held) == "anything on 10 percent"
+    assert share_unsaid("why were only 29% of them accredited?", held) is None
+    assert share_unsaid("were 10 percent of them accredited?", held) is None  # asks whether
 
 
 @pytest.mark.slow
