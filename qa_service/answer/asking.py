@@ -400,10 +400,12 @@ def gives_count_of(
     # A figure followed by a unit of time ("within three months") is a duration, not a count
     # of anything else.
     counts_time = _TIME_UNIT.fullmatch(head) is not None
+    stated = _stated_figures(question)  # "under section 46": no count of anything
     numbers = [
         i
         for i, w in enumerate(words)
         if _QUANTITY.fullmatch(w)
+        and w not in stated
         and (counts_time or i + 1 == len(words) or not _TIME_UNIT.fullmatch(words[i + 1]))
     ]
     named = [i for i, w in enumerate(words) if any(t in heads for t in terms_of(w))]

@@ -4,9 +4,11 @@ A passage's sentences (spans in its text) are given roles, and some are joined:
 
 - a sentence that leans on the one before ("This means ...", "However, ...", "It has since
   ...") is joined to it, so the reader gets the claim it refers to;
-- a list lead-in ("We found:") is joined to the items that follow it;
+- a list lead-in ("We found:") is joined to the items that follow it; an item that is a whole
+  sentence is prose without its list mark, and other items are fragments;
 - headings, footnotes, figure/table captions, fragments and list items with no lead-in in the
-  passage are units of their own, with a role that keeps them from ever leading an answer.
+  passage (unless whole sentences) are units of their own, with a role that keeps them from
+  ever leading an answer.
 
 Pure functions over text and spans: the roles come from the text's own shape, never from one
 report's layout.
@@ -126,7 +128,17 @@ def build_units(text: str, spans: Sequence[Span], headings: Sequence[str] = ()) 
             i += 1
             continue
         if role == "item":
-            role = "fragment"  # a list item read without its lead-in
+            # A list item read without its lead-in: a fragment, unless it is a whole
+            # sentence ("- In January 2017, HMICFRS assessed 85 cases and ..."), which is
+            # prose once its list mark is left out of the span.
+            a, b = spans[i]
+            mark = _LIST_MARK.match(text[a:b].lstrip())
+            rest = text[a:b].lstrip()[mark.end() :] if mark else ""
+            if rest[:1].isupper() and sentence_role(rest, headings) == "prose":
+                units.append(Unit(b - len(rest), b, (i,), "prose"))
+                i += 1
+                continue
+            role = "fragment"
         prev = units[-1] if units else None
         if (
             role == "prose"

@@ -74,6 +74,19 @@ def test_a_demonstrative_in_the_first_words_leans_back_but_not_one_naming_the_re
     assert not leans_back("The force has set up a new team for missing children.")
 
 
+def test_a_list_item_that_is_a_whole_sentence_may_lead_without_its_mark() -> None:
+    text = (
+        "- In January 2017, HMICFRS assessed 85 cases and rated 25 of them good.\n"
+        "- review its use of risk assessments; and\n- ensure that staff comply."
+    )
+    got = _units(text)
+    assert got[0] == (
+        "In January 2017, HMICFRS assessed 85 cases and rated 25 of them good.",
+        "prose",
+    )
+    assert [role for _, role in got[1:]] == ["fragment", "fragment"]
+
+
 def test_list_lead_in_takes_its_items_and_headings_never_lead() -> None:
     text = (
         "Custody\nWe found:\n- children were seen by a nurse;\n- records were complete.\n"
@@ -318,6 +331,11 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     # "why has the number of ... fallen?" asks a reason: it counts nothing
     assert asking.counted_words("why has the number of children in custody fallen?") == []
     assert asking.counted_words("how many children were held?") == ["children"]
+    # a figure the question states itself counts nothing
+    counts = asking.gives_count_of
+    asked = "How many children were taken into police protection under section 46?"
+    assert not counts(asked, "Powers under section 46 of the Children Act are recorded.", _terms)
+    assert counts(asked, "Officers took 120 children into police protection.", _terms)
 
 
 @pytest.mark.slow
