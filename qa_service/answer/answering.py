@@ -52,6 +52,7 @@ from .contrasts import (
     unknown_names,
 )
 from .definitions import defines, defining_first
+from .elsewhere import named_elsewhere
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
@@ -413,6 +414,10 @@ class AnswerLayer:
         )
         swap = review_missing(plan.question, self.report_types(result.filters.forces))
         swap = swap or swap_missing(plan.question, lead, texts)
+        if not swap and (elsewhere := named_elsewhere(r, plan.question, result.filters.forces)):
+            swap = (
+                f"anything on the {', '.join(elsewhere)} for {' or '.join(result.filters.forces)}"
+            )
         if not swap and not says_who_does(plan.question, lead):
             swap = "the person or team asked for"
         if not swap:  # a part of the question no shown sentence speaks to

@@ -173,6 +173,7 @@ def test_a_share_taken_as_given_that_no_passage_gives() -> None:
         ("why are all the lancs CP officers SCAIDP trained?", "every one"),
         ("whats happened since kent closed the vulnerability hubs?", "stopping"),
         ("why is the lancs frontline CP training so consistent?", "consistent"),
+        ("Did Lancashire's central referral unit have a backlog?", "central referral unit (CRU)"),
     ],
 )
 def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing) -> None:  # type: ignore[no-untyped-def]
@@ -189,6 +190,8 @@ def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing
         "by the same man, what happened?",
         "were kids in Leicestershire custody kept waiting for appropriate adults?",
         "how many DCs were on duty in Lincoln during the revisit?",
+        "does the kent CRU have a backlog",
+        "are lincs custody officers doing juvenile detention certificates",  # "a juvenile ..."
     ],
 )
 def test_the_entity_the_reports_give_is_answered(retriever, question) -> None:  # type: ignore[no-untyped-def]
