@@ -413,7 +413,8 @@ class AnswerLayer:
             original_words(plan.topic, {t for t in strong_missing if not lex.idf(t)}, r.terms)
         )
         swap = review_missing(plan.question, self.report_types(result.filters.forces))
-        swap = swap or swap_missing(plan.question, lead, texts)
+        lead_passage = passages[composed[0][0].hit].text if composed else ""
+        swap = swap or swap_missing(plan.question, lead, texts, lead_passage)
         if not swap and (elsewhere := named_elsewhere(r, plan.question, result.filters.forces)):
             swap = (
                 f"anything on the {', '.join(elsewhere)} for {' or '.join(result.filters.forces)}"

@@ -94,12 +94,13 @@ def _named(kind: str, text: str) -> set[str]:
     return {name for name, pattern in _MEMBERS[kind].items() if pattern.search(text)}
 
 
-def swapped(question: str, lead: str) -> list[str]:
+def swapped(question: str, lead: str, passage: str = "") -> list[str]:
     """What the question names that the lead swaps for another of its kind: an age the lead
-    gives as another age, or the one agency or age group the question names where the lead
-    names another and not it (``NEVER_SWAPPED`` aside)."""
+    (or, when it states none, its ``passage``: the case it tells) gives as another age, or
+    the one agency or age group the question names where the lead names another and not it
+    (``NEVER_SWAPPED`` aside)."""
     out: list[str] = []
-    asked_ages, lead_ages = ages(question), ages(lead)
+    asked_ages, lead_ages = ages(question), ages(lead) or ages(passage)
     if asked_ages and lead_ages and not asked_ages & lead_ages:
         out.extend(f"a {a}-year-old" for a in sorted(asked_ages))
     for kind in KINDS:
@@ -111,11 +112,13 @@ def swapped(question: str, lead: str) -> list[str]:
     return out
 
 
-def swap_missing(question: str, lead: str, passages: Iterable[str]) -> str | None:
+def swap_missing(
+    question: str, lead: str, passages: Sequence[str], lead_passage: str = ""
+) -> str | None:
     """What a partial answer says the reports lack when the lead swaps what was asked (None
     when it does not): "anything on" it when no returned passage names it either, else "an
     answer about" it (the reports name it, but not in a sentence that answers)."""
-    names = swapped(question, lead)
+    names = swapped(question, lead, lead_passage)
     if not names:
         return None
     held = " ".join(passages)

@@ -34,6 +34,11 @@ def test_an_age_the_lead_gives_as_another() -> None:
     assert swapped("what happened to the 15 yr old in care?", lead) == []
     # A lead that gives no age does not swap one: the question may set a scene.
     assert swapped("what happens when a 14 year old goes missing?", "Children go missing.") == []
+    # ... unless the case it belongs to, told in its passage, is another child's
+    case = "A 16 year-old boy was arrested. The child had been in custody for 24 hours."
+    asked = "the 12 yr old grandson case - how long did it take to nick the suspect?"
+    assert swapped(asked, "The child had been in custody for 24 hours.", case) == ["a 12-year-old"]
+    assert swapped("the 16 yr old arrested at court?", "The child was in custody.", case) == []
 
 
 def test_an_agency_or_age_group_the_lead_gives_as_another() -> None:
