@@ -151,6 +151,8 @@ EVERYDAY_TERMS: dict[str, tuple[str, ...]] = {
     "talked to": ("spoken to",),
     "talking to": ("speaking to", "spoken to"),
     "slow": ("delays", "delay"),
+    "waiting": ("delays", "delay"),
+    "wait": ("delays", "delay"),
     "worry": ("concern", "concerns"),
     "worried": ("concerned", "concerns"),
     "happy": ("pleased", "satisfied"),

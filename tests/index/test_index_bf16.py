@@ -47,7 +47,10 @@ def test_bf16_vectors_are_the_fp32_ones_within_rounding() -> None:
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     assert float((got * fp32).sum(axis=1).min()) > 0.999
     assert bf16.encode([], batch_size=4).shape == (0, fp32.shape[1])
-    assert np.array_equal(bf16.encode(TEXTS[:1], batch_size=4), got[:1])  # one batch, one copy
+    # One batch on one copy: the same vector as in the padded batches shared over the copies,
+    # within bf16 rounding (padding changes the kernels' shapes, not the attended words).
+    alone = bf16.encode(TEXTS[:1], batch_size=4)
+    assert float(alone[0] @ got[0]) > 0.99999
 
 
 @pytest.mark.usefixtures("torch_threads")
