@@ -405,7 +405,7 @@ class AnswerLayer:
         composed = compose(ranked, compared if len(compared) >= 2 else ())
         lead = composed[0][0].text if composed else ""
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
-        changes = presumed_changes(plan.question)  # the change a "why" question takes as given
+        changes = presumed_changes(plan.question)  # the change the question takes as given
         said = states_change(lead, changes, changed_terms(plan.topic, r.terms), r.terms)
         # A name the reports never use ("in Boston"), or an age, age group or agency the lead
         # gives as another: the answer is about something else.

@@ -248,9 +248,9 @@ def presumed_changes(question: str) -> frozenset[str]:
     lack: "not") a question takes as given: a "why" question, or any other that is not a
     yes/no question (``_YES_NO``, ``_WH``; a lack only in a "why" question). Empty when it
     names none."""
-    why = _WHY.search(question) is not None
-    if not why and not presupposes(question):
+    if not presupposes(question):
         return frozenset()
+    why = _WHY.search(question) is not None
     return frozenset(
         k
         for k, pattern in _ASKED_CHANGE.items()
