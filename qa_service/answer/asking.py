@@ -235,6 +235,11 @@ _SAID_CHANGE = {
 }
 
 
+def split_sentences(text: str) -> list[str]:
+    """An answer's text as its sentences (split after ".", "!" or "?" and a space)."""
+    return re.split(r"(?<=[.!?])\s+", text.strip())
+
+
 def presupposes(question: str) -> bool:
     """Whether the question takes what it says as given: a "why" question, or any other
     that asks what, how, who ... rather than whether (``_YES_NO``)."""
@@ -273,7 +278,7 @@ def states_change(
         return True
     if not about or terms_of is None:
         return any(_SAID_CHANGE[k].search(text) for k in kinds)
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
+    for sentence in split_sentences(text):
         words = [(m.start(), m.group()) for m in WORD.finditer(sentence.lower())]
         for k in kinds:
             for m in _SAID_CHANGE[k].finditer(sentence):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from .asking import presupposes, question_parts
+from .asking import presupposes, question_parts, split_sentences
 
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -205,7 +205,7 @@ def universal_unsaid(question: str, lead: str) -> str | None:
     if claim is None:
         return None
     # What every one should do (a policy, a requirement) is not what every one does.
-    found = [s for s in re.split(r"(?<=[.!?])\s+", lead) if not _NORM.search(s)]
+    found = [s for s in split_sentences(lead) if not _NORM.search(s)]
     if any(_SAYS_ALL.search(s) for s in found):
         return None
     if claim.group(0).lower() == "always":
@@ -251,7 +251,7 @@ _SAID_FAULT = re.compile(
 
 def _claim(lead: str) -> str:
     """The lead's first sentence: what it claims (a joined sentence after it adds a turn)."""
-    return re.split(r"(?<=[.!?])\s+", lead.strip(), maxsplit=1)[0]
+    return split_sentences(lead)[0]
 
 
 _TURN = re.compile(r"^(?:however|but|although|though|despite|yet|nevertheless|even so)\b", re.I)
@@ -259,7 +259,7 @@ _TURN = re.compile(r"^(?:however|but|although|though|despite|yet|nevertheless|ev
 
 def _turns(lead: str) -> str:
     """The lead's claim and the sentences that turn against it ("However, ...")."""
-    first, *rest = re.split(r"(?<=[.!?])\s+", lead.strip())
+    first, *rest = split_sentences(lead)
     return " ".join([first, *(s for s in rest if _TURN.match(s))])
 
 

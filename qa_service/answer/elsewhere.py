@@ -6,8 +6,11 @@ look-up per acronym the question names, not a scan of the reports."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..search.types import Filters
 
@@ -42,12 +45,12 @@ def named_elsewhere(
         if not len(rows) or asked[retriever.doc_of[rows]].any():
             continue  # never in the corpus, or in an asked force's report
         # the long form's words in one passage of an asked force's report name it too ("a
-        # juvenile detention certificate", "multi-agency safeguarding hub")
+        # juvenile detention certificate", "multi-agency safeguarding hub"): the rows holding
+        # every word, one vectorised intersection with no passage read
         terms = set(lex.terms(long_form))
         if terms:
-            rarest = min(terms, key=lambda t: len(lex.rows_with(t)))
-            held = [int(i) for i in lex.rows_with(rarest) if asked[retriever.doc_of[i]]]
-            if any(terms <= set(lex.terms(index.chunks[i].text)) for i in held):
+            rows = functools.reduce(np.intersect1d, (lex.rows_with(t) for t in terms))
+            if asked[retriever.doc_of[rows]].any():
                 continue
         name = f"{long_form} ({short})"
         if name not in out:
