@@ -13,6 +13,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     OMP_NUM_THREADS=1 \
     MKL_NUM_THREADS=1
 
+# LightGBM (the answer ranker's trees) links the system's OpenMP runtime, which slim lacks.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 qa \
     && useradd --system --uid 10001 --gid qa --home-dir /app --shell /usr/sbin/nologin qa
 

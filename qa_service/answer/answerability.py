@@ -43,7 +43,8 @@ from .asking import (
     presumed_changes,
 )
 from .rank import FEATURES as RANKER_FEATURES
-from .rank import MODEL_DIR, OVERRIDES, Candidate, LinearModel, load_model
+from .rank import MODEL_DIR, OVERRIDES, Candidate, load_model
+from .trees import Scorer
 
 ANSWERABILITY_FILE = MODEL_DIR / "answerability.json"
 
@@ -125,7 +126,7 @@ class Decision:
     missing: str | None = None  # what was asked that the reports do not give (partial)
 
 
-def answerability() -> LinearModel:
+def answerability() -> Scorer:
     """The shipped answerability model."""
     if "answerability" in OVERRIDES:
         return OVERRIDES["answerability"]
@@ -232,7 +233,7 @@ def features(
 
 def decide(
     x: NDArray[np.float32],
-    model: LinearModel,
+    model: Scorer,
     question: str,
     missing_words: Sequence[str] = (),
     missing_years: Sequence[str] = (),

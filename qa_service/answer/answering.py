@@ -56,6 +56,7 @@ from .elsewhere import named_elsewhere
 from .highlight import pick_highlights, score_info, sentence_info
 from .missing import original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
+from .trees import linear_part
 
 if TYPE_CHECKING:
     from ..search.query import QueryPlan
@@ -352,7 +353,8 @@ class AnswerLayer:
             r.encode(ask) if setup and topic is not None else None,
             shorter,
         )
-        ranked = rank(cands, ranker())
+        scorer = ranker()
+        ranked = rank(cands, scorer)
         # "What does PVPU stand for?": the sentence where a report defines it answers.
         defined = self.definition(plan.question)
         defining = defining_first(ranked, *defined) if defined else None
@@ -387,8 +389,11 @@ class AnswerLayer:
         dense_best = max(range(len(hits)), key=lambda i: hits[i].dense)
         lexical_best = max(range(len(hits)), key=lambda i: hits[i].lexical)
         texts = [h.chunk.text for h in hits[:5]]
+        # The answerability model reads the linear ranker's probabilities (answer/trees.py).
+        by_linear = rank(cands, linear_part(scorer))
+        by_linear = (defining_first(by_linear, *defined) if defined else None) or by_linear
         x = features(
-            ranked,
+            by_linear,
             plan.question,
             confidence,
             hits[0].dense,

@@ -193,6 +193,14 @@ _SAYS_ALL = re.compile(
     re.IGNORECASE,
 )
 
+# ... and a lead that denies it ("are still not consistently speaking to children") says the
+# opposite, whatever else it says of every one ("body-worn video use is consistently high").
+_DENIES_ALL = re.compile(
+    r"\b(?:not|n[’']t|never)\s+(?:\w+\s+)?(?:all|always|consistently|routinely|every\w*)\b|"
+    r"\b(?:inconsistent(?:ly)?|not\s+everyone)\b",
+    re.IGNORECASE,
+)
+
 _NORM = re.compile(r"\b(?:should|must|required?|requires|policy|expect\w*)\b", re.IGNORECASE)
 
 
@@ -206,7 +214,7 @@ def universal_unsaid(question: str, lead: str) -> str | None:
         return None
     # What every one should do (a policy, a requirement) is not what every one does.
     found = [s for s in split_sentences(lead) if not _NORM.search(s)]
-    if any(_SAYS_ALL.search(s) for s in found):
+    if any(_SAYS_ALL.search(s) for s in found) and not any(_DENIES_ALL.search(s) for s in found):
         return None
     if claim.group(0).lower() == "always":
         return "anything saying it always happens"

@@ -44,10 +44,12 @@ from .asking import (
     asks_number,
     gives_number,
 )
+from .trees import Blended, Scorer, load_trees
 from .units import Unit, build_units, leans_back
 
 MODEL_DIR = Path(__file__).parent / "models"
 RANKER_FILE = MODEL_DIR / "answer_ranker.json"
+TREES_FILE = MODEL_DIR / "answer_ranker_trees.txt"  # blended with the linear model (trees.py)
 
 FEATURES = (
     "dense_best",
@@ -210,7 +212,7 @@ def load_model(path: Path, features: tuple[str, ...]) -> LinearModel:
 
 # Models in use instead of the shipped files (set while refitting, when the files may not
 # match the code's features yet).
-OVERRIDES: dict[str, LinearModel] = {}
+OVERRIDES: dict[str, Scorer] = {}
 
 
 def prior(features: Sequence[str], weights: dict[str, float]) -> LinearModel:
@@ -220,11 +222,12 @@ def prior(features: Sequence[str], weights: dict[str, float]) -> LinearModel:
     return LinearModel(tuple(features), np.zeros(n), np.ones(n), coef, 0.0, {})
 
 
-def ranker() -> LinearModel:
-    """The shipped answer-sentence ranker."""
+def ranker() -> Scorer:
+    """The shipped answer-sentence ranker: the linear model blended with its trees."""
     if "ranker" in OVERRIDES:
         return OVERRIDES["ranker"]
-    return load_model(RANKER_FILE, FEATURES)
+    linear = load_model(RANKER_FILE, FEATURES)
+    return Blended(linear, load_trees(TREES_FILE, FEATURES), linear.extra["tree_weight"])
 
 
 def candidates(
@@ -379,7 +382,7 @@ def candidates(
     ]
 
 
-def rank(cands: list[Candidate], model: LinearModel) -> list[tuple[Candidate, float]]:
+def rank(cands: list[Candidate], model: Scorer) -> list[tuple[Candidate, float]]:
     """Candidates with their answer probability, best first (ties: earlier passage first)."""
     if not cands:
         return []

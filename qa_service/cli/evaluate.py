@@ -292,12 +292,19 @@ def tune_cmd(
 @cli.command("fit-answers")
 @questions_option
 @click.option("--split", default="dev", show_default=True)
+@click.option(
+    "--ranker-only",
+    is_flag=True,
+    help="Refit the answer-sentence ranker and keep the answerability model (the shipped "
+    "models are fitted so: docs/evaluation.md says why).",
+)
 @index_option
-def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None:
-    """Refit the answer-sentence ranker and the answerability model on the dev split and
-    write them to qa_service/answer/models/ (plain JSON).
+def fit_answers_cmd(questions: Path, split: str, ranker_only: bool, index_dir: Path | None) -> None:
+    """Refit the answer-sentence ranker (linear model and trees) and the answerability model
+    on the dev split and write them to qa_service/answer/models/ (JSON, and LightGBM's text
+    model for the trees).
 
-    Example: qa fit-answers && qa eval --split dev --only-final
+    Example: qa fit-answers --ranker-only && qa eval --split dev --only-final
     """
     from ..evaluation.fit import fit
 
@@ -307,5 +314,7 @@ def fit_answers_cmd(questions: Path, split: str, index_dir: Path | None) -> None
     with clean_errors():
         qs = _questions(questions, split)
         retriever = open_retriever(settings)
-        rep = fit(retriever, qs, progress=lambda m: click.echo(m, err=True))
+        rep = fit(
+            retriever, qs, progress=lambda m: click.echo(m, err=True), ranker_only=ranker_only
+        )
     click.echo(json.dumps(asdict(rep), indent=2))

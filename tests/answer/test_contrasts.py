@@ -128,6 +128,13 @@ def test_a_premise_that_something_holds_every_time_the_lead_does_not_bear_out() 
     assert universal_unsaid(always, "Officers don't consistently speak to children.") == (
         "anything saying it always happens"
     )
+    # a lead that denies it, whatever else it says of every one
+    mixed = (
+        "Body-worn video use is consistently high. However, officers are still not "
+        "consistently speaking to children."
+    )
+    assert universal_unsaid(always, mixed) == "anything saying it always happens"
+    assert universal_unsaid(always, "Body-worn video use is consistently high.") is None
     # asking whether, "not all", how often, or an idiom: no premise
     assert universal_unsaid("are all kids seen by a nurse?", "Some were.") is None
     assert universal_unsaid("why aren't all officers trained?", "Only 22 were.") is None
