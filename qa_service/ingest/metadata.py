@@ -130,7 +130,12 @@ def apply_sidecar(meta: Metadata, report: Path) -> tuple[Metadata, list[str]]:
     return replace(meta, **values), warnings
 
 
-_REPORT_WORD = r"(?:inspect\w*|review\w*|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
+# "Review" is the inspectorate's ("our 2019 review", "the 2021 post-inspection review") unless it
+# is a review of something ("In 2016, a review of the constabulary's operating model"), a force's
+# own; "the force reviewed ..." is the force's doing too.
+_REPORT_WORD = (
+    r"(?:inspect\w*|reviews?(?!\s+of\b)|revisit\w*|visit(?:ed)?|reports?|follow-?ups?|peel)"
+)
 _REPORT_YEAR = re.compile(
     rf"\b(19[5-9]\d|20[0-4]\d)\b(?:\W+[\w'’-]+){{0,3}}?\W+{_REPORT_WORD}\b"
     rf"|\b{_REPORT_WORD}\b(?:\W+[\w'’-]+){{0,4}}?\W+(19[5-9]\d|20[0-4]\d)\b",

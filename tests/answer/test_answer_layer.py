@@ -394,6 +394,10 @@ def test_a_year_named_as_an_inspection_the_corpus_lacks_is_missing() -> None:
     assert answerability.report_years("did the 2022 kent follow-up say so?") == ["2022"]
     assert answerability.report_years("what did they find when they revisited in 2020?") == ["2020"]
     assert answerability.report_years("how many were missing in 2020?") == []
+    # a force's own review of something is no inspection of it
+    own = "In 2016, a review of the constabulary's operating model led to a new structure."
+    assert answerability.report_years(own) == []
+    assert answerability.report_years("what did our 2019 review find?") == ["2019"]
     # A year the passages mention is still missing when asked as a report the force lacks.
     asked = "What did HMICFRS find when it revisited the force in 2020?"
     assert missing(asked, {2019, 2020}, ["training by January 2020"], {2019}) == ["2020"]
