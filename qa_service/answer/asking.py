@@ -201,9 +201,11 @@ _CHANGES = {
     ),
     "stop": (
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
-        r"disband\w*|shut|clos(?:e|ed|ing|ure)|drop(?:ped)?|cut|got rid|get rid|ended(?! up)",
+        r"disband\w*|shut|clos(?:e|ed|ing|ure)|drop(?:ped)?|cut|got rid|get rid|ended(?! up)|"
+        r"g(?:ive|ives|ave|iven|iving) up|ax(?:e|ed|es|ing)|ditch(?:ed|es|ing)?|shelv(?:e|ed|ing)|"
+        r"wound up|pull(?:ed)? the plug",
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
-        r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut",
+        r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut|shelved|wound up",
     ),
     "merge": (
         r"merg(?:e|es|ed|ing)|combin(?:e|es|ed|ing)|amalgamat\w*|centrali[sz]\w*|"

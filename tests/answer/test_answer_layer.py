@@ -297,6 +297,8 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert changes("why did the caseload go up from 200 to 700?") == {"rise"}
     assert changes("Why has the force stopped recording them?") == {"stop"}
     assert changes("why did kent drop operation encompass?") == {"fall", "stop"}
+    assert changes("why did Leics give up on the Lighthouse hub?") == {"stop"}
+    assert changes("why did lancs ditch the need for a PVP?") == {"stop"}
     assert not changes("Why do kids end up spending the night in the cells?")
     assert not changes("did the caseload go up?")  # asks whether, takes nothing as given
     assert changes("Why did the force merge its two hubs into one?") == {"merge"}
