@@ -15,10 +15,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..search.query import QueryPlan
-from ..search.retriever import PassageRetriever
+from ..search.retriever import WARM_LIMIT, PassageRetriever
 from ..search.types import RetrievalConfig, SearchResult
+from .answerability import answerability
 from .answering import AnswerLayer
 from .highlight import SentenceInfo, sentence_info, term_weights
+from .rank import ranker
 
 
 class Retriever(PassageRetriever):
@@ -32,6 +34,13 @@ class Retriever(PassageRetriever):
         self.sentences_of = functools.lru_cache(maxsize=32_768)(self._sentence_info)
         # Answer sentences and the answered / partial / not-answered decision.
         self.answers = AnswerLayer(self)
+
+    def warm(self, limit: int = WARM_LIMIT) -> None:
+        """The passage caches (``PassageRetriever.warm``), and the answer models: the ranker's
+        trees load LightGBM (about 1 s), which the first question would otherwise wait for."""
+        super().warm(limit)
+        ranker()
+        answerability()
 
     def warm_row(self, row: int) -> None:
         """Fill the per-passage caches of one row: its sentences' terms."""
