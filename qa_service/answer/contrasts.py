@@ -252,7 +252,7 @@ _SAID_FAULT = re.compile(
     r"\b(?:poor\w*|weak\w*|fail\w*|inadequate|ineffective|inconsisten\w*|unsuccessful|less|"
     r"fewer|few|little|limited|lack\w*|delay\w*|absen\w*|sparse|insufficient\w*|neither|"
     r"concern\w*|worse|unclear|struggl\w*|not|\w+n[’']t|never|too many|too few|backlogs?|"
-    r"incorrect\w*|wrong\w*)\b",
+    r"incorrect\w*|wrong\w*|rarely|seldom|hardly|scant\w*)\b",
     re.IGNORECASE,
 )
 

@@ -149,6 +149,8 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     aim = "Officers don’t act on it; the force is yet to find ways to work more effectively."
     assert praise_unsaid(success, aim) is not None  # a wish is no praise
     assert praise_unsaid("Why is the training so consistent?", "It is inconsistent.") is not None
+    rarely = "The voice of children is rarely noted in sufficient detail."  # how often is fault
+    assert praise_unsaid("what made them so good at recording it?", rarely) is not None
     # praise the lead gives, even beside a fault; asking how good; asking whether
     mixed = "Use is consistently high. But officers are not speaking to children."
     assert praise_unsaid("what's good about their use of bodycams?", mixed) is None
