@@ -203,9 +203,10 @@ _CHANGES = {
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
         r"disband\w*|shut|clos(?:e|ed|ing|ure)|drop(?:ped)?|cut|got rid|get rid|ended(?! up)|"
         r"g(?:ive|ives|ave|iven|iving) up|ax(?:e|ed|es|ing)|ditch(?:ed|es|ing)?|shelv(?:e|ed|ing)|"
-        r"wound up|pull(?:ed)? the plug",
+        r"wound up|pull(?:ed)? the plug|disappear\w*|vanish\w*|eliminat\w*|wiped out|cleared",
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
-        r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut|shelved|wound up",
+        r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut|shelved|wound up|"
+        r"disappeared|eliminated|cleared|no (?:backlog|delays?|waiting list)",
     ),
     "merge": (
         r"merg(?:e|es|ed|ing)|combin(?:e|es|ed|ing)|amalgamat\w*|centrali[sz]\w*|"

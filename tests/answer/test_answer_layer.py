@@ -299,6 +299,8 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert changes("why did kent drop operation encompass?") == {"fall", "stop"}
     assert changes("why did Leics give up on the Lighthouse hub?") == {"stop"}
     assert changes("why did lancs ditch the need for a PVP?") == {"stop"}
+    assert changes("what made the Kent CRU backlog disappear?") == {"stop"}
+    assert asking.states_change("There is no backlog now.", frozenset({"stop"}))
     assert not changes("Why do kids end up spending the night in the cells?")
     assert not changes("did the caseload go up?")  # asks whether, takes nothing as given
     assert changes("Why did the force merge its two hubs into one?") == {"merge"}
