@@ -32,7 +32,7 @@ def named_elsewhere(
         return []
     lex = index.lexical
     low = " ".join(question.lower().split())
-    out = []
+    names: dict[str, str] = {}  # acronym (singular) -> long form
     for acronym, long in index.acronyms.items():
         short = acronym[:-1] if acronym.endswith("s") and acronym[-2:-1].isupper() else acronym
         if len(short) < 3:
@@ -52,7 +52,8 @@ def named_elsewhere(
             rows = functools.reduce(np.intersect1d, (lex.rows_with(t) for t in terms))
             if asked[retriever.doc_of[rows]].any():
                 continue
-        name = f"{long_form} ({short})"
-        if name not in out:
-            out.append(name)
-    return out
+        # one name an acronym: of "MASH" and "MASHs", each with its own long form, the
+        # singular's ("multi agency safeguarding hub")
+        if short not in names or acronym == short:
+            names[short] = long_form
+    return [f"{long} ({short})" for short, long in names.items()]

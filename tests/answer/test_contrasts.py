@@ -197,6 +197,17 @@ def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing
 
 
 @pytest.mark.slow
+def test_a_unit_named_elsewhere_is_named_once(retriever) -> None:  # type: ignore[no-untyped-def]
+    """The corpus spells MASH out as "hub" and as "hubs" ("MASHs"): one name in the answer."""
+    res = retriever.search("do lincs probation officers sit in the MASH?")
+    assert res.state == "partial"
+    assert (
+        res.missing
+        == "anything on the multi agency safeguarding hub (MASH) for Lincolnshire Police"
+    )
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
