@@ -78,7 +78,7 @@ def test_prior_weights_give_the_unanswerable_questions_their_assumed_share() -> 
 @pytest.mark.slow
 def test_the_trees_choose_the_lead_not_the_answerability_decision(retriever) -> None:  # type: ignore[no-untyped-def]
     """The answerability features read the linear ranker's probabilities: giving the trees
-    all the weight may change which sentence leads, never the features or the state."""
+    all the weight may change which sentence leads, never the features or the confidence."""
     shipped = answer_rank.ranker()
     assert isinstance(shipped, Blended)
     questions = [q for q in load_questions(QUESTIONS, "dev") if not q.history][:40]
@@ -89,7 +89,7 @@ def test_the_trees_choose_the_lead_not_the_answerability_decision(retriever) -> 
     finally:
         answer_rank.OVERRIDES.clear()
     assert [r.answer_features for r in before] == [r.answer_features for r in after]
-    assert [r.state for r in before] == [r.state for r in after]
+    assert [r.confidence for r in before] == [r.confidence for r in after]
 
     # ... while the trees alone do order the candidates differently for some questions
     def order(res: object) -> list[tuple[int, int]]:
