@@ -8,6 +8,7 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 
+from ..ingest.sentences import sentence_spans
 from ..ingest.textnorm import remove_footnote_marks
 
 ASKS_QUANTITY = re.compile(
@@ -239,8 +240,8 @@ _SAID_CHANGE = {
 
 
 def split_sentences(text: str) -> list[str]:
-    """An answer's text as its sentences (split after ".", "!" or "?" and a space)."""
-    return re.split(r"(?<=[.!?])\s+", text.strip())
+    """An answer's text as its sentences, split as the reports are (``sentence_spans``)."""
+    return [text[a:b] for a, b in sentence_spans(text)] or [text.strip()]
 
 
 def presupposes(question: str) -> bool:

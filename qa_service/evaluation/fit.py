@@ -32,7 +32,7 @@ from ..answer import answerability
 from ..answer import rank as answer_rank
 from ..answer.rank import Candidate, LinearModel, load_model
 from ..answer.retriever import Retriever
-from ..answer.trees import TREE_WEIGHT, Blended, fit_trees, load_trees, write_trees
+from ..answer.trees import TREE_WEIGHT, Blended, Scorer, fit_trees, load_trees, write_trees
 from .answers import AnswerOutcome, answers_quote, run_answers
 from .retrieval import Question
 
@@ -91,9 +91,7 @@ def _linear(
     return LinearModel(tuple(features), mean, scale, coef, intercept, extra)
 
 
-def _top1(
-    model: Blended | LinearModel, x: NDArray[np.float64], y: NDArray[np.int_], groups: list[int]
-) -> float:
+def _top1(model: Scorer, x: NDArray[np.float64], y: NDArray[np.int_], groups: list[int]) -> float:
     p = model.proba(x.astype(np.float32))
     hits = total = 0
     for g in sorted(set(groups)):
@@ -169,28 +167,24 @@ def fit_ranker(
     groups = [g for g, _, _ in examples]
     ids = sorted(set(groups))
     fold_of = {g: i % folds for i, g in enumerate(ids)}
-    misses: dict[float, list[float]] = {}
-    for c in C_GRID:
-        misses[c] = []
-        for f in range(folds):
-            train = np.array([fold_of[g] != f for g in groups])
-            test = ~train
-            if y[train].min() == y[train].max():
-                continue
-            tg = [g for g, t in zip(groups, train, strict=True) if t]
-            m = _fit_pairwise(x[train], y[train], tg, c)
-            top1 = _top1(m, x[test], y[test], [g for g, t in zip(groups, test, strict=True) if t])
-            misses[c].append(1.0 - top1)
-    best_c = one_standard_error_c(misses)
-    top1s = []
+    # One pass over the folds: the trees do not depend on C, so each fold's trees serve every
+    # C's linear model; C is chosen by the linear model's top-1, the score is the blend's.
+    misses: dict[float, list[float]] = {c: [] for c in C_GRID}
+    blended: dict[float, list[float]] = {c: [] for c in C_GRID}
     for f in range(folds):
         train = np.array([fold_of[g] != f for g in groups])
+        test = ~train
         if y[train].min() == y[train].max():
             continue
         tg = [g for g, t in zip(groups, train, strict=True) if t]
-        blended = _blend(x[train], y[train], tg, best_c)
-        top1s.append(_top1(blended, x[~train], y[~train], [g for g in groups if fold_of[g] == f]))
-    best_score = float(np.mean(top1s)) if top1s else 0.0
+        held = [g for g, t in zip(groups, test, strict=True) if t]
+        trees = fit_trees(x[train], y[train], answer_rank.FEATURES)
+        for c in C_GRID:
+            m = _fit_pairwise(x[train], y[train], tg, c)
+            misses[c].append(1.0 - _top1(m, x[test], y[test], held))
+            blended[c].append(_top1(Blended(m, trees, TREE_WEIGHT), x[test], y[test], held))
+    best_c = one_standard_error_c(misses)
+    best_score = float(np.mean(blended[best_c])) if blended[best_c] else 0.0
     return _blend(x, y, groups, best_c), best_c, best_score
 
 
@@ -260,20 +254,16 @@ def fit(
     searched question is the chat's rewriting, vaguer than a question asked whole ("What about
     RSO visits in Lincolnshire?"), and fitting on dev's 19 moved dev answer@1 from 0.627 to
     0.605 and staff from 0.563 to 0.546."""
-    ranker_model, model, rep = fit_models(retriever, dev, max_refused, max_staff_refused, progress)
+    path = out_dir / answerability.ANSWERABILITY_FILE.name
+    kept = load_model(path, answerability.FEATURES) if ranker_only else None
+    ranker_model, model, rep = fit_models(
+        retriever, dev, max_refused, max_staff_refused, progress, kept
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     _write(out_dir / answer_rank.RANKER_FILE.name, ranker_model.linear)
     write_trees(out_dir / answer_rank.TREES_FILE.name, ranker_model.trees)
-    kept = out_dir / answerability.ANSWERABILITY_FILE.name
-    if ranker_only:
-        if progress:
-            progress(f"answerability: kept {kept} (the fit above is not written)")
-        extra = load_model(kept, answerability.FEATURES).extra
-        rep = replace(
-            rep, answerability_c=extra["C"], refuse=extra["refuse"], answer=extra["answer"], dev={}
-        )
-    else:
-        _write(kept, model)
+    if kept is None:
+        _write(path, model)
     load_model.cache_clear()
     load_trees.cache_clear()
     return rep
@@ -285,9 +275,11 @@ def fit_models(
     max_refused: float = MAX_REFUSED,
     max_staff_refused: float = MAX_STAFF_REFUSED,
     progress: Callable[[str], None] | None = None,
+    kept: LinearModel | None = None,
 ) -> tuple[Blended, LinearModel, FitReport]:
     """The ranker and the answerability model fitted on ``dev`` (follow-ups left out), with
-    what the fit found; nothing is written, and the shipped models are in force again after."""
+    what the fit found; nothing is written, and the shipped models are in force again after.
+    With ``kept``, the answerability model is that one, not fitted again."""
     say = progress or (lambda _: None)
     dev = [q for q in dev if not q.history]
     say(f"ranker: collecting candidates of {len(dev)} questions")
@@ -299,7 +291,7 @@ def fit_models(
         answerability.FEATURES, {"confidence": 1.0}
     )
     try:
-        return _fit(retriever, dev, max_refused, max_staff_refused, say)
+        return _fit(retriever, dev, max_refused, max_staff_refused, say, kept)
     finally:
         answer_rank.OVERRIDES.clear()
         load_model.cache_clear()
@@ -338,6 +330,7 @@ def _fit(
     max_refused: float,
     max_staff_refused: float,
     say: Callable[[str], None],
+    kept: LinearModel | None,
 ) -> tuple[Blended, LinearModel, FitReport]:
     examples: list[tuple[int, Candidate, bool]] = []
     for g, q in enumerate(dev):
@@ -351,6 +344,14 @@ def _fit(
     ranker_model, c, cv = fit_ranker(examples)
     say(f"ranker: C={c}, cross-validated top-1 {cv:.3f} over {len(examples)} units")
     answer_rank.OVERRIDES["ranker"] = ranker_model
+    if kept is not None:
+        say("answerability: kept as it is")
+        e = kept.extra
+        return (
+            ranker_model,
+            kept,
+            FitReport(c, round(cv, 4), len(examples), e["C"], e["refuse"], e["answer"], {}),
+        )
 
     say("answerability: collecting features (ranker cross-fitted)")
     # Each question's features come from a ranker fitted without its fold: in-sample ranker
