@@ -5,18 +5,19 @@ the report found delays for appropriate adults; "the *16*-year-old girl" where i
 15-year-old; "*adult* detentions" where it counts children's) retrieves the finding itself, and
 every other word of the question matches it: the answer scores as well as a true one. What
 gives it away is a comparison of like with like: the question names one member of a kind (an
-age, an age group, an agency or role) and the lead names another member of that kind and not
-the one asked about. A name the reports never use at all ("on duty in *Boston*") is the same
+age, an age group, an agency or role, or a police rank the question takes as given: "why does
+the FCR *sergeant* decide?") and the lead names another member of that kind and not the one
+asked about. A name the reports never use at all ("on duty in *Boston*") is the same
 sign with the other member unknown. Two more ways an answer can speak of something else than
 what was asked: a post-inspection review asked of a force the index holds only an inspection
 of (``review_missing``), and one part of a two-part question that no sentence shown speaks to
-(``unanswered_part``). And a premise that something holds every time or of every one ("why
-have *all* its officers been accredited?") that the lead does not bear out
-(``universal_unsaid``), or praise (or fault) taken as given where the lead finds fault (or
-praises: "what made the briefing such a *success*?" where it "hasn't been successful":
+(``unanswered_part``). And a premise that something holds every time, of every one or in
+full ("why have *all* its officers been accredited?", "*fully* staffed") that the lead does not
+bear out (``universal_unsaid``), or praise (or fault) taken as given where the lead finds fault
+(or praises: "what made the briefing such a *success*?" where it "hasn't been successful":
 ``praise_unsaid``), or a percentage taken as given that no passage gives (``share_unsaid``).
-Each gives what a partial answer says the reports lack. Pure functions
-over the question's and the answer's text.
+Each gives what a partial answer says the reports lack. Pure functions over the question's and
+the answer's text.
 """
 
 from __future__ import annotations
@@ -62,7 +63,34 @@ KINDS: dict[str, dict[str, str]] = {
             r"under[- ]?18s?|youths?|girls?|boys?|bab(?:y|ies)|infants?|toddlers?"
         ),
     },
+    # A police rank. "Inspectors" alone is how people speak of the inspectorate ("what did
+    # the inspectors find?"): the rank is an inspector with a post or an article before it
+    # ("the duty inspector", "an inspector"). A chief constable is no constable, nor a chief
+    # inspector an inspector. Short forms are matched in capitals only ("DS", not "ds").
+    "rank": {
+        "constables": r"(?<!chief )(?:police |detective )?constables?|(?-i:PCs?|DCs?)",
+        "sergeants": (
+            r"(?:detective |custody |triage |acting[- ])?sergeants?|sarges?|sgts?|skippers?|"
+            r"(?-i:DSs?)"
+        ),
+        "inspectors": (
+            r"(?:duty|custody|fcr|detective|police|uniformed|response|patrol|an|a|the)\s+"
+            r"inspector(?!s)|(?:duty|custody|fcr|detective|police|uniformed|response|patrol)"
+            r"\s+inspectors|(?-i:DIs?)"
+        ),
+        "chief inspectors": r"chief inspectors?|(?-i:DCIs?)",
+        "superintendents": r"(?:chief )?superintendents?|(?-i:DSUs?|DCSs?)",
+        "chief officers": (
+            r"(?:assistant |deputy )?chief constables?|chief officers?|command team|"
+            r"(?-i:ACCs?|DCCs?)"
+        ),
+    },
 }
+# Kinds a question must take as given to be swapped ("why does the FCR *sergeant* decide
+# ...?"): asked whether ("can a sergeant downgrade it?"), a sentence naming the rank that can
+# ("only on the authorisation of an inspector") answers it, and a rank may be the asker's own
+# ("custody sarge here, do I have to tell anyone?").
+PRESUMED_ONLY = frozenset({"rank"})
 _MEMBERS = {
     kind: {name: re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for name, p in members.items()}
     for kind, members in KINDS.items()
@@ -97,13 +125,15 @@ def _named(kind: str, text: str) -> set[str]:
 def swapped(question: str, lead: str, passage: str = "") -> list[str]:
     """What the question names that the lead swaps for another of its kind: an age the lead
     (or, when it states none, its ``passage``: the case it tells) gives as another age, or
-    the one agency or age group the question names where the lead names another and not it
-    (``NEVER_SWAPPED`` aside)."""
+    the one agency, age group or rank (``PRESUMED_ONLY``: taken as given) the question names
+    where the lead names another and not it (``NEVER_SWAPPED`` aside)."""
     out: list[str] = []
     asked_ages, lead_ages = ages(question), ages(lead) or ages(passage)
     if asked_ages and lead_ages and not asked_ages & lead_ages:
         out.extend(f"a {a}-year-old" for a in sorted(asked_ages))
     for kind in KINDS:
+        if kind in PRESUMED_ONLY and not presupposes(question):
+            continue
         asked = _named(kind, question)
         if len(asked) != 1 or asked <= NEVER_SWAPPED:
             continue
@@ -181,23 +211,24 @@ def unanswered_part(
 # A question that takes it as given that something holds of every case ("why have *all* of
 # Lancashire's officers been accredited?", "how do Kent's officers *always* manage to ...?")
 # where the lead says no such thing: it says how many, or some, or speaks of something else.
-# Not "not all", "at all", "all about", "each other", nor how often ("every day").
+# Not "not all", "at all", "all about", "each other", nor how often ("every day"). Or that
+# it holds in full ("how did Lincs get the PVPU *fully* staffed?").
 _UNIVERSAL = re.compile(
     r"(?<!not )(?<!n[’']t )\b(?:all(?! about\b)(?<!\bat all)|every(?!\s+(?:day|week|month|year|"
-    r"time|morning|night|weekend)s?\b)(?:one|body)?|always)\b",
+    r"time|morning|night|weekend)s?\b)(?:one|body)?|always|fully|completely|entirely)\b",
     re.IGNORECASE,
 )
 _SAYS_ALL = re.compile(
     r"(?<!not )(?<!n[’']t )\b(?:all|every\w*|always|each|consistently|without exception|"
-    r"100 percent|routinely|invariably)\b",
+    r"100 percent|routinely|invariably|fully|full|complete(?:ly)?|entirely)\b",
     re.IGNORECASE,
 )
 
 # ... and a lead that denies it ("are still not consistently speaking to children") says the
 # opposite, whatever else it says of every one ("body-worn video use is consistently high").
 _DENIES_ALL = re.compile(
-    r"\b(?:not|n[’']t|never)\s+(?:\w+\s+)?(?:all|always|consistently|routinely|every\w*)\b|"
-    r"\b(?:inconsistent(?:ly)?|not\s+everyone)\b",
+    r"\b(?:not|n[’']t|never|yet to)\s+(?:\w+\s+)?(?:all|always|consistently|routinely|every\w*|"
+    r"fully|full|complete(?:ly)?)\b|\b(?:inconsistent(?:ly)?|not\s+everyone|partial(?:ly)?)\b",
     re.IGNORECASE,
 )
 
@@ -216,8 +247,11 @@ def universal_unsaid(question: str, lead: str) -> str | None:
     found = [s for s in split_sentences(lead) if not _NORM.search(s)]
     if any(_SAYS_ALL.search(s) for s in found) and not any(_DENIES_ALL.search(s) for s in found):
         return None
-    if claim.group(0).lower() == "always":
+    word = claim.group(0).lower()
+    if word == "always":
         return "anything saying it always happens"
+    if word in ("fully", "completely", "entirely"):
+        return f"anything saying it is {word} so"
     return "anything saying it holds for every one"
 
 
@@ -229,7 +263,8 @@ def universal_unsaid(question: str, lead: str) -> str | None:
 # how well ...?", which asks how far.
 _PRAISE = (
     r"prais\w*|commend\w*|excellent|outstanding|strong|success\w*|effective(?:ly)?|good|great|"
-    r"impressive|innovative|best|consistent(?:ly)?|thorough|robust"
+    r"impressive|innovative|best|consistent(?:ly)?|thorough|robust|"
+    r"well[- ](?:trained|staffed|resourced|run|managed|led|supervised|equipped|organised)"
 )
 _FAULT = (
     r"criticis\w*|poor(?:ly)?|bad(?:ly)?|fail\w*|weak\w*|inadequate|worse|worst|wrong|"

@@ -58,6 +58,22 @@ def test_an_agency_or_age_group_the_lead_gives_as_another() -> None:
     assert swapped("do interpreters come quickly?", "Delays were common.") == []
 
 
+def test_a_rank_the_lead_gives_as_another_when_the_question_takes_it_as_given() -> None:
+    lead = "The FCR inspector should then review the incident and decide."
+    assert swapped("why does the FCR sergeant decide?", lead) == ["sergeants"]
+    assert swapped("why does the FCR skipper decide?", lead) == ["sergeants"]
+    assert swapped("why does the FCR inspector decide?", lead) == []
+    # asked whether: the sentence naming the rank that does is the answer
+    assert swapped("can a sergeant decide?", lead) == []
+    # "the inspectors" are the inspectorate; a chief constable is no constable
+    assert swapped("what did the inspectors find on sergeants?", "Sergeants are few.") == []
+    assert swapped("why did the chief constable sign it?", "A PC signed it.") == ["chief officers"]
+    assert swapped("why did the PC sign it?", "The chief constable signed it.") == ["constables"]
+    assert swapped("why do DCs review it?", "The custody chief inspector reviews it.") == [
+        "constables"
+    ]
+
+
 def test_what_the_partial_answer_says_is_missing() -> None:
     lead = "There were delays in the attendance of appropriate adults."
     q = "were kids waiting ages for interpreters?"
@@ -135,6 +151,12 @@ def test_a_premise_that_something_holds_every_time_the_lead_does_not_bear_out() 
     )
     assert universal_unsaid(always, mixed) == "anything saying it always happens"
     assert universal_unsaid(always, "Body-worn video use is consistently high.") is None
+    # or that it holds in full
+    fully = "why is the PVPU fully staffed?"
+    short = "There were ten DCs where there should be 19."
+    assert universal_unsaid(fully, short) == "anything saying it is fully so"
+    assert universal_unsaid(fully, "The PVPU is fully staffed and caseload was fine.") is None
+    assert universal_unsaid(fully, "The force is yet to fully staff the PVPU.") is not None
     # asking whether, "not all", how often, or an idiom: no premise
     assert universal_unsaid("are all kids seen by a nurse?", "Some were.") is None
     assert universal_unsaid("why aren't all officers trained?", "Only 22 were.") is None
@@ -188,6 +210,8 @@ def test_a_share_taken_as_given_that_no_passage_gives() -> None:
         ("whats happened since kent closed the vulnerability hubs?", "stopping"),
         ("why is the lancs frontline CP training so consistent?", "consistent"),
         ("Did Lancashire's central referral unit have a backlog?", "central referral unit (CRU)"),
+        ("why must kent sergeants oversee police protection themselves?", "sergeants"),
+        ("why is the lincs PVPU now fully staffed?", "fully so"),
     ],
 )
 def test_swapped_entities_are_partial_on_the_corpus(retriever, question, missing) -> None:  # type: ignore[no-untyped-def]
@@ -217,6 +241,8 @@ def test_a_unit_named_elsewhere_is_named_once(retriever) -> None:  # type: ignor
         "how many DCs were on duty in Lincoln during the revisit?",
         "does the kent CRU have a backlog",
         "are lincs custody officers doing juvenile detention certificates",  # "a juvenile ..."
+        "who decides whether a lincs missing person report meets the criteria?",  # an inspector
+        "how did kent get its POLIT fully staffed?",
     ],
 )
 def test_the_entity_the_reports_give_is_answered(retriever, question) -> None:  # type: ignore[no-untyped-def]
