@@ -37,23 +37,16 @@ from .asking import (
     gives_count_of,
     how_words,
     presumed_changes,
-    says_who_does,
     split_ask,
     states_change,
 )
 from .boilerplate import about_inspection_flags, repeated_sentences
-from .contrasts import (
-    praise_unsaid,
-    review_missing,
-    share_unsaid,
-    swap_missing,
-    unanswered_part,
-    universal_unsaid,
-    unknown_names,
-)
+from .cases import restated_scene
+from .contrasts import unknown_names
 from .definitions import defines, defining_first
-from .elsewhere import named_elsewhere
+from .elsewhere import naming_first
 from .highlight import pick_highlights, score_info, sentence_info
+from .lead_checks import lead_unsaid
 from .missing import original_words, without, words_of
 from .rank import Candidate, PassageInput, candidates, compose, rank, ranker
 from .trees import linear_part
@@ -360,6 +353,11 @@ class AnswerLayer:
         defining = defining_first(ranked, *defined) if defined else None
         if defining is not None:
             ranked = defining
+        if not result.filters.forces:  # a unit or scheme the question names: its report's
+            ranked = naming_first(r, plan.question, ranked)
+        if setup:  # the case a question retells is not its answer
+            told = [(t, w) for t, w in cover if t in setup_terms]
+            ranked = restated_scene(ranked, setup, told, r.terms)
 
         # Highlights: each passage's best unit (the lead's own passage: the lead).
         best_of: dict[int, Candidate] = {}
@@ -417,20 +415,7 @@ class AnswerLayer:
         names = unknown_names(
             original_words(plan.topic, {t for t in strong_missing if not lex.idf(t)}, r.terms)
         )
-        swap = review_missing(plan.question, self.report_types(result.filters.forces))
-        lead_passage = passages[composed[0][0].hit].text if composed else ""
-        swap = swap or swap_missing(plan.question, lead, texts, lead_passage)
-        if not swap and (elsewhere := named_elsewhere(r, plan.question, result.filters.forces)):
-            swap = (
-                f"anything on the {', '.join(elsewhere)} for {' or '.join(result.filters.forces)}"
-            )
-        if not swap and not says_who_does(plan.question, lead):
-            swap = "the person or team asked for"
-        if not swap:  # a part of the question no shown sentence speaks to
-            wanted = set(plan.terms) - plan.translated - asking
-            swap = unanswered_part(plan.question, [c.text for c, _ in composed], r.terms, wanted)
-        swap = swap or universal_unsaid(plan.question, lead) or praise_unsaid(plan.question, lead)
-        swap = swap or share_unsaid(plan.question, texts)
+        swap = lead_unsaid(self, plan, result.filters.forces, composed, passages, texts, asking)
         if names:
             swap = f"anything on {', '.join(names)}"
         decision = decide(x, answerability(), plan.question, (), years, *given, said, swap)

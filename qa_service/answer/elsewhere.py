@@ -16,6 +16,17 @@ from ..search.types import Filters
 
 if TYPE_CHECKING:
     from ..search.retriever import PassageRetriever
+    from .rank import Candidate
+
+
+_PHRASE_READS = 50
+
+
+@functools.lru_cache(maxsize=256)
+def _phrase(long_form: str) -> re.Pattern[str]:
+    """A long form as a phrase, spaces and hyphens alike, any case, plural or not."""
+    words = [re.escape(w) for w in re.split(r"[\s-]+", long_form) if w]
+    return re.compile(r"\b" + r"[\s-]+".join(words).removesuffix("s") + r"s?\b", re.IGNORECASE)
 
 
 def named_elsewhere(
@@ -44,16 +55,47 @@ def named_elsewhere(
         rows = lex.rows_with(next(iter(lex.terms(short)), ""))
         if not len(rows) or asked[retriever.doc_of[rows]].any():
             continue  # never in the corpus, or in an asked force's report
-        # the long form's words in one passage of an asked force's report name it too ("a
-        # juvenile detention certificate", "multi-agency safeguarding hub"): the rows holding
-        # every word, one vectorised intersection with no passage read
+        # the long form in a passage of an asked force's report names it too ("a juvenile
+        # detention certificate", "multi-agency safeguarding hub"): read in the passages of
+        # those reports that hold its every word (one vectorised intersection), as a phrase
+        # ("child", "referral" and "team" apart name no child referral team); past
+        # ``_PHRASE_READS`` such passages it is taken as named
         terms = set(lex.terms(long_form))
         if terms:
             rows = functools.reduce(np.intersect1d, (lex.rows_with(t) for t in terms))
-            if asked[retriever.doc_of[rows]].any():
+            rows = rows[asked[retriever.doc_of[rows]]]
+            if len(rows) > _PHRASE_READS or any(
+                _phrase(long_form).search(index.chunks[int(row)].text) for row in rows
+            ):
                 continue
         # one name an acronym: of "MASH" and "MASHs", each with its own long form, the
         # singular's ("multi agency safeguarding hub")
         if short not in names or acronym == short:
             names[short] = long_form
     return [f"{long} ({short})" for short, long in names.items()]
+
+
+def naming_first(
+    retriever: PassageRetriever, question: str, ranked: list[tuple[Candidate, float]]
+) -> list[tuple[Candidate, float]]:
+    """``ranked`` with its best unit from a report that uses every name the question gives
+    first, when the best unit's report never uses one that another report does: "does the
+    CRT have a backlog?" is about Leicestershire's child referral team, not Kent's central
+    referral unit backlog. Unchanged when no unit's report names them all."""
+    if not ranked or ranked[0][0].force is None:
+        return ranked
+    lacking: dict[str, bool] = {}
+
+    def lacks(force: str | None) -> bool:
+        if force is None:
+            return True
+        if force not in lacking:
+            lacking[force] = bool(named_elsewhere(retriever, question, (force,)))
+        return lacking[force]
+
+    if not lacks(ranked[0][0].force):
+        return ranked
+    best = next((i for i, (c, _) in enumerate(ranked) if not lacks(c.force)), None)
+    if best is None:
+        return ranked
+    return [ranked[best], *ranked[:best], *ranked[best + 1 :]]
