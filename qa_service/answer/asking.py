@@ -204,7 +204,9 @@ _CHANGES = {
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
         r"disband\w*|shut|clos(?:e|ed|ing|ure)|drop(?:ped)?|cut|got rid|get rid|ended(?! up)|"
         r"g(?:ive|ives|ave|iven|iving) up|ax(?:e|ed|es|ing)|ditch(?:ed|es|ing)?|shelv(?:e|ed|ing)|"
-        r"wound up|pull(?:ed)? the plug|disappear\w*|vanish\w*|eliminat\w*|wiped out|cleared",
+        r"wound up|pull(?:ed)? the plug|disappear\w*|vanish\w*|eliminat\w*|wiped out|cleared|"
+        r"clear(?:s|ing)?\s+(?:the|its|their|all|up|out|off)|no longer|"
+        r"(?:no|not)\s+(?:[\w’']+\s+){0,4}any\s?more",
         r"stop(?:ped|s|ping)?|scrap(?:ped|s)?|abandon\w*|ceas\w*|withdr\w*|discontinu\w*|"
         r"disband\w*|shut|clos(?:e|ed|ing)|no longer|ended|replac\w*|cut|shelved|wound up|"
         r"disappeared|eliminated|cleared|no (?:backlog|delays?|waiting list)",
@@ -217,7 +219,7 @@ _CHANGES = {
     ),
     "transfer": (
         r"t(?:ake|akes|ook|aken|aking) over|transferr?(?:ed|ing|s)?|hand(?:ed|ing|s)? over|"
-        r"pass(?:ed|es|ing)? (?:on|over)",
+        r"pass(?:ed|es|ing)? (?:on|over)|hand(?:ed|ing|s)?\s+(?:[\w’']+\s+){0,3}?(?:over\s+)?to\b",
         r"t(?:ake|akes|ook|aken|aking) over|transfer\w*|hand(?:ed|ing|s)? over|passed|moved|"
         r"reallocat\w*|now (?:deal|deals|handle|handles|manage|manages|lead|leads)",
     ),

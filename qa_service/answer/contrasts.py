@@ -15,7 +15,9 @@ of (``review_missing``), and one part of a two-part question that no sentence sh
 full ("why have *all* its officers been accredited?", "*fully* staffed") that the lead does not
 bear out (``universal_unsaid``), or praise (or fault) taken as given where the lead finds fault
 (or praises: "what made the briefing such a *success*?" where it "hasn't been successful":
-``praise_unsaid``), or a percentage taken as given that no passage gives (``share_unsaid``).
+``praise_unsaid``), or a percentage taken as given that no passage gives (``share_unsaid``),
+or a force's rank among forces ("the best force") that the lead compares with none
+(``ranking_unsaid``).
 Each gives what a partial answer says the reports lack. Pure functions over the question's and
 the answer's text.
 """
@@ -340,3 +342,30 @@ def share_unsaid(question: str, passages: Iterable[str]) -> str | None:
     held = {n for text in passages for n in _SHARE.findall(text)}
     missing = [n for n in asked if n not in held]
     return f"anything on {missing[0]} percent" if missing else None
+
+
+# A premise that ranks the force among forces ("what made Lancs *the best force* for child
+# protection?", "why is Kent *top of the table*?"): the reports judge one force at a time, so
+# the lead must compare it with others to bear it out.
+_RANKED = re.compile(
+    r"\b(?:the\s+)?(?:best|worst|top|leading|weakest|strongest)\s+(?:\w+\s+)?(?:force|"
+    r"constabulary|police|service)s?\b|\b(?:best|worst|top)\s+in\s+(?:the\s+)?(?:country|uk|"
+    r"england|region)\b|\btop\s+of\s+the\s+(?:table|league)\b|\b(?:better|worse)\s+than\s+"
+    r"(?:any|every|all|other)\b",
+    re.IGNORECASE,
+)
+_COMPARES = re.compile(
+    r"\b(?:best|worst|most|least|better|worse|lowest|highest|fewest|greatest|compared|"
+    r"comparison|(?:any|all|other) (?:other )?forces?|average|above|below|than)\b",
+    re.IGNORECASE,
+)
+
+
+def ranking_unsaid(question: str, lead: str) -> str | None:
+    """What the reports lack when a question takes as given how a force ranks among forces
+    and the lead compares it with none; None otherwise."""
+    if not lead or not presupposes(question) or _RANKED.search(question) is None:
+        return None
+    if _COMPARES.search(lead):
+        return None
+    return "anything comparing the force with other forces"

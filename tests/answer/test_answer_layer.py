@@ -300,6 +300,12 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert changes("why did Leics give up on the Lighthouse hub?") == {"stop"}
     assert changes("why did lancs ditch the need for a PVP?") == {"stop"}
     assert changes("what made the Kent CRU backlog disappear?") == {"stop"}
+    assert changes("how come kent has no backlog in the CRU any more?") == {"stop"}
+    assert changes("why is the DMU no longer reviewing risk grades?") == {"stop"}
+    assert changes("how did lincs clear the missing episodes off the spreadsheet?") == {"stop"}
+    assert not changes("how clear are the missing-from-home procedures?")
+    assert changes("why did lancs hand CSE investigations to the council?") == {"transfer"}
+    assert changes("why were the DA jobs handed to the vulnerability teams?") == {"transfer"}
     assert asking.states_change("There is no backlog now.", frozenset({"stop"}))
     assert not changes("Why do kids end up spending the night in the cells?")
     assert not changes("did the caseload go up?")  # asks whether, takes nothing as given

@@ -11,6 +11,7 @@ from qa_service.answer.asking import question_parts
 from qa_service.answer.contrasts import (
     ages,
     praise_unsaid,
+    ranking_unsaid,
     review_missing,
     share_unsaid,
     swap_missing,
@@ -184,6 +185,19 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     assert praise_unsaid(worse, better) == "anything bearing out “worse”"
     turn = "Risk was graded well. However, the episode was often incorrectly managed."
     assert praise_unsaid("what was the problem with missing episodes?", turn) is None
+
+
+def test_a_rank_among_forces_taken_as_given_that_the_lead_does_not_compare() -> None:
+    lead = "The constabulary demonstrates a strong commitment to protecting children."
+    missing = "anything comparing the force with other forces"
+    assert ranking_unsaid("what made lancs the best force for child protection?", lead) == missing
+    assert ranking_unsaid("why is kent the worst force for kids in custody?", lead) == missing
+    assert ranking_unsaid("why is lancs better than other forces on CSE?", lead) == missing
+    compared = "Its rate of children detained is the lowest of any force we have inspected."
+    assert ranking_unsaid("why is kent the best force for kids in custody?", compared) is None
+    # asking whether, or what is best about something: no rank among forces taken as given
+    assert ranking_unsaid("is lancs the best force for child protection?", lead) is None
+    assert ranking_unsaid("what's the best thing about the lancs MASH?", lead) is None
 
 
 def test_a_share_taken_as_given_that_no_passage_gives() -> None:
