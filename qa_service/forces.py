@@ -111,20 +111,25 @@ def names_of(force: str) -> list[str]:
     return sorted({force, short_name(force), *ALL_FORCES.get(force, ())}, key=len, reverse=True)
 
 
-def find_forces(text: str) -> list[str]:
-    """Forces named in ``text``, most mentioned first (ties in order of first mention)."""
-    counts: Counter[str] = Counter()
-    first: dict[str, int] = {}
-    taken: list[tuple[int, int]] = []
+def force_mentions(text: str) -> list[tuple[int, int, str]]:
+    """Where ``text`` names a force: (start, end, force), longest names first, no overlaps."""
+    taken: list[tuple[int, int, str]] = []
     low = text.lower()
     for needle, pattern, force in _patterns():
         if needle not in low:
             continue
         for m in pattern.finditer(text):
-            if any(s < m.end() and m.start() < e for s, e in taken):
+            if any(s < m.end() and m.start() < e for s, e, _ in taken):
                 continue
-            taken.append((m.start(), m.end()))
-            counts[force] += 1
-            first.setdefault(force, m.start())
-            first[force] = min(first[force], m.start())
+            taken.append((m.start(), m.end(), force))
+    return taken
+
+
+def find_forces(text: str) -> list[str]:
+    """Forces named in ``text``, most mentioned first (ties in order of first mention)."""
+    counts: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for start, _, force in force_mentions(text):
+        counts[force] += 1
+        first[force] = min(first.get(force, start), start)
     return sorted(counts, key=lambda f: (-counts[f], first[f]))

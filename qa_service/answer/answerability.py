@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..forces import force_mentions
 from ..ingest.metadata import report_years
 from .asking import (
     asks_number,
@@ -149,6 +150,27 @@ def names_year(question: str) -> bool:
     return _YEAR.search(question) is not None
 
 
+def named_years(question: str) -> list[int]:
+    """The years a question names, in order."""
+    return [int(y) for y in _YEAR.findall(question)]
+
+
+# A year written right beside a force's name, as staff name a report ("lincs 2017 – ...",
+# "kent's 2019 review", "2016 Leics"), not a year something happened in ("in lincs in 2017").
+_YEAR_AFTER = re.compile(r"^(?:['’]s?)?[\s:–—-]{1,3}(19[5-9]\d|20[0-4]\d)\b")
+_YEAR_BEFORE = re.compile(r"\b(19[5-9]\d|20[0-4]\d)[\s:–—-]{1,3}$")
+
+
+def force_years(question: str) -> list[str]:
+    """Years a question writes beside a force's name: the year of a report of that force."""
+    out: list[str] = []
+    for start, end, _ in force_mentions(question):
+        for m in (_YEAR_AFTER.search(question[end:]), _YEAR_BEFORE.search(question[:start])):
+            if m is not None and m.group(1) not in out:
+                out.append(m.group(1))
+    return out
+
+
 def years_missing(
     question: str,
     known_years: set[int],
@@ -156,9 +178,9 @@ def years_missing(
     inspected: set[int] | None = None,
 ) -> list[str]:
     """Years the question names that no report is from and no returned passage mentions, and
-    years it names as an inspection's or report's ("the 2022 Kent follow-up") that are not
-    in ``inspected``, the years of the asked forces' reports and of the inspections their
-    reports speak of."""
+    years it names as an inspection's or report's ("the 2022 Kent follow-up", "lincs 2017 –
+    ...") that are not in ``inspected``, the years of the asked forces' reports and of the
+    inspections their reports speak of."""
     years = _YEAR.findall(question)
     if not years:
         return []
@@ -166,7 +188,9 @@ def years_missing(
     missing = [y for y in years if int(y) not in known_years and y not in joined]
     if inspected is not None:
         missing += [
-            y for y in report_years(question) if int(y) not in inspected and y not in missing
+            y
+            for y in dict.fromkeys([*report_years(question), *force_years(question)])
+            if int(y) not in inspected and y not in missing
         ]
     return missing
 

@@ -19,6 +19,7 @@ from ..forces import find_forces, names_of, short_name
 from ..search.query import QueryPlan
 from ..search.types import Filters, Hit, SearchResult
 from ..types import Chunk, Document
+from .answerability import named_years
 from .recommendations import AREAS
 from .reply import AnswerSentence, ChatReply
 from .retriever import Retriever
@@ -186,6 +187,12 @@ def progress_reply(
     documents = retriever.index.documents
     in_corpus = {d.metadata.force for d in documents.values() if d.metadata.force}
     wanted = list(asked.forces or (filters.forces if filters else ()) or sorted(in_corpus))
+    # A year no report of these forces is from or speaks of ("did kent improve between 2021
+    # and 2022?") is for search to refuse (answerability.years_missing): the tracker's
+    # verdicts are of the reviews the corpus holds.
+    inspected = retriever.answers.inspected_years(wanted)
+    if any(y not in inspected for y in named_years(rewritten)):
+        return None
     rows_all = _tracker(retriever)
     cites = _Citations(retriever)
     sentences: list[AnswerSentence] = []

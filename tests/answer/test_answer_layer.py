@@ -413,6 +413,14 @@ def test_a_year_named_as_an_inspection_the_corpus_lacks_is_missing() -> None:
     assert missing(asked, {2019, 2020}, ["training by January 2020"], {2019}) == ["2020"]
     assert missing(asked, {2019, 2020}, ["training by January 2020"], {2019, 2020}) == []
     assert missing(asked, {2019, 2020}, ["training by January 2020"]) == []
+    # a year written beside a force's name, as staff name its report
+    assert answerability.force_years("lincs 2017 – were RSO visits overdue?") == ["2017"]
+    assert answerability.force_years("kent's 2019 review, what about RSOs?") == ["2019"]
+    assert answerability.force_years("2016 Leics - missing kids?") == ["2016"]
+    assert answerability.force_years("how many kids were held in lincs in 2017?") == []
+    staff = "lincs 2017 – were RSO visits overdue?"
+    assert missing(staff, {2017, 2019}, ["September 2017"], {2018, 2019}) == ["2017"]
+    assert missing(staff, {2017, 2019}, ["September 2017"], {2017, 2019}) == []
 
 
 def test_a_term_only_another_forces_report_uses_is_seen(retriever) -> None:  # type: ignore[no-untyped-def]
