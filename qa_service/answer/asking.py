@@ -389,6 +389,21 @@ def counted_words(question: str) -> list[str]:
     return out[:3]
 
 
+# A share asked for ("what percentage of Lancs RSOs are high risk?", "what proportion ...")
+# and the ways a report gives one: a percentage, a fraction, or so many of so many.
+_ASKS_SHARE = re.compile(
+    r"\b(?:what|which|how (?:big|large|high|low)(?: a)?)\s+(?:percentage|proportion|share|"
+    r"fraction|per\s?cent|%)|\bhow many per\s?cent\b",
+    re.IGNORECASE,
+)
+_GIVES_SHARE = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:%|per\s?cent)|\b(?:half|halves|third|thirds|quarters?|fifths?|"
+    r"tenths?)\b|\b(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:\w+\s+)?"
+    r"(?:of|out of|in)\s+(?:the\s+|these\s+|those\s+)?(?:\d[\d,]*|every)\b",
+    re.IGNORECASE,
+)
+
+
 def gives_count_of(
     question: str,
     text: str,
@@ -400,6 +415,8 @@ def gives_count_of(
     registered sex offenders" does) or just after it ("offenders: 2,742"). ``synonyms`` gives
     the reports' words for an everyday word ("kids" -> children). True when the question
     counts nothing in particular."""
+    if _ASKS_SHARE.search(question) and not _GIVES_SHARE.search(text):
+        return False  # a share asked for: "an average of 68 offenders" gives none
     counted = counted_words(question)
     if not counted:
         return True

@@ -212,6 +212,12 @@ def test_a_count_must_count_what_was_asked() -> None:
     visits = "Reduce the visits owed to registered sex offenders and, within three months, review."
     assert not given(asked, visits, terms)
     assert given("how many months did it take?", "It took three months.", terms)
+    # A share asked for takes a percentage, a fraction or so many of so many.
+    share = "what percentage of the RSOs are high risk?"
+    assert not given(share, "There is an average of 68 offenders for each manager.", terms)
+    assert given(share, "Of these, 321 (15 percent) were graded as high-risk.", terms)
+    assert given("what proportion were inadequate?", "In 30 of the 79 cases.", terms)
+    assert given("what proportion were inadequate?", "About a third were.", terms)
 
 
 def test_what_a_term_means_and_who_by_name() -> None:
