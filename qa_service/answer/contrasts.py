@@ -65,6 +65,16 @@ KINDS: dict[str, dict[str, str]] = {
             r"under[- ]?18s?|youths?|girls?|boys?|bab(?:y|ies)|infants?|toddlers?"
         ),
     },
+    # How often something happens ("why do lincs MACE meetings happen *daily*?" where they
+    # are held weekly).
+    "frequency": {
+        "it happening daily": r"daily|every day|each day",
+        "it happening weekly": r"weekly|every week|each week",
+        "it happening fortnightly": r"fortnightly|every (?:two|2) weeks|every fortnight",
+        "it happening monthly": r"monthly|every month|each month",
+        "it happening quarterly": r"quarterly|every (?:three|3) months|each quarter",
+        "it happening yearly": r"yearly|annual(?:ly)?|every year|each year",
+    },
     # A police rank. "Inspectors" alone is how people speak of the inspectorate ("what did
     # the inspectors find?"): the rank is an inspector with a post or an article before it
     # ("the duty inspector", "an inspector"). A chief constable is no constable, nor a chief
@@ -89,10 +99,11 @@ KINDS: dict[str, dict[str, str]] = {
     },
 }
 # Kinds a question must take as given to be swapped ("why does the FCR *sergeant* decide
-# ...?"): asked whether ("can a sergeant downgrade it?"), a sentence naming the rank that can
-# ("only on the authorisation of an inspector") answers it, and a rank may be the asker's own
-# ("custody sarge here, do I have to tell anyone?").
-PRESUMED_ONLY = frozenset({"rank"})
+# ...?"): asked whether ("can a sergeant downgrade it?", "are MACE meetings daily?"), a
+# sentence naming the rank that can ("only on the authorisation of an inspector") or how often
+# ("held weekly") answers it, and a rank may be the asker's own ("custody sarge here, do I
+# have to tell anyone?").
+PRESUMED_ONLY = frozenset({"rank", "frequency"})
 _MEMBERS = {
     kind: {name: re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for name, p in members.items()}
     for kind, members in KINDS.items()

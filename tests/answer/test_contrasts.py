@@ -75,6 +75,14 @@ def test_a_rank_the_lead_gives_as_another_when_the_question_takes_it_as_given() 
     ]
 
 
+def test_how_often_the_lead_says_it_happens_when_the_question_takes_another() -> None:
+    lead = "MACE meetings are held weekly."
+    assert swapped("why do the MACE meetings happen daily?", lead) == ["it happening daily"]
+    assert swapped("why do the MACE meetings happen every week?", lead) == []
+    assert swapped("are the MACE meetings daily?", lead) == []  # asks whether: answered
+    assert swapped("why are the meetings daily?", "Reviews happen within a month.") == []
+
+
 def test_what_the_partial_answer_says_is_missing() -> None:
     lead = "There were delays in the attendance of appropriate adults."
     q = "were kids waiting ages for interpreters?"
