@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from ..search.vocabulary import ASKS_RECOMMENDATION
 from .asking import (
     WORD,
     asks_number,
@@ -108,7 +109,7 @@ _CUES = (
         ),
     ),
     (
-        re.compile(r"\brecommend\w*", re.I),
+        ASKS_RECOMMENDATION,
         re.compile(r"\b(we recommend|recommendations?|should)\b", re.I),
     ),
     (
