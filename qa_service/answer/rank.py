@@ -39,7 +39,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from ..search.vocabulary import ASKS_RECOMMENDATION
 from .asking import (
     WORD,
     asks_number,
@@ -109,7 +108,14 @@ _CUES = (
         ),
     ),
     (
-        ASKS_RECOMMENDATION,
+        # what a force was told to do ("what did the inspectors tell leics to do about ...?",
+        # "what were Leics told about ...?"), not what someone told the asker
+        re.compile(
+            r"\brecommend\w*|\b(?:tell|told|telling|asked)\s+(?!(?:me|us|him|her|you)\b)"
+            r"(?:[\w’']+\s+){1,3}?to\s+\w+|\b(?:were|was)\s+(?:[\w’']+\s+){1,3}?told\s+to\b|"
+            r"\bwhat\s+(?:were|was)\s+(?:[\w’']+\s+){1,3}?told\b",
+            re.I,
+        ),
         re.compile(r"\b(we recommend|recommendations?|should)\b", re.I),
     ),
     (

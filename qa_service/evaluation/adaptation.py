@@ -5,7 +5,11 @@ topic; an answer has to be told apart from its neighbours. Adapting trains the e
 dev split's questions (``eval/questions.jsonl``), each with its evidence sentence as the
 positive and, as hard negatives, the answer units the *bundled* model ranks closest to the
 question among the top passages that do not answer it (in-batch negatives loss, one epoch on
-the CPU). Only dev questions are used; test stays unseen.
+the CPU). Only dev questions are used; test stays unseen. The negatives come from the
+service's own search, so a change to which passages or units a search returns (a query
+expansion, say) changes what is mined and the weights a fresh ``qa prepare`` trains: such a
+change ships with the index and the answer models rebuilt on that encoder, and is checked by
+comparing the fresh weights' hash with ``adaptation.json``'s.
 
 The result is a model folder ``<models_dir>/<name>-adapted/`` with ``adaptation.json``, the
 recipe it was trained from (base model, a hash of the training questions, the training

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..forces import find_forces, names_of
-from .vocabulary import ASKS_RECOMMENDATION, EVERYDAY_TERMS, RECOMMENDATION_TERMS
+from .vocabulary import EVERYDAY_TERMS
 
 # Question words that carry no topic (bm25s's stop word list keeps most of them).
 # The inspectorate's names: who found something ("what did HMICFRS find about ..."), not what
@@ -127,8 +127,6 @@ def plan_query(
         if _has_word(phrase, low, ignore_case=True):
             expansions.extend(targets)
             translated.update(terms_of(phrase))
-    if everyday and ASKS_RECOMMENDATION.search(question) and "recommend" not in low:
-        expansions.extend(RECOMMENDATION_TERMS)
     # Acronyms: in the question (or its everyday-word translations) add the long form, and
     # the other way round.
     widened = low + " " + " ".join(expansions).lower() + " "

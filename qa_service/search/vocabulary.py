@@ -8,8 +8,6 @@ drags in unrelated passages costs precision on every question that uses the phra
 
 from __future__ import annotations
 
-import re
-
 EVERYDAY_TERMS: dict[str, tuple[str, ...]] = {
     # missing children
     "awol": ("missing", "missing from home"),
@@ -196,17 +194,3 @@ EVERYDAY_TERMS: dict[str, tuple[str, ...]] = {
     "still a problem": ("remains", "still"),
     "fixed": ("improved", "progress"),
 }
-
-
-# A question asking what the inspectorate told a force to do ("what did the inspectors tell
-# leics to do about kids in custody?", "were Leics told to dip sample misper jobs?") asks for
-# a recommendation: the reports' word for it joins the query, and the answer ranker reads it
-# as a recommendation asked for (answer/rank.py). Not what someone told the asker ("someone
-# told me to run a genie check"), nor whether someone was told ("was the child told?").
-ASKS_RECOMMENDATION = re.compile(
-    r"\brecommend\w*|\b(?:tell|told|telling|asked)\s+(?!(?:me|us|him|her|you)\b)"
-    r"(?:[\w’']+\s+){1,3}?to\s+\w+|\b(?:were|was)\s+(?:[\w’']+\s+){1,3}?told\s+to\b|"
-    r"\bwhat\s+(?:were|was)\s+(?:[\w’']+\s+){1,3}?told\b",
-    re.IGNORECASE,
-)
-RECOMMENDATION_TERMS = ("recommend",)

@@ -89,3 +89,18 @@ def test_the_lead_comes_from_a_report_that_names_the_unit_asked_about(retriever)
     assert res.answer[0].force == "Leicestershire Police"
     lead = res.hits[res.answer[0].hit].chunk.text
     assert "CRT" in lead
+
+
+def test_what_a_force_was_told_to_do_asks_for_a_recommendation() -> None:
+    from qa_service.answer.rank import _CUES
+
+    asks = next(q for q, a in _CUES if a.search("We recommend that the force should"))
+    for asked in (
+        "what did the inspectors tell leics to do about kids in custody?",
+        "were Leics told to dip sample misper jobs?",
+        "What were Leics told about the kind of jobs the FIU was keeping?",
+        "what was recommended about custody?",
+    ):
+        assert asks.search(asked), asked
+    for other in ("someone told me to run a genie check", "was the child told about it?"):
+        assert not asks.search(other), other

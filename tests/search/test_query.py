@@ -89,15 +89,3 @@ def test_an_acronym_that_is_also_a_question_word_still_expands() -> None:
     assert plan_query("who is the DO in Kent?", CORPUS_FORCES, terms_of, acr).expansions == (
         "designated officer",
     )
-
-
-def test_what_a_force_was_told_to_do_asks_for_a_recommendation() -> None:
-    for asked in (
-        "what did the inspectors tell Kent to do about kids in custody?",
-        "were Kent told to dip sample misper jobs?",
-        "What were Kent told about the kind of jobs the FIU was keeping?",
-    ):
-        plan = plan_query(asked, CORPUS_FORCES, terms_of, {})
-        assert "recommend" in plan.expansions and plan.terms["recommend"] == 0.5
-    for other in ("someone told me to run a genie check", "was the child told about it?"):
-        assert "recommend" not in plan_query(other, CORPUS_FORCES, terms_of, {}).terms
