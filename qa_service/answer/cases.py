@@ -8,8 +8,10 @@ tells the reader what they said themselves; the sentences after it, what happene
 
 The scene is the unit that would lead, when it shares with the question's scene the age of a
 child (a case, not a practice: "kid's been missing 3 times" gives none) and holds more of the
-scene's words than any other unit of its passage, and at least half of them. It then never
-leads while another unit can (``rank.compose``), nor comes ahead of the lead as one run with it.
+scene's words than any other unit of its passage, and at least a quarter of their weight. The
+best of the next few ranked units that come after it in its passage, what happened next, leads
+instead; the scene follows it, and never leads nor joins ahead of the lead as one run
+(``Candidate.plate``, read by ``rank.compose``). With no such unit, the ranking stands.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def restated_scene(
     terms_of: Callable[[str], list[str]],
 ) -> list[tuple[Candidate, float]]:
     """``ranked`` with the unit that restates the case the question's ``setup`` tells (its
-    terms weighted by ``setup_weights``) marked as never leading and put after the first unit
-    that may lead, so that highlights, the chat's lead and the checks of the lead agree."""
+    terms weighted by ``setup_weights``) after the unit that says what happened next, and
+    marked as never leading, so that highlights, the chat's lead and the checks of the lead
+    agree."""
     told = ages(setup)
     total = sum(w for _, w in setup_weights)
     if not told or not total or not ranked:
@@ -49,7 +52,7 @@ def restated_scene(
         return list(ranked)
     rest = list(ranked[1:])
     # what happened next: a unit after it in its passage, among the best few
-    lead = next(
+    after = next(
         (
             i
             for i, (c, _) in enumerate(rest[:FOLLOWERS])
@@ -57,9 +60,7 @@ def restated_scene(
         ),
         None,
     )
-    if lead is None:
+    if after is None:
         return list(ranked)
-    rest = [rest[lead], *rest[:lead], *rest[lead + 1 :]]
-    lead = 0
     marked = (replace(scene, plate=True), ranked[0][1])
-    return [*rest[: lead + 1], marked, *rest[lead + 1 :]]
+    return [rest[after], marked, *rest[:after], *rest[after + 1 :]]

@@ -5,12 +5,13 @@ the report found delays for appropriate adults; "the *16*-year-old girl" where i
 15-year-old; "*adult* detentions" where it counts children's) retrieves the finding itself, and
 every other word of the question matches it: the answer scores as well as a true one. What
 gives it away is a comparison of like with like: the question names one member of a kind (an
-age, an age group, an agency or role, or a police rank the question takes as given: "why does
-the FCR *sergeant* decide?") and the lead names another member of that kind and not the one
-asked about. A name the reports never use at all ("on duty in *Boston*") is the same
-sign with the other member unknown. Two more ways an answer can speak of something else than
-what was asked: a post-inspection review asked of a force the index holds only an inspection
-of (``review_missing``), and one part of a two-part question that no sentence shown speaks to
+age, an age group, an agency or role, or a police rank or how often it happens, which the
+question takes as given: "why does the FCR *sergeant* decide?", "why are the meetings
+*daily*?") and the lead names another member of that kind and not the one asked about. A
+name the reports never use at all ("on duty in *Boston*") is the same sign with the other
+member unknown. Two more ways an answer can speak of something else than what was asked: a
+post-inspection review asked of a force the index holds only an inspection of
+(``review_missing``), and one part of a two-part question that no sentence shown speaks to
 (``unanswered_part``). And a premise that something holds every time, of every one or in
 full ("why have *all* its officers been accredited?", "*fully* staffed") that the lead does not
 bear out (``universal_unsaid``), or praise (or fault) taken as given where the lead finds fault
@@ -138,8 +139,9 @@ def _named(kind: str, text: str) -> set[str]:
 def swapped(question: str, lead: str, passage: str = "") -> list[str]:
     """What the question names that the lead swaps for another of its kind: an age the lead
     (or, when it states none, its ``passage``: the case it tells) gives as another age, or
-    the one agency, age group or rank (``PRESUMED_ONLY``: taken as given) the question names
-    where the lead names another and not it (``NEVER_SWAPPED`` aside)."""
+    the one agency, age group, rank or frequency (these two, ``PRESUMED_ONLY``, only taken
+    as given) the question names where the lead names another and not it (``NEVER_SWAPPED``
+    aside)."""
     out: list[str] = []
     asked_ages, lead_ages = ages(question), ages(lead) or ages(passage)
     if asked_ages and lead_ages and not asked_ages & lead_ages:
