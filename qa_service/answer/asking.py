@@ -396,6 +396,13 @@ _ASKS_SHARE = re.compile(
     r"fraction|per\s?cent|%)|\bhow many per\s?cent\b",
     re.IGNORECASE,
 )
+# An average asked for ("what's the average response time ...?", "how long on average ...?")
+# and the words a report gives one in: one case's figure ("within ten minutes") is none.
+_ASKS_AVERAGE = re.compile(r"\b(?:average|mean|median|typical(?:ly)?)\b", re.IGNORECASE)
+_GIVES_AVERAGE = re.compile(
+    r"\b(?:average\w*|mean|median|typical(?:ly)?|usually|generally|normally|per|each|every)\b",
+    re.IGNORECASE,
+)
 _GIVES_SHARE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|per\s?cent)|\b(?:half|halves|third|thirds|quarters?|fifths?|"
     r"tenths?)\b|\b(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:\w+\s+)?"
@@ -413,10 +420,12 @@ def gives_count_of(
     """Whether ``text`` gives a figure for what the question counts: a number shortly before
     the counted thing's head word ("165 overdue visits" does not count offenders; "2,742
     registered sex offenders" does) or just after it ("offenders: 2,742"). ``synonyms`` gives
-    the reports' words for an everyday word ("kids" -> children). True when the question
-    counts nothing in particular."""
+    the reports' words for an everyday word ("kids" -> children). A share or an average asked
+    for must be given as one. True when the question counts nothing in particular."""
     if _ASKS_SHARE.search(question) and not _GIVES_SHARE.search(text):
         return False  # a share asked for: "an average of 68 offenders" gives none
+    if _ASKS_AVERAGE.search(question) and not _GIVES_AVERAGE.search(text):
+        return False  # an average asked for: one case's "within ten minutes" gives none
     counted = counted_words(question)
     if not counted:
         return True

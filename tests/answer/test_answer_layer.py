@@ -218,6 +218,10 @@ def test_a_count_must_count_what_was_asked() -> None:
     assert given(share, "Of these, 321 (15 percent) were graded as high-risk.", terms)
     assert given("what proportion were inadequate?", "In 30 of the 79 cases.", terms)
     assert given("what proportion were inadequate?", "About a third were.", terms)
+    # An average asked for is not one case's figure.
+    average = "what's the average response time to a missing kid?"
+    assert not given(average, "Within ten minutes of the call, a search was made.", terms)
+    assert given(average, "Officers usually attend within an hour.", terms)
 
 
 def test_what_a_term_means_and_who_by_name() -> None:
