@@ -83,7 +83,8 @@ ASKING_WORDS = frozenset(
     typically generally""".split()
 )
 
-_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_YEAR_BODY = r"19[5-9]\d|20[0-4]\d"
+_YEAR = re.compile(rf"\b({_YEAR_BODY})\b")
 _NUMBER_WORDS = {
     w: i
     for i, w in enumerate(
@@ -157,8 +158,8 @@ def named_years(question: str) -> list[int]:
 
 # A year written right beside a force's name, as staff name a report ("lincs 2017 – ...",
 # "kent's 2019 review", "2016 Leics"), not a year something happened in ("in lincs in 2017").
-_YEAR_AFTER = re.compile(r"^(?:['’]s?)?[\s:–—-]{1,3}(19[5-9]\d|20[0-4]\d)\b")
-_YEAR_BEFORE = re.compile(r"\b(19[5-9]\d|20[0-4]\d)[\s:–—-]{1,3}$")
+_YEAR_AFTER = re.compile(rf"^(?:['’]s?)?[\s:–—-]{{1,3}}({_YEAR_BODY})\b")
+_YEAR_BEFORE = re.compile(rf"\b({_YEAR_BODY})[\s:–—-]{{1,3}}$")
 
 
 def force_years(question: str) -> list[str]:
