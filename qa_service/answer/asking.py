@@ -182,8 +182,9 @@ _YES_NO = re.compile(
     r"will|would|should|may|might|must)(?:n['’]?t)?\b",
     re.IGNORECASE,
 )
+_GIVEN = r"given (?:that|how)|seeing (?:as|that)|considering|since|now that"
 _WH = re.compile(
-    r"\b(?:what|why|how|who|where|which|whose|since|now that|following|"
+    rf"\b(?:what|why|how|who|where|which|whose|{_GIVEN}|following|"
     r"when (?:did|was|were|has|have|had|is|are|will))\b",  # not "when X happens, do ...?"
     re.IGNORECASE,
 )
@@ -225,9 +226,11 @@ _CHANGES = {
     ),
     # "why isn't the CRU available out of hours?" takes a lack as given: the report must say
     # one (a negation or a limit), not "CRU staff are available 24/7".
+    # "why is there no backlog ...?", "given that Lancs has no CSE teams, ...": "no" with what
+    # it denies (not "no longer", a stop, nor "no matter" or "no doubt").
     "not": (
         r"(?:is|are|was|were|do|does|did|has|have|had|wo|ca|could|should|would)n['’]?t|not|"
-        r"never|cannot",
+        r"never|cannot|nobody|nothing|no(?!\s+(?:longer|more|matter|doubt)\b)",
         r"\w*n['’]t|not|no|never|none|nobody|nothing|cannot|few|fewer|little|lack\w*|without|"
         r"fail\w*|rarely|seldom|unable|insufficient|inconsisten\w*|limited|absen\w*|yet|"
         r"delay\w*|only|gaps?|weak\w*|poor\w*|unclear|unaware|reluctan\w*|struggl\w*",
@@ -239,6 +242,10 @@ _ASKED_CHANGE = {
 _SAID_CHANGE = {
     k: re.compile(rf"\b(?:{said})\b", re.IGNORECASE) for k, (_, said) in _CHANGES.items()
 }
+
+
+# The clause that states what a question takes as given: "given that Lancs has no CSE teams,".
+_GIVEN_CLAUSE = re.compile(rf"\b(?:{_GIVEN})\b[^,?;–—]*", re.IGNORECASE)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -257,15 +264,18 @@ def presupposes(question: str) -> bool:
 def presumed_changes(question: str) -> frozenset[str]:
     """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer", or a
     lack: "not") a question takes as given: a "why" question, or any other that is not a
-    yes/no question (``_YES_NO``, ``_WH``; a lack only in a "why" question). Empty when it
-    names none."""
+    yes/no question (``_YES_NO``, ``_WH``; a lack only in a "why" question or in a clause that
+    gives it, "given that ... has no ..."). Empty when it names none."""
     if not presupposes(question):
         return frozenset()
     why = _WHY.search(question) is not None
+    given = _GIVEN_CLAUSE.search(question)
     return frozenset(
         k
         for k, pattern in _ASKED_CHANGE.items()
-        if pattern.search(question) and (why or k != "not")  # a lack: only "why isn't ...?"
+        if pattern.search(question)
+        # a lack: only "why isn't ...?", or one a clause gives ("given that ... has no ...")
+        and (why or k != "not" or (given is not None and pattern.search(given.group())))
     )
 
 

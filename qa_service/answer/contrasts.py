@@ -120,6 +120,11 @@ _AGENCY_WORDS = re.compile(
 )
 
 
+def age_phrases(text: str) -> list[str]:
+    """The phrases that state an age in ``text``, as written ("12 year olds")."""
+    return [m.group() for m in _AGE.finditer(text)]
+
+
 def ages(text: str) -> set[str]:
     """The ages ``text`` states, as digits ("a 15-year-old girl" -> {"15"})."""
     out = set()
@@ -278,13 +283,14 @@ def universal_unsaid(question: str, lead: str) -> str | None:
 # how well ...?", which asks how far.
 _PRAISE = (
     r"prais\w*|commend\w*|excellent|outstanding|strong|success\w*|effective(?:ly)?|good|great|"
-    r"impressive|innovative|best|consistent(?:ly)?|thorough|robust|"
+    r"impressive|innovative|best|consistent(?:ly)?|thorough|robust|happy|pleased|impressed|"
+    r"satisfied|"
     r"well[- ](?:trained|staffed|resourced|run|managed|led|supervised|equipped|organised)"
 )
 _FAULT = (
     r"criticis\w*|poor(?:ly)?|bad(?:ly)?|fail\w*|weak\w*|inadequate|worse|worst|wrong|"
     r"problems?|struggl\w*|overloaded|overwhelmed|slow|patchy|inconsistent|ineffective|"
-    r"unsuccessful"
+    r"unsuccessful|under-?staffed|short[- ]staffed|under-?resourced|(?:over-?)?stretched"
 )
 _ASKED_PRAISE = re.compile(rf"(?<!\bhow )\b(?:{_PRAISE})\b", re.IGNORECASE)
 _ASKED_FAULT = re.compile(rf"(?<!\bhow )\b(?:{_FAULT})\b", re.IGNORECASE)

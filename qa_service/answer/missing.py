@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .contrasts import age_phrases
+
 
 def words_of(text: str) -> list[str]:
     return [w for w in "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()]
@@ -33,6 +35,11 @@ def original_words(topic: str, stems: set[str], terms_of: Callable[[str], list[s
     out: list[str] = []
     if not stems:  # nothing to look for: no word of the question is tokenized
         return out
+    # An age is named as the question gives it ("12 year olds"), not as its words ("year, olds").
+    for phrase in age_phrases(topic):
+        if any((got := terms_of(w)) and got[0] in stems for w in words_of(phrase)):
+            out.append(phrase)
+            stems = stems - {t for w in words_of(phrase) for t in terms_of(w)}
     for n, token in enumerate(topic.split()):
         if "'" in token or "’" in token:
             continue
