@@ -41,6 +41,7 @@ from .asking import (
     asks_person_name,
     gives_number,
     gives_person_name,
+    lack_given,
     presumed_changes,
 )
 from .rank import FEATURES as RANKER_FEATURES
@@ -300,6 +301,8 @@ def decide(
     elif (p >= answer or not missing_words) and not change_said:
         changes = sorted(presumed_changes(question))
         missing = f"anything on {' or '.join(_CHANGE_WORDS[k] for k in changes)}"
+        if changes == ["not"] and (lack := lack_given(question)):
+            missing = f"anything bearing out “{lack}”"
     elif p < answer:  # below ``refuse`` too, with no sign of absence
         missing = (
             f"anything on {', '.join(missing_words[:3])}" if missing_words else GENERIC_MISSING

@@ -227,10 +227,11 @@ _CHANGES = {
     # "why isn't the CRU available out of hours?" takes a lack as given: the report must say
     # one (a negation or a limit), not "CRU staff are available 24/7".
     # "why is there no backlog ...?", "given that Lancs has no CSE teams, ...": "no" with what
-    # it denies (not "no longer", a stop, nor "no matter" or "no doubt").
+    # it denies (not "no longer" nor "no ... any more", a stop, nor "no matter" or "no doubt").
     "not": (
         r"(?:is|are|was|were|do|does|did|has|have|had|wo|ca|could|should|would)n['’]?t|not|"
-        r"never|cannot|nobody|nothing|no(?!\s+(?:longer|more|matter|doubt)\b)",
+        r"never|cannot|nobody|nothing|no(?!\s+(?:longer|more|matter|doubt)\b)"
+        r"(?!(?:\s+[\w’']+){0,4}\s+any\s?more)",  # "no backlog any more": a stop
         r"\w*n['’]t|not|no|never|none|nobody|nothing|cannot|few|fewer|little|lack\w*|without|"
         r"fail\w*|rarely|seldom|unable|insufficient|inconsisten\w*|limited|absen\w*|yet|"
         r"delay\w*|only|gaps?|weak\w*|poor\w*|unclear|unaware|reluctan\w*|struggl\w*",
@@ -277,6 +278,20 @@ def presumed_changes(question: str) -> frozenset[str]:
         # a lack: only "why isn't ...?", or one a clause gives ("given that ... has no ...")
         and (why or k != "not" or (given is not None and pattern.search(given.group())))
     )
+
+
+# "no backlog", "no CSE teams": the lack a question gives, up to the words after it.
+_NO_PHRASE = re.compile(
+    r"\bno\s+(?!(?:longer|more|matter|doubt)\b)(?:[\w’'-]+\s+){0,2}?[\w’'-]+"
+    r"(?=\s+(?:in|at|on|for|of|to|from|with|by|when|while|and|or|but|so|now|any|yet)\b|\s*[?,.;:!–—]|$)",
+    re.IGNORECASE,
+)
+
+
+def lack_given(question: str) -> str | None:
+    """The "no ..." a question takes as given, in its words ("no backlog"), or None."""
+    m = _NO_PHRASE.search(question)
+    return m.group() if m is not None else None
 
 
 def states_change(

@@ -184,6 +184,12 @@ def test_a_partial_answer_names_words_not_contractions() -> None:
     # words of how the question is put are never what the reports lack
     asked = "what happens when a teenager goes AWOL, can you get hold of anyone else?"
     assert original_words(asked, {"goes", "you", "hold", "else", "awol"}, same) == ["AWOL"]
+    # an age is named as the question gives it, not as its words
+    asked = "do kent still keep 12 year olds in custody overnight?"
+    assert original_words(asked, {"year", "olds", "overnight"}, same) == [
+        "12 year olds",
+        "overnight",
+    ]
 
 
 def test_a_count_must_count_what_was_asked() -> None:
@@ -332,6 +338,14 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert not changes("lincs – did they stop the diary appointments for kids?")
     assert not changes("when protection is lifted do officers write down where the child ended up")
     assert not changes("who tends not to show up at the meetings?")  # a lack: only "why ...?"
+    # "no ..." is a lack too, in a "why" question or in a clause that gives it
+    assert changes("why is there no backlog in the kent CRU?") == {"not"}
+    assert changes("given that lancs has no CSE teams, who deals with CSE?") == {"not"}
+    assert not changes("who deals with CSE where there is no CSE team?")
+    assert not changes("given that lancs has CSE teams, who leads them?")
+    assert asking.lack_given("why is there no backlog in the kent CRU?") == "no backlog"
+    assert asking.lack_given("given that lancs has no CSE teams, who ...?") == "no CSE teams"
+    assert asking.lack_given("why is the DMU no longer reviewing risk grades?") is None
     said = asking.states_change
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))

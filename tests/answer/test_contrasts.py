@@ -191,6 +191,10 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     worse = "Why has the quality of supervision got worse?"
     better = "Supervision has improved substantially. For example, logs can’t be closed early."
     assert praise_unsaid(worse, better) == "anything bearing out “worse”"
+    pleased = "why were the inspectors pleased with the FCR diaries?"
+    assert praise_unsaid(pleased, "The diary had insufficient oversight.") is not None
+    staffed = "The force had good staffing levels in its child protection teams."
+    assert praise_unsaid("why are kent's teams understaffed?", staffed) is not None
     turn = "Risk was graded well. However, the episode was often incorrectly managed."
     assert praise_unsaid("what was the problem with missing episodes?", turn) is None
 
