@@ -44,7 +44,7 @@ from .boilerplate import about_inspection_flags, repeated_sentences
 from .cases import restated_scene
 from .contrasts import unknown_names
 from .definitions import defines, defining_first
-from .elsewhere import naming_first
+from .elsewhere import naming_first, naming_lead
 from .highlight import pick_highlights, score_info, sentence_info
 from .lead_checks import lead_unsaid
 from .missing import original_words, without, words_of
@@ -355,6 +355,7 @@ class AnswerLayer:
             ranked = defining
         if not result.filters.forces:  # a unit or scheme the question names: its report's
             ranked = naming_first(r, plan.question, ranked)
+        ranked = naming_lead(r, plan.question, ranked)  # and the unit itself
         if setup:  # the case a question retells is not its answer
             told = [(t, w) for t, w in cover if t in setup_terms]
             ranked = restated_scene(ranked, setup, told, r.terms)

@@ -2,7 +2,8 @@
 report does: "did Lancashire's central referral unit have a backlog?" asks of Lancashire what
 Kent's report says (Lancashire has MASHs, no CRU). The names are the corpus's own acronyms and
 their long forms (``index.acronyms``), read through the lexical index, so the check costs a
-look-up per acronym the question names, not a scan of the reports."""
+look-up per acronym the question names, not a scan of the reports. Within the answer, a near
+second that names the unit asked about leads over a unit naming none (``naming_lead``)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,50 @@ def naming_first(
     if best is None:
         return ranked
     return [ranked[best], *ranked[:best], *ranked[best + 1 :]]
+
+
+def _names(text: str, short: str, long_form: str) -> bool:
+    return (
+        re.search(rf"(?<![\w-]){re.escape(short)}s?(?![\w-])", text) is not None
+        or _phrase(long_form).search(text) is not None
+    )
+
+
+def naming_lead(
+    retriever: PassageRetriever,
+    question: str,
+    ranked: list[tuple[Candidate, float]],
+    window: int = 3,
+    ratio: float = 0.5,
+) -> list[tuple[Candidate, float]]:
+    """``ranked`` with the unit that names the unit or scheme the question asks about first,
+    when the best unit names none of those the question names (a corpus acronym or its long
+    form) and one of the next ``window`` - 1, scoring at least ``ratio`` of it, does: "kent
+    POLIT - have they got the backlog down?" is answered by the POLIT's workload, not by the
+    CRU's backlog. A name every report uses ("HMICFRS") names no unit. Unchanged otherwise."""
+    if len(ranked) < 2:
+        return ranked
+    index = retriever.index
+    n_docs = len(np.unique(retriever.doc_of))
+    asked = []
+    for acronym, long in index.acronyms.items():
+        short = acronym[:-1] if acronym.endswith("s") and acronym[-2:-1].isupper() else acronym
+        long_form = " ".join(long.lower().split())
+        if len(short) < 3 or not _names(question, short, long_form):
+            continue
+        rows = index.lexical.rows_with(next(iter(index.lexical.terms(short)), ""))
+        if len(np.unique(retriever.doc_of[rows])) < n_docs:
+            asked.append((short, long_form))
+    if not asked:
+        return ranked
+
+    def names_one(c: Candidate) -> bool:
+        return any(_names(c.text, short, long) for short, long in asked)
+
+    lead, lead_p = ranked[0]
+    if names_one(lead):
+        return ranked
+    for i, (c, p) in enumerate(ranked[1:window], 1):
+        if p >= ratio * lead_p and names_one(c):
+            return [ranked[i], *ranked[:i], *ranked[i + 1 :]]
+    return ranked

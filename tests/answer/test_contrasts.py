@@ -273,3 +273,25 @@ def test_a_unit_named_elsewhere_is_named_once(retriever) -> None:  # type: ignor
 )
 def test_the_entity_the_reports_give_is_answered(retriever, question) -> None:  # type: ignore[no-untyped-def]
     assert retriever.search(question).state == "answered"
+
+
+@pytest.mark.slow
+def test_the_unit_the_question_names_leads(retriever) -> None:  # type: ignore[no-untyped-def]
+    """A near second that names the unit asked about leads over one naming another unit;
+    a name every report uses (HMICFRS) names no unit."""
+    from dataclasses import replace
+
+    from qa_service.answer.elsewhere import naming_lead
+
+    base = retriever.search("kent CRU backlog").candidates[0][0]
+    mash = replace(base, text="Some of the MASH backlog would be reduced.")
+    cru = replace(base, text="The CRU workload fell from 700 to 200.")
+    ranked = [(mash, 1.0), (cru, 0.8)]
+    asked = "kent CRU – have they got the backlog down?"
+    assert [c.text for c, _ in naming_lead(retriever, asked, ranked)] == [cru.text, mash.text]
+    asked = "has the central referral unit got the backlog down?"  # the long form names it
+    assert naming_lead(retriever, asked, ranked)[0][0] is cru
+    assert naming_lead(retriever, asked, [(mash, 1.0), (cru, 0.3)])[0][0] is mash  # too far
+    hmic = replace(base, text="HMICFRS audited 33 cases.")
+    asked = "how many cases did HMICFRS audit in kent?"
+    assert naming_lead(retriever, asked, [(mash, 1.0), (hmic, 0.9)])[0][0] is mash
