@@ -18,13 +18,15 @@ _CONTRACTIONS = frozenset(
     "dont doesnt didnt isnt arent wasnt werent hasnt havent hadnt cant couldnt wont wouldnt "
     "shouldnt theyre theyve youre youve were im ive whats thats theres whos".split()
 )
-# Words of how a question is put that a partial answer must not name as what the reports lack
-# ("The reports do not give anything on goes."). Only the message leaves them out: as model
+# Words of how a question is put, and particles and links ("write *down*", "*since* they
+# brought it in"), that a partial answer must not name as what the reports lack ("The reports
+# do not give anything on goes."). Only the message leaves them out: as model
 # features (answerability.ASKING_WORDS) they were measured on dev and not kept.
 _NOT_MISSING = frozenset(
     """goes gone going own once else apart let sure ask asks asked asking need needs needed
     put puts putting extra big compare compared comparison keep keeps kept every each same
-    you your we us our me my hold""".split()
+    you your we us our me my hold down over back before after since round around out off
+    cos coz plus also yet still ever tends""".split()
 )
 
 
