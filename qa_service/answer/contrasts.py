@@ -321,10 +321,26 @@ def _claim(lead: str) -> str:
 _TURN = re.compile(r"^(?:however|but|although|though|despite|yet|nevertheless|even so)\b", re.I)
 
 
-def _turns(lead: str) -> str:
-    """The lead's claim and the sentences that turn against it ("However, ...")."""
+# Words of nearly every finding, and of how sentences are put, which name no topic.
+_EVERYWHERE = frozenset(
+    "child incid force polic offic cases staff their there which about these those would "
+    "could should being where while after still often".split()
+)
+
+
+def _stems(text: str) -> set[str]:
+    """A text's longer words, cut to five letters ("episodes" and "episode" alike), less
+    those of nearly every finding (``_EVERYWHERE``)."""
+    return {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())} - _EVERYWHERE
+
+
+def _turns(lead: str, question: str) -> str:
+    """The lead's claim and the sentences that turn against it ("However, ...") on what the
+    question asks about (a word of it): "However, responders still don't speak to children"
+    is no fault in the body-worn video the claim praises."""
     first, *rest = split_sentences(lead)
-    return " ".join([first, *(s for s in rest if _TURN.match(s))])
+    asked = _stems(question)
+    return " ".join([first, *(s for s in rest if _TURN.match(s) and _stems(s) & asked)])
 
 
 def _praises(text: str) -> bool:
@@ -344,7 +360,11 @@ def praise_unsaid(question: str, lead: str) -> str | None:
     if asked is not None and _SAID_FAULT.search(_claim(lead)) and not _praises(lead):
         return f"anything bearing out “{asked.group(0).lower()}”"
     asked = _ASKED_FAULT.search(question)
-    if asked is not None and _praises(_claim(lead)) and not _SAID_FAULT.search(_turns(lead)):
+    if (
+        asked is not None
+        and _praises(_claim(lead))
+        and not _SAID_FAULT.search(_turns(lead, question))
+    ):
         return f"anything bearing out “{asked.group(0).lower()}”"
     return None
 

@@ -195,6 +195,12 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     assert praise_unsaid(pleased, "The diary had insufficient oversight.") is not None
     staffed = "The force had good staffing levels in its child protection teams."
     assert praise_unsaid("why are kent's teams understaffed?", staffed) is not None
+    # a turn against the claim counts only on what the question asks about
+    bwv = "Why is Kent's use of body-worn video at domestic abuse incidents so poor?"
+    other = (
+        "Use of body-worn video is consistently high. However, officers don’t speak to children."
+    )
+    assert praise_unsaid(bwv, other) == "anything bearing out “poor”"
     turn = "Risk was graded well. However, the episode was often incorrectly managed."
     assert praise_unsaid("what was the problem with missing episodes?", turn) is None
 
