@@ -353,9 +353,13 @@ def _praises(text: str) -> bool:
 def praise_unsaid(question: str, lead: str) -> str | None:
     """What the reports lack when a question takes praise (or fault) as given and the lead's
     claim finds fault without a word of praise (or praises without a word of fault); a
-    denied word of praise, "hasn't been successful", is fault. None otherwise."""
+    denied word of praise, "hasn't been successful", is fault. A lead that only says what
+    should be ("a detention certificate is required") bears out neither. None otherwise."""
     if not lead or not presupposes(question):
         return None
+    asked = _ASKED_PRAISE.search(question) or _ASKED_FAULT.search(question)
+    if asked is not None and all(_NORM.search(s) for s in split_sentences(lead)):
+        return f"anything bearing out “{asked.group(0).lower()}”"  # what should be, no verdict
     asked = _ASKED_PRAISE.search(question)
     if asked is not None and _SAID_FAULT.search(_claim(lead)) and not _praises(lead):
         return f"anything bearing out “{asked.group(0).lower()}”"

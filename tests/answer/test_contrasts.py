@@ -195,6 +195,9 @@ def test_a_premise_of_praise_where_the_lead_finds_fault() -> None:
     assert praise_unsaid(pleased, "The diary had insufficient oversight.") is not None
     staffed = "The force had good staffing levels in its child protection teams."
     assert praise_unsaid("why are kent's teams understaffed?", staffed) is not None
+    # what should be is no verdict
+    wrong = "what went wrong with the detention certificates?"
+    assert praise_unsaid(wrong, "A detention certificate is required.") is not None
     # a turn against the claim counts only on what the question asks about
     bwv = "Why is Kent's use of body-worn video at domestic abuse incidents so poor?"
     other = (
