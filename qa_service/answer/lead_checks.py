@@ -11,7 +11,8 @@ returned passages, and gives what a partial answer says the reports lack, or Non
 - a "who" question the lead names no one for (``asking.says_who_does``);
 - one part of a two-part question no shown sentence speaks to;
 - a premise of every one, of always or in full, of praise or of fault, a percentage, or of
-  how the force ranks among forces, that the lead (or the passages) do not bear out.
+  how the force ranks among forces, that the lead (or the passages) do not bear out;
+- an action a "why" or "how does X ...?" question takes as given that the lead denies.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from .asking import says_who_does
 from .contrasts import (
+    denied_unsaid,
     praise_unsaid,
     ranking_unsaid,
     review_missing,
@@ -66,4 +68,5 @@ def lead_unsaid(
         wanted = set(plan.terms) - plan.translated - asking
         swap = unanswered_part(question, [c.text for c, _ in composed], r.terms, wanted)
     swap = swap or universal_unsaid(question, lead) or praise_unsaid(question, lead)
-    return swap or share_unsaid(question, texts) or ranking_unsaid(question, lead)
+    swap = swap or share_unsaid(question, texts) or ranking_unsaid(question, lead)
+    return swap or denied_unsaid(question, lead, r.terms)

@@ -10,6 +10,7 @@ import pytest
 from qa_service.answer.asking import question_parts
 from qa_service.answer.contrasts import (
     ages,
+    denied_unsaid,
     praise_unsaid,
     ranking_unsaid,
     review_missing,
@@ -304,3 +305,21 @@ def test_the_unit_the_question_names_leads(retriever) -> None:  # type: ignore[n
     hmic = replace(base, text="HMICFRS audited 33 cases.")
     asked = "how many cases did HMICFRS audit in kent?"
     assert naming_lead(retriever, asked, [(mash, 1.0), (hmic, 0.9)])[0][0] is mash
+
+
+def test_an_action_taken_as_given_that_the_lead_denies() -> None:
+    def terms(word: str) -> list[str]:
+        return [word.lower().strip(".,;")[:6]]
+
+    lead = "Moreover, the constabulary does not have any arrangements for recording courses."
+    asked = "how does lancs record which courses officers have done?"
+    assert denied_unsaid(asked, lead, terms) == "anything bearing out “record”"
+    asked = "why does lincs apply the expectations to CID?"
+    assert denied_unsaid(asked, "The expectations don’t apply to CID.", terms) is not None
+    # the subject's words are not the action; a question that denies asks whether
+    lead = "There was no evidence that a strategy discussion took place."
+    assert denied_unsaid("why do leics audio-record strategy discussions?", lead, terms) is None
+    assert (
+        denied_unsaid("why don't lancs record courses?", "They do not record them.", terms) is None
+    )
+    assert denied_unsaid("how does lancs record courses?", "They record them all.", terms) is None
