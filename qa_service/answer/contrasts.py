@@ -248,11 +248,12 @@ _SAYS_ALL = re.compile(
 # ... and a lead that denies it ("are still not consistently speaking to children") says the
 # opposite, whatever else it says of every one ("body-worn video use is consistently high").
 _DENIES_ALL = re.compile(
-    r"\b(?:not|n[’']t|never|yet to)\s+(?:\w+\s+)?(?:all|always|consistently|routinely|every\w*|"
+    r"(?:\bnot|n[’']t|\bnever|\byet to)\s+(?:\w+\s+){0,5}?(?:all|always|consistently|routinely|every\w*|"
     r"fully|full|complete(?:ly)?)\b|\b(?:inconsistent(?:ly)?|not\s+everyone|partial(?:ly)?)\b",
     re.IGNORECASE,
 )
 
+_CONDITION = re.compile(r"\b(?:when|whenever|if|where)\b", re.IGNORECASE)
 _NORM = re.compile(r"\b(?:should|must|required?|requires|policy|expect\w*)\b", re.IGNORECASE)
 
 
@@ -262,10 +263,18 @@ def universal_unsaid(question: str, lead: str) -> str | None:
     if not lead or not presupposes(question):
         return None
     claim = _UNIVERSAL.search(question)
-    if claim is None:
-        return None
-    # What every one should do (a policy, a requirement) is not what every one does.
-    found = [s for s in split_sentences(lead) if not _NORM.search(s)]
+    if claim is None or _CONDITION.search(question[: claim.start()]):
+        return None  # none, or in the case a question sets ("when every one is graded ...")
+    # What every one should do (a policy, a requirement) is not what every one does, nor are
+    # the items of a list a requirement leads in ("Guidance should include: - ...").
+    found: list[str] = []
+    required = False
+    for s in split_sentences(lead):
+        if required and s.lstrip().startswith(("-", "•", "*")):
+            continue
+        required = bool(_NORM.search(s)) and s.rstrip().endswith(":")
+        if not _NORM.search(s):
+            found.append(s)
     if any(_SAYS_ALL.search(s) for s in found) and not any(_DENIES_ALL.search(s) for s in found):
         return None
     word = claim.group(0).lower()
