@@ -248,8 +248,8 @@ _SAYS_ALL = re.compile(
 # ... and a lead that denies it ("are still not consistently speaking to children") says the
 # opposite, whatever else it says of every one ("body-worn video use is consistently high").
 _DENIES_ALL = re.compile(
-    r"(?:\bnot|n[’']t|\bnever|\byet to)\s+(?:\w+\s+){0,5}?(?:all|always|consistently|routinely|every\w*|"
-    r"fully|full|complete(?:ly)?)\b|\b(?:inconsistent(?:ly)?|not\s+everyone|partial(?:ly)?)\b",
+    r"(?:\bnot|n[’']t|\bnever|\byet to)\s+(?:\w+\s+){0,5}?"
+    r"(?:all|always|consistently|routinely|every\w*|fully|full|complete(?:ly)?)\b|\b(?:inconsistent(?:ly)?|not\s+everyone|partial(?:ly)?)\b",
     re.IGNORECASE,
 )
 
