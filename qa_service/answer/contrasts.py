@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 
-from ..forces import find_forces
 from .asking import presupposes, question_parts, split_sentences
 
 _NUMBER_WORDS = (
@@ -99,13 +98,21 @@ KINDS: dict[str, dict[str, str]] = {
             r"(?-i:ACCs?|DCCs?)"
         ),
     },
+    # How much of something there is: "why did the lincs diary system have *too much*
+    # oversight?" where it had insufficient oversight.
+    "degree": {
+        "there being too much": r"too much|too many|excessive(?:ly)?",
+        "there being too little": (
+            r"insufficient(?:ly)?|too little|too few|not enough|lack(?:s|ed|ing)? of"
+        ),
+    },
 }
 # Kinds a question must take as given to be swapped ("why does the FCR *sergeant* decide
 # ...?"): asked whether ("can a sergeant downgrade it?", "are MACE meetings daily?"), a
 # sentence naming the rank that can ("only on the authorisation of an inspector") or how often
 # ("held weekly") answers it, and a rank may be the asker's own ("custody sarge here, do I
 # have to tell anyone?").
-PRESUMED_ONLY = frozenset({"rank", "frequency"})
+PRESUMED_ONLY = frozenset({"rank", "frequency", "degree"})
 _MEMBERS = {
     kind: {name: re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for name, p in members.items()}
     for kind, members in KINDS.items()
@@ -422,47 +429,3 @@ def ranking_unsaid(question: str, lead: str) -> str | None:
     if _COMPARES.search(lead):
         return None
     return "anything comparing the force with other forces"
-
-
-# An action a "why" or "how does X ..." question takes as given ("how does lancs *record* which
-# courses officers have done?") that the lead denies ("the constabulary does not have any
-# arrangements in place for recording the training courses"): a negation with the action's
-# word after it. The action is read as the words after the question's auxiliary.
-_ACTION = re.compile(
-    r"\b(?:why|how)\s+(?:do|does|did|is|are|was|were|has|have|had)\s+((?:[\w’'-]+\s+){1,4})",
-    re.IGNORECASE,
-)
-_DENIAL = re.compile(r"\b(?:not|never|no|without|fail(?:s|ed)? to|\w+n[’']t)\b", re.IGNORECASE)
-_SUBJECT = frozenset(
-    "the a an its their his her our your my this that these those officers officer staff police "
-    "force constabulary team teams unit units call handlers supervisors sergeants inspectors "
-    "detectives custody response frontline".split()
-)
-_ASKS_DENIED = re.compile(r"\b(?:not|never|no|without|fail\w*|\w+n[’']?t)\b", re.IGNORECASE)
-
-
-def denied_unsaid(
-    question: str, lead: str, terms_of: Callable[[str], list[str]], span: int = 8
-) -> str | None:
-    """What the reports lack when the lead denies the action a question takes as given."""
-    m = _ACTION.search(question)
-    if not lead or m is None or _ASKS_DENIED.search(question):
-        return None
-    # the first word after the subject (a force, a unit's acronym, the people who act)
-    verb = next(
-        (
-            w
-            for w in m.group(1).split()
-            if not find_forces(w) and not w.isupper() and w.lower() not in _SUBJECT
-        ),
-        None,
-    )
-    if verb is None:
-        return None
-    action = set(terms_of(verb))
-    for sentence in split_sentences(lead):
-        for d in _DENIAL.finditer(sentence):
-            after = sentence[d.end() :].split()[:span]
-            if any(t in action for w in after for t in terms_of(w)):
-                return f"anything bearing out “{verb.lower()}”"
-    return None

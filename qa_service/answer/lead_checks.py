@@ -12,7 +12,8 @@ returned passages, and gives what a partial answer says the reports lack, or Non
 - one part of a two-part question no shown sentence speaks to;
 - a premise of every one, of always or in full, of praise or of fault, a percentage, or of
   how the force ranks among forces, that the lead (or the passages) do not bear out;
-- an action a "why" or "how does X ...?" question takes as given that the lead denies.
+- an action a "why" or "how does X ...?" question takes as given that the lead denies, or
+  "only ..." restricting to what the lead does not hold (``premises``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from .asking import says_who_does
 from .contrasts import (
-    denied_unsaid,
     praise_unsaid,
     ranking_unsaid,
     review_missing,
@@ -32,6 +32,7 @@ from .contrasts import (
     universal_unsaid,
 )
 from .elsewhere import named_elsewhere
+from .premises import denied_unsaid, only_unsaid
 
 if TYPE_CHECKING:
     from ..search.query import QueryPlan
@@ -69,4 +70,4 @@ def lead_unsaid(
         swap = unanswered_part(question, [c.text for c, _ in composed], r.terms, wanted)
     swap = swap or universal_unsaid(question, lead) or praise_unsaid(question, lead)
     swap = swap or share_unsaid(question, texts) or ranking_unsaid(question, lead)
-    return swap or denied_unsaid(question, lead, r.terms)
+    return swap or denied_unsaid(question, lead, r.terms) or only_unsaid(question, lead, r.terms)

@@ -10,7 +10,6 @@ import pytest
 from qa_service.answer.asking import question_parts
 from qa_service.answer.contrasts import (
     ages,
-    denied_unsaid,
     praise_unsaid,
     ranking_unsaid,
     review_missing,
@@ -21,6 +20,7 @@ from qa_service.answer.contrasts import (
     universal_unsaid,
     unknown_names,
 )
+from qa_service.answer.premises import denied_unsaid, only_unsaid
 
 
 def test_ages_in_the_ways_people_write_them() -> None:
@@ -323,3 +323,24 @@ def test_an_action_taken_as_given_that_the_lead_denies() -> None:
         denied_unsaid("why don't lancs record courses?", "They do not record them.", terms) is None
     )
     assert denied_unsaid("how does lancs record courses?", "They record them all.", terms) is None
+
+
+def test_only_taken_as_given_must_be_the_leads() -> None:
+    def terms(text: str) -> list[str]:
+        return [w.lower().strip(".,;?") for w in text.split()]
+
+    asked = "why are the lancs CSE teams only doing enforcement work?"
+    lead = "The teams can only undertake preventative work."
+    assert only_unsaid(asked, lead, terms) == "anything bearing out “only enforcement”"
+    assert only_unsaid(asked, "The teams only do enforcement.", terms) is None
+    # asked whether, "not only", "the only": no premise
+    assert only_unsaid("do the teams only do enforcement?", lead, terms) is None
+    assert only_unsaid("why is it not only enforcement?", lead, terms) is None
+
+
+def test_too_much_for_too_little_is_a_swap() -> None:
+    asked = "why did the diary system have too much oversight?"
+    assert swapped(asked, "The diary system had insufficient oversight.") == [
+        "there being too much"
+    ]
+    assert swapped("did the diary have too much oversight?", "It had too little.") == []
