@@ -191,7 +191,10 @@ _WH = re.compile(
 _CHANGES = {
     "rise": (
         r"ris(?:e|es|en|ing)|rose|increas\w*|gr(?:ow|ew|own|owing|owth)|doubl\w*|soar\w*|"
-        r"jump(?:ed|s)?|(?:go|goes|went|gone|going) up",
+        r"jump(?:ed|s)?|(?:go|goes|went|gone|going) up|"
+        # "why did leics downgrade *more* high risk cases *after* the review?"
+        r"(?<!what )(?<!any )(?<!no )(?<!much )more\s+(?:[\w’'-]+\s+){0,4}?"
+        r"(?:after|since|now|than before|these days)",
         r"ris(?:e|es|en|ing)|rose|increas\w*|gr(?:ew|own|owing|owth)|doubl\w*|more|higher|"
         r"up|upward",
     ),
@@ -274,7 +277,11 @@ def presumed_changes(question: str) -> frozenset[str]:
     return frozenset(
         k
         for k, pattern in _ASKED_CHANGE.items()
-        if pattern.search(question)
+        # a change the question denies ("children ... not transferred") is none
+        if any(
+            k == "not" or not _DENIED.search(question[: m.start()])
+            for m in pattern.finditer(question)
+        )
         # a lack: only "why isn't ...?", or one a clause gives ("given that ... has no ...")
         and (why or k != "not" or (given is not None and pattern.search(given.group())))
     )
@@ -292,6 +299,18 @@ def lack_given(question: str) -> str | None:
     """The "no ..." a question takes as given, in its words ("no backlog"), or None."""
     m = _NO_PHRASE.search(question)
     return m.group() if m is not None else None
+
+
+# Before a change word: an aim ("briefings *to* increase intelligence", the word in its plain
+# form) or a denial ("hasn't increased"), neither of which says the change happened.
+_DENIED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_AIM = re.compile(r"\bto\s+$", re.IGNORECASE)
+
+
+def _undone(before: str, word: str) -> bool:
+    """Whether a change ``word`` after the text ``before`` it is an aim or denied."""
+    plain = not word.lower().endswith(("ed", "ing", "s"))
+    return bool(_DENIED.search(before)) or (plain and _AIM.search(before) is not None)
 
 
 def states_change(
@@ -313,6 +332,8 @@ def states_change(
         words = [(m.start(), m.group()) for m in WORD.finditer(sentence.lower())]
         for k in kinds:
             for m in _SAID_CHANGE[k].finditer(sentence):
+                if k != "not" and _undone(sentence[: m.start()], m.group()):
+                    continue  # an aim ("to increase intelligence") or denied: no change
                 at = sum(1 for start, _ in words if start < m.start())
                 near = words[max(0, at - window) : at + window + 1]
                 if any(t in about for _, w in near for t in terms_of(w)):

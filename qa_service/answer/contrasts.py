@@ -394,13 +394,21 @@ def praise_unsaid(question: str, lead: str) -> str | None:
 _SHARE = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:%|per\s?cent)", re.IGNORECASE)
 
 
-def share_unsaid(question: str, passages: Iterable[str]) -> str | None:
+# A share the question says was reached ("how did lancs get ARMS completion *to 100 percent*?")
+_REACHED = re.compile(
+    r"\b(?:to|reach(?:ed|ing)?|hit(?:ting)?)\s+(\d+(?:\.\d+)?)\s*(?:%|per\s?cent)", re.IGNORECASE
+)
+
+
+def share_unsaid(question: str, passages: Iterable[str], lead: str = "") -> str | None:
     """What the reports lack when a question takes as given a percentage that no returned
-    passage gives as one; None otherwise."""
+    passage gives as one, or one it says was reached that the ``lead`` does not give (the
+    passages may give it of something else); None otherwise."""
     if not presupposes(question) or not (asked := _SHARE.findall(question)):
         return None
     held = {n for text in passages for n in _SHARE.findall(text)}
-    missing = [n for n in asked if n not in held]
+    reached = set(_REACHED.findall(question)) - set(_SHARE.findall(lead))
+    missing = [n for n in asked if n not in held or n in reached]
     return f"anything on {missing[0]} percent" if missing else None
 
 

@@ -69,5 +69,5 @@ def lead_unsaid(
         wanted = set(plan.terms) - plan.translated - asking
         swap = unanswered_part(question, [c.text for c, _ in composed], r.terms, wanted)
     swap = swap or universal_unsaid(question, lead) or praise_unsaid(question, lead)
-    swap = swap or share_unsaid(question, texts) or ranking_unsaid(question, lead)
+    swap = swap or share_unsaid(question, texts, lead) or ranking_unsaid(question, lead)
     return swap or denied_unsaid(question, lead, r.terms) or only_unsaid(question, lead, r.terms)

@@ -346,6 +346,16 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert asking.lack_given("why is there no backlog in the kent CRU?") == "no backlog"
     assert asking.lack_given("given that lancs has no CSE teams, who ...?") == "no CSE teams"
     assert asking.lack_given("why is the DMU no longer reviewing risk grades?") is None
+    # "more ... after" is a rise; a change the question denies is none
+    assert changes("why did leics downgrade more high risk cases after the review?") == {"rise"}
+    assert not changes("what more could kent do after the review?")
+    assert "transfer" not in changes("where children were not transferred, what was recorded?")
+    # an aim or a denial says no change happened
+    rise, about = frozenset({"rise"}), frozenset({"intelligence"})
+    said = asking.states_change
+    assert not said("A briefing to increase intelligence failed.", rise, about, _terms)
+    assert not said("Intelligence hasn't increased.", rise, about, _terms)
+    assert said("This led to increased intelligence.", rise, about, _terms)
     said = asking.states_change
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))

@@ -344,3 +344,13 @@ def test_too_much_for_too_little_is_a_swap() -> None:
         "there being too much"
     ]
     assert swapped("did the diary have too much oversight?", "It had too little.") == []
+
+
+def test_a_share_said_to_be_reached_must_be_the_leads() -> None:
+    asked = "how did lancs get ARMS completion to 100 percent?"
+    lead = "The completion rate is now at 70 percent."
+    passages = [lead, "Officers were trained in 100 percent of cases."]
+    assert share_unsaid(asked, passages, lead) == "anything on 100 percent"
+    assert share_unsaid(asked, passages, "Completion reached 100 percent.") is None
+    # a share taken as given but not as reached: any returned passage may give it
+    assert share_unsaid("why were 100 percent of officers trained?", passages, lead) is None
