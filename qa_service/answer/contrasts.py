@@ -105,6 +105,8 @@ KINDS: dict[str, dict[str, str]] = {
         "there being too little": (
             r"insufficient(?:ly)?|too little|too few|not enough|lack(?:s|ed|ing)? of"
         ),
+        "there being more": r"(?<!any )(?<!no )more(?! than)",
+        "there being less": r"less|fewer",
     },
 }
 # Kinds a question must take as given to be swapped ("why does the FCR *sergeant* decide
@@ -243,7 +245,8 @@ def unanswered_part(
 # it holds in full ("how did Lincs get the PVPU *fully* staffed?").
 _UNIVERSAL = re.compile(
     r"(?<!not )(?<!n[’']t )\b(?:all(?! about\b)(?<!\bat all)|every(?!\s+(?:day|week|month|year|"
-    r"time|morning|night|weekend)s?\b)(?:one|body)?|always|fully|completely|entirely)\b",
+    r"time|morning|night|weekend)s?\b)(?:one|body)?|always|(?<!how )consistently|fully|completely|"
+    r"entirely)\b",
     re.IGNORECASE,
 )
 _SAYS_ALL = re.compile(
@@ -287,6 +290,8 @@ def universal_unsaid(question: str, lead: str) -> str | None:
     word = claim.group(0).lower()
     if word == "always":
         return "anything saying it always happens"
+    if word == "consistently":
+        return "anything saying it is consistently so"
     if word in ("fully", "completely", "entirely"):
         return f"anything saying it is {word} so"
     return "anything saying it holds for every one"

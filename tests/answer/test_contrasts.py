@@ -344,6 +344,16 @@ def test_too_much_for_too_little_is_a_swap() -> None:
         "there being too much"
     ]
     assert swapped("did the diary have too much oversight?", "It had too little.") == []
+    asked = "why were there more overdue visits at the revisit?"
+    assert swapped(asked, "We saw far fewer overdue visits.") == ["there being more"]
+    assert swapped(asked, "There were more overdue visits and fewer staff.") == []
+
+
+def test_consistently_taken_as_given_must_be_said() -> None:
+    lead = "The force has introduced a risk assessment form called DARA."
+    asked = "how did kent get DARA followed consistently at domestics?"
+    assert universal_unsaid(asked, lead) == "anything saying it is consistently so"
+    assert universal_unsaid("how consistently is DARA followed?", lead) is None
 
 
 def test_a_share_said_to_be_reached_must_be_the_leads() -> None:
