@@ -265,6 +265,18 @@ def presupposes(question: str) -> bool:
     return _YES_NO.search(question) is None and _WH.search(question) is not None
 
 
+# Before a change word: an aim ("briefings *to* increase intelligence", the word in its plain
+# form) or a denial ("hasn't increased"), neither of which says the change happened.
+_DENIED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_AIM = re.compile(r"\bto\s+$", re.IGNORECASE)
+
+
+def _undone(before: str, word: str) -> bool:
+    """Whether a change ``word`` after the text ``before`` it is an aim or denied."""
+    plain = not word.lower().endswith(("ed", "ing", "s"))
+    return bool(_DENIED.search(before)) or (plain and _AIM.search(before) is not None)
+
+
 def presumed_changes(question: str) -> frozenset[str]:
     """The kinds of change (``_CHANGES``: "rise", "fall", "stop", "merge", "transfer", or a
     lack: "not") a question takes as given: a "why" question, or any other that is not a
@@ -290,7 +302,8 @@ def presumed_changes(question: str) -> frozenset[str]:
 # "no backlog", "no CSE teams": the lack a question gives, up to the words after it.
 _NO_PHRASE = re.compile(
     r"\bno\s+(?!(?:longer|more|matter|doubt)\b)(?:[\w’'-]+\s+){0,2}?[\w’'-]+"
-    r"(?=\s+(?:in|at|on|for|of|to|from|with|by|when|while|and|or|but|so|now|any|yet)\b|\s*[?,.;:!–—]|$)",
+    r"(?=\s+(?:in|at|on|for|of|to|from|with|by|when|while|and|or|but|so|now|any|yet)\b"
+    r"|\s*[?,.;:!–—]|$)",
     re.IGNORECASE,
 )
 
@@ -299,18 +312,6 @@ def lack_given(question: str) -> str | None:
     """The "no ..." a question takes as given, in its words ("no backlog"), or None."""
     m = _NO_PHRASE.search(question)
     return m.group() if m is not None else None
-
-
-# Before a change word: an aim ("briefings *to* increase intelligence", the word in its plain
-# form) or a denial ("hasn't increased"), neither of which says the change happened.
-_DENIED = re.compile(r"(?:\bnot|n[’']t|\bnever)\s+(?:\w+\s+)?$", re.IGNORECASE)
-_AIM = re.compile(r"\bto\s+$", re.IGNORECASE)
-
-
-def _undone(before: str, word: str) -> bool:
-    """Whether a change ``word`` after the text ``before`` it is an aim or denied."""
-    plain = not word.lower().endswith(("ed", "ing", "s"))
-    return bool(_DENIED.search(before)) or (plain and _AIM.search(before) is not None)
 
 
 def states_change(
@@ -322,8 +323,9 @@ def states_change(
 ) -> bool:
     """Whether ``text`` speaks of a change of one of ``kinds`` (True when there are none);
     given the terms of what the question says changed (``about``, by ``terms_of``), a change
-    word counts only within ``window`` words of one of them in its sentence: "it also
-    increases opportunities" is no rise in a caseload."""
+    word counts only within ``window`` words of one of them in its sentence ("it also
+    increases opportunities" is no rise in a caseload), and not as an aim or denied ("to
+    increase intelligence", "hasn't increased")."""
     if not kinds:
         return True
     if not about or terms_of is None:

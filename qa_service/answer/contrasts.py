@@ -259,7 +259,8 @@ _SAYS_ALL = re.compile(
 # opposite, whatever else it says of every one ("body-worn video use is consistently high").
 _DENIES_ALL = re.compile(
     r"(?:\bnot|n[’']t|\bnever|\byet to)\s+(?:\w+\s+){0,5}?"
-    r"(?:all|always|consistently|routinely|every\w*|fully|full|complete(?:ly)?)\b|\b(?:inconsistent(?:ly)?|not\s+everyone|partial(?:ly)?)\b",
+    r"(?:all|always|consistently|routinely|every\w*|fully|full|complete(?:ly)?)\b|"
+    r"\b(?:inconsistent(?:ly)?|not\s+everyone|partial(?:ly)?)\b",
     re.IGNORECASE,
 )
 

@@ -119,8 +119,9 @@ def naming_lead(
     """``ranked`` with the unit that names the unit or scheme the question asks about first,
     when the best unit names none of those the question names (a corpus acronym or its long
     form) and one of the next ``window`` - 1, scoring at least ``ratio`` of it, does: "kent
-    POLIT - have they got the backlog down?" is answered by the POLIT's workload, not by the
-    CRU's backlog. A name every report uses ("HMICFRS") names no unit. Unchanged otherwise."""
+    CRU - have they got the backlog down?" is answered by a sentence about the CRU, not by
+    another team's backlog. A name every report uses ("HMICFRS") names no unit. Unchanged
+    otherwise."""
     if len(ranked) < 2:
         return ranked
     index = retriever.index

@@ -37,7 +37,7 @@ def denied_unsaid(
     # the first word after the subject (a force, a unit's acronym, the people who act)
     verb = next(
         (
-            w
+            w.strip("?,.;:")
             for w in m.group(1).split()
             if not find_forces(w) and not w.isupper() and w.lower() not in _SUBJECT
         ),
