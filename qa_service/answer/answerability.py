@@ -117,6 +117,7 @@ _CHANGE_WORDS = {
     "merge": "a merger",
     "transfer": "a transfer",
     "not": "it not happening",
+    "same": "it staying the same",
 }
 
 

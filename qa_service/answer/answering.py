@@ -36,7 +36,9 @@ from .asking import (
     defined_term,
     gives_count_of,
     how_words,
+    lack_given,
     presumed_changes,
+    says_lack,
     split_ask,
     states_change,
 )
@@ -411,6 +413,8 @@ class AnswerLayer:
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
         changes = presumed_changes(plan.question)  # the change the question takes as given
         said = states_change(lead, changes, changed_terms(plan.topic, r.terms), r.terms)
+        if changes == {"not"} and (lack := lack_given(plan.question)):
+            said = says_lack(lead, lack, r.terms)  # "no backlog": the lead must deny one
         # A name the reports never use ("in Boston"), or an age, age group or agency the lead
         # gives as another: the answer is about something else.
         names = unknown_names(

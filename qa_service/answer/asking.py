@@ -234,10 +234,18 @@ _CHANGES = {
     "not": (
         r"(?:is|are|was|were|do|does|did|has|have|had|wo|ca|could|should|would)n['’]?t|not|"
         r"never|cannot|nobody|nothing|no(?!\s+(?:longer|more|matter|doubt)\b)"
-        r"(?!(?:\s+[\w’']+){0,4}\s+any\s?more)",  # "no backlog any more": a stop
+        r"(?!(?:\s+[\w’']+){0,4}\s+any\s?more)|"  # "no backlog any more": a stop
+        r"le(?:ave|aves|aving|ft) out|omit(?:s|ted|ting)?|exclud(?:e|es|ed|ing)",
         r"\w*n['’]t|not|no|never|none|nobody|nothing|cannot|few|fewer|little|lack\w*|without|"
         r"fail\w*|rarely|seldom|unable|insufficient|inconsisten\w*|limited|absen\w*|yet|"
         r"delay\w*|only|gaps?|weak\w*|poor\w*|unclear|unaware|reluctan\w*|struggl\w*",
+    ),
+    # "why were the missing-from-home procedures left unchanged?" takes it as given that
+    # nothing changed: the report must not say they were rewritten.
+    "same": (
+        r"unchanged|(?:stayed|stays|remained|remains|left|kept) (?:the same|as (?:it|they) "
+        r"(?:was|were))|never changed|not changed",
+        r"unchanged|the same|still|remain\w*|not (?:been )?changed|no change",
     ),
 }
 _ASKED_CHANGE = {
@@ -312,6 +320,23 @@ def lack_given(question: str) -> str | None:
     """The "no ..." a question takes as given, in its words ("no backlog"), or None."""
     m = _NO_PHRASE.search(question)
     return m.group() if m is not None else None
+
+
+_NEGATION = re.compile(r"\b(?:no|not|never|without|none of|lack(?:s|ed|ing)? of)\b|n[’']t\b", re.I)
+
+
+def says_lack(text: str, lack: str, terms_of: Callable[[str], list[str]], span: int = 3) -> bool:
+    """Whether ``text`` denies what the question's "no ..." (``lack``, ``lack_given``) says
+    there is none of: a negation with one of its words within ``span`` words after it ("there
+    is no comprehensive triage process" bears out "no triage") or before it ("a
+    return-home-interview was not conducted"); "some of the backlog would be reduced" does not
+    bear out "no backlog"."""
+    lacked = {t for w in lack.split()[1:] for t in terms_of(w)}
+    for m in _NEGATION.finditer(text):
+        near = text[m.end() :].split()[:span] + text[: m.start()].split()[-span:]
+        if any(t in lacked for w in near for t in terms_of(w)):
+            return True
+    return False
 
 
 def states_change(

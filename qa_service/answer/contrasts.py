@@ -107,6 +107,9 @@ KINDS: dict[str, dict[str, str]] = {
         ),
         "there being more": r"(?<!any )(?<!no )more(?! than)",
         "there being less": r"less|fewer",
+        # "why did lincs take no further action *too late*?" where decisions were made too soon
+        "it being too late": r"too late|belated(?:ly)?",
+        "it being too soon": r"too (?:soon|early)|prematurely?",
     },
 }
 # Kinds a question must take as given to be swapped ("why does the FCR *sergeant* decide

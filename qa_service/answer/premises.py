@@ -15,15 +15,19 @@ from .asking import presupposes, split_sentences
 # arrangements in place for recording the training courses"): a negation with the action's
 # word after it. The action is read as the words after the question's auxiliary.
 _ACTION = re.compile(
-    r"\b(?:why|how)\s+(?:do|does|did|is|are|was|were|has|have|had)\s+((?:[\w’'-]+\s+){1,4})",
+    r"\b(?:why|how)\s+(?:do|does|did|is|are|was|were|has|have|had)\s+((?:[\w’'-]+\s+){1,6})",
     re.IGNORECASE,
 )
 _DENIAL = re.compile(r"\b(?:not|never|no|without|fail(?:s|ed)? to|\w+n[’']t)\b", re.IGNORECASE)
-_SUBJECT = frozenset(
+# Words of the subject who acts ("the duty inspector", "call handlers") and helping verbs
+# ("get consulted"): not the action.
+_NOT_ACTION = frozenset(
     "the a an its their his her our your my this that these those officers officer staff police "
     "force constabulary team teams unit units call handlers supervisors sergeants inspectors "
-    "detectives custody response frontline".split()
+    "inspector detectives detective custody response frontline duty investigating control room "
+    "social workers care get gets got be been being".split()
 )
+_CONDITION = re.compile(r"\b(?:when|whenever|if|where|after|once)\b", re.IGNORECASE)
 _ASKS_DENIED = re.compile(r"\b(?:not|never|no|without|fail\w*|\w+n[’']?t)\b", re.IGNORECASE)
 
 
@@ -32,25 +36,29 @@ def denied_unsaid(
 ) -> str | None:
     """What the reports lack when the lead denies the action a question takes as given."""
     m = _ACTION.search(question)
-    if not lead or m is None or _ASKS_DENIED.search(question):
+    # a negation in the case the question sets ("when the child wasn't moved") is no denial
+    main = _CONDITION.split(question, maxsplit=1)[0]
+    if not lead or m is None or _ASKS_DENIED.search(main):
         return None
-    # the first word after the subject (a force, a unit's acronym, the people who act)
-    verb = next(
-        (
-            w.strip("?,.;:")
-            for w in m.group(1).split()
-            if not find_forces(w) and not w.isupper() and w.lower() not in _SUBJECT
-        ),
-        None,
-    )
-    if verb is None:
+    # the words after the subject (a force, a unit's acronym, the people who act): the first
+    # is the action, read up to ``span`` words after a negation; each of them, right after one
+    # ("no consultation with the duty inspector" for "why did the duty inspector get consulted")
+    words = [
+        w.strip("?,.;:")
+        for w in m.group(1).split()
+        if not find_forces(w) and not w.isupper() and w.lower() not in _NOT_ACTION
+    ]
+    if not words:
         return None
-    action = set(terms_of(verb))
+    verb = set(terms_of(words[0]))
+    near = {t: w for w in words for t in terms_of(w)}
     for sentence in split_sentences(lead):
         for d in _DENIAL.finditer(sentence):
-            after = sentence[d.end() :].split()[:span]
-            if any(t in action for w in after for t in terms_of(w)):
-                return f"anything bearing out “{verb.lower()}”"
+            after = sentence[d.end() :].split()
+            if any(t in verb for w in after[:span] for t in terms_of(w)):
+                return f"anything bearing out “{words[0].lower()}”"
+            if hit := next((near[t] for w in after[:2] for t in terms_of(w) if t in near), None):
+                return f"anything bearing out “{hit.lower()}”"
     return None
 
 
@@ -69,7 +77,11 @@ def only_unsaid(question: str, lead: str, terms_of: Callable[[str], list[str]]) 
     m = _ONLY.search(question)
     if not lead or m is None or not presupposes(question):
         return None
-    words = [w.strip("?,.") for w in m.group(1).split() if w.lower() not in _ONLY_SKIP][:2]
+    words = [
+        w.strip("?,.")
+        for w in m.group(1).split()
+        if w.lower() not in _ONLY_SKIP and not find_forces(w)
+    ][:2]
     held = set(terms_of(lead))
     if words and not all(set(terms_of(w)) <= held for w in words):
         return f"anything bearing out “only {' '.join(words)}”"

@@ -346,6 +346,16 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert asking.lack_given("why is there no backlog in the kent CRU?") == "no backlog"
     assert asking.lack_given("given that lancs has no CSE teams, who ...?") == "no CSE teams"
     assert asking.lack_given("why is the DMU no longer reviewing risk grades?") is None
+    # a lack the question gives must be denied by the lead, before or after its words
+    lack = asking.lack_given("why are there no delays in lancs investigations?")
+    assert lack == "no delays"
+    assert not asking.says_lack("There were unnecessary delays of up to a year.", lack, _terms)
+    assert asking.says_lack("Cases progressed with no delays at all.", lack, _terms)
+    assert asking.says_lack("The delays were not seen again.", lack, _terms)
+    # leaving out is a lack; staying the same is a change of its own
+    assert changes("why did the kent review leave out children in custody?") == {"not"}
+    assert changes("why were the lincs procedures left unchanged?") == {"same"}
+    assert not asking.states_change("The procedures were rewritten.", frozenset({"same"}))
     # "more ... after" is a rise; a change the question denies is none
     assert changes("why did leics downgrade more high risk cases after the review?") == {"rise"}
     assert not changes("what more could kent do after the review?")

@@ -323,6 +323,10 @@ def test_an_action_taken_as_given_that_the_lead_denies() -> None:
         denied_unsaid("why don't lancs record courses?", "They do not record them.", terms) is None
     )
     assert denied_unsaid("how does lancs record courses?", "They record them all.", terms) is None
+    # a word of the action right after a negation, and a negation only in the case set
+    asked = "why did the duty inspector get consulted when the child wasn't moved?"
+    lead = "Yet there was no consultation with the duty inspector."
+    assert denied_unsaid(asked, lead, terms) == "anything bearing out “consulted”"
 
 
 def test_only_taken_as_given_must_be_the_leads() -> None:
@@ -336,6 +340,8 @@ def test_only_taken_as_given_must_be_the_leads() -> None:
     # asked whether, "not only", "the only": no premise
     assert only_unsaid("do the teams only do enforcement?", lead, terms) is None
     assert only_unsaid("why is it not only enforcement?", lead, terms) is None
+    # a force named after "only" is not what it restricts to
+    assert only_unsaid("why are only 12 lancs RSOs reactive?", "Only 12 RSOs are.", terms) is None
 
 
 def test_too_much_for_too_little_is_a_swap() -> None:
@@ -347,6 +353,8 @@ def test_too_much_for_too_little_is_a_swap() -> None:
     asked = "why were there more overdue visits at the revisit?"
     assert swapped(asked, "We saw far fewer overdue visits.") == ["there being more"]
     assert swapped(asked, "There were more overdue visits and fewer staff.") == []
+    asked = "why did lincs take no further action too late?"
+    assert swapped(asked, "Decisions were made too soon.") == ["it being too late"]
 
 
 def test_consistently_taken_as_given_must_be_said() -> None:
