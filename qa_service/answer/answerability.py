@@ -41,9 +41,8 @@ from .asking import (
     asks_person_name,
     gives_number,
     gives_person_name,
-    lack_given,
-    presumed_changes,
 )
+from .changes import lack_given, presumed_changes
 from .rank import FEATURES as RANKER_FEATURES
 from .rank import MODEL_DIR, OVERRIDES, Candidate, load_model
 from .trees import Scorer
@@ -109,7 +108,7 @@ ABSENCE_FEATURES = ("uncovered_idf", "elsewhere_idf", "year_missing")
 # What a partial answer says the reports lack when nothing more precise is known.
 GENERIC_MISSING = "a direct answer to every part of the question"
 # What a partial answer says the reports lack when they never say a change the question
-# takes as given happened (asking.presumed_changes).
+# takes as given happened (changes.presumed_changes).
 _CHANGE_WORDS = {
     "fall": "a fall",
     "rise": "a rise",
@@ -273,7 +272,7 @@ def decide(
     Partial at most when the lead gives no figure for what a "how many" question counts
     (``count_given``, asking.gives_count_of), names no one where the question asks for a
     person by name, or never says a change happened that a "why did it go up?" question takes
-    as given (``change_said`` false: asking.states_change, judged by the caller with what the
+    as given (``change_said`` false: changes.states_change, judged by the caller with what the
     question says changed), or swaps what the question names for another of its kind (``swap``:
     what the reports lack then, contrasts.swap_missing)."""
     p = float(model.proba(x[None, :])[0])

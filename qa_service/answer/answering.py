@@ -32,18 +32,20 @@ from .answerability import (
     years_missing,
 )
 from .asking import (
-    changed_terms,
     defined_term,
     gives_count_of,
     how_words,
-    lack_given,
-    presumed_changes,
-    says_lack,
     split_ask,
-    states_change,
 )
 from .boilerplate import about_inspection_flags, repeated_sentences
 from .cases import restated_scene
+from .changes import (
+    changed_terms,
+    lack_given,
+    presumed_changes,
+    says_lack,
+    states_change,
+)
 from .contrasts import unknown_names
 from .definitions import defines, defining_first
 from .elsewhere import naming_first, naming_lead

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from qa_service.answer import answerability, asking
+from qa_service.answer import changes as change_reading
 from qa_service.answer import rank as answer_rank
 from qa_service.answer.asking import gives_number
 from qa_service.answer.chat import answer
@@ -309,7 +310,7 @@ def test_not_answered_needs_a_sign_of_absence() -> None:
 
 
 def test_a_question_about_a_change_takes_it_as_given() -> None:
-    changes = asking.presumed_changes
+    changes = change_reading.presumed_changes
     assert changes("why did the caseload go up from 200 to 700?") == {"rise"}
     assert changes("Why has the force stopped recording them?") == {"stop"}
     assert changes("why did kent drop operation encompass?") == {"fall", "stop"}
@@ -322,7 +323,7 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert not changes("how clear are the missing-from-home procedures?")
     assert changes("why did lancs hand CSE investigations to the council?") == {"transfer"}
     assert changes("why were the DA jobs handed to the vulnerability teams?") == {"transfer"}
-    assert asking.states_change("There is no backlog now.", frozenset({"stop"}))
+    assert change_reading.states_change("There is no backlog now.", frozenset({"stop"}))
     assert not changes("Why do kids end up spending the night in the cells?")
     assert not changes("did the caseload go up?")  # asks whether, takes nothing as given
     assert changes("Why did the force merge its two hubs into one?") == {"merge"}
@@ -343,30 +344,34 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert changes("given that lancs has no CSE teams, who deals with CSE?") == {"not"}
     assert not changes("who deals with CSE where there is no CSE team?")
     assert not changes("given that lancs has CSE teams, who leads them?")
-    assert asking.lack_given("why is there no backlog in the kent CRU?") == "no backlog"
-    assert asking.lack_given("given that lancs has no CSE teams, who ...?") == "no CSE teams"
-    assert asking.lack_given("why is the DMU no longer reviewing risk grades?") is None
+    assert change_reading.lack_given("why is there no backlog in the kent CRU?") == "no backlog"
+    assert (
+        change_reading.lack_given("given that lancs has no CSE teams, who ...?") == "no CSE teams"
+    )
+    assert change_reading.lack_given("why is the DMU no longer reviewing risk grades?") is None
     # a lack the question gives must be denied by the lead, before or after its words
-    lack = asking.lack_given("why are there no delays in lancs investigations?")
+    lack = change_reading.lack_given("why are there no delays in lancs investigations?")
     assert lack == "no delays"
-    assert not asking.says_lack("There were unnecessary delays of up to a year.", lack, _terms)
-    assert asking.says_lack("Cases progressed with no delays at all.", lack, _terms)
-    assert asking.says_lack("The delays were not seen again.", lack, _terms)
+    assert not change_reading.says_lack(
+        "There were unnecessary delays of up to a year.", lack, _terms
+    )
+    assert change_reading.says_lack("Cases progressed with no delays at all.", lack, _terms)
+    assert change_reading.says_lack("The delays were not seen again.", lack, _terms)
     # leaving out is a lack; staying the same is a change of its own
     assert changes("why did the kent review leave out children in custody?") == {"not"}
     assert changes("why were the lincs procedures left unchanged?") == {"same"}
-    assert not asking.states_change("The procedures were rewritten.", frozenset({"same"}))
+    assert not change_reading.states_change("The procedures were rewritten.", frozenset({"same"}))
     # "more ... after" is a rise; a change the question denies is none
     assert changes("why did leics downgrade more high risk cases after the review?") == {"rise"}
     assert not changes("what more could kent do after the review?")
     assert "transfer" not in changes("where children were not transferred, what was recorded?")
     # an aim or a denial says no change happened
     rise, about = frozenset({"rise"}), frozenset({"intelligence"})
-    said = asking.states_change
+    said = change_reading.states_change
     assert not said("A briefing to increase intelligence failed.", rise, about, _terms)
     assert not said("Intelligence hasn't increased.", rise, about, _terms)
     assert said("This led to increased intelligence.", rise, about, _terms)
-    said = asking.states_change
+    said = change_reading.states_change
     assert said("There were far fewer overdue visits.", frozenset({"fall"}))
     assert not said("There were far fewer overdue visits.", frozenset({"rise"}))
     assert said("Anything at all.", frozenset())
@@ -377,7 +382,7 @@ def test_a_question_about_a_change_takes_it_as_given() -> None:
     assert said("Staff didn't have time to comply.", frozenset({"not"}))
     assert said("We saw very few reviews of investigations.", frozenset({"not"}))
     # Given what the question says changed, the change must be said of it, not of anything.
-    about = asking.changed_terms("why did kent's POLIT caseload go up?", _terms)
+    about = change_reading.changed_terms("why did kent's POLIT caseload go up?", _terms)
     assert about == frozenset({"kent's", "polit", "caseload"})
     lead = "The POLIT workload fell to 200. It also increases opportunities to find offenders."
     assert not said(lead, frozenset({"rise"}), about, _terms)
