@@ -25,6 +25,7 @@ from .reply import AnswerSentence, ChatReply
 from .retriever import Retriever
 from .tracker import Finding, TrackerRow, build_tracker, counts, filter_rows, split_sentences
 
+_SINCE = re.compile(r"\b(?:since|after)\s+(?:(?:the|its|their)\s+)?((?:19|20)\d\d)\b", re.I)
 _PROGRESS = re.compile(
     r"\b(?:has|have|had|did)\b.*\b(?:improved?|got(?:ten)? better|made (?:any |much |some )?"
     r"progress|progressed|acted on|implemented|met(?![’']))\b"
@@ -193,6 +194,9 @@ def progress_reply(
     years = named_years(rewritten)
     if years and not set(years) <= retriever.answers.inspected_years(wanted):
         return None
+    # "since the 2019 review" where 2019 is the year of the force's latest report: no report
+    # in the corpus can say what changed after it.
+    since = _SINCE.search(rewritten)
     rows_all = _tracker(retriever)
     cites = _Citations(retriever)
     sentences: list[AnswerSentence] = []
@@ -201,6 +205,13 @@ def progress_reply(
     for force in wanted:
         if force not in in_corpus:
             missing.append(f"The corpus has no report on {short_name(force)}.")
+            continue
+        latest = max(retriever.answers.inspected_years([force]), default=None)
+        if since is not None and latest is not None and int(since.group(1)) >= latest:
+            missing.append(
+                f"The corpus's latest report on {short_name(force)} is from {latest}, so it"
+                f" cannot say what has changed since {since.group(1)}."
+            )
             continue
         rows = filter_rows(rows_all, force=force, area=asked.area)
         if asked.area is None and asked.topic:
