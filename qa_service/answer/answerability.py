@@ -42,7 +42,7 @@ from .asking import (
     gives_number,
     gives_person_name,
 )
-from .changes import lack_given, presumed_changes
+from .changes import change_missing
 from .rank import FEATURES as RANKER_FEATURES
 from .rank import MODEL_DIR, OVERRIDES, Candidate, load_model
 from .trees import Scorer
@@ -107,17 +107,6 @@ ABSENCE_FEATURES = ("uncovered_idf", "elsewhere_idf", "year_missing")
 
 # What a partial answer says the reports lack when nothing more precise is known.
 GENERIC_MISSING = "a direct answer to every part of the question"
-# What a partial answer says the reports lack when they never say a change the question
-# takes as given happened (changes.presumed_changes).
-_CHANGE_WORDS = {
-    "fall": "a fall",
-    "rise": "a rise",
-    "stop": "it stopping",
-    "merge": "a merger",
-    "transfer": "a transfer",
-    "not": "it not happening",
-    "same": "it staying the same",
-}
 
 
 @dataclass(frozen=True)
@@ -299,10 +288,7 @@ def decide(
     elif asks_person_name(question) and not gives_person_name(lead):
         missing = "the name asked for"
     elif (p >= answer or not missing_words) and not change_said:
-        changes = sorted(presumed_changes(question))
-        missing = f"anything on {' or '.join(_CHANGE_WORDS[k] for k in changes)}"
-        if changes == ["not"] and (lack := lack_given(question)):
-            missing = f"anything bearing out “{lack}”"
+        missing = change_missing(question)
     elif p < answer:  # below ``refuse`` too, with no sign of absence
         missing = (
             f"anything on {', '.join(missing_words[:3])}" if missing_words else GENERIC_MISSING

@@ -39,13 +39,7 @@ from .asking import (
 )
 from .boilerplate import about_inspection_flags, repeated_sentences
 from .cases import restated_scene
-from .changes import (
-    changed_terms,
-    lack_given,
-    presumed_changes,
-    says_lack,
-    states_change,
-)
+from .changes import change_said
 from .contrasts import unknown_names
 from .definitions import defines, defining_first
 from .elsewhere import naming_first, naming_lead
@@ -413,10 +407,7 @@ class AnswerLayer:
         composed = compose(ranked, compared if len(compared) >= 2 else ())
         lead = composed[0][0].text if composed else ""
         given = (not ranked or gives_count_of(plan.question, lead, lex.terms, self.synonyms), lead)
-        changes = presumed_changes(plan.question)  # the change the question takes as given
-        said = states_change(lead, changes, changed_terms(plan.topic, r.terms), r.terms)
-        if changes == {"not"} and (lack := lack_given(plan.question)):
-            said = says_lack(lead, lack, r.terms)  # "no backlog": the lead must deny one
+        said = change_said(plan.question, plan.topic, lead, r.terms)  # a change taken as given
         # A name the reports never use ("in Boston"), or an age, age group or agency the lead
         # gives as another: the answer is about something else.
         names = unknown_names(

@@ -185,3 +185,37 @@ def changed_terms(question: str, terms_of: Callable[[str], list[str]]) -> frozen
     for pattern in _ASKED_CHANGE.values():
         rest = pattern.sub(" ", rest)
     return frozenset(terms_of(rest))
+
+
+def change_said(question: str, topic: str, lead: str, terms_of: Callable[[str], list[str]]) -> bool:
+    """Whether the ``lead`` says the change or lack the question takes as given (True when it
+    takes none): a "no ..." lack is denied by the lead (``says_lack``), any other change is
+    said of what the question says changed (``states_change``, ``changed_terms`` of the
+    question's ``topic``)."""
+    kinds = presumed_changes(question)
+    if kinds == {"not"} and (lack := lack_given(question)):
+        return says_lack(lead, lack, terms_of)
+    return states_change(lead, kinds, changed_terms(topic, terms_of), terms_of)
+
+
+# What a partial answer says the reports lack when they never say the change a question takes
+# as given happened.
+_CHANGE_WORDS = {
+    "fall": "a fall",
+    "rise": "a rise",
+    "stop": "it stopping",
+    "merge": "a merger",
+    "transfer": "a transfer",
+    "not": "it not happening",
+    "same": "it staying the same",
+}
+
+
+def change_missing(question: str) -> str:
+    """What the reports lack when the lead does not say the change or lack the question takes
+    as given: "anything on a rise", or the lack in the question's words ("anything bearing
+    out “no backlog”")."""
+    kinds = sorted(presumed_changes(question))
+    if kinds == ["not"] and (lack := lack_given(question)):
+        return f"anything bearing out “{lack}”"
+    return f"anything on {' or '.join(_CHANGE_WORDS[k] for k in kinds)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +31,12 @@ def _phrase(long_form: str) -> re.Pattern[str]:
     return re.compile(r"\b" + r"[\s-]+".join(words).removesuffix("s") + r"s?\b", re.IGNORECASE)
 
 
+def _forms(acronym: str, long: str) -> tuple[str, str]:
+    """An acronym in the singular ("MASHs" -> "MASH") and its long form, in lower case."""
+    short = acronym[:-1] if acronym.endswith("s") and acronym[-2:-1].isupper() else acronym
+    return short, " ".join(long.lower().split())
+
+
 def named_elsewhere(
     retriever: PassageRetriever, question: str, forces: tuple[str, ...]
 ) -> list[str]:
@@ -46,11 +53,10 @@ def named_elsewhere(
     low = " ".join(question.lower().split())
     names: dict[str, str] = {}  # acronym (singular) -> long form
     for acronym, long in index.acronyms.items():
-        short = acronym[:-1] if acronym.endswith("s") and acronym[-2:-1].isupper() else acronym
+        short, long_form = _forms(acronym, long)
         if len(short) < 3:
             continue  # "DC", "DO": too often something else
         named_short = re.search(rf"(?<![\w-]){re.escape(short)}s?(?![\w-])", question)
-        long_form = " ".join(long.lower().split())
         if named_short is None and long_form not in low:
             continue
         rows = lex.rows_with(next(iter(lex.terms(short)), ""))
@@ -109,6 +115,29 @@ def _names(text: str, short: str, long_form: str) -> bool:
     )
 
 
+# Per index (its retriever), the names of units and schemes: the corpus's acronyms of three
+# letters or more, with their long forms, that not every report uses ("HMICFRS" names no
+# unit). Read once, not per question.
+_UNIT_NAMES: weakref.WeakKeyDictionary[PassageRetriever, list[tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _unit_names(retriever: PassageRetriever) -> list[tuple[str, str]]:
+    names = _UNIT_NAMES.get(retriever)
+    if names is None:
+        index = retriever.index
+        n_docs = len(np.unique(retriever.doc_of))
+        names = []
+        for acronym, long in index.acronyms.items():
+            short, long_form = _forms(acronym, long)
+            rows = index.lexical.rows_with(next(iter(index.lexical.terms(short)), ""))
+            if len(short) >= 3 and len(np.unique(retriever.doc_of[rows])) < n_docs:
+                names.append((short, long_form))
+        _UNIT_NAMES[retriever] = names
+    return names
+
+
 def naming_lead(
     retriever: PassageRetriever,
     question: str,
@@ -124,17 +153,7 @@ def naming_lead(
     otherwise."""
     if len(ranked) < 2:
         return ranked
-    index = retriever.index
-    n_docs = len(np.unique(retriever.doc_of))
-    asked = []
-    for acronym, long in index.acronyms.items():
-        short = acronym[:-1] if acronym.endswith("s") and acronym[-2:-1].isupper() else acronym
-        long_form = " ".join(long.lower().split())
-        if len(short) < 3 or not _names(question, short, long_form):
-            continue
-        rows = index.lexical.rows_with(next(iter(index.lexical.terms(short)), ""))
-        if len(np.unique(retriever.doc_of[rows])) < n_docs:
-            asked.append((short, long_form))
+    asked = [(s, f) for s, f in _unit_names(retriever) if _names(question, s, f)]
     if not asked:
         return ranked
 

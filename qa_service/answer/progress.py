@@ -206,13 +206,14 @@ def progress_reply(
         if force not in in_corpus:
             missing.append(f"The corpus has no report on {short_name(force)}.")
             continue
-        latest = max(retriever.answers.inspected_years([force]), default=None)
-        if since is not None and latest is not None and int(since.group(1)) >= latest:
-            missing.append(
-                f"The corpus's latest report on {short_name(force)} is from {latest}, so it"
-                f" cannot say what has changed since {since.group(1)}."
-            )
-            continue
+        if since is not None:
+            latest = max(retriever.answers.inspected_years([force]), default=None)
+            if latest is not None and int(since.group(1)) >= latest:
+                missing.append(
+                    f"The corpus's latest report on {short_name(force)} is from {latest}, so"
+                    f" it cannot say what has changed since {since.group(1)}."
+                )
+                continue
         rows = filter_rows(rows_all, force=force, area=asked.area)
         if asked.area is None and asked.topic:
             rows = (
